@@ -1,0 +1,26 @@
+import { assertSpaceName } from '../../domain/backup-id.js';
+import type { CatalogFilter } from '../../domain/catalog.js';
+import type { BucketSettings } from '../../engine/s3.js';
+import { bucketSettings, optional, optionalTriggerFilter, type InputReader } from '../shared/inputs.js';
+
+export const ListOutputs = {
+  Backups: 'backups',
+  Latest: 'latest',
+} as const;
+
+export interface ListInputs {
+  bucket: BucketSettings;
+  filter: CatalogFilter;
+}
+
+export function getListInputs(read: InputReader): ListInputs {
+  const space = optional(read, 'space');
+  return {
+    bucket: bucketSettings(read),
+    filter: { space: space ? assertSpaceName(space) : undefined, trigger: optionalTriggerFilter(read) },
+  };
+}
+
+export function describeFilter(filter: CatalogFilter): string {
+  return [filter.space && `space ${filter.space}`, filter.trigger && `trigger ${filter.trigger}`].filter(Boolean).join(', ');
+}

@@ -1,0 +1,88 @@
+/**
+ * Reading inputs, shared by the actions (from INPUT_* through @actions/core) and the CLI (from
+ * flags). Each action's inputs module turns raw strings into a typed, validated object with these
+ * helpers, so both front ends accept and reject exactly the same things.
+ */
+import { isTrigger, USER_TRIGGERS, type Trigger } from '../../domain/backup-id.js';
+import { LifeboatError } from '../../engine/errors.js';
+import type { BucketSettings } from '../../engine/s3.js';
+import { registerSecret } from '../../engine/secrets.js';
+
+/** Returns the raw value of an input by its kebab-case name, or undefined/'' when not given. */
+export type InputReader = (name: string) => string | undefined;
+
+export function optional(read: InputReader, name: string): string | undefined {
+  const value = read(name)?.trim();
+  return value ? value : undefined;
+}
+
+export function required(read: InputReader, name: string, example: string): string {
+  const value = optional(read, name);
+  if (!value) throw new LifeboatError(`Input '${name}' is required but was not given. For example: ${name}: ${example}`);
+  return value;
+}
+
+export function secretInput(read: InputReader, name: string): string | undefined {
+  const value = optional(read, name);
+  registerSecret(value);
+  return value;
+}
+
+export function choice<T extends string>(read: InputReader, name: string, allowed: readonly T[], fallback: T): T {
+  const value = optional(read, name) ?? fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new LifeboatError(`Input '${name}' is '${value}'; it must be one of: ${allowed.join(', ')}.`);
+  }
+  return value as T;
+}
+
+export function positiveNumber(read: InputReader, name: string, fallback: number, options: { min?: number; max?: number } = {}): number {
+  const text = optional(read, name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  const min = options.min ?? Number.MIN_VALUE;
+  if (!Number.isFinite(value) || value < min || (options.max !== undefined && value > options.max)) {
+    const range = options.max !== undefined ? `between ${options.min ?? 0} and ${options.max}` : `at least ${options.min ?? 'above 0'}`;
+    throw new LifeboatError(`Input '${name}' is '${text}'; it must be a number ${range}.`);
+  }
+  return value;
+}
+
+/** YAML 1.2 core-schema booleans, with a default for the empty string (core.getBooleanInput throws on ''). */
+export function booleanInput(read: InputReader, name: string, fallback: boolean): boolean {
+  const text = optional(read, name);
+  if (text === undefined) return fallback;
+  if (['true', 'True', 'TRUE'].includes(text)) return true;
+  if (['false', 'False', 'FALSE'].includes(text)) return false;
+  throw new LifeboatError(`Input '${name}' is '${text}'; it must be true or false.`);
+}
+
+export function userTrigger(read: InputReader, name = 'trigger', fallback: Trigger = 'manual'): Trigger {
+  return choice(read, name, USER_TRIGGERS, fallback);
+}
+
+export function optionalTriggerFilter(read: InputReader, name = 'trigger'): Trigger | undefined {
+  const value = optional(read, name);
+  if (value === undefined) return undefined;
+  if (!isTrigger(value)) throw new LifeboatError(`Input '${name}' is '${value}'; it must be one of: predeploy, nightly, manual, pre-restore.`);
+  return value;
+}
+
+/** The backup bucket: where it is and how to reach it. Credentials default to the AWS SDK chain (AWS_* variables). */
+export function bucketSettings(read: InputReader): BucketSettings {
+  const accessKeyId = optional(read, 'aws-access-key-id');
+  const secretAccessKey = secretInput(read, 'aws-secret-access-key');
+  const sessionToken = secretInput(read, 'aws-session-token');
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+    throw new LifeboatError(
+      "Inputs 'aws-access-key-id' and 'aws-secret-access-key' go together: give both, or neither to use the AWS_* environment variables.",
+    );
+  }
+  return {
+    bucket: required(read, 'backup-bucket', 'my-app-backups'),
+    prefix: optional(read, 'backup-prefix') ?? '',
+    endpoint: optional(read, 's3-endpoint'),
+    region: optional(read, 's3-region'),
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
+  };
+}

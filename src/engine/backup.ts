@@ -1,0 +1,164 @@
+/**
+ * Backup: one consistent pg_dump snapshot streamed through compression and a SHA-256 meter
+ * straight into the backup bucket by multipart upload, then the manifest, last.
+ *
+ * Nothing is written until the database is reachable, a fitting pg_dump is found and the bucket
+ * answers. If the dump or the upload fails, the multipart upload is aborted and no manifest is
+ * written, so the failed backup can never be mistaken for a good one.
+ */
+import { pipeline } from 'node:stream/promises';
+import { PassThrough } from 'node:stream';
+import { formatBackupId, type Trigger } from '../domain/backup-id.js';
+import { MANIFEST_FORMAT, provenanceFromEnv, type ArtifactRecord, type Compression, type Manifest, type TableCount } from '../domain/manifest.js';
+import { now } from './clock.js';
+import { startPgDump } from './dump.js';
+import { LifeboatError, errorMessage } from './errors.js';
+import type { Logger } from './logger.js';
+import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from './postgres.js';
+import type { BucketSettings } from './s3.js';
+import { holdSnapshot } from './snapshot.js';
+import { BackupStore, DEFAULT_UPLOAD_TUNING, type UploadTuning } from './store.js';
+import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, Meter } from './streams.js';
+import { LIFEBOAT_VERSION } from './version.js';
+
+export interface BackupOptions {
+  space: string;
+  trigger: Trigger;
+  databaseUrl: string;
+  bucket: BucketSettings;
+  compression: Compression;
+  pgDumpPath?: string;
+  /** Count every table's rows in the dump's snapshot, for restore to verify against. */
+  rowCounts: boolean;
+  progressIntervalMs: number;
+  upload?: UploadTuning;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface BackupResult {
+  manifest: Manifest;
+  /** Bytes stored: every artifact plus the manifest. */
+  storedBytes: number;
+  durationMs: number;
+  location: string;
+}
+
+export async function runBackup(options: BackupOptions, log: Logger): Promise<BackupResult> {
+  const env = options.env ?? process.env;
+  const connection = parseDatabaseUrl(options.databaseUrl);
+  const store = new BackupStore(options.bucket);
+
+  const client = await connectOrExplain(connection);
+  try {
+    const server = await readServerInfo(client);
+    const pgDump = await choosePgTool('pg_dump', server, options.pgDumpPath, env);
+    log.info(`Database ${connection.description}: PostgreSQL ${server.version}; using ${pgDump.path} (${pgDump.version}).`);
+    await store.assertReachable();
+
+    const startedAt = now(env);
+    const clockStart = Date.now();
+    const id = formatBackupId(startedAt, options.trigger);
+    const file = `database.pgdump${FILE_EXTENSION[options.compression]}`;
+    const key = store.artifactKey(options.space, id, file);
+    log.info(`Backing up space '${options.space}' (${options.trigger}) as ${id} to s3://${store.bucket}/${key}`);
+
+    let snapshot;
+    try {
+      snapshot = await holdSnapshot(client);
+    } catch (error) {
+      // Some poolers cannot export snapshots; the dump is still consistent on its own.
+      log.warning(`Could not export a snapshot (${errorMessage(error)}); row counts will not be recorded.`);
+    }
+    try {
+      const dump = startPgDump(pgDump, connection, { snapshot: snapshot?.snapshotId });
+      const raw = new Meter();
+      const stored = new Meter();
+      const body = new PassThrough();
+      const progress = setInterval(() => {
+        const elapsed = Date.now() - clockStart;
+        log.info(
+          `… ${formatBytes(raw.bytes)} dumped, ${formatBytes(stored.bytes)} stored, ${formatRate(raw.bytes, elapsed)} after ${Math.round(elapsed / 1000)} s`,
+        );
+      }, options.progressIntervalMs);
+      progress.unref();
+
+      const counting =
+        options.rowCounts && snapshot
+          ? snapshot.countRows().catch((error) => {
+              log.warning(`Could not count rows (${errorMessage(error)}); restore will not be able to verify row counts.`);
+              return null;
+            })
+          : Promise.resolve(null);
+      const flowing = pipeline(dump.output, raw, createCompressor(options.compression), stored, body);
+      const uploading = store.upload(key, body, 'application/octet-stream', options.upload ?? DEFAULT_UPLOAD_TUNING);
+      let tables: TableCount[] | null;
+      try {
+        // Wait for all three; the first failure wins, and the rest are stopped.
+        const [, , counted] = await Promise.all([
+          flowing.catch((error) => {
+            body.destroy(error);
+            throw error;
+          }),
+          uploading.catch((error) => {
+            dump.kill();
+            throw error;
+          }),
+          counting,
+        ]);
+        tables = counted;
+      } catch (error) {
+        dump.kill();
+        body.destroy();
+        // Let the upload finish aborting before we report, so no parts are left behind.
+        await uploading.catch(() => undefined);
+        throw error instanceof LifeboatError
+          ? error
+          : new LifeboatError(`Backup of ${connection.description} failed: ${errorMessage(error)}`, { cause: error });
+      } finally {
+        clearInterval(progress);
+      }
+
+      const size = await store.objectSize(key);
+      if (size !== stored.bytes) {
+        throw new LifeboatError(`The bucket holds ${size} bytes for ${key}, but ${stored.bytes} were sent; the backup is not complete.`);
+      }
+      const artifact: ArtifactRecord = {
+        name: 'database',
+        key,
+        size,
+        sha256: stored.sha256(),
+        compression: options.compression,
+        format: 'pg_dump-custom',
+        uncompressedSize: raw.bytes,
+      };
+      const manifest: Manifest = {
+        format: MANIFEST_FORMAT,
+        id,
+        space: options.space,
+        trigger: options.trigger,
+        startedAt: startedAt.toISOString(),
+        finishedAt: new Date(startedAt.getTime() + (Date.now() - clockStart)).toISOString(),
+        tool: { name: 'lifeboat', version: LIFEBOAT_VERSION },
+        provenance: provenanceFromEnv(env),
+        database: {
+          source: connection.description,
+          serverVersion: server.version,
+          serverVersionNum: server.versionNum,
+          pgDumpVersion: pgDump.version,
+          tables,
+        },
+        artifacts: [artifact],
+      };
+      const manifestBytes = await store.putManifest(manifest);
+      const durationMs = Date.now() - clockStart;
+      log.info(
+        `Backup ${id} complete: ${formatBytes(raw.bytes)} dumped, ${formatBytes(size)} stored (${options.compression}) in ${(durationMs / 1000).toFixed(1)} s, ${formatRate(raw.bytes, durationMs)}.`,
+      );
+      return { manifest, storedBytes: size + manifestBytes, durationMs, location: `s3://${store.bucket}/${store.backupPrefix(options.space, id)}` };
+    } finally {
+      await snapshot?.release();
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

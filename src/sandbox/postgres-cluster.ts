@@ -1,0 +1,158 @@
+/**
+ * A throwaway PostgreSQL cluster: initdb into a temp dir, a free loopback port, stopped and
+ * deleted at the end. Used by the tests and the demo, never by the actions.
+ *
+ * initdb and postgres refuse to run as root, so when we are root every server command runs
+ * as the `postgres` user through runuser, and the directories are handed to that user.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export interface PostgresCluster {
+  /** Superuser URL with a password, over TCP on 127.0.0.1. */
+  url: string;
+  port: number;
+  password: string;
+  binDir: string;
+  /** Server major version, e.g. 15. */
+  major: number;
+  urlFor(database: string, user?: string, password?: string): string;
+  stop(): Promise<void>;
+}
+
+export interface StartClusterOptions {
+  /** Directory holding initdb and postgres; defaults to the newest /usr/lib/postgresql/N/bin. */
+  binDir?: string;
+  /** Extra environment for the server processes (e.g. LD_LIBRARY_PATH for a bundled server). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export function findSystemPostgresBinDir(): string {
+  const fromEnv = process.env.LIFEBOAT_PG_BINDIR;
+  if (fromEnv) return fromEnv;
+  const root = '/usr/lib/postgresql';
+  const majors = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+$/.test(v) && existsSync(join(root, v, 'bin', 'initdb')))
+        .map(Number)
+        .sort((a, b) => b - a)
+    : [];
+  if (majors.length === 0) {
+    throw new Error(
+      'No PostgreSQL server found under /usr/lib/postgresql. Install one with: sudo apt-get install -y postgresql (or set LIFEBOAT_PG_BINDIR).',
+    );
+  }
+  return join(root, String(majors[0]), 'bin');
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const runningAsRoot = process.getuid?.() === 0;
+
+function postgresUser(): { uid: number; gid: number } {
+  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+  return { uid, gid };
+}
+
+function asServerUser(command: string, args: string[]): [string, string[]] {
+  return runningAsRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
+}
+
+export async function startPostgresCluster(options: StartClusterOptions = {}): Promise<PostgresCluster> {
+  const binDir = options.binDir ?? findSystemPostgresBinDir();
+  const base = mkdtempSync(join(tmpdir(), 'lifeboat-pg-'));
+  const dataDir = join(base, 'data');
+  const socketDir = join(base, 'sock');
+  mkdirSync(socketDir);
+  const password = randomBytes(12).toString('hex');
+  const pwFile = join(base, 'pwfile');
+  writeFileSync(pwFile, password + '\n', { mode: 0o600 });
+  if (runningAsRoot) {
+    const { uid, gid } = postgresUser();
+    for (const path of [base, socketDir, pwFile]) chownSync(path, uid, gid);
+  }
+  const env = { ...process.env, ...options.env, LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8' };
+
+  const [initCmd, initArgs] = asServerUser(join(binDir, 'initdb'), [
+    '-D', dataDir, '-U', 'postgres', `--pwfile=${pwFile}`, '--auth-local=trust', '--auth-host=scram-sha-256',
+    '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync',
+  ]);
+  try {
+    execFileSync(initCmd, initArgs, { env, stdio: 'pipe' });
+  } catch (error) {
+    rmSync(base, { recursive: true, force: true });
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
+    throw new Error(`initdb failed: ${stderr || String(error)}`);
+  }
+
+  const port = await freePort();
+  const [pgCmd, pgArgs] = asServerUser(join(binDir, 'postgres'), [
+    '-D', dataDir, '-p', String(port), '-k', socketDir,
+    '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+    '-c', 'max_connections=200',
+  ]);
+  const server: ChildProcess = spawn(pgCmd, pgArgs, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let serverLog = '';
+  server.stderr?.on('data', (chunk: Buffer) => {
+    serverLog = (serverLog + chunk.toString()).slice(-8000);
+  });
+
+  const urlFor = (database: string, user = 'postgres', pass = password) =>
+    `postgres://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+  const url = urlFor('postgres');
+
+  const stop = async () => {
+    if (server.exitCode === null) {
+      const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+      // pg_ctl's fast shutdown reaches the server whether or not a runuser wrapper sits between us.
+      const [ctlCmd, ctlArgs] = asServerUser(join(binDir, 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'fast', '-w']);
+      try {
+        execFileSync(ctlCmd, ctlArgs, { env, stdio: 'ignore' });
+      } catch {
+        server.kill('SIGINT');
+      }
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (server.exitCode === null) server.kill('SIGKILL');
+    }
+    rmSync(base, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (server.exitCode !== null) {
+      rmSync(base, { recursive: true, force: true });
+      throw new Error(`PostgreSQL exited during start-up:\n${serverLog}`);
+    }
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+      await client.end();
+      const major = Math.floor(Number(rows[0]!.v) / 10000);
+      return { url, port, password, binDir, major, urlFor, stop };
+    } catch {
+      await client.end().catch(() => undefined);
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`PostgreSQL did not accept connections within 30 s:\n${serverLog}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
