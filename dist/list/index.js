@@ -51519,7 +51519,7 @@ const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9051)
 const { Request, fromInnerRequest } = __nccwpck_require__(9967)
 const { kState } = __nccwpck_require__(3627)
 const { fetching } = __nccwpck_require__(4398)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(787)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(3168)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -52550,7 +52550,7 @@ module.exports = {
 
 const assert = __nccwpck_require__(4589)
 const { URLSerializer } = __nccwpck_require__(1900)
-const { isValidHeaderName } = __nccwpck_require__(787)
+const { isValidHeaderName } = __nccwpck_require__(3168)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -54077,7 +54077,7 @@ const { createFastMessageEvent } = __nccwpck_require__(5188)
 const { isNetworkError } = __nccwpck_require__(9051)
 const { delay } = __nccwpck_require__(4811)
 const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { environmentSettingsObject } = __nccwpck_require__(787)
+const { environmentSettingsObject } = __nccwpck_require__(3168)
 const { getGlobalDispatcher } = __nccwpck_require__(2581)
 
 let experimentalWarned = false
@@ -54611,7 +54611,7 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(787)
+} = __nccwpck_require__(3168)
 const { FormData } = __nccwpck_require__(5910)
 const { kState } = __nccwpck_require__(3627)
 const { webidl } = __nccwpck_require__(5893)
@@ -56206,7 +56206,7 @@ module.exports = { FileLike, isFileLike }
 
 
 const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
-const { utf8DecodeBytes } = __nccwpck_require__(787)
+const { utf8DecodeBytes } = __nccwpck_require__(3168)
 const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(1900)
 const { isFileLike } = __nccwpck_require__(7114)
 const { makeEntry } = __nccwpck_require__(5910)
@@ -56686,7 +56686,7 @@ module.exports = {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(787)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(3168)
 const { kState } = __nccwpck_require__(3627)
 const { kEnumerableProperty } = __nccwpck_require__(3440)
 const { FileLike, isFileLike } = __nccwpck_require__(7114)
@@ -57000,7 +57000,7 @@ const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(787)
+} = __nccwpck_require__(3168)
 const { webidl } = __nccwpck_require__(5893)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
@@ -57732,7 +57732,7 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(787)
+} = __nccwpck_require__(3168)
 const { kState, kDispatcher } = __nccwpck_require__(3627)
 const assert = __nccwpck_require__(4589)
 const { safelyExtractBody, extractBody } = __nccwpck_require__(4492)
@@ -59974,7 +59974,7 @@ const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(787)
+} = __nccwpck_require__(3168)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -61021,7 +61021,7 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(787)
+} = __nccwpck_require__(3168)
 const {
   redirectStatusSet,
   nullBodyStatus
@@ -61635,7 +61635,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 787:
+/***/ 3168:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -65143,7 +65143,7 @@ const { CloseEvent } = __nccwpck_require__(5188)
 const { makeRequest } = __nccwpck_require__(9967)
 const { fetching } = __nccwpck_require__(4398)
 const { Headers, getHeadersList } = __nccwpck_require__(660)
-const { getDecodeSplit } = __nccwpck_require__(787)
+const { getDecodeSplit } = __nccwpck_require__(3168)
 const { WebsocketFrameSend } = __nccwpck_require__(3264)
 
 /** @type {import('crypto')} */
@@ -67126,7 +67126,7 @@ module.exports = {
 
 const { webidl } = __nccwpck_require__(5893)
 const { URLSerializer } = __nccwpck_require__(1900)
-const { environmentSettingsObject } = __nccwpck_require__(787)
+const { environmentSettingsObject } = __nccwpck_require__(3168)
 const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(736)
 const {
   kWebSocketURL,
@@ -72804,9 +72804,9 @@ function group(name, fn) {
 function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
     }
-    issueCommand('save-state', { name }, toCommandValue(value));
+    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
 }
 /**
  * Gets the value of an state set by this action's main execution.
@@ -72894,7 +72894,7 @@ class errors_LifeboatError extends Error {
         this.name = 'LifeboatError';
     }
 }
-function errorMessage(error) {
+function errors_errorMessage(error) {
     return redact(error instanceof Error ? error.message : String(error));
 }
 
@@ -72929,7 +72929,7 @@ async function runAction(name, main) {
         await main();
     }
     catch (error) {
-        setFailed(`lifeboat ${name} failed: ${errorMessage(error)}`);
+        setFailed(`lifeboat ${name} failed: ${errors_errorMessage(error)}`);
     }
     process.exit(process.exitCode ?? 0);
 }
@@ -72970,7 +72970,7 @@ function isTrigger(value) {
     return TRIGGERS.includes(value);
 }
 const ID_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z-([a-z-]+)-([0-9a-f]{4,})$/;
-function formatBackupId(createdAt, trigger, suffix = randomBytes(2).toString('hex')) {
+function formatBackupId(createdAt, trigger, suffix = (0,external_node_crypto_.randomBytes)(2).toString('hex')) {
     const iso = createdAt.toISOString(); // 2026-11-21T23:14:58.123Z
     const stamp = `${iso.slice(0, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}.${iso.slice(20, 23)}Z`;
     return `${stamp}-${trigger}-${suffix}`;
@@ -72980,11 +72980,12 @@ function parseBackupId(id) {
     const match = ID_PATTERN.exec(id);
     if (!match)
         return undefined;
-    const [, y, mo, d, h, mi, s, ms, trigger] = match;
+    const [, y, mo, d, h, mi, s, ms, trigger, suffix] = match;
     if (!isTrigger(trigger))
         return undefined;
     const createdAt = new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi, +s, +ms));
-    if (Number.isNaN(createdAt.getTime()))
+    // Date.UTC rolls month 13 into next year; an id that does not format back to itself is not one of ours.
+    if (Number.isNaN(createdAt.getTime()) || formatBackupId(createdAt, trigger, suffix) !== id)
         return undefined;
     return { id, createdAt, trigger };
 }
@@ -73049,6 +73050,43 @@ const schema = {
                         type: 'object',
                         required: ['schema', 'table', 'rows'],
                         properties: { schema: stringProp, table: stringProp, rows: { type: 'integer', minimum: 0 } },
+                    },
+                },
+            },
+        },
+        media: {
+            type: 'object',
+            required: ['bucket', 'prefix', 'objects', 'totals'],
+            properties: {
+                bucket: stringProp,
+                prefix: { type: 'string' },
+                objects: {
+                    type: 'array',
+                    items: {
+                        type: 'object',
+                        required: ['key', 'size', 'sha256', 'md5', 'metadata'],
+                        properties: {
+                            key: { type: 'string' },
+                            size: { type: 'integer', minimum: 0 },
+                            sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+                            md5: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+                            contentType: { type: 'string' },
+                            metadata: { type: 'object', additionalProperties: { type: 'string' } },
+                            etag: { type: 'string' },
+                            lastModified: { type: 'string' },
+                        },
+                    },
+                },
+                totals: {
+                    type: 'object',
+                    required: ['objects', 'bytes', 'newObjects', 'newBytes', 'reusedObjects', 'reusedBytes'],
+                    properties: {
+                        objects: { type: 'integer' },
+                        bytes: { type: 'integer' },
+                        newObjects: { type: 'integer' },
+                        newBytes: { type: 'integer' },
+                        reusedObjects: { type: 'integer' },
+                        reusedBytes: { type: 'integer' },
                     },
                 },
             },
@@ -73151,6 +73189,15 @@ function createS3Client(settings, env = process.env) {
         maxAttempts: 5,
     });
 }
+/** Fills a bucket's unset endpoint, region and credentials from another's: the media bucket from the backup bucket's. */
+function withConnectionOf(settings, from) {
+    return {
+        ...settings,
+        endpoint: settings.endpoint ?? from.endpoint,
+        region: settings.region ?? from.region,
+        credentials: settings.credentials ?? from.credentials,
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/engine/store.ts
 
@@ -73160,6 +73207,8 @@ function createS3Client(settings, env = process.env) {
 
 
 const MANIFEST_FILE = 'manifest.json';
+/** S3's limit of keys in one DeleteObjects request. */
+const MAX_KEYS_PER_DELETE = 1000;
 const DEFAULT_UPLOAD_TUNING = { partSize: 16 * 1024 * 1024, queueSize: 4 };
 class BackupStore {
     settings;
@@ -73181,8 +73230,19 @@ class BackupStore {
     artifactKey(space, id, file) {
         return this.backupPrefix(space, id) + file;
     }
+    /** Media content, stored once by SHA-256 and shared by every backup (of any space) that holds it. */
+    mediaRoot() {
+        return `${this.prefix}media/sha256/`;
+    }
+    mediaObjectKey(sha256) {
+        return `${this.mediaRoot()}${sha256.slice(0, 2)}/${sha256}`;
+    }
     manifestKey(space, id) {
         return this.artifactKey(space, id, MANIFEST_FILE);
+    }
+    /** Where prunes record what they are deleting (outside backups/, so listings of backups never see it). */
+    pruneJournalPrefix() {
+        return `${this.prefix}prune-journal/`;
     }
     /** Fails early, naming the input, when the bucket is missing or the credentials cannot reach it. */
     async assertReachable(inputName = 'backup-bucket') {
@@ -73195,7 +73255,7 @@ class BackupStore {
                 ? 'it does not exist'
                 : status === 403
                     ? 'the credentials are not allowed to use it'
-                    : `the request failed: ${errorMessage(error)}`;
+                    : `the request failed: ${errors_errorMessage(error)}`;
             throw new errors_LifeboatError(`Cannot use the bucket '${this.bucket}' given in '${inputName}': ${why}. Check '${inputName}', 's3-endpoint', 's3-region' and the AWS credentials.`, { cause: error });
         }
     }
@@ -73242,36 +73302,97 @@ class BackupStore {
      * when its manifest exists; keys that are not Lifeboat backups are ignored.
      */
     async listEntries(space) {
+        return (await this.listBackups(space)).map((b) => b.entry);
+    }
+    /** Like listEntries, with the keys of each backup, so they can be deleted without listing each one again. */
+    async listBackups(space) {
         const root = `${this.prefix}backups/`;
         const byBackup = new Map();
-        let token;
-        do {
-            const page = await this.client.send(new dist_cjs.ListObjectsV2Command({ Bucket: this.bucket, Prefix: space ? `${root}${space}/` : root, ContinuationToken: token }));
-            for (const object of page.Contents ?? []) {
-                const rest = object.Key.slice(root.length).split('/');
-                if (rest.length < 3)
-                    continue;
-                const [entrySpace, id] = rest;
-                const parsed = parseBackupId(id);
-                if (!parsed)
-                    continue;
-                const mapKey = `${entrySpace}/${id}`;
-                const entry = byBackup.get(mapKey) ?? {
+        for (const object of await this.listObjects(space ? `${root}${space}/` : root)) {
+            const rest = object.key.slice(root.length).split('/');
+            if (rest.length < 3)
+                continue;
+            const [entrySpace, id] = rest;
+            const parsed = parseBackupId(id);
+            if (!parsed)
+                continue;
+            const mapKey = `${entrySpace}/${id}`;
+            const backup = byBackup.get(mapKey) ?? {
+                entry: {
                     id,
                     space: entrySpace,
                     trigger: parsed.trigger,
                     createdAt: parsed.createdAt,
                     sizeBytes: 0,
                     status: 'incomplete',
-                };
-                entry.sizeBytes += object.Size ?? 0;
-                if (rest.length === 3 && rest[2] === MANIFEST_FILE)
-                    entry.status = 'complete';
-                byBackup.set(mapKey, entry);
-            }
+                },
+                keys: [],
+            };
+            backup.entry.sizeBytes += object.size;
+            backup.keys.push(object.key);
+            if (rest.length === 3 && rest[2] === MANIFEST_FILE)
+                backup.entry.status = 'complete';
+            byBackup.set(mapKey, backup);
+        }
+        return [...byBackup.values()];
+    }
+    /** Every object under a key prefix, 1,000 per LIST request. */
+    async listObjects(prefix) {
+        const objects = [];
+        let token;
+        do {
+            const page = await this.client.send(new dist_cjs.ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+            for (const object of page.Contents ?? [])
+                objects.push({ key: object.Key, size: object.Size ?? 0 });
             token = page.IsTruncated ? page.NextContinuationToken : undefined;
         } while (token);
-        return [...byBackup.values()];
+        return objects;
+    }
+    async putText(key, body, contentType = 'application/json') {
+        await this.client.send(new dist_cjs.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+    }
+    async getText(key) {
+        const response = await this.client.send(new dist_cjs.GetObjectCommand({ Bucket: this.bucket, Key: key }));
+        return response.Body.transformToString('utf8');
+    }
+    /**
+     * Deletes keys with DeleteObjects, up to 1,000 per request and a few requests at a time. Never throws
+     * for a failed key or request: each key ends up in `deleted` or in `failed` with the reason, so the caller
+     * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
+     */
+    async deleteKeys(keys, options = {}) {
+        const batches = [];
+        for (let i = 0; i < keys.length; i += MAX_KEYS_PER_DELETE)
+            batches.push(keys.slice(i, i + MAX_KEYS_PER_DELETE));
+        const outcome = { deleted: [], failed: [], requests: 0 };
+        let next = 0;
+        const worker = async () => {
+            while (next < batches.length) {
+                const batch = batches[next++];
+                outcome.requests++;
+                try {
+                    const response = await this.client.send(new dist_cjs.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+                    const errors = new Map((response.Errors ?? []).map((e) => [e.Key, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
+                    for (const key of batch) {
+                        const message = errors.get(key);
+                        if (message === undefined)
+                            outcome.deleted.push(key);
+                        else
+                            outcome.failed.push({ key, message });
+                    }
+                }
+                catch (error) {
+                    const code = error.name;
+                    const text = errors_errorMessage(error);
+                    const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
+                    for (const key of batch)
+                        outcome.failed.push({ key, message });
+                }
+                options.onBatch?.(outcome.deleted.length, keys.length);
+            }
+        };
+        await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, batches.length)) }, worker));
+        return outcome;
     }
 }
 
@@ -73385,6 +73506,9 @@ function backupSummary(result) {
         const rows = m.database.tables.reduce((sum, t) => sum + t.rows, 0);
         lines.push('', `Row counts recorded for ${m.database.tables.length} tables (${rows} rows) in the dump's snapshot.`);
     }
+    if (m.media) {
+        lines.push('', mediaTable(m.media));
+    }
     lines.push('', `Stored at \`${result.location}\`.`);
     return lines.join('\n') + '\n';
 }
@@ -73401,6 +73525,876 @@ function listSummary(backups, latest, filterText) {
     }
     return lines.join('\n') + '\n';
 }
+/** Rows shown in a prune summary before the table is cut short; GitHub caps a job summary at 1 MiB. */
+const PRUNE_SUMMARY_ROWS = 1000;
+function pruneSummary(result) {
+    const { plan } = result;
+    const removed = result.dryRun ? plan.remove.length : result.deleted.length;
+    const lines = [
+        `## Lifeboat prune${result.dryRun ? ' (dry run: nothing was deleted)' : ''}`,
+        '',
+        `${result.space ? `Space ${result.space}` : 'Every space'}, rules from ${result.policySource}, now ${result.now.toISOString()}.`,
+        '',
+        table(['Kept', result.dryRun ? 'Would delete' : 'Deleted', 'Failed', 'Objects deleted', 'Space freed', 'Delete requests', 'Duration'], [[
+                String(plan.keep.length),
+                String(removed),
+                String(result.failed.length),
+                String(result.objectsDeleted),
+                formatBytes(result.bytesFreed),
+                String(result.deleteRequests),
+                `${(result.durationMs / 1000).toFixed(1)} s`,
+            ]]),
+    ];
+    if (plan.rescued.length) {
+        lines.push('', '> [!WARNING]');
+        for (const { entry } of plan.rescued) {
+            lines.push(`> Space ${entry.space}: the rules would delete every complete backup; only the newest, \`${entry.id}\`, is kept. Have its backups stopped?`);
+        }
+    }
+    const failed = new Map(result.failed.map((f) => [f.entry, f.message]));
+    const rows = [
+        ...plan.keep.map((k) => ({ entry: k.entry, decision: 'keep', why: k.reasons.join('; ') })),
+        ...plan.remove.map((r) => ({
+            entry: r.entry,
+            decision: failed.has(r.entry) ? 'delete FAILED' : result.dryRun ? 'would delete' : 'deleted',
+            why: failed.has(r.entry) ? `${r.reason}; ${failed.get(r.entry)}` : r.reason,
+        })),
+    ].sort((a, b) => (a.entry.space < b.entry.space ? -1 : a.entry.space > b.entry.space ? 1 : 0) ||
+        b.entry.createdAt.getTime() - a.entry.createdAt.getTime() ||
+        (a.entry.id < b.entry.id ? 1 : -1));
+    lines.push('');
+    if (rows.length === 0)
+        lines.push('_No backups found._');
+    else {
+        lines.push(table(['Backup', 'Space', 'Trigger', 'Created (UTC)', 'Status', 'Decision', 'Why'], rows
+            .slice(0, PRUNE_SUMMARY_ROWS)
+            .map((r) => [`\`${r.entry.id}\``, r.entry.space, r.entry.trigger, r.entry.createdAt.toISOString(), r.entry.status, r.decision, r.why])));
+        if (rows.length > PRUNE_SUMMARY_ROWS)
+            lines.push('', `… and ${rows.length - PRUNE_SUMMARY_ROWS} more backups; the step log has the whole plan.`);
+    }
+    return lines.join('\n') + '\n';
+}
+/** How many per-table rows the restore summary shows before it only counts the rest. */
+const RESTORE_TABLE_ROWS = 200;
+function restoreSummary(result) {
+    const m = result.manifest;
+    const a = result.authorization;
+    const who = a.kind === 'automated'
+        ? `automated (${a.eventName ?? 'machine-started'})`
+        : `manual, by ${a.actor ?? 'unknown'}${a.adminTeam ? ` (member of ${a.adminTeam})` : ''}`;
+    const method = result.method === 'transactional'
+        ? 'one transaction (wipe, restore and check commit together)'
+        : `pg_restore --jobs=${result.jobs}, after pre-restore backup \`${result.preRestoreBackupId}\``;
+    const lines = [
+        `## Lifeboat restore: \`${m.id}\` into ${result.targetSpace}`,
+        '',
+        table(['From space', 'Backup', 'Backup taken (UTC)', 'To space', 'Target database', 'Started', 'Method', 'Duration'], [[result.sourceSpace, `\`${m.id}\``, m.startedAt, result.targetSpace, result.target, who, method, `${(result.durationMs / 1000).toFixed(1)} s`]]),
+        '',
+        `Rule: ${a.rule.from} → ${a.rule.to} (${a.rule.purpose || 'no purpose given'}). Every artifact's size and SHA-256 matched the manifest, and pg_restore ${result.pgRestoreVersion} read its table of contents, before the target was touched.`,
+        '',
+    ];
+    if (!result.checks) {
+        lines.push('**Not verified:** the backup recorded no row counts, so the restored data could not be compared with it.');
+    }
+    else {
+        const matched = result.checks.filter((c) => c.expected === c.found).length;
+        const rows = result.checks.reduce((sum, c) => sum + (c.found ?? 0), 0);
+        lines.push(`### Verification: ${matched} of ${result.checks.length} tables match the backup's row counts (${rows} rows)`, '');
+        const shown = result.checks.slice(0, RESTORE_TABLE_ROWS);
+        lines.push(table(['Table', 'Rows in backup', 'Rows restored', 'Match'], shown.map((c) => [`${c.schema}.${c.table}`, String(c.expected ?? '—'), String(c.found ?? '—'), c.expected === c.found ? '✅' : '❌'])));
+        if (result.checks.length > shown.length)
+            lines.push('', `… and ${result.checks.length - shown.length} more tables.`);
+    }
+    if (result.media && m.media) {
+        const r = result.media;
+        lines.push('', `### Media: s3://${r.bucket} now holds the backup's ${m.media.totals.objects} objects (${formatBytes(m.media.totals.bytes)})`, '', table(['Restored (copied, SHA-256 checked)', 'Already right', 'Deleted (not in the backup)', 'Bytes copied'], [[String(r.uploaded), String(r.unchanged), String(r.deleted), formatBytes(r.traffic.bytesWritten)]]));
+    }
+    return lines.join('\n') + '\n';
+}
+/** For a refused or failed restore: what was asked, and why it did not happen. */
+function restoreFailedSummary(request, message) {
+    const what = request.sourceSpace && request.targetSpace ? ` ${request.sourceSpace} → ${request.targetSpace}` : '';
+    const refused = message.includes('Restore refused:');
+    const lines = [`## Lifeboat restore${what}: ${refused ? 'refused' : 'failed'}`, ''];
+    if (request.backupId)
+        lines.push(`Backup asked for: \`${request.backupId}\``, '');
+    lines.push('```text', message.replace(/```/g, "'''"), '```');
+    return lines.join('\n') + '\n';
+}
+/** Media counts: what the bucket held, and how much of it this backup had to store. */
+function mediaTable(media) {
+    const t = media.totals;
+    return table(['Media bucket', 'Objects', 'Bytes', 'New objects', 'New bytes', 'Reused objects', 'Reused bytes'], [[`s3://${media.bucket}/${media.prefix}`, String(t.objects), formatBytes(t.bytes), String(t.newObjects), formatBytes(t.newBytes), String(t.reusedObjects), formatBytes(t.reusedBytes)]]);
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/poll.ts
+/**
+ * Waiting without fixed sleeps: poll a condition with exponential backoff until it is met or a
+ * deadline passes. Used for Cloud Foundry jobs and for fresh IAM keys that S3 does not know yet.
+ */
+const JOB_BACKOFF = { initialMs: 250, factor: 1.6, maxMs: 5_000, timeoutMs: 5 * 60_000 };
+function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+/**
+ * Calls `attempt` until it returns a value other than undefined, waiting a growing interval
+ * between calls. When the deadline passes, calls `onTimeout` and throws what it returns.
+ */
+async function pollUntil(attempt, backoff, onTimeout) {
+    const started = Date.now();
+    let wait = backoff.initialMs;
+    for (let tries = 1;; tries++) {
+        const result = await attempt(tries);
+        if (result !== undefined)
+            return result;
+        const elapsed = Date.now() - started;
+        if (elapsed >= backoff.timeoutMs)
+            throw onTimeout(elapsed);
+        await sleep(Math.min(wait, backoff.timeoutMs - elapsed));
+        wait = Math.min(wait * backoff.factor, backoff.maxMs);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/uaa.ts
+/**
+ * UAA, Cloud Foundry's login server: where it is (the API root's links) and a token for a service
+ * account by the password grant, as the cf CLI gets one (client `cf`, empty secret).
+ *
+ *   GET  {api}/                 → {"links": {"login": {"href"}, "uaa": {"href"}, ...}}
+ *   POST {login}/oauth/token    grant_type=password&username=…&password=…  (Basic cf:)
+ *                               → {"access_token", "token_type": "bearer", "expires_in", "refresh_token"}
+ *
+ * Every token is registered as a secret the moment it arrives.
+ */
+
+
+/** Seconds before a token's expiry at which it is replaced. */
+const EXPIRY_MARGIN_S = 60;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Only loopback may be spoken to without TLS: a password or token must never cross a network in clear. */
+function assertSafeUrl(url, what) {
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || /^127\./.test(url.hostname);
+    if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback))
+        return;
+    throw new errors_LifeboatError(`${what} is ${url.origin}; it must use https:// (plain http is accepted only on loopback, for tests).`);
+}
+/** The cf-api input as a URL: https:// is added when no scheme is given, as the cf CLI does. */
+function parseApiUrl(text) {
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`;
+    let url;
+    try {
+        url = new URL(withScheme);
+    }
+    catch {
+        throw new errors_LifeboatError(`Input 'cf-api' is '${text}', which is not a URL. For example: cf-api: https://api.fr.cloud.gov`);
+    }
+    if (url.username || url.password) {
+        throw new errors_LifeboatError("Input 'cf-api' must not contain a username or password; give them in 'cf-username' and 'cf-password'.");
+    }
+    assertSafeUrl(url, "Input 'cf-api'");
+    url.pathname = url.pathname.replace(/\/+$/, '');
+    url.search = '';
+    url.hash = '';
+    return url;
+}
+/** Reads the login server's address from the API root document. */
+async function discoverLoginUrl(api) {
+    let response;
+    try {
+        response = await fetch(api.href.replace(/\/?$/, '/'), { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    }
+    catch (error) {
+        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry API at ${api.origin} (input 'cf-api'): ${errors_errorMessage(error)}.`, { cause: error });
+    }
+    const body = (await response.json().catch(() => undefined));
+    const href = body?.links?.login?.href ?? body?.links?.uaa?.href;
+    if (!response.ok || !href) {
+        throw new errors_LifeboatError(`${api.origin} (input 'cf-api') does not look like a Cloud Foundry API: GET / answered ${response.status} without links.login. For example: cf-api: https://api.fr.cloud.gov`);
+    }
+    const login = new URL(href);
+    assertSafeUrl(login, `The login server named by ${api.origin}`);
+    return login;
+}
+/** UAA's answer for an expired password: 401/403 {"error":"access_denied"|"unauthorized","error_description":"Your current password has expired…"}. */
+function isExpiredPasswordAnswer(body) {
+    const text = `${body?.error ?? ''} ${body?.error_description ?? ''}`;
+    return /password[^.]*\bexpired\b|\bexpired\b[^.]*password/i.test(text);
+}
+function expiredPasswordMessage(login, said) {
+    return [
+        `The Cloud Foundry service account's password has expired (${login.origin} said: "${said}").`,
+        'cloud.gov expires service-account passwords every 90 days.',
+        'Make new credentials by recreating the service key of the cloud-gov-service-account instance:',
+        '`cf delete-service-key <service-account> <key>`, `cf create-service-key <service-account> <key>`, `cf service-key <service-account> <key>`,',
+        "then store the new username and password in the GitHub secrets passed as 'cf-username' and 'cf-password'.",
+        'See docs/cloud-gov.md.',
+    ].join(' ');
+}
+/** The password grant. Throws a LifeboatError that says what to do on refused or expired credentials. */
+async function passwordGrant(login, username, password) {
+    registerSecret(password);
+    const url = new URL('oauth/token', login.href.replace(/\/?$/, '/'));
+    let response;
+    try {
+        response = await fetch(url, {
+            method: 'POST',
+            headers: {
+                accept: 'application/json',
+                'content-type': 'application/x-www-form-urlencoded',
+                authorization: `Basic ${Buffer.from('cf:').toString('base64')}`,
+            },
+            body: new URLSearchParams({ grant_type: 'password', username, password }).toString(),
+            signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+    }
+    catch (error) {
+        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry login server at ${login.origin}: ${errors_errorMessage(error)}.`, { cause: error });
+    }
+    const body = (await response.json().catch(() => undefined));
+    // Mask before anything can print the body.
+    registerSecret(body?.access_token);
+    registerSecret(body?.refresh_token);
+    if (response.ok && body?.access_token) {
+        const lifetime = Math.max((body.expires_in ?? 600) - EXPIRY_MARGIN_S, 30);
+        return { accessToken: body.access_token, expiresAt: Date.now() + lifetime * 1000 };
+    }
+    const said = body?.error_description ?? body?.error ?? `HTTP ${response.status}`;
+    if (isExpiredPasswordAnswer(body))
+        throw new errors_LifeboatError(expiredPasswordMessage(login, said));
+    if (response.status === 400 || response.status === 401 || response.status === 403) {
+        throw new errors_LifeboatError(`${login.origin} refused the service account's username and password (${response.status}: ${said}). Check the secrets passed as 'cf-username' and 'cf-password': they are the username and password of a service key of a cloud-gov-service-account instance (see docs/cloud-gov.md).`);
+    }
+    throw new errors_LifeboatError(`The Cloud Foundry login server at ${login.origin} failed to issue a token (${response.status}: ${said}).`);
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/cf-api.ts
+/**
+ * A small Cloud Foundry API v3 client: just the calls Lifeboat's bindings make, over Node's fetch.
+ *
+ *   GET    /v3/organizations?names=                                  find the org
+ *   GET    /v3/spaces?names=&organization_guids=                     find the space
+ *   GET    /v3/service_instances?names=&space_guids=                 find the service instance
+ *   POST   /v3/service_credential_bindings {type: key, …}            202 + Location: /v3/jobs/<guid>
+ *   GET    /v3/jobs/:guid                                            PROCESSING | POLLING | COMPLETE | FAILED
+ *   GET    /v3/service_credential_bindings?names=&service_instance_guids=&type=key
+ *   GET    /v3/service_credential_bindings/:guid[/details]
+ *   DELETE /v3/service_credential_bindings/:guid                     202 + job, or 204; 404 when gone
+ *
+ * The bearer token is sent only to the API's own origin (pagination and job links are checked),
+ * and is renewed by the password grant when it nears expiry or the API says it is invalid.
+ */
+
+
+
+/** A CF API answer that was not a success: its status and the v3 `errors` array. */
+class CfApiError extends Error {
+    method;
+    path;
+    status;
+    errors;
+    constructor(method, path, status, errors) {
+        super(`${method} ${path} answered ${status}${errors.length ? `: ${describeErrors(errors)}` : ''}`);
+        this.method = method;
+        this.path = path;
+        this.status = status;
+        this.errors = errors;
+        this.name = 'CfApiError';
+    }
+    has(title) {
+        return this.errors.some((e) => e.title === title);
+    }
+}
+function describeErrors(errors) {
+    return errors.map((e) => [e.title, e.detail].filter(Boolean).join(': ')).join('; ');
+}
+const TRANSIENT = new Set([502, 503, 504]);
+class CfClient {
+    api;
+    login;
+    credentials;
+    options;
+    token;
+    constructor(api, login, credentials, options) {
+        this.api = api;
+        this.login = login;
+        this.credentials = credentials;
+        this.options = options;
+    }
+    /** Finds the login server from the API root and gets a token: fails here, clearly, on a wrong or expired password. */
+    static async connect(credentials, options) {
+        const api = parseApiUrl(credentials.api);
+        const login = await discoverLoginUrl(api);
+        const client = new CfClient(api, login, credentials, options);
+        await client.authenticate();
+        options.log.debug(`Authenticated to ${api.origin} through ${login.origin}.`);
+        return client;
+    }
+    get origin() {
+        return this.api.origin;
+    }
+    get jobBackoff() {
+        return this.options.jobBackoff ?? JOB_BACKOFF;
+    }
+    async authenticate() {
+        this.token = await passwordGrant(this.login, this.credentials.username, this.credentials.password);
+        return this.token.accessToken;
+    }
+    async bearer() {
+        if (!this.token || Date.now() >= this.token.expiresAt)
+            return this.authenticate();
+        return this.token.accessToken;
+    }
+    /** A path on the API, or an absolute link the API gave, which must be on the API's own origin. */
+    resolve(pathOrUrl) {
+        const url = new URL(pathOrUrl, this.api.href.replace(/\/?$/, '/'));
+        if (url.origin !== this.api.origin) {
+            throw new errors_LifeboatError(`The Cloud Foundry API at ${this.api.origin} linked to ${url.origin}; Lifeboat sends its token only to the API itself.`);
+        }
+        return url;
+    }
+    /**
+     * Sends one request with the bearer token. Renews the token once on 401; retries reads and
+     * deletes (idempotent) on network errors and 502/503/504. Returns the response for statuses in
+     * `accept`; throws CfApiError for other statuses.
+     */
+    async request(method, pathOrUrl, options = {}) {
+        const url = this.resolve(pathOrUrl);
+        const accept = options.accept ?? [200];
+        const idempotent = method !== 'POST';
+        let renewed = false;
+        for (let attempt = 1;; attempt++) {
+            let response;
+            try {
+                response = await fetch(url, {
+                    method,
+                    headers: {
+                        accept: 'application/json',
+                        authorization: `bearer ${await this.bearer()}`,
+                        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+                    },
+                    body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
+                    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+                });
+            }
+            catch (error) {
+                if (idempotent && attempt < 3) {
+                    await sleep(1000 * attempt);
+                    continue;
+                }
+                if (error instanceof errors_LifeboatError)
+                    throw error;
+                throw new errors_LifeboatError(`Cannot reach the Cloud Foundry API at ${this.api.origin} (${method} ${url.pathname}): ${errors_errorMessage(error)}.`, {
+                    cause: error,
+                });
+            }
+            const text = await response.text();
+            let json;
+            try {
+                json = text ? JSON.parse(text) : undefined;
+            }
+            catch {
+                json = undefined;
+            }
+            if (accept.includes(response.status)) {
+                return { status: response.status, location: response.headers.get('location') ?? undefined, json };
+            }
+            if (response.status === 401 && !renewed) {
+                renewed = true;
+                await this.authenticate();
+                continue;
+            }
+            if (idempotent && TRANSIENT.has(response.status) && attempt < 3) {
+                await sleep(1000 * attempt);
+                continue;
+            }
+            const errors = json?.errors ?? [];
+            throw new CfApiError(method, url.pathname, response.status, errors);
+        }
+    }
+    async get(pathOrUrl) {
+        return (await this.request('GET', pathOrUrl)).json;
+    }
+    /** Every resource of a listing, following pagination.next. */
+    async list(path, query) {
+        const out = [];
+        let next = `${path}?${new URLSearchParams({ ...query, per_page: query.per_page ?? '100' })}`;
+        while (next) {
+            const page = await this.get(next);
+            out.push(...(page.resources ?? []));
+            next = page.pagination?.next?.href ?? undefined;
+        }
+        return out;
+    }
+    /** The one resource of a listing filtered by name, or undefined. */
+    async findOne(path, query) {
+        const found = await this.list(path, query);
+        return found[0];
+    }
+    /**
+     * Waits for an asynchronous job (polling with backoff, never a fixed sleep). Throws a
+     * LifeboatError with the job's errors when it FAILED, and one naming the job on timeout.
+     */
+    async waitForJob(location, what) {
+        return pollUntil(async () => {
+            const job = await this.get(location);
+            if (job.state === 'COMPLETE')
+                return job;
+            if (job.state === 'FAILED') {
+                throw new errors_LifeboatError(`Cloud Foundry could not ${what}: ${describeErrors(job.errors ?? []) || 'the job failed without saying why'}.`);
+            }
+            return undefined;
+        }, this.jobBackoff, (elapsed) => new errors_LifeboatError(`Cloud Foundry did not finish ${what} within ${Math.round(elapsed / 1000)} s (job ${this.resolve(location).pathname} is still running).`));
+    }
+    async findOrganization(name) {
+        return this.findOne('/v3/organizations', { names: name });
+    }
+    async findSpace(name, orgGuid) {
+        return this.findOne('/v3/spaces', { names: name, organization_guids: orgGuid });
+    }
+    async findServiceInstance(name, spaceGuid) {
+        return this.findOne('/v3/service_instances', { names: name, space_guids: spaceGuid });
+    }
+    async listKeys(instanceGuid, names) {
+        return this.list('/v3/service_credential_bindings', {
+            service_instance_guids: instanceGuid,
+            type: 'key',
+            ...(names ? { names: names.join(',') } : {}),
+        });
+    }
+    async getBinding(guid) {
+        try {
+            return await this.get(`/v3/service_credential_bindings/${encodeURIComponent(guid)}`);
+        }
+        catch (error) {
+            if (error instanceof CfApiError && error.status === 404)
+                return undefined;
+            throw error;
+        }
+    }
+}
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./src/engine/binding/s3-credentials.ts
+/**
+ * From a service key's credentials to Lifeboat's bucket settings, for the cloud.gov S3 broker's
+ * JSON (and any broker that uses the same field names):
+ *
+ *   {"access_key_id", "secret_access_key", "region", "bucket", "endpoint", "fips_endpoint",
+ *    "uri": "s3://key:secret@host/bucket", "additional_buckets": [...], "insecure_skip_verify"}
+ *
+ * Every value is masked before anything else looks at it, except the few that say where the
+ * bucket is (bucket, region, endpoints): masking those would turn every log line into asterisks,
+ * and they are useless without the keys.
+ */
+
+
+
+
+
+/** Fields that locate the bucket and are not secret. Everything else in a credentials object is masked. */
+const PUBLIC_FIELDS = new Set(['bucket', 'region', 'endpoint', 'fips_endpoint', 'additional_buckets', 'insecure_skip_verify']);
+/** Registers every secret-bearing value of a credentials object (nested ones too). */
+function maskCredentials(credentials) {
+    const visit = (value, field) => {
+        if (field && PUBLIC_FIELDS.has(field))
+            return;
+        if (typeof value === 'string')
+            registerSecret(value);
+        else if (typeof value === 'number')
+            registerSecret(String(value));
+        else if (Array.isArray(value))
+            value.forEach((v) => visit(v));
+        else if (value && typeof value === 'object')
+            for (const [k, v] of Object.entries(value))
+                visit(v, k);
+    };
+    visit(credentials);
+}
+/** Reads the S3 fields of a service key's credentials; `where` names the key in errors. */
+function parseS3Credentials(credentials, where) {
+    const c = (credentials ?? {});
+    const text = (name) => (typeof c[name] === 'string' && c[name].trim() ? c[name].trim() : undefined);
+    const accessKeyId = text('access_key_id');
+    const secretAccessKey = text('secret_access_key');
+    if (!accessKeyId || !secretAccessKey) {
+        const fields = Object.keys(c).sort().join(', ') || 'none';
+        throw new errors_LifeboatError(`The credentials of ${where} have no access_key_id and secret_access_key (fields: ${fields}). Is 'cf-service-instance' an S3 bucket service (cloud.gov's s3 service)?`);
+    }
+    return {
+        accessKeyId,
+        secretAccessKey,
+        region: text('region'),
+        bucket: text('bucket'),
+        endpoint: text('endpoint') ?? text('fips_endpoint'),
+        additionalBuckets: Array.isArray(c.additional_buckets) ? c.additional_buckets.filter((b) => typeof b === 'string') : [],
+    };
+}
+/**
+ * The bucket settings for bound credentials. The bucket is the key's own unless an input names
+ * another one the key covers (with additional_instances); endpoint and region come from the key
+ * unless given as inputs. An endpoint means path-style addressing, as for any custom endpoint.
+ */
+function bucketFromCredentials(credentials, overrides, where, log) {
+    const bucket = overrides.bucket ?? credentials.bucket;
+    if (!bucket) {
+        throw new errors_LifeboatError(`The credentials of ${where} name no bucket; give the bucket's name in 'backup-bucket'.`);
+    }
+    const covered = [credentials.bucket, ...credentials.additionalBuckets].filter(Boolean);
+    if (overrides.bucket && covered.length && !covered.includes(overrides.bucket)) {
+        log?.warning(`'backup-bucket' is '${overrides.bucket}', but ${where} is for ${covered.join(', ')}; using '${overrides.bucket}' as asked.`);
+    }
+    return {
+        bucket,
+        prefix: overrides.prefix,
+        endpoint: overrides.endpoint ?? credentials.endpoint,
+        region: overrides.region ?? credentials.region,
+        credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
+    };
+}
+const FRESH_KEY_BACKOFF = { initialMs: 500, factor: 2, maxMs: 5_000, timeoutMs: 30_000 };
+/**
+ * Freshly created IAM keys can be refused for a few seconds until they propagate. Retries a
+ * HeadBucket while S3 answers 403 (or does not know the key yet), up to `backoff.timeoutMs`.
+ * Other answers end the wait at once: the operation's own first call reports them as usual.
+ */
+async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF) {
+    const client = createS3Client(settings);
+    try {
+        await pollUntil(async (tries) => {
+            try {
+                await client.send(new dist_cjs.HeadBucketCommand({ Bucket: settings.bucket }));
+                if (tries > 1)
+                    log.info(`The new key works after ${tries} tries.`);
+                return true;
+            }
+            catch (error) {
+                const status = error.$metadata?.httpStatusCode;
+                const name = error.name ?? '';
+                if (status === 403 || name === 'InvalidAccessKeyId') {
+                    if (tries === 1)
+                        log.info('S3 does not accept the new key yet (403); retrying while it propagates…');
+                    return undefined;
+                }
+                log.debug(`HeadBucket with the new key: ${errors_errorMessage(error)}`);
+                return true;
+            }
+        }, backoff, (elapsed) => new errors_LifeboatError(`S3 kept refusing the credentials of ${where} (403) for ${Math.round(elapsed / 1000)} s on bucket '${settings.bucket}'. If 'backup-bucket' is given, check that the key covers it.`));
+    }
+    finally {
+        client.destroy();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/lifecycle.ts
+/**
+ * The life of Lifeboat's service keys: bind (create a key of type `key` on a service instance and
+ * read its credentials), unbind (delete it), and sweep (delete keys that crashed runs left behind).
+ *
+ * Bindings are generic: any number of service instances can be bound in one session, and
+ * `unbindAll` deletes every key the session created. What must survive a crash is kept in a
+ * BindingState (no secrets in it: names and guids only), which is handed to a journal every time it
+ * changes: the actions save it with core.saveState for their post step, the CLI keeps it in memory.
+ *
+ * The state is recorded *before* a key is created (its planned name), and again once its guid is
+ * known, so that whoever cleans up can find the key by name if the process died in between.
+ */
+
+
+
+
+
+
+/** Every key Lifeboat creates has a name starting with this; the sweep only ever deletes such keys. */
+const KEY_PREFIX = 'lifeboat-';
+const lifecycle_memoryJournal = { save: () => undefined };
+/** A failed clean-up: names every key left behind and how to delete it by hand. */
+class UnbindError extends errors_LifeboatError {
+    left;
+    constructor(left) {
+        super(`Could not delete ${left.length === 1 ? 'a service key' : `${left.length} service keys`} that gives access to the backup bucket. ` +
+            left.map(({ record, message }) => `Key '${record.name}' of '${record.instance}': ${message.replace(/\.$/, '')}. Delete it by hand: cf delete-service-key ${record.instance} ${record.name} -f`).join(' ') +
+            ' Until then its credentials stay valid.');
+        this.left = left;
+        this.name = 'UnbindError';
+    }
+}
+function slug(text, max) {
+    return (text
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-+|-+$/g, '')
+        .slice(0, max)
+        .replace(/-+$/, '') || 'x');
+}
+/**
+ * A key name that says it is Lifeboat's and which run made it:
+ * lifeboat-<operation>-<repository>-<run id>-<attempt>-<random> in GitHub Actions,
+ * lifeboat-<operation>-<host>-<yyyymmddhhmmss>-<random> elsewhere.
+ */
+function keyName(operation, env = process.env, random = (0,external_node_crypto_.randomBytes)(3).toString('hex')) {
+    if (env.GITHUB_RUN_ID) {
+        const repo = slug(env.GITHUB_REPOSITORY?.split('/').pop() ?? 'repo', 30);
+        return `${KEY_PREFIX}${slug(operation, 12)}-${repo}-${slug(env.GITHUB_RUN_ID, 20)}-${slug(env.GITHUB_RUN_ATTEMPT ?? '1', 5)}-${random}`;
+    }
+    const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    return `${KEY_PREFIX}${slug(operation, 12)}-${slug((0,external_node_os_.hostname)(), 30)}-${stamp}-${random}`;
+}
+/** CF metadata for a key: labels to select by, annotations a person reads in `cf curl`. */
+function keyMetadata(operation, env = process.env, createdAt = new Date()) {
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+    const annotations = {
+        'lifeboat.created-at': createdAt.toISOString(),
+        'lifeboat.operation': operation,
+        'lifeboat.repository': env.GITHUB_REPOSITORY,
+        'lifeboat.run-id': env.GITHUB_RUN_ID,
+        'lifeboat.run-attempt': env.GITHUB_RUN_ATTEMPT,
+        'lifeboat.run-url': env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined,
+        'lifeboat.host': env.GITHUB_RUN_ID ? undefined : (0,external_node_os_.hostname)(),
+    };
+    return {
+        labels: { 'lifeboat.managed': 'true', 'lifeboat.operation': slug(operation, 63) },
+        annotations: Object.fromEntries(Object.entries(annotations).filter(([, v]) => v)),
+    };
+}
+/** Keys that crashed runs leave behind are deleted by the sweep once this old, by default. */
+const DEFAULT_STALE_KEY_AGE_MS = 24 * 60 * 60 * 1000;
+class CfBindings {
+    client;
+    state;
+    journal;
+    log;
+    spaceGuid;
+    constructor(client, state, journal, log) {
+        this.client = client;
+        this.state = state;
+        this.journal = journal;
+        this.log = log;
+    }
+    /** Logs in; nothing is created yet. */
+    static async open(target, operation, journal, log, client) {
+        const cf = client ?? (await CfClient.connect(target, { log }));
+        return new CfBindings(cf, { v: 1, api: cf.api.href.replace(/\/$/, ''), org: target.org, space: target.space, operation, keys: [] }, journal, log);
+    }
+    /** Picks up a saved state (in a post step) to delete what it records. */
+    static async resume(state, login, journal, log, client) {
+        const cf = client ?? (await CfClient.connect({ api: state.api, ...login }, { log }));
+        return new CfBindings(cf, { ...state, keys: state.keys.map((k) => ({ ...k })) }, journal, log);
+    }
+    get cf() {
+        return this.client;
+    }
+    /** Keys created (or maybe created) and not yet deleted. */
+    get outstanding() {
+        return this.state.keys.filter((k) => k.state !== 'deleted');
+    }
+    save() {
+        this.journal.save(this.state);
+    }
+    where() {
+        return `org '${this.state.org}', space '${this.state.space}' at ${this.client.origin}`;
+    }
+    async resolveSpace() {
+        if (this.spaceGuid)
+            return this.spaceGuid;
+        const org = await this.client.findOrganization(this.state.org);
+        if (!org) {
+            throw new errors_LifeboatError(`No organization named '${this.state.org}' is visible to the service account at ${this.client.origin}. Check 'cf-org', and that the account has a role in it.`);
+        }
+        const space = await this.client.findSpace(this.state.space, org.guid);
+        if (!space) {
+            throw new errors_LifeboatError(`No space named '${this.state.space}' in org '${this.state.org}' is visible to the service account. Check 'cf-space', and that the account has a role in it.`);
+        }
+        this.spaceGuid = space.guid;
+        return space.guid;
+    }
+    async findInstance(name) {
+        const instance = await this.client.findServiceInstance(name, await this.resolveSpace());
+        if (!instance) {
+            throw new errors_LifeboatError(`No service instance named '${name}' in ${this.where()}. Check 'cf-service-instance' (cf services lists them).`);
+        }
+        if (instance.type === 'user-provided') {
+            throw new errors_LifeboatError(`The service instance '${name}' is user-provided; service keys can only be made for managed instances such as cloud.gov's s3.`);
+        }
+        return instance.guid;
+    }
+    async findKeyByName(record) {
+        const instanceGuid = record.instanceGuid ?? (await this.findInstance(record.instance));
+        const found = await this.client.listKeys(instanceGuid, [record.name]);
+        return found.find((b) => b.name === record.name);
+    }
+    /**
+     * Creates a service key on the named instance, waits for its job, and returns its credentials,
+     * every secret value of which is masked before this returns.
+     */
+    async bind(instance, env = process.env) {
+        const instanceGuid = await this.findInstance(instance);
+        const record = { instance, instanceGuid, name: keyName(this.state.operation, env), state: 'planned' };
+        this.state.keys.push(record);
+        this.save(); // before the key exists: a crash from here on leaves a name to look for
+        const where = `service key '${record.name}' of '${instance}'`;
+        this.log.info(`Creating ${where} in ${this.where()}…`);
+        let created;
+        try {
+            created = await this.client.request('POST', '/v3/service_credential_bindings', {
+                body: {
+                    type: 'key',
+                    name: record.name,
+                    relationships: { service_instance: { data: { guid: instanceGuid } } },
+                    metadata: keyMetadata(this.state.operation, env),
+                },
+                accept: [201, 202],
+            });
+        }
+        catch (error) {
+            if (error instanceof CfApiError && error.status === 403) {
+                throw new errors_LifeboatError(`The service account may not create service keys in ${this.where()} (403: ${describeErrors(error.errors)}). It needs the SpaceDeveloper role there (a space-deployer service account has it in its own space).`, { cause: error });
+            }
+            throw new errors_LifeboatError(`Could not create ${where}: ${errors_errorMessage(error)}.`, { cause: error });
+        }
+        if (created.status === 201) {
+            record.guid = created.json?.guid;
+        }
+        else {
+            // 202: the binding exists from now on, in progress; learn its guid before waiting, for the state.
+            record.guid = (await this.findKeyByName(record))?.guid;
+            if (record.guid) {
+                record.state = 'created';
+                this.save();
+            }
+            if (!created.location)
+                throw new errors_LifeboatError(`Cloud Foundry accepted ${where} but gave no job to follow (no Location header).`);
+            await this.client.waitForJob(created.location, `create ${where}`);
+            record.guid ??= (await this.findKeyByName(record))?.guid;
+        }
+        if (!record.guid)
+            throw new errors_LifeboatError(`Cloud Foundry reported ${where} created, but it cannot be found.`);
+        if (record.state !== 'created') {
+            record.state = 'created';
+            this.save();
+        }
+        const details = await this.client.get(`/v3/service_credential_bindings/${record.guid}/details`);
+        maskCredentials(details.credentials); // first thing: nothing may print them unmasked
+        this.log.info(`Created ${where}.`);
+        return { record, credentials: details.credentials, where };
+    }
+    /** Waits while another operation on the binding (e.g. its creation) is in progress. */
+    async waitUntilIdle(guid, what) {
+        await pollUntil(async () => {
+            const binding = await this.client.getBinding(guid);
+            return !binding || binding.last_operation?.state !== 'in progress' ? true : undefined;
+        }, this.client.jobBackoff, (elapsed) => new errors_LifeboatError(`${what} was still busy after ${Math.round(elapsed / 1000)} s.`));
+    }
+    /** Deletes one key; a key that is already gone (or was never created) counts as deleted. */
+    async unbind(record) {
+        if (record.state === 'deleted')
+            return;
+        const what = `service key '${record.name}' of '${record.instance}'`;
+        const guid = record.guid ?? (await this.findKeyByName(record))?.guid;
+        if (!guid) {
+            this.log.info(`The ${what} was never created; nothing to delete.`);
+            record.state = 'deleted';
+            this.save();
+            return;
+        }
+        for (let attempt = 1;; attempt++) {
+            try {
+                const answer = await this.client.request('DELETE', `/v3/service_credential_bindings/${guid}`, { accept: [202, 204, 404] });
+                if (answer.status === 202) {
+                    if (!answer.location)
+                        throw new errors_LifeboatError(`Cloud Foundry accepted deleting the ${what} but gave no job to follow.`);
+                    await this.client.waitForJob(answer.location, `delete the ${what}`);
+                }
+                this.log.info(answer.status === 404 ? `The ${what} was already deleted.` : `Deleted the ${what}.`);
+                break;
+            }
+            catch (error) {
+                // CF refuses to delete a binding while its creation is still in progress: wait for that, then delete.
+                if (error instanceof CfApiError && error.status === 422 && attempt < 3 && /in progress/i.test(describeErrors(error.errors) + error.errors.map((e) => e.title).join(' '))) {
+                    this.log.info(`The ${what} is still being created; waiting to delete it…`);
+                    await this.waitUntilIdle(guid, `The ${what}`);
+                    continue;
+                }
+                throw error;
+            }
+        }
+        record.guid = guid;
+        record.state = 'deleted';
+        this.save();
+    }
+    /** Deletes every key of this session; throws an UnbindError naming each key it could not delete. */
+    async unbindAll() {
+        const left = [];
+        for (const record of this.outstanding) {
+            try {
+                await this.unbind(record);
+            }
+            catch (error) {
+                left.push({ record, message: errors_errorMessage(error) });
+            }
+        }
+        if (left.length)
+            throw new UnbindError(left);
+    }
+    /**
+     * Deletes Lifeboat's keys on an instance that are older than `olderThanMs`: those that runs
+     * which crashed before their clean-up left behind. Never touches keys without the lifeboat-
+     * prefix, this session's own keys, or names in `keep`. Failures are reported, not thrown.
+     */
+    async sweepStaleKeys(instance, options) {
+        const instanceGuid = this.state.keys.find((k) => k.instance === instance && k.instanceGuid)?.instanceGuid ?? (await this.findInstance(instance));
+        const cutoff = (options.now ?? new Date()).getTime() - options.olderThanMs;
+        const keep = new Set([...(options.keep ?? []), ...this.state.keys.map((k) => k.name)]);
+        const result = { deleted: [], failed: [], kept: [] };
+        for (const key of await this.client.listKeys(instanceGuid)) {
+            if (!key.name.startsWith(KEY_PREFIX))
+                continue;
+            const created = Date.parse(key.created_at ?? '');
+            if (keep.has(key.name) || !Number.isFinite(created) || created > cutoff) {
+                result.kept.push(key.name);
+                continue;
+            }
+            const record = { instance, instanceGuid, name: key.name, guid: key.guid, state: 'created' };
+            try {
+                this.log.info(`Deleting stale service key '${key.name}' of '${instance}' (created ${key.created_at}).`);
+                await this.unbindOther(record);
+                result.deleted.push(key.name);
+            }
+            catch (error) {
+                result.failed.push({ name: key.name, message: errors_errorMessage(error) });
+                this.log.warning(`Could not delete stale service key '${key.name}' of '${instance}': ${errors_errorMessage(error)}. Delete it by hand: cf delete-service-key ${instance} ${key.name} -f`);
+            }
+        }
+        return result;
+    }
+    /** Deletes a key that is not this session's, without recording it in the state. */
+    async unbindOther(record) {
+        const other = new CfBindings(this.client, { ...this.state, keys: [record] }, lifecycle_memoryJournal, this.log);
+        other.spaceGuid = this.spaceGuid;
+        await other.unbind(record);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/bucket.ts
+
+async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
+    const bound = await bindings.bind(instance, options.env);
+    const settings = bucketFromCredentials(parseS3Credentials(bound.credentials, bound.where), overrides, bound.where, log);
+    log.info(`Bucket '${settings.bucket}'${settings.endpoint ? ` at ${settings.endpoint}` : ''}${settings.region ? ` (${settings.region})` : ''}, through the ${bound.where}.`);
+    await waitForS3Access(settings, bound.where, log, options.freshKeyBackoff);
+    return settings;
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/index.ts
+/**
+ * Binding buckets through Cloud Foundry service keys (cloud.gov and any CF with API v3).
+ * See docs/cloud-gov.md.
+ */
+
+
+
+
+
 
 ;// CONCATENATED MODULE: ./src/actions/shared/inputs.ts
 /**
@@ -73429,7 +74423,7 @@ function secretInput(read, name) {
 function choice(read, name, allowed, fallback) {
     const value = optional(read, name) ?? fallback;
     if (!allowed.includes(value)) {
-        throw new LifeboatError(`Input '${name}' is '${value}'; it must be one of: ${allowed.join(', ')}.`);
+        throw new errors_LifeboatError(`Input '${name}' is '${value}'; it must be one of: ${allowed.join(', ')}.`);
     }
     return value;
 }
@@ -73483,6 +74477,216 @@ function bucketSettings(read) {
         credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
     };
 }
+/**
+ * The application's media bucket, when one is given. Endpoint, region and credentials left empty are
+ * taken from the backup bucket when the operation runs (see withConnectionOf), since one credential
+ * often reaches both; on cloud.gov each bucket has its own.
+ */
+function mediaSettings(read) {
+    const bucket = optional(read, 'media-bucket');
+    if (!bucket)
+        return undefined;
+    const accessKeyId = optional(read, 'media-aws-access-key-id');
+    const secretAccessKey = secretInput(read, 'media-aws-secret-access-key');
+    const sessionToken = secretInput(read, 'media-aws-session-token');
+    if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+        throw new LifeboatError("Inputs 'media-aws-access-key-id' and 'media-aws-secret-access-key' go together: give both, or neither to use the backup bucket's credentials.");
+    }
+    return {
+        bucket,
+        prefix: optional(read, 'media-prefix') ?? '',
+        endpoint: optional(read, 'media-s3-endpoint'),
+        region: optional(read, 'media-s3-region'),
+        credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
+    };
+}
+/** The media inputs, in the order the action.yml files and CLI flags list them. */
+const MEDIA_INPUTS = (/* unused pure expression or super */ null && ([
+    'media-bucket',
+    'media-prefix',
+    'media-s3-endpoint',
+    'media-s3-region',
+    'media-aws-access-key-id',
+    'media-aws-secret-access-key',
+    'media-aws-session-token',
+]));
+
+;// CONCATENATED MODULE: ./src/actions/shared/binding.ts
+/**
+ * Where an operation's bucket credentials come from, shared by the actions and the CLI.
+ *
+ *   binding: none          (default) the bucket inputs and the AWS_* environment, as before
+ *   binding: cloudfoundry  a service key made on the bucket's service instance for this operation
+ *                          alone (cf-api, cf-username, cf-password, cf-org, cf-space,
+ *                          cf-service-instance), deleted again when the operation ends
+ *
+ * An operation adopts binding in three places (see docs/cloud-gov.md, "For maintainers"):
+ *   inputs  `const request = readBucketRequest(read)` and `bucket: request.draft`
+ *   action  `withActionBucket(request, 'restore', (bucket) => …)` (binding-action.ts) and
+ *           `post: '../../dist/unbind/index.js'` in its action.yml, with BINDING_INPUTS declared
+ *   CLI     `withCliBucket(request, 'restore', log, (bucket) => …)` and `...BINDING_INPUTS` in flags
+ */
+
+
+
+const BINDING_MODES = ['none', 'cloudfoundry'];
+const CF_INPUTS = ['cf-api', 'cf-username', 'cf-password', 'cf-org', 'cf-space', 'cf-service-instance'];
+/** The inputs (and CLI flags) of binding, declared by every action that binds its bucket. */
+const BINDING_INPUTS = ['binding', ...CF_INPUTS];
+/** The placeholder bucket name of a draft whose bucket comes from the service key. */
+const BUCKET_FROM_BINDING = '(from the service key)';
+/** Reads and checks the binding and bucket inputs. Nothing is contacted yet, so a typo fails before any key exists. */
+function readBucketRequest(read) {
+    const mode = choice(read, 'binding', BINDING_MODES, 'none');
+    if (mode === 'none') {
+        const stray = CF_INPUTS.filter((name) => optional(read, name));
+        if (stray.length) {
+            throw new errors_LifeboatError(`Input${stray.length > 1 ? 's' : ''} ${stray.map((n) => `'${n}'`).join(', ')} ${stray.length > 1 ? 'are' : 'is'} set but 'binding' is 'none'. Set binding: cloudfoundry to bind the bucket through Cloud Foundry, or remove ${stray.length > 1 ? 'them' : 'it'}.`);
+        }
+        return { mode, draft: bucketSettings(read) };
+    }
+    const keys = ['aws-access-key-id', 'aws-secret-access-key', 'aws-session-token'].filter((name) => optional(read, name));
+    if (keys.length) {
+        throw new errors_LifeboatError(`With binding: cloudfoundry the bucket's credentials come from a service key; remove ${keys.map((n) => `'${n}'`).join(', ')}.`);
+    }
+    const username = secretInput(read, 'cf-username');
+    const password = secretInput(read, 'cf-password');
+    if (!username || !password) {
+        throw new errors_LifeboatError("Inputs 'cf-username' and 'cf-password' are required with binding: cloudfoundry: the credentials of a cloud-gov-service-account service key, from secrets. For example: cf-username: ${{ secrets.CF_USERNAME }}");
+    }
+    const api = parseApiUrl(required(read, 'cf-api', 'https://api.fr.cloud.gov')).href.replace(/\/$/, '');
+    const overrides = {
+        bucket: optional(read, 'backup-bucket'),
+        prefix: optional(read, 'backup-prefix') ?? '',
+        endpoint: optional(read, 's3-endpoint'),
+        region: optional(read, 's3-region'),
+    };
+    return {
+        mode,
+        target: { api, username, password, org: required(read, 'cf-org', 'my-agency'), space: required(read, 'cf-space', 'production') },
+        instance: required(read, 'cf-service-instance', 'backups'),
+        overrides,
+        draft: { bucket: overrides.bucket ?? BUCKET_FROM_BINDING, prefix: overrides.prefix, endpoint: overrides.endpoint, region: overrides.region },
+    };
+}
+/**
+ * Binds the bucket (with binding: cloudfoundry) or passes the settings through (binding: none).
+ * `onOpen` gets the session as soon as it exists, before any key, so a signal handler can clean
+ * up a half-made binding. If binding fails after a key was made, the key is deleted before this
+ * throws.
+ */
+async function bindBucket(request, operation, log, journal, options = {}) {
+    if (request.mode === 'none') {
+        return { settings: request.draft, release: async () => undefined, sweepStaleKeys: async () => undefined };
+    }
+    const bindings = await CfBindings.open(request.target, operation, journal, log);
+    options.onOpen?.(bindings);
+    let settings;
+    try {
+        settings = await bindS3Bucket(bindings, request.instance, request.overrides, log, { env: options.env });
+    }
+    catch (error) {
+        if (bindings.outstanding.length) {
+            await bindings.unbindAll().catch((cleanup) => log.warning(errors_errorMessage(cleanup)));
+        }
+        throw error;
+    }
+    return {
+        settings,
+        bindings,
+        release: () => bindings.unbindAll(),
+        sweepStaleKeys: (sweep = {}) => bindings.sweepStaleKeys(request.instance, { olderThanMs: DEFAULT_STALE_KEY_AGE_MS, ...sweep }),
+    };
+}
+const SIGNALS = { SIGINT: 2, SIGTERM: 15 };
+/**
+ * For the CLI, which has no post step: binds, runs `body`, and deletes the key in all cases,
+ * on SIGINT and SIGTERM too. A failure to delete the key is an error (exit status 1) even when
+ * the operation itself succeeded: credentials to the backups would be left behind.
+ */
+async function withCliBucket(request, operation, log, body) {
+    let session;
+    const handlers = Object.entries(SIGNALS).map(([signal, number]) => {
+        const handler = () => {
+            log.warning(`${signal} received: deleting the service key before exiting…`);
+            const cleanup = session?.unbindAll() ?? Promise.resolve();
+            cleanup.then(() => process.exit(128 + number), (error) => {
+                log.warning(errorMessage(error));
+                process.exit(1);
+            });
+        };
+        if (request.mode === 'cloudfoundry')
+            process.once(signal, handler);
+        return [signal, handler];
+    });
+    try {
+        const bound = await bindBucket(request, operation, log, memoryJournal, { onOpen: (b) => (session = b) });
+        let result;
+        try {
+            result = await body(bound);
+        }
+        catch (error) {
+            await bound.release().catch((cleanup) => log.warning(errorMessage(cleanup)));
+            throw error;
+        }
+        await bound.release();
+        return result;
+    }
+    finally {
+        for (const [signal, handler] of handlers)
+            process.off(signal, handler);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/actions/shared/binding-action.ts
+/**
+ * The action side of binding: the state that main leaves for the post step (core.saveState, never
+ * a secret in it), and the wrapper an action's main runs its work in.
+ *
+ * Main deletes its keys as soon as its work is done, so the bucket is exposed for no longer than
+ * needed; the post step (dist/unbind, `post-if: always()`) deletes whatever main could not: after a
+ * failure to delete, a crash, or a cancelled job.
+ */
+
+
+
+
+/** The state entry (read in post as STATE_lifeboat-binding). */
+const BINDING_STATE = 'lifeboat-binding';
+const actionJournal = {
+    save: (state) => saveState(BINDING_STATE, JSON.stringify(state)),
+};
+/** Reads a saved state; undefined when main saved none. Throws on a state it cannot understand. */
+function parseBindingState(text) {
+    if (!text.trim())
+        return undefined;
+    let state;
+    try {
+        state = JSON.parse(text);
+    }
+    catch (error) {
+        throw new LifeboatError(`The binding state left by the main step is not JSON: ${errorMessage(error)}.`);
+    }
+    const keyOk = (k) => typeof k?.name === 'string' && typeof k.instance === 'string' && ['planned', 'created', 'deleted'].includes(k.state);
+    if (state?.v !== 1 || typeof state.api !== 'string' || !Array.isArray(state.keys) || !state.keys.every(keyOk)) {
+        throw new LifeboatError(`The binding state left by the main step has an unknown form: ${text.slice(0, 200)}`);
+    }
+    return state;
+}
+/**
+ * Binds the bucket (binding: cloudfoundry) for `work`, and deletes the key when `work` ends,
+ * however it ends. If that deletion fails, it is only a warning here: the post step tries again,
+ * and fails the job loudly if it cannot.
+ */
+async function withActionBucket(request, operation, work) {
+    const bound = await bindBucket(request, operation, actionsLogger, actionJournal);
+    try {
+        return await work(bound.settings, bound);
+    }
+    finally {
+        await bound.release().catch((error) => actionsLogger.warning(`${errors_errorMessage(error)} The post step will try again.`));
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/actions/list/inputs.ts
 
@@ -73491,10 +74695,11 @@ const ListOutputs = {
     Backups: 'backups',
     Latest: 'latest',
 };
-function getListInputs(read) {
+/** `bucket` defaults to the bucket inputs (binding: none); with binding pass readBucketRequest(read).draft. */
+function getListInputs(read, bucket) {
     const space = optional(read, 'space');
     return {
-        bucket: bucketSettings(read),
+        bucket: bucket ?? bucketSettings(read),
         filter: { space: space ? assertSpaceName(space) : undefined, trigger: optionalTriggerFilter(read) },
     };
 }
@@ -73508,9 +74713,12 @@ function describeFilter(filter) {
 
 
 
+
+
 async function run() {
-    const { bucket, filter } = getListInputs(readActionInput);
-    const { backups, latest } = await runList(bucket, filter);
+    const request = readBucketRequest(readActionInput);
+    const { filter } = getListInputs(readActionInput, request.draft);
+    const { backups, latest } = await withActionBucket(request, 'list', (bucket) => runList(bucket, filter));
     const incomplete = backups.filter((b) => b.status === 'incomplete').length;
     actionsLogger.info(`${backups.length - incomplete} restorable and ${incomplete} incomplete backups${describeFilter(filter) ? ` for ${describeFilter(filter)}` : ''}; latest: ${latest?.id ?? 'none'}.`);
     setOutput(ListOutputs.Backups, JSON.stringify(toListOutput(backups)));

@@ -5,29 +5,17 @@
  * LIFEBOAT_<NAME> (LIFEBOAT_DATABASE_URL), which keeps secrets out of the process list.
  */
 import { parseArgs } from 'node:util';
-import { runBackup } from '../engine/backup.js';
 import { errorMessage } from '../engine/errors.js';
-import { runList, toListOutput } from '../engine/list.js';
 import { consoleLogger } from '../engine/logger.js';
 import { redact } from '../engine/secrets.js';
-import { formatBytes } from '../engine/streams.js';
-import { getBackupOptions } from '../actions/backup/inputs.js';
-import { describeFilter, getListInputs } from '../actions/list/inputs.js';
 import type { InputReader } from '../actions/shared/inputs.js';
-
-const BUCKET_FLAGS = ['backup-bucket', 'backup-prefix', 's3-endpoint', 's3-region', 'aws-access-key-id', 'aws-secret-access-key', 'aws-session-token'];
-
-const COMMANDS: Record<string, { flags: string[]; summary: string }> = {
-  backup: {
-    summary: 'Dump the database into the backup bucket, with a manifest',
-    flags: ['space', 'trigger', 'database-url', 'compression', 'pg-dump-path', 'row-counts', 'progress-interval-seconds', 'part-size-mb', ...BUCKET_FLAGS],
-  },
-  list: { summary: 'List backups, newest first', flags: ['space', 'trigger', ...BUCKET_FLAGS] },
-};
+import { COMMANDS } from './commands.js';
 
 function usage(): string {
-  const lines = ['Usage: lifeboat <command> [--flag value ...] [--json]', '', 'Commands:'];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.summary}`, `           flags: ${c.flags.map((f) => '--' + f).join(' ')}`);
+  const lines = ['Usage: lifeboat <command> [--flag value ...] [--json] [--verbose]', '', 'Commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) {
+    lines.push(`  ${name.padEnd(8)} ${c.summary}`, `           ${[...c.flags, ...(c.switches ?? [])].map((f) => '--' + f).join(' ')}`);
+  }
   lines.push('', 'Every flag can also be set as an environment variable: --database-url is LIFEBOAT_DATABASE_URL.');
   return lines.join('\n');
 }
@@ -37,56 +25,42 @@ export function envName(flag: string): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === 'help' || command === '--help' || command === '-h') {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
     process.stdout.write(usage() + '\n');
-    return command ? 0 : 2;
+    return name ? 0 : 2;
   }
-  const spec = COMMANDS[command];
-  if (!spec) {
-    process.stderr.write(`Unknown command '${command}'.\n\n${usage()}\n`);
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`Unknown command '${name}'.\n\n${usage()}\n`);
     return 2;
   }
+  const booleans = ['json', 'verbose', ...(command.switches ?? [])];
   const { values: parsed } = parseArgs({
     args: rest,
-    options: Object.fromEntries([...spec.flags.map((f) => [f, { type: 'string' as const }]), ['json', { type: 'boolean' as const }], ['verbose', { type: 'boolean' as const }]]),
+    options: Object.fromEntries([
+      ...command.flags.map((f) => [f, { type: 'string' as const }]),
+      ...booleans.map((f) => [f, { type: 'boolean' as const }]),
+    ]),
     strict: true,
     allowPositionals: false,
   });
   const values = parsed as Record<string, string | boolean | undefined>;
-  const read: InputReader = (name) => (values[name] as string | undefined) ?? process.env[envName(name)];
-  const log = consoleLogger({ verbose: Boolean(values.verbose) });
-  const json = Boolean(values.json);
-
-  if (command === 'backup') {
-    const result = await runBackup(getBackupOptions(read), log);
-    process.stdout.write(
-      json ? JSON.stringify({ backupId: result.manifest.id, size: result.storedBytes, manifest: result.manifest }, null, 2) + '\n' : `${result.manifest.id}\n`,
-    );
-    return 0;
-  }
-  if (command === 'list') {
-    const { bucket, filter } = getListInputs(read);
-    const { backups, latest } = await runList(bucket, filter);
-    if (json) {
-      process.stdout.write(JSON.stringify({ backups: toListOutput(backups), latest: latest?.id ?? '' }, null, 2) + '\n');
-    } else {
-      const title = describeFilter(filter);
-      process.stdout.write(`Backups${title ? ` (${title})` : ''}, newest first; latest restorable: ${latest?.id ?? 'none'}\n`);
-      for (const b of backups) {
-        process.stdout.write(`  ${b.id}  ${b.space.padEnd(12)} ${b.trigger.padEnd(11)} ${formatBytes(b.sizeBytes).padStart(10)}  ${b.status === 'complete' ? 'restorable' : 'INCOMPLETE (not restorable)'}\n`);
-      }
-      if (!backups.length) process.stdout.write('  (none)\n');
-    }
-    return 0;
-  }
-  return 2;
+  // A switch such as --dry-run reads as the input value 'true', so the action's input parsing applies unchanged.
+  const read: InputReader = (flag) => {
+    const value = values[flag];
+    if (typeof value === 'boolean') return String(value);
+    return value ?? process.env[envName(flag)];
+  };
+  return command.run(read, { log: consoleLogger({ verbose: Boolean(values.verbose) }), json: Boolean(values.json), out: process.stdout });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`lifeboat: ${redact(errorMessage(error))}\n`);
-    process.exit(1);
-  },
-);
+/** Exits once stdout and stderr have flushed: a large --json report written to a pipe must not be cut short. */
+function exitAfterFlush(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+main(process.argv.slice(2)).then(exitAfterFlush, (error: unknown) => {
+  process.stderr.write(`lifeboat: ${redact(errorMessage(error))}\n`);
+  exitAfterFlush(1);
+});

@@ -36,10 +36,11 @@ export function formatBackupId(createdAt: Date, trigger: Trigger, suffix = rando
 export function parseBackupId(id: string): ParsedBackupId | undefined {
   const match = ID_PATTERN.exec(id);
   if (!match) return undefined;
-  const [, y, mo, d, h, mi, s, ms, trigger] = match;
+  const [, y, mo, d, h, mi, s, ms, trigger, suffix] = match;
   if (!isTrigger(trigger!)) return undefined;
   const createdAt = new Date(Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +s!, +ms!));
-  if (Number.isNaN(createdAt.getTime())) return undefined;
+  // Date.UTC rolls month 13 into next year; an id that does not format back to itself is not one of ours.
+  if (Number.isNaN(createdAt.getTime()) || formatBackupId(createdAt, trigger, suffix) !== id) return undefined;
   return { id, createdAt, trigger };
 }
 

@@ -32,6 +32,40 @@ export interface TableCount {
   rows: number;
 }
 
+/** One object of the media bucket as it was at backup time. Its content is stored once, by SHA-256. */
+export interface MediaObjectRecord {
+  /** Key relative to the media prefix. */
+  key: string;
+  size: number;
+  sha256: string;
+  /** MD5 (hex) of the content: equals the ETag of a single-part upload, so restore can skip objects already in place. */
+  md5: string;
+  contentType?: string;
+  /** User metadata (x-amz-meta-*), names lower-case. */
+  metadata: Record<string, string>;
+  /** Source ETag and last-modified time: an object with both unchanged is not read again by the next backup. */
+  etag?: string;
+  lastModified?: string;
+}
+
+export interface MediaTotals {
+  objects: number;
+  bytes: number;
+  /** Objects whose content this backup stored (it was not in the backup bucket yet). */
+  newObjects: number;
+  newBytes: number;
+  /** Objects whose content was already stored, by an earlier backup or another key. */
+  reusedObjects: number;
+  reusedBytes: number;
+}
+
+export interface MediaRecord {
+  bucket: string;
+  prefix: string;
+  objects: MediaObjectRecord[];
+  totals: MediaTotals;
+}
+
 /** Who and what started the backup, when it ran in GitHub Actions. */
 export interface Provenance {
   repository?: string;
@@ -64,6 +98,8 @@ export interface Manifest {
     tables: TableCount[] | null;
   };
   artifacts: ArtifactRecord[];
+  /** The media bucket, when one was backed up with the database. */
+  media?: MediaRecord;
 }
 
 const stringProp = { type: 'string' } as const;
@@ -108,6 +144,43 @@ const schema = {
             type: 'object',
             required: ['schema', 'table', 'rows'],
             properties: { schema: stringProp, table: stringProp, rows: { type: 'integer', minimum: 0 } },
+          },
+        },
+      },
+    },
+    media: {
+      type: 'object',
+      required: ['bucket', 'prefix', 'objects', 'totals'],
+      properties: {
+        bucket: stringProp,
+        prefix: { type: 'string' },
+        objects: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['key', 'size', 'sha256', 'md5', 'metadata'],
+            properties: {
+              key: { type: 'string' },
+              size: { type: 'integer', minimum: 0 },
+              sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+              md5: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+              contentType: { type: 'string' },
+              metadata: { type: 'object', additionalProperties: { type: 'string' } },
+              etag: { type: 'string' },
+              lastModified: { type: 'string' },
+            },
+          },
+        },
+        totals: {
+          type: 'object',
+          required: ['objects', 'bytes', 'newObjects', 'newBytes', 'reusedObjects', 'reusedBytes'],
+          properties: {
+            objects: { type: 'integer' },
+            bytes: { type: 'integer' },
+            newObjects: { type: 'integer' },
+            newBytes: { type: 'integer' },
+            reusedObjects: { type: 'integer' },
+            reusedBytes: { type: 'integer' },
           },
         },
       },

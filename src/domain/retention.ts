@@ -12,17 +12,25 @@
  *   Periods are UTC calendar periods, not windows relative to now. Restic 0.17 added a rule that keeps the
  *   oldest backup too when a count is not used up; Lifeboat does not, so a count means at most N backups.
  * - `keepWithin D` keeps every backup made at or after `now - D`. Restic measures back from the newest
- *   snapshot instead; Lifeboat measures from now so that a space whose backups stopped ages out visibly
- *   (and then trips the refusal below) instead of being kept forever without anyone noticing.
+ *   snapshot instead; Lifeboat measures from now, so that when backups stop the rules visibly let go of
+ *   them (and the plan says the newest survives only by safety rule 1, see `rescued`) instead of keeping
+ *   a stale history forever without anyone noticing.
  *
  * On top of restic, safety rules that hold whatever the policy says:
  *
- * 1. The newest complete backup of every space is never removed.
+ * 1. The newest complete backup of every space is never removed, even when the rules would remove it
+ *    (backups stopped for longer than every keep-within window, say). The plan lists such backups in
+ *    `rescued`, so the caller can warn that a space is living on its last restore point.
  * 2. Backups whose (space, trigger) no rule set names are kept (manual and pre-restore backups, usually).
  * 3. Rules only see complete backups. An incomplete backup is kept while it is younger than the grace
  *    period (it may still be running) and removed after, whatever its trigger: it cannot be restored, so
- *    keeping it protects nothing.
- * 4. A policy that would delete every complete backup of a space is refused (see RetentionRefusedError).
+ *    keeping it protects nothing. Its age comes from its id, which is the time the backup started, so a
+ *    backup that an interrupted prune left half-deleted is judged by when it was made, not by when the
+ *    prune died. One that an interrupted prune had started deleting (`unfinishedDeletions`) is removed
+ *    at once, whatever its age: nothing can be running under an id a prune already chose to delete.
+ * 4. A policy that would delete everything by construction is refused before it meets a backup: a rule
+ *    set with no effective rule (none given, every count 0, keep-within 0). See RetentionRefusedError.
+ *    With rule 1 in place, no well-formed rule set can empty a space, so there is no data-driven refusal.
  */
 import type { Trigger } from './backup-id.js';
 import { sortNewestFirst, type BackupEntry } from './catalog.js';
@@ -58,6 +66,11 @@ export interface PlanOptions {
   now: Date;
   /** How long an incomplete backup may be still running; defaults to 24 hours. */
   incompleteGraceMs?: number;
+  /**
+   * `space/id` of backups that an earlier prune decided to delete but may not have finished deleting
+   * (read from its journal). Those of them that are now incomplete are removed whatever their age.
+   */
+  unfinishedDeletions?: ReadonlySet<string>;
 }
 
 export interface KeptBackup<T extends BackupEntry = BackupEntry> {
@@ -75,6 +88,11 @@ export interface RemovedBackup<T extends BackupEntry = BackupEntry> {
 export interface RetentionPlan<T extends BackupEntry = BackupEntry> {
   keep: KeptBackup<T>[];
   remove: RemovedBackup<T>[];
+  /**
+   * The kept backups that only safety rule 1 saved: their rule set would have removed them, and each is
+   * the last complete backup of its space. A sign that backups of that space have stopped. Also in `keep`.
+   */
+  rescued: KeptBackup<T>[];
 }
 
 /** A policy that cannot be applied as written: a malformed rule, or two rule sets for the same backups. */
@@ -82,19 +100,12 @@ export class RetentionPolicyError extends Error {
   override readonly name: string = 'RetentionPolicyError';
 }
 
-/** The policy is well formed but would delete every backup of some space, so nothing is deleted at all. */
+/** The policy would delete every backup it covers by construction (a rule set that keeps nothing), so nothing is deleted at all. */
 export class RetentionRefusedError extends RetentionPolicyError {
   override readonly name: string = 'RetentionRefusedError';
 }
 
 export const DEFAULT_INCOMPLETE_GRACE_MS = 24 * 60 * 60 * 1000;
-
-/** FAC's retention; the same rules as the policy file's defaults. Frozen because it is shared. */
-export const DEFAULT_RETENTION: readonly RetentionRuleSet[] = Object.freeze([
-  Object.freeze({ space: 'production', trigger: 'predeploy', rules: Object.freeze({ keepLast: 2 }) }),
-  Object.freeze({ space: 'production', trigger: 'nightly', rules: Object.freeze({ keepWithin: '7d' }) }),
-  Object.freeze({ space: 'dev', trigger: 'nightly', rules: Object.freeze({ keepWithin: '1d' }) }),
-] as const);
 
 // ---------------------------------------------------------------------------------------------------------
 // Durations
@@ -217,6 +228,11 @@ interface ResolvedRuleSet {
   description: string;
 }
 
+/** How `unfinishedDeletions` names a backup: `production/2026-11-21T020000.000Z-nightly-7f3a`. */
+export function backupKey(space: string, id: string): string {
+  return `${space}/${id}`;
+}
+
 function scopeOf(space: string, trigger: string): string {
   return `${space}/${trigger}`;
 }
@@ -271,11 +287,13 @@ function resolvePolicy(policy: readonly RetentionRuleSet[]): Map<string, Resolve
     }
     const rules = resolveRules(ruleSet.rules, scope);
     // Refused up front, whatever the catalog holds: a rule set that keeps nothing is a mistake in the policy,
-    // and waiting until it meets its first backup would let a broken policy pass review.
+    // and waiting until it meets its first backup would let a broken policy pass review. Safety rule 1 would
+    // still save the newest backup of the space, but a policy is refused for what it says, not for what the
+    // safety net would catch.
     if (rules.description === '') {
       throw new RetentionRefusedError(
-        `Retention policy would delete every backup of ${scope}; its rule set keeps nothing (no rules, or every count is 0). ` +
-          `Give it at least one rule, for example { keepLast: 1 } or { keepWithin: '7d' }, or remove the rule set to keep every backup of ${scope}.`,
+        `Retention policy would delete every backup of ${scope}: its rule set keeps nothing (no rules, or every count is 0). ` +
+          `Nothing was deleted. Give it at least one rule, for example { keepLast: 1 } or { keepWithin: '7d' }, or remove the rule set to keep every backup of ${scope}.`,
       );
     }
     resolved.set(scope, rules);
@@ -305,6 +323,7 @@ export function planRetention<T extends BackupEntry>(
   if (!(Number.isFinite(graceMs) && graceMs >= 0)) {
     throw new RangeError(`planRetention: incompleteGraceMs is ${graceMs}; use a number of milliseconds of 0 or more.`);
   }
+  const unfinished = options.unfinishedDeletions ?? new Set<string>();
   const ruleSets = resolvePolicy(policy);
   const grace = describeMs(graceMs);
 
@@ -318,7 +337,9 @@ export function planRetention<T extends BackupEntry>(
   for (const decision of decisions) {
     const { entry } = decision;
     if (entry.status !== 'complete') {
-      if (now.getTime() - entry.createdAt.getTime() > graceMs) {
+      if (unfinished.has(backupKey(entry.space, entry.id))) {
+        decision.removeReason = 'left incomplete by an interrupted prune, which had started deleting it';
+      } else if (now.getTime() - entry.createdAt.getTime() > graceMs) {
         decision.removeReason = `incomplete and older than grace period ${grace}`;
       } else {
         decision.keepReasons.push(`incomplete, younger than grace period ${grace}`);
@@ -343,22 +364,35 @@ export function planRetention<T extends BackupEntry>(
     }
   }
 
-  refuseWhereEverythingGoes(decisions, ruleSets);
-
-  // Safety rule 1, applied after the refusal check so it only ever rescues a space that still has other
-  // backups, e.g. a production whose nightly backups stopped 8 days ago but whose predeploy backups remain.
+  // Safety rule 1, whatever the rules decided: the newest complete backup of each space stays.
   const seenSpaces = new Set<string>();
+  const rescued = new Set<Decision<T>>();
   for (const decision of decisions) {
-    if (decision.entry.status !== 'complete' || seenSpaces.has(decision.entry.space)) continue;
-    seenSpaces.add(decision.entry.space);
-    decision.keepReasons.push(`newest complete backup of space ${decision.entry.space}`);
-    decision.removeReason = undefined;
+    const { entry } = decision;
+    if (entry.status !== 'complete' || seenSpaces.has(entry.space)) continue;
+    seenSpaces.add(entry.space);
+    if (decision.removeReason === undefined) {
+      decision.keepReasons.push(`newest complete backup of space ${entry.space}`);
+    } else {
+      const scope = scopeOf(entry.space, entry.trigger);
+      decision.keepReasons.push(
+        `newest complete backup of space ${entry.space}, kept by the safety rule although ${scope} rules (${ruleSets.get(scope)!.description}) would delete it`,
+      );
+      decision.removeReason = undefined;
+      rescued.add(decision);
+    }
   }
 
-  const plan: RetentionPlan<T> = { keep: [], remove: [] };
-  for (const { entry, keepReasons, removeReason } of decisions) {
-    if (removeReason === undefined) plan.keep.push({ entry, reasons: keepReasons });
-    else plan.remove.push({ entry, reason: removeReason });
+  const plan: RetentionPlan<T> = { keep: [], remove: [], rescued: [] };
+  for (const decision of decisions) {
+    const { entry, keepReasons, removeReason } = decision;
+    if (removeReason === undefined) {
+      const kept = { entry, reasons: keepReasons };
+      plan.keep.push(kept);
+      if (rescued.has(decision)) plan.rescued.push(kept);
+    } else {
+      plan.remove.push({ entry, reason: removeReason });
+    }
   }
   return plan;
 }
@@ -382,40 +416,6 @@ function applyRules<T extends BackupEntry>(group: readonly Decision<T>[], rules:
       decision.keepReasons.push(`${rule.label} ${rule.count} (${period})`);
     }
   });
-}
-
-/**
- * Safety rule 4. The check is per space and made before safety rule 1 could rescue the newest backup:
- * if, for a space that has complete backups, the policy keeps none of them, the whole plan is refused.
- * Quietly keeping just the newest would turn a mistaken policy (or backups that stopped longer ago than
- * every keep-within window) into a space with one backup left and nobody told; a refusal fails the prune
- * job loudly instead. A rule set that deletes all of its own backups while other backups of the space
- * survive (kept by another trigger's rules, or by no rule at all) is not refused: the space keeps restore
- * points, and a rule set with no effective rules at all was already refused in resolvePolicy.
- */
-function refuseWhereEverythingGoes<T extends BackupEntry>(decisions: readonly Decision<T>[], ruleSets: Map<string, ResolvedRuleSet>): void {
-  const completeBySpace = new Map<string, Decision<T>[]>();
-  for (const decision of decisions) {
-    if (decision.entry.status !== 'complete') continue;
-    const list = completeBySpace.get(decision.entry.space) ?? [];
-    list.push(decision);
-    completeBySpace.set(decision.entry.space, list);
-  }
-  const problems: string[] = [];
-  for (const [space, complete] of [...completeBySpace].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (complete.some((d) => d.removeReason === undefined)) continue;
-    const scopes = [...new Set(complete.map((d) => scopeOf(d.entry.space, d.entry.trigger)))].sort();
-    const newest = complete[0]!.entry;
-    problems.push(
-      `every complete backup of space ${space} (${complete.length}, newest ${newest.id}) under ` +
-        scopes.map((scope) => `${scope}: ${ruleSets.get(scope)!.description}`).join('; '),
-    );
-  }
-  if (problems.length === 0) return;
-  throw new RetentionRefusedError(
-    `Retention policy would delete ${problems.join(', and ')}. Nothing was deleted. ` +
-      `If backups stopped, fix them first; otherwise widen the rules, for example with keepLast: 1.`,
-  );
 }
 
 /** 86400000 → `24h`, for reasons about the grace period. */

@@ -9,13 +9,23 @@
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import { formatBackupId, type Trigger } from '../domain/backup-id.js';
-import { MANIFEST_FORMAT, provenanceFromEnv, type ArtifactRecord, type Compression, type Manifest, type TableCount } from '../domain/manifest.js';
+import { latestComplete } from '../domain/catalog.js';
+import {
+  MANIFEST_FORMAT,
+  provenanceFromEnv,
+  type ArtifactRecord,
+  type Compression,
+  type Manifest,
+  type MediaRecord,
+  type TableCount,
+} from '../domain/manifest.js';
 import { now } from './clock.js';
 import { startPgDump } from './dump.js';
 import { LifeboatError, errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
 import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from './postgres.js';
-import type { BucketSettings } from './s3.js';
+import { normalizePrefix, withConnectionOf, type BucketSettings } from './s3.js';
+import { backupMedia, type MediaTraffic, type MediaTuning } from './media.js';
 import { holdSnapshot } from './snapshot.js';
 import { BackupStore, DEFAULT_UPLOAD_TUNING, type UploadTuning } from './store.js';
 import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, Meter } from './streams.js';
@@ -32,6 +42,8 @@ export interface BackupOptions {
   rowCounts: boolean;
   progressIntervalMs: number;
   upload?: UploadTuning;
+  /** The application's media bucket, backed up under the same id. */
+  media?: { source: BucketSettings; tuning?: MediaTuning };
   env?: NodeJS.ProcessEnv;
 }
 
@@ -41,6 +53,8 @@ export interface BackupResult {
   storedBytes: number;
   durationMs: number;
   location: string;
+  /** Bytes and objects the media copy moved; absent without a media bucket. */
+  mediaTraffic?: MediaTraffic;
 }
 
 export async function runBackup(options: BackupOptions, log: Logger): Promise<BackupResult> {
@@ -131,6 +145,14 @@ export async function runBackup(options: BackupOptions, log: Logger): Promise<Ba
         format: 'pg_dump-custom',
         uncompressedSize: raw.bytes,
       };
+      // Media after the database snapshot: an application writes a file before the row that refers to
+      // it, so every file the dumped rows refer to already exists when the bucket is listed.
+      let media: { record: MediaRecord; traffic: MediaTraffic } | undefined;
+      if (options.media) {
+        const source = withConnectionOf(options.media.source, options.bucket);
+        const previous = await previousMediaRecord(store, options.space, source, log);
+        media = await log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media!.tuning, log }));
+      }
       const manifest: Manifest = {
         format: MANIFEST_FORMAT,
         id,
@@ -148,17 +170,37 @@ export async function runBackup(options: BackupOptions, log: Logger): Promise<Ba
           tables,
         },
         artifacts: [artifact],
+        ...(media ? { media: media.record } : {}),
       };
       const manifestBytes = await store.putManifest(manifest);
       const durationMs = Date.now() - clockStart;
       log.info(
         `Backup ${id} complete: ${formatBytes(raw.bytes)} dumped, ${formatBytes(size)} stored (${options.compression}) in ${(durationMs / 1000).toFixed(1)} s, ${formatRate(raw.bytes, durationMs)}.`,
       );
-      return { manifest, storedBytes: size + manifestBytes, durationMs, location: `s3://${store.bucket}/${store.backupPrefix(options.space, id)}` };
+      return {
+        manifest,
+        storedBytes: size + manifestBytes + (media?.traffic.bytesWritten ?? 0),
+        durationMs,
+        location: `s3://${store.bucket}/${store.backupPrefix(options.space, id)}`,
+        mediaTraffic: media?.traffic,
+      };
     } finally {
       await snapshot?.release();
     }
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** The base for an incremental media copy: the space's newest complete backup of the same media bucket. */
+async function previousMediaRecord(store: BackupStore, space: string, source: BucketSettings, log: Logger): Promise<MediaRecord | undefined> {
+  const latest = latestComplete(await store.listEntries(space), { space });
+  if (!latest) return undefined;
+  try {
+    const media = (await store.getManifest(space, latest.id)).media;
+    if (media && media.bucket === source.bucket && media.prefix === normalizePrefix(source.prefix)) return media;
+  } catch (error) {
+    log.warning(`Could not read the previous backup ${latest.id} (${errorMessage(error)}); every media object will be read again.`);
+  }
+  return undefined;
 }

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { LifeboatError, errorMessage } from './errors.js';
@@ -164,5 +164,27 @@ export async function choosePgTool(
   const seen = found.length ? found.map((t) => `${t.path} (${t.version})`).join(', ') : 'none';
   throw new LifeboatError(
     `No ${tool} fits the PostgreSQL ${server.version} server: ${tool} must be version ${server.major} or newer. Found: ${seen}. ${installHint(tool, server.major)}`,
+  );
+}
+
+/**
+ * Finds psql to go with a chosen pg_restore: the one beside it first (same version, so it understands
+ * everything that pg_restore writes, such as \restrict), otherwise the closest not older than both the
+ * server and that pg_restore, from PATH and /usr/lib/postgresql/N/bin.
+ */
+export async function choosePsql(pgRestore: PgTool, server: ServerInfo, env: NodeJS.ProcessEnv = process.env): Promise<PgTool> {
+  const sibling = join(dirname(pgRestore.path), 'psql');
+  if (existsSync(sibling)) {
+    const probed = await probeTool(sibling);
+    if (probed && probed.major >= pgRestore.major) return probed;
+  }
+  const minimum = Math.max(server.major, pgRestore.major);
+  const found = (await Promise.all(candidatePaths('psql', env).map(probeTool))).filter((t): t is PgTool => Boolean(t));
+  const fitting = found.filter((t) => t.major >= minimum).sort((a, b) => a.major - b.major);
+  if (fitting[0]) return fitting[0];
+  const seen = found.length ? found.map((t) => `${t.path} (${t.version})`).join(', ') : 'none';
+  throw new LifeboatError(
+    `No psql fits: restore needs psql ${minimum} or newer, ideally the one installed beside ${pgRestore.path}. Found: ${seen}. ` +
+      `Install a matching client: sudo apt-get install -y postgresql-client-${minimum} (on GitHub's Ubuntu runners add the PGDG repository first: sudo /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y).`,
   );
 }

@@ -54,3 +54,13 @@ export function createS3Client(settings: BucketSettings, env: NodeJS.ProcessEnv 
     maxAttempts: 5,
   });
 }
+
+/** Fills a bucket's unset endpoint, region and credentials from another's: the media bucket from the backup bucket's. */
+export function withConnectionOf(settings: BucketSettings, from: BucketSettings): BucketSettings {
+  return {
+    ...settings,
+    endpoint: settings.endpoint ?? from.endpoint,
+    region: settings.region ?? from.region,
+    credentials: settings.credentials ?? from.credentials,
+  };
+}

@@ -3,11 +3,14 @@
  *
  *   <prefix>backups/<space>/<backup-id>/manifest.json       written last: the commit point
  *   <prefix>backups/<space>/<backup-id>/<artifact files>    e.g. database.pgdump.zst
+ *   <prefix>media/sha256/<ab>/<sha256>                       media content, shared between backups
+ *   <prefix>prune-journal/<run>.json                        what a prune is deleting, until it is done
  *
  * Ids sort by time, so a listing comes back oldest first within a space.
  */
 import type { Readable } from 'node:stream';
 import {
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -23,6 +26,29 @@ import { LifeboatError, errorMessage } from './errors.js';
 import { createS3Client, normalizePrefix, type BucketSettings } from './s3.js';
 
 export const MANIFEST_FILE = 'manifest.json';
+
+/** S3's limit of keys in one DeleteObjects request. */
+export const MAX_KEYS_PER_DELETE = 1000;
+
+/** A backup as listed, with every key stored under its prefix (manifest included). */
+export interface ListedBackup {
+  entry: BackupEntry;
+  keys: string[];
+}
+
+export interface DeleteOutcome {
+  deleted: string[];
+  failed: { key: string; message: string }[];
+  /** DeleteObjects requests sent. */
+  requests: number;
+}
+
+export interface DeleteOptions {
+  /** Requests in flight at once. */
+  concurrency?: number;
+  /** Called after each request with the keys it deleted; for progress logs. */
+  onBatch?: (deletedSoFar: number, total: number) => void;
+}
 
 export interface UploadTuning {
   /** Multipart part size in bytes; S3 allows 10,000 parts, so this caps the largest artifact. */
@@ -56,8 +82,22 @@ export class BackupStore {
     return this.backupPrefix(space, id) + file;
   }
 
+  /** Media content, stored once by SHA-256 and shared by every backup (of any space) that holds it. */
+  mediaRoot(): string {
+    return `${this.prefix}media/sha256/`;
+  }
+
+  mediaObjectKey(sha256: string): string {
+    return `${this.mediaRoot()}${sha256.slice(0, 2)}/${sha256}`;
+  }
+
   manifestKey(space: string, id: string): string {
     return this.artifactKey(space, id, MANIFEST_FILE);
+  }
+
+  /** Where prunes record what they are deleting (outside backups/, so listings of backups never see it). */
+  pruneJournalPrefix(): string {
+    return `${this.prefix}prune-journal/`;
   }
 
   /** Fails early, naming the input, when the bucket is missing or the credentials cannot reach it. */
@@ -129,34 +169,94 @@ export class BackupStore {
    * when its manifest exists; keys that are not Lifeboat backups are ignored.
    */
   async listEntries(space?: string): Promise<BackupEntry[]> {
+    return (await this.listBackups(space)).map((b) => b.entry);
+  }
+
+  /** Like listEntries, with the keys of each backup, so they can be deleted without listing each one again. */
+  async listBackups(space?: string): Promise<ListedBackup[]> {
     const root = `${this.prefix}backups/`;
-    const byBackup = new Map<string, BackupEntry>();
-    let token: string | undefined;
-    do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: space ? `${root}${space}/` : root, ContinuationToken: token }),
-      );
-      for (const object of page.Contents ?? []) {
-        const rest = object.Key!.slice(root.length).split('/');
-        if (rest.length < 3) continue;
-        const [entrySpace, id] = rest as [string, string];
-        const parsed = parseBackupId(id);
-        if (!parsed) continue;
-        const mapKey = `${entrySpace}/${id}`;
-        const entry = byBackup.get(mapKey) ?? {
+    const byBackup = new Map<string, ListedBackup>();
+    for (const object of await this.listObjects(space ? `${root}${space}/` : root)) {
+      const rest = object.key.slice(root.length).split('/');
+      if (rest.length < 3) continue;
+      const [entrySpace, id] = rest as [string, string];
+      const parsed = parseBackupId(id);
+      if (!parsed) continue;
+      const mapKey = `${entrySpace}/${id}`;
+      const backup = byBackup.get(mapKey) ?? {
+        entry: {
           id,
           space: entrySpace,
           trigger: parsed.trigger,
           createdAt: parsed.createdAt,
           sizeBytes: 0,
           status: 'incomplete' as const,
-        };
-        entry.sizeBytes += object.Size ?? 0;
-        if (rest.length === 3 && rest[2] === MANIFEST_FILE) entry.status = 'complete';
-        byBackup.set(mapKey, entry);
-      }
+        },
+        keys: [],
+      };
+      backup.entry.sizeBytes += object.size;
+      backup.keys.push(object.key);
+      if (rest.length === 3 && rest[2] === MANIFEST_FILE) backup.entry.status = 'complete';
+      byBackup.set(mapKey, backup);
+    }
+    return [...byBackup.values()];
+  }
+
+  /** Every object under a key prefix, 1,000 per LIST request. */
+  async listObjects(prefix: string): Promise<{ key: string; size: number }[]> {
+    const objects: { key: string; size: number }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) objects.push({ key: object.Key!, size: object.Size ?? 0 });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return [...byBackup.values()];
+    return objects;
+  }
+
+  async putText(key: string, body: string, contentType = 'application/json'): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+  }
+
+  async getText(key: string): Promise<string> {
+    const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    return response.Body!.transformToString('utf8');
+  }
+
+  /**
+   * Deletes keys with DeleteObjects, up to 1,000 per request and a few requests at a time. Never throws
+   * for a failed key or request: each key ends up in `deleted` or in `failed` with the reason, so the caller
+   * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
+   */
+  async deleteKeys(keys: readonly string[], options: DeleteOptions = {}): Promise<DeleteOutcome> {
+    const batches: string[][] = [];
+    for (let i = 0; i < keys.length; i += MAX_KEYS_PER_DELETE) batches.push(keys.slice(i, i + MAX_KEYS_PER_DELETE));
+    const outcome: DeleteOutcome = { deleted: [], failed: [], requests: 0 };
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length) {
+        const batch = batches[next++]!;
+        outcome.requests++;
+        try {
+          const response = await this.client.send(
+            new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+          );
+          const errors = new Map((response.Errors ?? []).map((e) => [e.Key!, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
+          for (const key of batch) {
+            const message = errors.get(key);
+            if (message === undefined) outcome.deleted.push(key);
+            else outcome.failed.push({ key, message });
+          }
+        } catch (error) {
+          const code = (error as { name?: string }).name;
+          const text = errorMessage(error);
+          const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
+          for (const key of batch) outcome.failed.push({ key, message });
+        }
+        options.onBatch?.(outcome.deleted.length, keys.length);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, batches.length)) }, worker));
+    return outcome;
   }
 }

@@ -3,7 +3,10 @@
  * entry points only hand the text to the toolkit.
  */
 import type { BackupEntry } from '../domain/catalog.js';
+import type { MediaRecord } from '../domain/manifest.js';
 import type { BackupResult } from './backup.js';
+import type { RestoreResult } from './restore.js';
+import type { PruneResult } from './prune.js';
 import { formatBytes, formatRate } from './streams.js';
 
 const cell = (value: string) => value.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -39,6 +42,9 @@ export function backupSummary(result: BackupResult): string {
     const rows = m.database.tables.reduce((sum, t) => sum + t.rows, 0);
     lines.push('', `Row counts recorded for ${m.database.tables.length} tables (${rows} rows) in the dump's snapshot.`);
   }
+  if (m.media) {
+    lines.push('', mediaTable(m.media));
+  }
   lines.push('', `Stored at \`${result.location}\`.`);
   return lines.join('\n') + '\n';
 }
@@ -62,4 +68,135 @@ export function listSummary(backups: readonly BackupEntry[], latest: BackupEntry
     );
   }
   return lines.join('\n') + '\n';
+}
+
+/** Rows shown in a prune summary before the table is cut short; GitHub caps a job summary at 1 MiB. */
+const PRUNE_SUMMARY_ROWS = 1000;
+
+export function pruneSummary(result: PruneResult): string {
+  const { plan } = result;
+  const removed = result.dryRun ? plan.remove.length : result.deleted.length;
+  const lines = [
+    `## Lifeboat prune${result.dryRun ? ' (dry run: nothing was deleted)' : ''}`,
+    '',
+    `${result.space ? `Space ${result.space}` : 'Every space'}, rules from ${result.policySource}, now ${result.now.toISOString()}.`,
+    '',
+    table(
+      ['Kept', result.dryRun ? 'Would delete' : 'Deleted', 'Failed', 'Objects deleted', 'Space freed', 'Delete requests', 'Duration'],
+      [[
+        String(plan.keep.length),
+        String(removed),
+        String(result.failed.length),
+        String(result.objectsDeleted),
+        formatBytes(result.bytesFreed),
+        String(result.deleteRequests),
+        `${(result.durationMs / 1000).toFixed(1)} s`,
+      ]],
+    ),
+  ];
+  if (plan.rescued.length) {
+    lines.push('', '> [!WARNING]');
+    for (const { entry } of plan.rescued) {
+      lines.push(`> Space ${entry.space}: the rules would delete every complete backup; only the newest, \`${entry.id}\`, is kept. Have its backups stopped?`);
+    }
+  }
+  const failed = new Map(result.failed.map((f) => [f.entry, f.message]));
+  const rows = [
+    ...plan.keep.map((k) => ({ entry: k.entry, decision: 'keep', why: k.reasons.join('; ') })),
+    ...plan.remove.map((r) => ({
+      entry: r.entry,
+      decision: failed.has(r.entry) ? 'delete FAILED' : result.dryRun ? 'would delete' : 'deleted',
+      why: failed.has(r.entry) ? `${r.reason}; ${failed.get(r.entry)}` : r.reason,
+    })),
+  ].sort(
+    (a, b) =>
+      (a.entry.space < b.entry.space ? -1 : a.entry.space > b.entry.space ? 1 : 0) ||
+      b.entry.createdAt.getTime() - a.entry.createdAt.getTime() ||
+      (a.entry.id < b.entry.id ? 1 : -1),
+  );
+  lines.push('');
+  if (rows.length === 0) lines.push('_No backups found._');
+  else {
+    lines.push(
+      table(
+        ['Backup', 'Space', 'Trigger', 'Created (UTC)', 'Status', 'Decision', 'Why'],
+        rows
+          .slice(0, PRUNE_SUMMARY_ROWS)
+          .map((r) => [`\`${r.entry.id}\``, r.entry.space, r.entry.trigger, r.entry.createdAt.toISOString(), r.entry.status, r.decision, r.why]),
+      ),
+    );
+    if (rows.length > PRUNE_SUMMARY_ROWS) lines.push('', `… and ${rows.length - PRUNE_SUMMARY_ROWS} more backups; the step log has the whole plan.`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** How many per-table rows the restore summary shows before it only counts the rest. */
+const RESTORE_TABLE_ROWS = 200;
+
+export function restoreSummary(result: RestoreResult): string {
+  const m = result.manifest;
+  const a = result.authorization;
+  const who =
+    a.kind === 'automated'
+      ? `automated (${a.eventName ?? 'machine-started'})`
+      : `manual, by ${a.actor ?? 'unknown'}${a.adminTeam ? ` (member of ${a.adminTeam})` : ''}`;
+  const method =
+    result.method === 'transactional'
+      ? 'one transaction (wipe, restore and check commit together)'
+      : `pg_restore --jobs=${result.jobs}, after pre-restore backup \`${result.preRestoreBackupId}\``;
+  const lines = [
+    `## Lifeboat restore: \`${m.id}\` into ${result.targetSpace}`,
+    '',
+    table(
+      ['From space', 'Backup', 'Backup taken (UTC)', 'To space', 'Target database', 'Started', 'Method', 'Duration'],
+      [[result.sourceSpace, `\`${m.id}\``, m.startedAt, result.targetSpace, result.target, who, method, `${(result.durationMs / 1000).toFixed(1)} s`]],
+    ),
+    '',
+    `Rule: ${a.rule.from} → ${a.rule.to} (${a.rule.purpose || 'no purpose given'}). Every artifact's size and SHA-256 matched the manifest, and pg_restore ${result.pgRestoreVersion} read its table of contents, before the target was touched.`,
+    '',
+  ];
+  if (!result.checks) {
+    lines.push('**Not verified:** the backup recorded no row counts, so the restored data could not be compared with it.');
+  } else {
+    const matched = result.checks.filter((c) => c.expected === c.found).length;
+    const rows = result.checks.reduce((sum, c) => sum + (c.found ?? 0), 0);
+    lines.push(`### Verification: ${matched} of ${result.checks.length} tables match the backup's row counts (${rows} rows)`, '');
+    const shown = result.checks.slice(0, RESTORE_TABLE_ROWS);
+    lines.push(
+      table(
+        ['Table', 'Rows in backup', 'Rows restored', 'Match'],
+        shown.map((c) => [`${c.schema}.${c.table}`, String(c.expected ?? '—'), String(c.found ?? '—'), c.expected === c.found ? '✅' : '❌']),
+      ),
+    );
+    if (result.checks.length > shown.length) lines.push('', `… and ${result.checks.length - shown.length} more tables.`);
+  }
+  if (result.media && m.media) {
+    const r = result.media;
+    lines.push(
+      '',
+      `### Media: s3://${r.bucket} now holds the backup's ${m.media.totals.objects} objects (${formatBytes(m.media.totals.bytes)})`,
+      '',
+      table(['Restored (copied, SHA-256 checked)', 'Already right', 'Deleted (not in the backup)', 'Bytes copied'], [[String(r.uploaded), String(r.unchanged), String(r.deleted), formatBytes(r.traffic.bytesWritten)]]),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** For a refused or failed restore: what was asked, and why it did not happen. */
+export function restoreFailedSummary(request: { sourceSpace?: string; targetSpace?: string; backupId?: string }, message: string): string {
+  const what = request.sourceSpace && request.targetSpace ? ` ${request.sourceSpace} → ${request.targetSpace}` : '';
+  const refused = message.includes('Restore refused:');
+  const lines = [`## Lifeboat restore${what}: ${refused ? 'refused' : 'failed'}`, ''];
+  if (request.backupId) lines.push(`Backup asked for: \`${request.backupId}\``, '');
+  lines.push('```text', message.replace(/```/g, "'''"), '```');
+  return lines.join('\n') + '\n';
+}
+
+/** Media counts: what the bucket held, and how much of it this backup had to store. */
+export function mediaTable(media: MediaRecord): string {
+  const t = media.totals;
+  return table(
+    ['Media bucket', 'Objects', 'Bytes', 'New objects', 'New bytes', 'Reused objects', 'Reused bytes'],
+    [[`s3://${media.bucket}/${media.prefix}`, String(t.objects), formatBytes(t.bytes), String(t.newObjects), formatBytes(t.newBytes), String(t.reusedObjects), formatBytes(t.reusedBytes)]],
+  );
 }

@@ -4,6 +4,10 @@
  * s3rver lacks two calls a backup tool depends on: AbortMultipartUpload (DELETE ?uploadId) and
  * ListMultipartUploads (GET ?uploads). We add them in front of its router, working on its own
  * on-disk layout, so that the tests can prove a failed backup leaves no open multipart upload.
+ *
+ * Its ListObjectsV2 continuation tokens are DES-encrypted, which OpenSSL 3 no longer offers, so
+ * any listing longer than one page fails. We serve V2 listings through its V1 (marker) listing
+ * and use the last key, base64-encoded, as the continuation token.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
@@ -27,7 +31,7 @@ export interface S3Sandbox {
 interface KoaContext {
   method: string;
   path: string;
-  query: Record<string, string | undefined>;
+  query: Record<string, string>;
   status: number;
   body: unknown;
   type: string;
@@ -37,9 +41,12 @@ function uploadsDir(root: string, bucket: string): string {
   return join(root, bucket, '._S3rver_uploads');
 }
 
-function multipartExtensions(root: string) {
+function multipartExtensions(root: string, partDelayMs: number) {
   return async (ctx: KoaContext, next: () => Promise<void>) => {
-    const [, bucket, ...keyParts] = ctx.path.split('/');
+    const [bucket, ...keyParts] = ctx.path.split('/').filter(Boolean);
+    if (partDelayMs > 0 && ctx.method === 'PUT' && 'uploadId' in ctx.query) {
+      await new Promise((resolve) => setTimeout(resolve, partDelayMs));
+    }
     if (bucket && ctx.method === 'DELETE' && 'uploadId' in ctx.query && keyParts.length > 0) {
       await rm(join(uploadsDir(root, bucket), String(ctx.query.uploadId)), { recursive: true, force: true });
       ctx.status = 204;
@@ -59,11 +66,38 @@ function multipartExtensions(root: string) {
         '</ListMultipartUploadsResult>';
       return;
     }
+    if (bucket && ctx.method === 'GET' && keyParts.length === 0 && ctx.query['list-type'] === '2') {
+      const query = { ...ctx.query };
+      const continuation = query['continuation-token'];
+      const marker = continuation ? Buffer.from(continuation, 'base64url').toString('utf8') : query['start-after'];
+      delete query['list-type'];
+      delete query['continuation-token'];
+      delete query['start-after'];
+      ctx.query = { ...query, ...(marker ? { marker } : {}) };
+      await next();
+      const result = (ctx.body as { ListBucketResult?: Record<string, unknown> } | undefined)?.ListBucketResult;
+      if (!result) return;
+      const contents = (result.Contents as { Key: string }[] | undefined) ?? [];
+      delete result.Marker;
+      delete result.NextMarker;
+      result.KeyCount = contents.length;
+      if (continuation) result.ContinuationToken = continuation;
+      if (result.IsTruncated && contents.length) {
+        result.NextContinuationToken = Buffer.from(contents[contents.length - 1]!.Key, 'utf8').toString('base64url');
+      }
+      return;
+    }
     await next();
   };
 }
 
-export async function startS3Server(options: { buckets?: string[] } = {}): Promise<S3Sandbox> {
+export interface S3ServerOptions {
+  buckets?: string[];
+  /** Delay before each multipart part is accepted: a slow network, so tests can act while an upload is under way. */
+  partDelayMs?: number;
+}
+
+export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Sandbox> {
   const directory = mkdtempSync(join(tmpdir(), 'lifeboat-s3-'));
   const server = new S3rver({
     address: '127.0.0.1',
@@ -72,7 +106,8 @@ export async function startS3Server(options: { buckets?: string[] } = {}): Promi
     directory,
     configureBuckets: (options.buckets ?? []).map((name) => ({ name })),
   });
-  server.middleware.unshift(multipartExtensions(directory));
+  // After the logger and the XML encoder (the first two), so that listing results are still objects here.
+  server.middleware.splice(2, 0, multipartExtensions(directory, options.partDelayMs ?? 0));
   const { port } = (await server.run()) as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,

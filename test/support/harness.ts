@@ -170,6 +170,14 @@ export async function runActionBundle(
   return { code, stdout, stderr, outputs: parseOutputFile(outputText), summary, everything: [stdout, stderr, outputText, summary].join('\n') };
 }
 
+/** What a person sees of a step: the runner consumes ::add-mask:: commands instead of printing them. */
+export function visibleOutput(run: { everything: string }): string {
+  return run.everything
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n');
+}
+
 export async function runCli(args: string[], extraEnv: Record<string, string> = {}) {
   const result = await runProcess([join(ROOT, 'dist', 'cli', 'index.js'), ...args], { ...baseEnv(), ...extraEnv });
   return { ...result, everything: result.stdout + '\n' + result.stderr };

@@ -1,12 +1,15 @@
 import * as core from '@actions/core';
 import { runBackup } from '../../engine/backup.js';
 import { backupSummary } from '../../engine/summaries.js';
+import { readBucketRequest } from '../shared/binding.js';
+import { withActionBucket } from '../shared/binding-action.js';
 import { actionsLogger, readActionInput, writeSummary } from '../shared/toolkit.js';
 import { BackupOutputs, getBackupOptions } from './inputs.js';
 
 export async function run(): Promise<void> {
-  const options = getBackupOptions(readActionInput);
-  const result = await runBackup(options, actionsLogger);
+  const request = readBucketRequest(readActionInput);
+  const options = getBackupOptions(readActionInput, process.env, request.draft);
+  const result = await withActionBucket(request, 'backup', (bucket) => runBackup({ ...options, bucket }, actionsLogger));
   core.setOutput(BackupOutputs.BackupId, result.manifest.id);
   core.setOutput(BackupOutputs.Size, String(result.storedBytes));
   await writeSummary(backupSummary(result));

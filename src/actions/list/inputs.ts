@@ -13,10 +13,11 @@ export interface ListInputs {
   filter: CatalogFilter;
 }
 
-export function getListInputs(read: InputReader): ListInputs {
+/** `bucket` defaults to the bucket inputs (binding: none); with binding pass readBucketRequest(read).draft. */
+export function getListInputs(read: InputReader, bucket?: BucketSettings): ListInputs {
   const space = optional(read, 'space');
   return {
-    bucket: bucketSettings(read),
+    bucket: bucket ?? bucketSettings(read),
     filter: { space: space ? assertSpaceName(space) : undefined, trigger: optionalTriggerFilter(read) },
   };
 }

@@ -1,12 +1,15 @@
 import * as core from '@actions/core';
 import { runList, toListOutput } from '../../engine/list.js';
 import { listSummary } from '../../engine/summaries.js';
+import { readBucketRequest } from '../shared/binding.js';
+import { withActionBucket } from '../shared/binding-action.js';
 import { actionsLogger, readActionInput, writeSummary } from '../shared/toolkit.js';
 import { describeFilter, getListInputs, ListOutputs } from './inputs.js';
 
 export async function run(): Promise<void> {
-  const { bucket, filter } = getListInputs(readActionInput);
-  const { backups, latest } = await runList(bucket, filter);
+  const request = readBucketRequest(readActionInput);
+  const { filter } = getListInputs(readActionInput, request.draft);
+  const { backups, latest } = await withActionBucket(request, 'list', (bucket) => runList(bucket, filter));
   const incomplete = backups.filter((b) => b.status === 'incomplete').length;
   actionsLogger.info(
     `${backups.length - incomplete} restorable and ${incomplete} incomplete backups${describeFilter(filter) ? ` for ${describeFilter(filter)}` : ''}; latest: ${latest?.id ?? 'none'}.`,

@@ -86,3 +86,39 @@ export function bucketSettings(read: InputReader): BucketSettings {
     credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
   };
 }
+
+/**
+ * The application's media bucket, when one is given. Endpoint, region and credentials left empty are
+ * taken from the backup bucket when the operation runs (see withConnectionOf), since one credential
+ * often reaches both; on cloud.gov each bucket has its own.
+ */
+export function mediaSettings(read: InputReader): BucketSettings | undefined {
+  const bucket = optional(read, 'media-bucket');
+  if (!bucket) return undefined;
+  const accessKeyId = optional(read, 'media-aws-access-key-id');
+  const secretAccessKey = secretInput(read, 'media-aws-secret-access-key');
+  const sessionToken = secretInput(read, 'media-aws-session-token');
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+    throw new LifeboatError(
+      "Inputs 'media-aws-access-key-id' and 'media-aws-secret-access-key' go together: give both, or neither to use the backup bucket's credentials.",
+    );
+  }
+  return {
+    bucket,
+    prefix: optional(read, 'media-prefix') ?? '',
+    endpoint: optional(read, 'media-s3-endpoint'),
+    region: optional(read, 'media-s3-region'),
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
+  };
+}
+
+/** The media inputs, in the order the action.yml files and CLI flags list them. */
+export const MEDIA_INPUTS = [
+  'media-bucket',
+  'media-prefix',
+  'media-s3-endpoint',
+  'media-s3-region',
+  'media-aws-access-key-id',
+  'media-aws-secret-access-key',
+  'media-aws-session-token',
+] as const;

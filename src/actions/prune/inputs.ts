@@ -1,0 +1,56 @@
+import { assertSpaceName } from '../../domain/backup-id.js';
+import { DEFAULT_POLICY_PATH } from '../../domain/policy.js';
+import { DEFAULT_INCOMPLETE_GRACE_MS, parseDuration } from '../../domain/retention.js';
+import { LifeboatError } from '../../engine/errors.js';
+import type { BucketSettings } from '../../engine/s3.js';
+import { booleanInput, bucketSettings, optional, type InputReader } from '../shared/inputs.js';
+
+export const PruneOutputs = {
+  Deleted: 'deleted',
+  Kept: 'kept',
+} as const;
+
+export interface PruneInputs {
+  bucket: BucketSettings;
+  /** An explicit policy file, which must exist; undefined for the default path (or the defaults when it is absent). */
+  policyFile?: string;
+  space?: string;
+  incompleteGraceMs: number;
+  dryRun: boolean;
+}
+
+const HOUR_MS = 60 * 60 * 1000;
+/** Shorter than this, a slow backup could be deleted while it is still uploading. */
+const MIN_GRACE_MS = HOUR_MS;
+
+export function getPruneInputs(read: InputReader): PruneInputs {
+  const space = optional(read, 'space');
+  const policyFile = optional(read, 'policy-file');
+  return {
+    bucket: bucketSettings(read),
+    // The action's default is the default path, which may be absent (then FAC's defaults apply); only a
+    // path someone chose must exist.
+    policyFile: policyFile === DEFAULT_POLICY_PATH ? undefined : policyFile,
+    space: space ? assertSpaceName(space) : undefined,
+    incompleteGraceMs: graceInput(read, 'incomplete-grace'),
+    dryRun: booleanInput(read, 'dry-run', false),
+  };
+}
+
+/** A duration in weeks, days and hours (`24h`, `2d`, `1d12h`): months and years have no fixed length. */
+function graceInput(read: InputReader, name: string): number {
+  const text = optional(read, name);
+  if (text === undefined) return DEFAULT_INCOMPLETE_GRACE_MS;
+  const problem = (why: string) =>
+    new LifeboatError(`Input '${name}' is '${text}'; ${why}. Use a duration in weeks, days or hours such as '24h', '2d' or '1d12h'.`);
+  let duration;
+  try {
+    duration = parseDuration(text);
+  } catch {
+    throw problem('it is not a duration');
+  }
+  if (duration.years || duration.months) throw problem('months and years are not allowed here ("m" is months, not minutes)');
+  const ms = ((duration.weeks * 7 + duration.days) * 24 + duration.hours) * HOUR_MS;
+  if (ms < MIN_GRACE_MS) throw problem('it must be at least 1h, so that a backup still running is never deleted');
+  return ms;
+}

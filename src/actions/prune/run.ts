@@ -1,0 +1,29 @@
+import * as core from '@actions/core';
+import { PolicyError } from '../../domain/policy.js';
+import { loadPolicy } from '../../engine/policy-file.js';
+import { assertNoFailures, deletedIds, keptIds, runPrune } from '../../engine/prune.js';
+import { pruneSummary } from '../../engine/summaries.js';
+import { actionsLogger, readActionInput, writeSummary } from '../shared/toolkit.js';
+import { getPruneInputs, PruneOutputs } from './inputs.js';
+
+export async function run(): Promise<void> {
+  const inputs = getPruneInputs(readActionInput);
+  let policy;
+  try {
+    policy = loadPolicy(inputs.policyFile, actionsLogger);
+  } catch (error) {
+    // One annotation per problem, on the line of the policy file it is about; the step then fails with all of them.
+    if (error instanceof PolicyError) {
+      for (const issue of error.issues) {
+        core.error(issue.message, { title: 'Invalid Lifeboat policy', file: error.sourcePath, startLine: issue.line, startColumn: issue.column });
+      }
+      throw new Error(`${error.message}\nNothing was deleted.`);
+    }
+    throw error;
+  }
+  const result = await runPrune({ ...inputs, policy }, actionsLogger);
+  core.setOutput(PruneOutputs.Deleted, JSON.stringify(deletedIds(result)));
+  core.setOutput(PruneOutputs.Kept, JSON.stringify(keptIds(result)));
+  await writeSummary(pruneSummary(result));
+  assertNoFailures(result);
+}

@@ -1,0 +1,53 @@
+import { assertSpaceName, parseBackupId } from '../../domain/backup-id.js';
+import { LifeboatError } from '../../engine/errors.js';
+import { callerFromEnv, DEFAULT_JOBS, DEFAULT_PARALLEL_THRESHOLD_MB, type RestoreOptions } from '../../engine/restore.js';
+import { booleanInput, bucketSettings, mediaSettings, optional, optionalTriggerFilter, positiveNumber, required, secretInput, type InputReader } from '../shared/inputs.js';
+
+export const RestoreOutputs = {
+  BackupId: 'backup-id',
+  Verified: 'verified',
+  Method: 'method',
+  PreRestoreBackupId: 'pre-restore-backup-id',
+} as const;
+
+export function getRestoreOptions(read: InputReader, env: NodeJS.ProcessEnv = process.env): RestoreOptions {
+  const databaseUrl = secretInput(read, 'database-url');
+  const githubToken = secretInput(read, 'github-token');
+  if (!databaseUrl) {
+    throw new LifeboatError(
+      "Input 'database-url' is required but was not given: it is the TARGET database, whose contents the restore replaces. For example: database-url: ${{ secrets.STAGING_DATABASE_URL }}",
+    );
+  }
+  const backupId = optional(read, 'backup-id') ?? 'latest';
+  if (backupId !== 'latest' && !parseBackupId(backupId)) {
+    throw new LifeboatError(
+      `Input 'backup-id' is '${backupId}', which is neither 'latest' nor a Lifeboat backup id (such as 2026-11-21T020000.000Z-nightly-7f3a). See the list action for the ids.`,
+    );
+  }
+  const trigger = optionalTriggerFilter(read);
+  if (trigger && backupId !== 'latest') {
+    throw new LifeboatError(`Input 'trigger' chooses which backup 'latest' means; with an explicit 'backup-id' (${backupId}) leave it out.`);
+  }
+  const jobs = positiveNumber(read, 'jobs', DEFAULT_JOBS, { min: 1, max: 64 });
+  if (!Number.isInteger(jobs)) throw new LifeboatError(`Input 'jobs' is '${jobs}'; it must be a whole number between 1 and 64.`);
+  const thresholdMb = positiveNumber(read, 'parallel-threshold-mb', DEFAULT_PARALLEL_THRESHOLD_MB, { min: 0 });
+  const bucket = bucketSettings(read);
+  return {
+    sourceSpace: assertSpaceName(required(read, 'source-space', 'production'), 'source-space'),
+    targetSpace: assertSpaceName(required(read, 'target-space', 'staging'), 'target-space'),
+    backupId,
+    trigger,
+    databaseUrl,
+    bucket,
+    media: mediaSettings(read),
+    skipMedia: booleanInput(read, 'skip-media', false),
+    githubToken,
+    confirm: optional(read, 'confirm'),
+    policyFile: optional(read, 'policy-file'),
+    jobs,
+    parallelThresholdBytes: Math.round(thresholdMb * 1024 * 1024),
+    pgRestorePath: optional(read, 'pg-restore-path'),
+    caller: callerFromEnv(env),
+    env,
+  };
+}

@@ -1,0 +1,23 @@
+import * as core from '@actions/core';
+import { errorMessage } from '../../engine/errors.js';
+import { runRestore, type RestoreOptions } from '../../engine/restore.js';
+import { restoreFailedSummary, restoreSummary } from '../../engine/summaries.js';
+import { actionsLogger, readActionInput, writeSummary } from '../shared/toolkit.js';
+import { getRestoreOptions, RestoreOutputs } from './inputs.js';
+
+export async function run(): Promise<void> {
+  let options: RestoreOptions | undefined;
+  try {
+    options = getRestoreOptions(readActionInput);
+    const result = await runRestore(options, actionsLogger);
+    core.setOutput(RestoreOutputs.BackupId, result.manifest.id);
+    core.setOutput(RestoreOutputs.Verified, String(result.checks !== null));
+    core.setOutput(RestoreOutputs.Method, result.method);
+    core.setOutput(RestoreOutputs.PreRestoreBackupId, result.preRestoreBackupId ?? '');
+    await writeSummary(restoreSummary(result));
+  } catch (error) {
+    // The summary says why nothing (or what) happened; the step still fails with the same message.
+    await writeSummary(restoreFailedSummary(options ?? {}, errorMessage(error))).catch(() => undefined);
+    throw error;
+  }
+}

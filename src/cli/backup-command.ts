@@ -1,0 +1,31 @@
+import { runBackup } from '../engine/backup.js';
+import { getBackupOptions } from '../actions/backup/inputs.js';
+import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
+import { MEDIA_INPUTS } from '../actions/shared/inputs.js';
+import { BUCKET_FLAGS, type CliCommand } from './command.js';
+
+export const backupCommand: CliCommand = {
+  summary: 'Dump the database into the backup bucket, with a manifest',
+  flags: [
+    'space',
+    'trigger',
+    'database-url',
+    'compression',
+    'pg-dump-path',
+    'row-counts',
+    'progress-interval-seconds',
+    'part-size-mb',
+    ...BUCKET_FLAGS,
+    ...MEDIA_INPUTS,
+    ...BINDING_INPUTS,
+  ],
+  async run(read, { log, json, out }) {
+    const request = readBucketRequest(read);
+    const options = getBackupOptions(read, process.env, request.draft);
+    const result = await withCliBucket(request, 'backup', log, ({ settings }) => runBackup({ ...options, bucket: settings }, log));
+    out.write(
+      json ? JSON.stringify({ backupId: result.manifest.id, size: result.storedBytes, manifest: result.manifest }, null, 2) + '\n' : `${result.manifest.id}\n`,
+    );
+    return 0;
+  },
+};

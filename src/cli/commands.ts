@@ -1,0 +1,13 @@
+/** The CLI's commands, one module each. */
+import { backupCommand } from './backup-command.js';
+import type { CliCommand } from './command.js';
+import { listCommand } from './list-command.js';
+import { restoreCommand } from './restore-command.js';
+import { pruneCommand } from './prune-command.js';
+
+export const COMMANDS: Record<string, CliCommand> = {
+  backup: backupCommand,
+  list: listCommand,
+  restore: restoreCommand,
+  prune: pruneCommand,
+};

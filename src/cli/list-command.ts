@@ -1,0 +1,27 @@
+import { runList, toListOutput } from '../engine/list.js';
+import { formatBytes } from '../engine/streams.js';
+import { describeFilter, getListInputs } from '../actions/list/inputs.js';
+import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
+import { BUCKET_FLAGS, type CliCommand } from './command.js';
+
+export const listCommand: CliCommand = {
+  summary: 'List backups, newest first',
+  flags: ['space', 'trigger', ...BUCKET_FLAGS, ...BINDING_INPUTS],
+  async run(read, { log, json, out }) {
+    const request = readBucketRequest(read);
+    const { filter } = getListInputs(read, request.draft);
+    const { backups, latest } = await withCliBucket(request, 'list', log, ({ settings }) => runList(settings, filter));
+    if (json) {
+      out.write(JSON.stringify({ backups: toListOutput(backups), latest: latest?.id ?? '' }, null, 2) + '\n');
+      return 0;
+    }
+    const title = describeFilter(filter);
+    out.write(`Backups${title ? ` (${title})` : ''}, newest first; latest restorable: ${latest?.id ?? 'none'}\n`);
+    for (const b of backups) {
+      const state = b.status === 'complete' ? 'restorable' : 'INCOMPLETE (not restorable)';
+      out.write(`  ${b.id}  ${b.space.padEnd(12)} ${b.trigger.padEnd(11)} ${formatBytes(b.sizeBytes).padStart(10)}  ${state}\n`);
+    }
+    if (!backups.length) out.write('  (none)\n');
+    return 0;
+  },
+};

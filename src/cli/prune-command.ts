@@ -1,0 +1,27 @@
+import { getPruneInputs } from '../actions/prune/inputs.js';
+import { loadPolicy } from '../engine/policy-file.js';
+import { assertNoFailures, runPrune, toPruneOutput } from '../engine/prune.js';
+import { formatBytes } from '../engine/streams.js';
+import { BUCKET_FLAGS, type CliCommand } from './command.js';
+
+export const pruneCommand: CliCommand = {
+  summary: 'Delete the backups the retention rules no longer keep (--dry-run: show the plan only)',
+  flags: ['space', 'policy-file', 'incomplete-grace', ...BUCKET_FLAGS],
+  switches: ['dry-run'],
+  async run(read, { log, json, out }) {
+    const inputs = getPruneInputs(read);
+    const policy = loadPolicy(inputs.policyFile, log);
+    // The plan goes to stdout as soon as it is made, before anything is deleted (with --json, into the JSON).
+    const printPlan = json ? () => undefined : (line: string) => out.write(line + '\n');
+    const result = await runPrune({ ...inputs, policy, printPlan }, log);
+    const text = json
+      ? JSON.stringify(toPruneOutput(result), null, 2) + '\n'
+      : result.dryRun
+        ? `Would delete ${result.plan.remove.length} backups and keep ${result.plan.keep.length}.\n`
+        : `Deleted ${result.deleted.length} backups (${result.objectsDeleted} objects, ${formatBytes(result.bytesFreed)}); kept ${result.plan.keep.length}.\n`;
+    // The CLI exits as soon as the command returns; a large --json report to a pipe must be flushed first.
+    await new Promise<void>((resolve, reject) => out.write(text, (error) => (error ? reject(error) : resolve())));
+    assertNoFailures(result);
+    return 0;
+  },
+};

@@ -1,0 +1,54 @@
+import { getRestoreOptions } from '../actions/restore/inputs.js';
+import { runRestore } from '../engine/restore.js';
+import { MEDIA_INPUTS } from '../actions/shared/inputs.js';
+import { BUCKET_FLAGS, type CliCommand } from './command.js';
+
+/**
+ * `lifeboat restore`: the restore action's inputs as flags. Outside GitHub Actions a run counts as
+ * manual, so when the policy names an admin team, --github-token must be a token of the person running
+ * it (read:org): its owner, found through GET /user, must be an active member of that team.
+ */
+export const restoreCommand: CliCommand = {
+  summary: 'Replace the target database with a verified backup (destructive; checked against the policy)',
+  flags: [
+    'source-space',
+    'target-space',
+    'backup-id',
+    'trigger',
+    'database-url',
+    'github-token',
+    'confirm',
+    'policy-file',
+    'jobs',
+    'parallel-threshold-mb',
+    'pg-restore-path',
+    ...BUCKET_FLAGS,
+    ...MEDIA_INPUTS,
+    'skip-media',
+  ],
+  async run(read, { log, json, out }) {
+    const result = await runRestore(getRestoreOptions(read), log);
+    if (json) {
+      out.write(
+        JSON.stringify(
+          {
+            backupId: result.manifest.id,
+            sourceSpace: result.sourceSpace,
+            targetSpace: result.targetSpace,
+            target: result.target,
+            method: result.method,
+            preRestoreBackupId: result.preRestoreBackupId ?? null,
+            verified: result.checks !== null,
+            checks: result.checks,
+            durationMs: result.durationMs,
+          },
+          null,
+          2,
+        ) + '\n',
+      );
+    } else {
+      out.write(`${result.manifest.id}\n`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,24 @@
+/**
+ * Binding buckets through Cloud Foundry service keys (cloud.gov and any CF with API v3).
+ * See docs/cloud-gov.md.
+ */
+export { CfApiError, CfClient, type CfLogin } from './cf-api.js';
+export {
+  CfBindings,
+  DEFAULT_STALE_KEY_AGE_MS,
+  KEY_PREFIX,
+  keyMetadata,
+  keyName,
+  memoryJournal,
+  UnbindError,
+  type BindingJournal,
+  type BindingState,
+  type CfPlace,
+  type CfTarget,
+  type KeyRecord,
+  type SweepOptions,
+  type SweepResult,
+} from './lifecycle.js';
+export { bindS3Bucket } from './bucket.js';
+export { bucketFromCredentials, maskCredentials, parseS3Credentials, waitForS3Access, type BucketOverrides } from './s3-credentials.js';
+export { isExpiredPasswordAnswer, parseApiUrl } from './uaa.js';

@@ -1,0 +1,286 @@
+/**
+ * Prune: apply the policy file's retention rules to the backup bucket.
+ *
+ * One listing gives every backup and its keys; the retention engine (domain/retention.ts) decides what to
+ * keep and why; then the deletion runs in an order that is safe to interrupt at any point:
+ *
+ * 1. The journal (engine/prune-journal.ts) records which backups are about to go.
+ * 2. The manifests of those backups are deleted, in batches of up to 1,000 keys. A backup without its
+ *    manifest is incomplete: list shows it as not restorable and restore refuses it. From here on, no
+ *    manifest can point to data that is gone.
+ * 3. Only then their artifacts, and only of backups whose manifest is confirmed deleted.
+ * 4. The journal is deleted once everything it names is gone.
+ *
+ * A prune killed anywhere leaves every backup either complete, with all its artifacts, or incomplete; the
+ * next prune removes the incomplete remnants (by the journal, or by their age) and finishes the job.
+ */
+import type { BackupEntry } from '../domain/catalog.js';
+import type { Policy } from '../domain/policy.js';
+import { planRetention, RetentionPolicyError, type RetentionPlan } from '../domain/retention.js';
+import { now as clockNow } from './clock.js';
+import { LifeboatError } from './errors.js';
+import type { Logger } from './logger.js';
+import { readJournals, unfinishedDeletions, writeJournal, type PruneJournal } from './prune-journal.js';
+import type { BucketSettings } from './s3.js';
+import { BackupStore, type ListedBackup } from './store.js';
+import { formatBytes } from './streams.js';
+
+export interface PruneOptions {
+  bucket: BucketSettings;
+  policy: Policy;
+  /** Only this space; every space when undefined. */
+  space?: string;
+  incompleteGraceMs: number;
+  /** Plan and report, change nothing. */
+  dryRun: boolean;
+  /** For LIFEBOAT_NOW. */
+  env?: NodeJS.ProcessEnv;
+  /** DeleteObjects requests in flight at once. */
+  deleteConcurrency?: number;
+  /** Where the plan's lines go, before anything is deleted; the logger by default. The CLI prints them on stdout. */
+  printPlan?: (line: string) => void;
+}
+
+export interface PruneFailure {
+  entry: BackupEntry;
+  /** `complete`: its manifest could not be deleted, so nothing of it was touched. `incomplete`: some artifacts remain. */
+  state: 'complete' | 'incomplete';
+  message: string;
+}
+
+export interface PruneResult {
+  now: Date;
+  dryRun: boolean;
+  /** Where the rules came from: the policy file's path, or `the default policy`. */
+  policySource: string;
+  space?: string;
+  plan: RetentionPlan;
+  /** Backups fully deleted: every key gone. Empty in a dry run. */
+  deleted: BackupEntry[];
+  failed: PruneFailure[];
+  objectsDeleted: number;
+  bytesFreed: number;
+  deleteRequests: number;
+  durationMs: number;
+}
+
+export async function runPrune(options: PruneOptions, log: Logger): Promise<PruneResult> {
+  const clockStart = Date.now();
+  const now = clockNow(options.env);
+  const { policy, space } = options;
+  const policySource = policy.sourcePath ?? 'the default policy';
+  if (space !== undefined && !policy.spaces.includes(space)) {
+    throw new LifeboatError(
+      `Input 'space' is '${space}', which is not a space of ${policySource} (${policy.spaces.join(', ')}). Check the name, or leave 'space' empty to prune every space.`,
+    );
+  }
+  // Checked before anything is read, so a broken policy fails the same way on an empty bucket.
+  plan([], options, now, new Set());
+
+  const store = new BackupStore(options.bucket);
+  await store.assertReachable();
+  const journals = await readJournals(store, log);
+  const listed = await store.listBackups(space);
+  const unfinished = unfinishedDeletions(journals);
+  const retention = plan(
+    listed.map((b) => b.entry),
+    options,
+    now,
+    unfinished,
+  );
+
+  const scope = space ? `space ${space}` : 'every space';
+  const printPlan = options.printPlan ?? ((line: string) => log.info(line));
+  printPlan(
+    `Prune of ${scope} in ${store.describe()} at ${now.toISOString()} with the retention rules of ${policySource}: ` +
+      `keep ${retention.keep.length}, delete ${retention.remove.length}${options.dryRun ? ' (dry run: nothing will be deleted)' : ''}.`,
+  );
+  if (policy.retention.length === 0) log.info(`${policySource} has no retention rules, so every complete backup is kept.`);
+  for (const line of formatPlan(retention)) printPlan(line);
+  for (const { entry } of retention.rescued) {
+    const days = ((now.getTime() - entry.createdAt.getTime()) / 86_400_000).toFixed(1);
+    log.warning(
+      `Space ${entry.space}: its rules would delete every complete backup, so only the newest, ${entry.id} (${days} days old), is kept. Have its backups stopped?`,
+    );
+  }
+
+  const result: PruneResult = {
+    now,
+    dryRun: options.dryRun,
+    policySource,
+    space,
+    plan: retention,
+    deleted: [],
+    failed: [],
+    objectsDeleted: 0,
+    bytesFreed: 0,
+    deleteRequests: 0,
+    durationMs: 0,
+  };
+  if (options.dryRun) {
+    result.durationMs = Date.now() - clockStart;
+    return result;
+  }
+
+  const listedByEntry = new Map(listed.map((b) => [b.entry, b]));
+  const doomed = retention.remove.map((r) => listedByEntry.get(r.entry)!);
+  let ownJournal: string | undefined;
+  if (doomed.length > 0) {
+    ownJournal = await writeJournal(
+      store,
+      now,
+      doomed.map((b) => ({ space: b.entry.space, id: b.entry.id })),
+    );
+    await deleteBackups(store, doomed, options, result, log);
+  }
+
+  // Media garbage collection goes here, once backups reference shared media objects (the media issue):
+  // delete media objects that no kept backup references and that are older than the grace period. It must
+  // run after the deletions above, from a fresh listing of the manifests that remain.
+
+  if (result.failed.length === 0) {
+    // Our own journal, and the journals of earlier prunes whose remnants this prune has now removed. A journal
+    // naming a space outside this prune's scope is left for a prune of that space.
+    const done = [
+      ...(ownJournal ? [ownJournal] : []),
+      ...journals.filter((j) => inScope(j, space)).map((j) => j.key),
+    ];
+    if (done.length > 0) {
+      const cleared = await store.deleteKeys(done);
+      for (const { key, message } of cleared.failed) log.warning(`Could not delete the prune journal ${key} (${message}); the next prune will.`);
+    }
+  }
+  result.durationMs = Date.now() - clockStart;
+  log.info(
+    `Deleted ${result.deleted.length} backups (${result.objectsDeleted} objects, ${formatBytes(result.bytesFreed)}) in ${result.deleteRequests} delete requests, ` +
+      `${(result.durationMs / 1000).toFixed(1)} s; kept ${retention.keep.length}.`,
+  );
+  return result;
+}
+
+function plan(entries: BackupEntry[], options: PruneOptions, now: Date, unfinished: ReadonlySet<string>): RetentionPlan {
+  try {
+    return planRetention(entries, options.policy.retention, {
+      now,
+      incompleteGraceMs: options.incompleteGraceMs,
+      unfinishedDeletions: unfinished,
+    });
+  } catch (error) {
+    if (error instanceof RetentionPolicyError) {
+      throw new LifeboatError(`The retention rules of ${options.policy.sourcePath ?? 'the default policy'} cannot be applied: ${error.message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+function inScope(journal: PruneJournal, space: string | undefined): boolean {
+  return space === undefined || journal.backups.every((b) => b.space === space);
+}
+
+/** Manifests first, then artifacts of the backups whose manifest is confirmed gone. */
+async function deleteBackups(store: BackupStore, doomed: readonly ListedBackup[], options: PruneOptions, result: PruneResult, log: Logger) {
+  const concurrency = options.deleteConcurrency ?? 4;
+  const manifestOf = (b: ListedBackup) => store.manifestKey(b.entry.space, b.entry.id);
+  const withManifest = doomed.filter((b) => b.keys.includes(manifestOf(b)));
+  const artifactCount = doomed.reduce((n, b) => n + b.keys.length, 0) - withManifest.length;
+  log.info(`Deleting the manifests of ${withManifest.length} backups first, then ${artifactCount} artifact objects.`);
+
+  const manifests = await store.deleteKeys(withManifest.map(manifestOf), { concurrency });
+  result.deleteRequests += manifests.requests;
+  const manifestFailures = new Map(manifests.failed.map((f) => [f.key, f.message]));
+  const proceeding: ListedBackup[] = [];
+  for (const backup of doomed) {
+    const failure = manifestFailures.get(manifestOf(backup));
+    if (failure === undefined) proceeding.push(backup);
+    else result.failed.push({ entry: backup.entry, state: 'complete', message: `its manifest could not be deleted: ${failure}` });
+  }
+  const artifactKeys = proceeding.flatMap((b) => b.keys.filter((k) => k !== manifestOf(b)));
+  if (withManifest.length > 0) {
+    log.info(`Manifests deleted (${manifests.deleted.length} of ${withManifest.length}); deleting ${artifactKeys.length} artifact objects.`);
+  }
+  const artifacts = await store.deleteKeys(artifactKeys, {
+    concurrency,
+    onBatch: (done, total) => log.info(`… ${done} of ${total} artifact objects deleted`),
+  });
+  result.deleteRequests += artifacts.requests;
+  const artifactFailures = new Map(artifacts.failed.map((f) => [f.key, f.message]));
+  for (const backup of proceeding) {
+    const failures = backup.keys.map((k) => artifactFailures.get(k)).filter((m): m is string => m !== undefined);
+    if (failures.length > 0) {
+      result.failed.push({
+        entry: backup.entry,
+        state: 'incomplete',
+        message: `${failures.length} of its objects could not be deleted (${failures[0]}); it is incomplete now and the next prune will remove it`,
+      });
+      continue;
+    }
+    result.deleted.push(backup.entry);
+    result.objectsDeleted += backup.keys.length;
+    result.bytesFreed += backup.entry.sizeBytes;
+  }
+}
+
+/** The plan as lines of text, space by space and newest first: each backup, what happens to it and why. */
+export function formatPlan(plan: RetentionPlan): string[] {
+  const rows = [
+    ...plan.keep.map((k) => ({ entry: k.entry, action: 'keep', why: k.reasons.join('; ') })),
+    ...plan.remove.map((r) => ({ entry: r.entry, action: 'DELETE', why: r.reason })),
+  ];
+  if (rows.length === 0) return ['No backups found.'];
+  const spaces = [...new Set(rows.map((r) => r.entry.space))].sort();
+  const lines: string[] = [];
+  for (const space of spaces) {
+    const inSpace = rows
+      .filter((r) => r.entry.space === space)
+      .sort((a, b) => b.entry.createdAt.getTime() - a.entry.createdAt.getTime() || (a.entry.id < b.entry.id ? 1 : -1));
+    const kept = inSpace.filter((r) => r.action === 'keep').length;
+    lines.push(`Space ${space}: keep ${kept}, delete ${inSpace.length - kept}`);
+    for (const row of inSpace) {
+      const state = row.entry.status === 'complete' ? '' : ' (incomplete)';
+      lines.push(`  ${row.action.padEnd(6)}  ${row.entry.id}${state}  ${row.why}`);
+    }
+  }
+  return lines;
+}
+
+/** The JSON shape of the CLI's --json output. */
+export function toPruneOutput(result: PruneResult) {
+  const backup = (e: BackupEntry) => ({ id: e.id, space: e.space, trigger: e.trigger, createdAt: e.createdAt.toISOString(), status: e.status });
+  return {
+    dryRun: result.dryRun,
+    now: result.now.toISOString(),
+    policy: result.policySource,
+    kept: result.plan.keep.map((k) => ({ ...backup(k.entry), reasons: k.reasons })),
+    deleted: (result.dryRun ? result.plan.remove.map((r) => r.entry) : result.deleted).map((e) => ({
+      ...backup(e),
+      reason: result.plan.remove.find((r) => r.entry === e)!.reason,
+    })),
+    rescued: result.plan.rescued.map((k) => k.entry.id),
+    failed: result.failed.map((f) => ({ ...backup(f.entry), state: f.state, message: f.message })),
+    objectsDeleted: result.objectsDeleted,
+    bytesFreed: result.bytesFreed,
+    deleteRequests: result.deleteRequests,
+  };
+}
+
+/** Ids for the `deleted` output: what was deleted, or in a dry run what would be. */
+export function deletedIds(result: PruneResult): string[] {
+  return (result.dryRun ? result.plan.remove.map((r) => r.entry) : result.deleted).map((e) => e.id);
+}
+
+export function keptIds(result: PruneResult): string[] {
+  return result.plan.keep.map((k) => k.entry.id);
+}
+
+/** Throws, after the outputs are set, when some planned deletions failed. */
+export function assertNoFailures(result: PruneResult): void {
+  if (result.failed.length === 0) return;
+  const lines = result.failed.slice(0, 10).map((f) => `  ${f.entry.space}/${f.entry.id}: ${f.message}`);
+  if (result.failed.length > 10) lines.push(`  … and ${result.failed.length - 10} more`);
+  throw new LifeboatError(
+    `${result.failed.length} of the ${result.plan.remove.length} backups planned for deletion could not be deleted fully:\n${lines.join('\n')}\n` +
+      `Every backup is still either complete or clearly incomplete; check the credentials allow s3:DeleteObject, then run prune again to finish.`,
+  );
+}

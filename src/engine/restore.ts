@@ -1,0 +1,369 @@
+/**
+ * Restore: put a backup of a source space into a target space, replacing everything in the target.
+ *
+ * The order is the safety argument, so it is fixed:
+ *   1. Authorize, before anything is read: the restore matrix, then (for manual runs) the admin team
+ *      through the GitHub API, then the typed confirmation for protected targets.
+ *   2. Resolve the backup (an id, or `latest` complete backup of the source space) and read its manifest.
+ *   3. Verify before touching the target: download every artifact, check size and SHA-256 against the
+ *      manifest, and have pg_restore read the archive's table of contents.
+ *   4. Apply, so that a failure leaves the target as it was:
+ *      - below `parallel-threshold-mb` (or with jobs = 1), wipe + restore + row-count check run as ONE
+ *        transaction; any error rolls all of it back;
+ *      - at or above it, a `pre-restore` backup of the target is taken first, then wipe, parallel
+ *        pg_restore and the row-count check; on any failure the target is wiped again and the
+ *        pre-restore backup is restored in one transaction.
+ *   5. Verify after: every table's row count against the counts recorded in the backup's snapshot.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Trigger } from '../domain/backup-id.js';
+import { latestComplete } from '../domain/catalog.js';
+import type { Manifest, TableCount } from '../domain/manifest.js';
+import type { Policy, RestoreRule } from '../domain/policy.js';
+import {
+  assertRestoreAllowed,
+  authorizeRestore,
+  classifyEvent,
+  requiredChecks,
+  RestoreRefused,
+  type AdminCheck,
+  type InvocationKind,
+  type RestoreRequest,
+} from '../domain/restore-authorization.js';
+import { runBackup } from './backup.js';
+import { LifeboatError, errorMessage } from './errors.js';
+import { githubApiFromEnv, isActiveTeamMember, tokenOwner, TOKEN_PERMISSION_HINT } from './github-teams.js';
+import type { Logger } from './logger.js';
+import { loadPolicy } from './policy-file.js';
+import { choosePgTool, choosePsql, connectOrExplain, installHint, parseDatabaseUrl, readServerInfo, type DatabaseConnection } from './postgres.js';
+import { applyInOneTransaction, RolledBackError, restoreInParallel, verifyTarget, wipeInOwnTransaction, type RestoreTools } from './restore-apply.js';
+import { fetchAndVerify, type VerifiedArchive } from './restore-artifacts.js';
+import type { TableCheck } from './restore-sql.js';
+import { withConnectionOf, type BucketSettings } from './s3.js';
+import { restoreMedia, verifyMediaPresent, type MediaRestoreResult } from './media.js';
+import { BackupStore } from './store.js';
+import { formatBytes } from './streams.js';
+
+export const DEFAULT_PARALLEL_THRESHOLD_MB = 1024;
+export const DEFAULT_JOBS = 2;
+
+/**
+ * Who is asking. In GitHub Actions the run's event and actor decide; outside (the CLI on a laptop or in
+ * a task) a person is at the keyboard, and the owner of `github-token` is taken as that person.
+ */
+export type RestoreCaller = { kind: 'github-actions'; eventName?: string; actor?: string } | { kind: 'cli' };
+
+export function callerFromEnv(env: NodeJS.ProcessEnv): RestoreCaller {
+  if (env.GITHUB_ACTIONS !== 'true') return { kind: 'cli' };
+  // Re-runs are started by the person who re-ran them, not by whoever started the first attempt.
+  return { kind: 'github-actions', eventName: env.GITHUB_EVENT_NAME || undefined, actor: env.GITHUB_TRIGGERING_ACTOR || env.GITHUB_ACTOR || undefined };
+}
+
+export interface RestoreOptions {
+  sourceSpace: string;
+  targetSpace: string;
+  /** A backup id, or 'latest': the newest complete backup of the source space (matching `trigger`). */
+  backupId: string;
+  trigger?: Trigger;
+  /** The target database. */
+  databaseUrl: string;
+  bucket: BucketSettings;
+  githubToken?: string;
+  confirm?: string;
+  policyFile?: string;
+  jobs: number;
+  /** Uncompressed dump size from which the parallel path is used (when jobs > 1). */
+  parallelThresholdBytes: number;
+  pgRestorePath?: string;
+  /** The target space's media bucket; required when the backup holds media, unless skipMedia. */
+  media?: BucketSettings;
+  /** Restore only the database of a backup that also holds media. */
+  skipMedia?: boolean;
+  caller: RestoreCaller;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RestoreAuthorization {
+  kind: InvocationKind;
+  rule: RestoreRule;
+  actor?: string;
+  eventName?: string;
+  /** The admin team checked, as org/slug, when one was. */
+  adminTeam?: string;
+}
+
+export interface RestoreResult {
+  manifest: Manifest;
+  sourceSpace: string;
+  targetSpace: string;
+  /** host:port/database of the target, never credentials. */
+  target: string;
+  authorization: RestoreAuthorization;
+  method: 'transactional' | 'parallel';
+  jobs: number;
+  preRestoreBackupId?: string;
+  /** Per-table comparison with the backup's row counts; null when the backup recorded none. */
+  checks: TableCheck[] | null;
+  durationMs: number;
+  pgRestoreVersion: string;
+  /** What the media mirror did; absent when the backup holds no media or it was skipped. */
+  media?: MediaRestoreResult & { bucket: string };
+}
+
+function refuse(reason: string, fix: string): RestoreRefused {
+  return new RestoreRefused({ reason, fix });
+}
+
+export async function runRestore(options: RestoreOptions, log: Logger): Promise<RestoreResult> {
+  const env = options.env ?? process.env;
+  const started = Date.now();
+  const { sourceSpace, targetSpace } = options;
+
+  const policy = loadPolicy(options.policyFile, log, env.GITHUB_WORKSPACE ?? process.cwd());
+  const authorization = await authorize(policy, options, env, log);
+  log.info(
+    `Restore ${sourceSpace} → ${targetSpace} allowed (${authorization.rule.purpose || 'no purpose given'}; ${authorization.kind}` +
+      `${authorization.eventName ? `, event ${authorization.eventName}` : ''}${authorization.actor ? `, by ${authorization.actor}` : ''}).`,
+  );
+
+  const store = new BackupStore(options.bucket);
+  await store.assertReachable();
+  const manifest = await resolveBackup(store, options, log);
+
+  const connection = parseDatabaseUrl(options.databaseUrl);
+  const client = await connectOrExplain(connection);
+  const server = await readServerInfo(client).finally(() => client.end().catch(() => undefined));
+  const pgRestore = await choosePgTool('pg_restore', server, options.pgRestorePath, env);
+  const psql = await choosePsql(pgRestore, server, env);
+  const dumpMajor = Number.parseInt(manifest.database.pgDumpVersion, 10);
+  if (Number.isFinite(dumpMajor) && dumpMajor > pgRestore.major) {
+    throw refuse(
+      `Backup ${manifest.id} was made by pg_dump ${manifest.database.pgDumpVersion}, and pg_restore ${pgRestore.version} (${pgRestore.path}) cannot read archives of a newer pg_dump.`,
+      installHint('pg_restore', dumpMajor),
+    );
+  }
+  const tools: RestoreTools = { pgRestore, psql };
+  log.info(`Target ${connection.description}: PostgreSQL ${server.version}; using ${pgRestore.path} (${pgRestore.version}) and ${psql.path}.`);
+
+  const mediaTarget = chooseMediaTarget(manifest, options, log);
+  const workDir = await mkdtemp(join(env.RUNNER_TEMP || tmpdir(), 'lifeboat-restore-'));
+  try {
+    const archive = await log.group(`Verify backup ${manifest.id}`, async () => {
+      const verified = await fetchAndVerify(store, manifest, workDir, pgRestore, log);
+      if (mediaTarget && manifest.media) {
+        await verifyMediaPresent(manifest.media, store);
+        log.info(`All ${manifest.media.totals.objects} media objects' content is present in the backup bucket.`);
+      }
+      return verified;
+    });
+    // The database first: its restore is all-or-nothing. The media mirror follows only once it succeeded.
+    const withMedia = async <T extends object>(result: T): Promise<T & { media?: RestoreResult['media'] }> => {
+      if (!mediaTarget || !manifest.media) return result;
+      const media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media!, store, mediaTarget, log));
+      return { ...result, media: { ...media, bucket: mediaTarget.bucket } };
+    };
+    const expected = manifest.database.tables;
+    if (!expected) log.warning(`Backup ${manifest.id} recorded no row counts, so the restored data cannot be checked against it.`);
+
+    const size = archive.artifact.uncompressedSize;
+    const parallel = options.jobs > 1 && size >= options.parallelThresholdBytes;
+    const base = {
+      manifest,
+      sourceSpace,
+      targetSpace,
+      target: connection.description,
+      authorization,
+      jobs: parallel ? options.jobs : 1,
+      pgRestoreVersion: pgRestore.version,
+    };
+    if (!parallel) {
+      log.info(`Restoring ${formatBytes(size)} in one transaction: on any error nothing in the target changes.`);
+      const checks = await log.group(`Restore into ${targetSpace} (one transaction)`, () =>
+        applyInOneTransaction(tools, connection, archive, expected, log),
+      );
+      return withMedia({ ...base, method: 'transactional' as const, checks, durationMs: Date.now() - started });
+    }
+
+    log.info(
+      `Restoring ${formatBytes(size)} with pg_restore --jobs=${options.jobs} (at least ${formatBytes(options.parallelThresholdBytes)}, the parallel threshold); ` +
+        `a pre-restore backup of the target is taken first and restored if anything fails.`,
+    );
+    const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env }, tools, store, connection, archive, expected, workDir, log);
+    return withMedia({ ...base, method: 'parallel' as const, checks, preRestoreBackupId, durationMs: Date.now() - started });
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** A backup with media restores it too, into the target's media bucket, unless told to skip it. */
+function chooseMediaTarget(manifest: Manifest, options: RestoreOptions, log: Logger): BucketSettings | undefined {
+  if (!manifest.media) {
+    if (options.media) log.info(`Backup ${manifest.id} holds no media; 'media-bucket' is not used.`);
+    return undefined;
+  }
+  if (options.skipMedia) {
+    log.warning(`Backup ${manifest.id} holds ${manifest.media.totals.objects} media objects; 'skip-media' is set, so only the database is restored.`);
+    return undefined;
+  }
+  if (!options.media) {
+    throw refuse(
+      `Backup ${manifest.id} holds the media bucket too (${manifest.media.totals.objects} objects), but 'media-bucket' (the target space's media bucket) is not given.`,
+      `Set 'media-bucket' to ${options.targetSpace}'s media bucket, or 'skip-media: true' to restore only the database.`,
+    );
+  }
+  return withConnectionOf(options.media, options.bucket);
+}
+
+async function authorize(policy: Policy, options: RestoreOptions, env: NodeJS.ProcessEnv, log: Logger): Promise<RestoreAuthorization> {
+  const { caller } = options;
+  const eventName = caller.kind === 'github-actions' ? caller.eventName : undefined;
+  const kind = caller.kind === 'github-actions' ? classifyEvent(eventName) : 'manual';
+  let actor = caller.kind === 'github-actions' ? caller.actor : undefined;
+  const request: RestoreRequest = { sourceSpace: options.sourceSpace, targetSpace: options.targetSpace, confirm: options.confirm };
+
+  // The matrix is checked first, inside requiredChecks and authorizeRestore: a pair that is never
+  // allowed is refused without asking GitHub anything.
+  const checks = requiredChecks(policy, request, { kind, actor, eventName });
+  let adminCheck: AdminCheck | undefined;
+  let adminTeam: string | undefined;
+  if (checks.adminTeam) {
+    const team = checks.adminTeam;
+    adminTeam = `${team.org}/${team.slug}`;
+    if (!options.githubToken) {
+      throw refuse(
+        `Manual restores are allowed only for members of ${adminTeam}, and checking membership needs a GitHub token that can read the team, but 'github-token' is empty.`,
+        `Set 'github-token' to such a token (for example github-token: \${{ secrets.LIFEBOAT_TEAM_TOKEN }}): ${TOKEN_PERMISSION_HINT}.`,
+      );
+    }
+    const api = githubApiFromEnv(options.githubToken, env);
+    if (caller.kind === 'cli') {
+      actor = await tokenOwner(api);
+      log.info(`Outside GitHub Actions: the restore is run by '${actor}', the owner of github-token.`);
+    }
+    if (!actor) {
+      throw refuse(
+        'Cannot tell who started this run: GITHUB_TRIGGERING_ACTOR and GITHUB_ACTOR are both unset.',
+        'Run the restore from a GitHub Actions workflow, or with the CLI outside Actions using a github-token of your own.',
+      );
+    }
+    const isAdmin = await isActiveTeamMember(api, team, actor);
+    log.info(`'${actor}' is ${isAdmin ? '' : 'not '}an active member of ${adminTeam}.`);
+    adminCheck = { isAdmin };
+  }
+  const rule = assertRestoreAllowed(authorizeRestore(policy, request, { kind, actor, eventName }, adminCheck));
+  return { kind, rule, actor, eventName, adminTeam };
+}
+
+async function resolveBackup(store: BackupStore, options: RestoreOptions, log: Logger): Promise<Manifest> {
+  const { sourceSpace } = options;
+  const listFix = `List what can be restored with the list action (space: ${sourceSpace}).`;
+  const entries = await store.listEntries(sourceSpace);
+  let id: string;
+  if (options.backupId === 'latest') {
+    const latest = latestComplete(entries, { space: sourceSpace, trigger: options.trigger });
+    if (!latest) {
+      const which = options.trigger ? ` with trigger '${options.trigger}'` : '';
+      throw refuse(`There is no complete backup of space '${sourceSpace}'${which} in ${store.describe()}.`, `Make one with the backup action first, or check 'source-space', 'trigger' and the bucket inputs. ${listFix}`);
+    }
+    id = latest.id;
+    log.info(`Latest complete backup of '${sourceSpace}'${options.trigger ? ` (${options.trigger})` : ''}: ${id}.`);
+  } else {
+    id = options.backupId;
+    const entry = entries.find((e) => e.id === id);
+    if (!entry) {
+      throw refuse(`Backup ${id} does not exist in space '${sourceSpace}' of ${store.describe()}.`, `Check 'backup-id' and 'source-space'. ${listFix}`);
+    }
+    if (entry.status !== 'complete') {
+      throw refuse(
+        `Backup ${id} of space '${sourceSpace}' is incomplete (it has no manifest: it failed, was interrupted or is still running).`,
+        `Restore a complete backup instead. ${listFix}`,
+      );
+    }
+  }
+  let manifest: Manifest;
+  try {
+    manifest = await store.getManifest(sourceSpace, id);
+  } catch (error) {
+    throw refuse(`The manifest of backup ${id} cannot be read: ${errorMessage(error)}`, `Restore another backup. ${listFix}`);
+  }
+  if (manifest.id !== id || manifest.space !== sourceSpace) {
+    throw refuse(
+      `The manifest stored for backup ${id} of '${sourceSpace}' describes backup ${manifest.id} of '${manifest.space}'; the bucket has been tampered with or mixed up.`,
+      `Restore another backup. ${listFix}`,
+    );
+  }
+  return manifest;
+}
+
+/** The parallel path: pre-restore backup, wipe, pg_restore --jobs, check; on failure, back to the pre-restore backup. */
+async function restoreWithSafetyNet(
+  options: RestoreOptions & { env: NodeJS.ProcessEnv },
+  tools: RestoreTools,
+  store: BackupStore,
+  connection: DatabaseConnection,
+  archive: VerifiedArchive,
+  expected: readonly TableCount[] | null,
+  workDir: string,
+  log: Logger,
+): Promise<{ checks: TableCheck[] | null; preRestoreBackupId: string }> {
+  const siblingPgDump = join(dirname(tools.pgRestore.path), 'pg_dump');
+  let pre;
+  try {
+    pre = await log.group(`Pre-restore backup of ${options.targetSpace}`, () =>
+      runBackup(
+        {
+          space: options.targetSpace,
+          trigger: 'pre-restore',
+          databaseUrl: options.databaseUrl,
+          bucket: options.bucket,
+          compression: 'zstd',
+          pgDumpPath: existsSync(siblingPgDump) ? siblingPgDump : undefined,
+          rowCounts: true,
+          progressIntervalMs: 10_000,
+          env: options.env,
+        },
+        log,
+      ),
+    );
+  } catch (error) {
+    throw new LifeboatError(`Could not take the pre-restore backup of the target, so the restore did not start and the target is unchanged: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  }
+  const preId = pre.manifest.id;
+  log.info(`Pre-restore backup ${preId} taken (${pre.location}).`);
+
+  try {
+    return await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
+      await wipeInOwnTransaction(connection, !archive.createsPublicSchema);
+      await restoreInParallel(tools, connection, archive, options.jobs);
+      const checks = expected ? await verifyTarget(connection, expected) : null;
+      if (checks) log.info(`Row counts of ${checks.length} tables match the backup.`);
+      return { checks, preRestoreBackupId: preId };
+    });
+  } catch (error) {
+    const cause = errorMessage(error);
+    log.warning(`The parallel restore failed: ${cause}\nRolling the target back to the pre-restore backup ${preId}.`);
+    try {
+      await log.group(`Roll back ${options.targetSpace} to ${preId}`, async () => {
+        const preArchive = await fetchAndVerify(store, pre.manifest, await mkdtemp(join(workDir, 'pre-restore-')), tools.pgRestore, log);
+        await applyInOneTransaction(tools, connection, preArchive, pre.manifest.database.tables, log);
+      });
+    } catch (rollbackError) {
+      const why = rollbackError instanceof RolledBackError ? rollbackError.detail : errorMessage(rollbackError);
+      throw new LifeboatError(
+        `The parallel restore failed (${cause}), and rolling back to the pre-restore backup ${preId} failed too (${why}). ` +
+          `The target may be partly restored. Its state before the restore is saved as backup ${preId} in space '${options.targetSpace}'; ` +
+          `restore it with backup-id: ${preId}, source-space: ${options.targetSpace}, target-space: ${options.targetSpace} (the policy must allow ${options.targetSpace} → ${options.targetSpace}).`,
+        { cause: error },
+      );
+    }
+    throw new LifeboatError(
+      `The parallel restore failed: ${cause}\nThe target was rolled back to the pre-restore backup ${preId}, taken just before the restore: it is as it was.`,
+      { cause: error },
+    );
+  }
+}
