@@ -80510,6 +80510,41 @@ async function copyFromStore(store, object, client, bucket, key, tuning, traffic
     traffic.bytesWritten += meter.bytes;
     traffic.objectsWritten++;
 }
+/**
+ * Finds media content no remaining complete backup refers to. Content a running backup has just
+ * stored is not referenced by any manifest yet, so only content older than the grace period counts as
+ * garbage (backups refresh the age of old content they reuse). References are read from every
+ * space's manifests, since content is shared across spaces; if any manifest cannot be read, nothing
+ * is garbage, because a missed reference would delete data a backup needs.
+ */
+async function findMediaGarbage(store, now, graceMs, concurrency = DEFAULT_MEDIA_TUNING.concurrency) {
+    const stored = await listObjects(store.client, store.bucket, store.mediaRoot());
+    if (stored.length === 0)
+        return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
+    const complete = (await store.listEntries()).filter((e) => e.status === 'complete');
+    const referenced = new Set();
+    await forEachConcurrently(complete, concurrency, async (entry) => {
+        const manifest = await store.getManifest(entry.space, entry.id).catch((error) => {
+            throw new LifeboatError(`Media clean-up skipped: the manifest of ${entry.space}/${entry.id} cannot be read (${errorMessage(error)}), so it is unknown which media it needs.`);
+        });
+        for (const object of manifest.media?.objects ?? [])
+            referenced.add(object.sha256);
+    });
+    const cutoff = now.getTime() - graceMs;
+    const garbage = [];
+    let tooYoung = 0;
+    let inUse = 0;
+    for (const object of stored) {
+        const sha256 = object.key.slice(object.key.lastIndexOf('/') + 1);
+        if (referenced.has(sha256))
+            inUse++;
+        else if (object.lastModified && Date.parse(object.lastModified) <= cutoff)
+            garbage.push({ key: object.key, size: object.size });
+        else
+            tooYoung++;
+    }
+    return { stored: stored.length, referenced: inUse, garbage, tooYoung };
+}
 
 ;// CONCATENATED MODULE: ./src/engine/snapshot.ts
 const quoteIdent = (name) => '"' + name.replace(/"/g, '""') + '"';
@@ -81010,6 +81045,15 @@ function pruneSummary(result) {
             .map((r) => [`\`${r.entry.id}\``, r.entry.space, r.entry.trigger, r.entry.createdAt.toISOString(), r.entry.status, r.decision, r.why])));
         if (rows.length > PRUNE_SUMMARY_ROWS)
             lines.push('', `… and ${rows.length - PRUNE_SUMMARY_ROWS} more backups; the step log has the whole plan.`);
+    }
+    const media = result.media;
+    if (media) {
+        lines.push('', '### Media content', '');
+        if (media.skipped)
+            lines.push(`Not cleaned up: ${media.skipped}`);
+        else {
+            lines.push(table(['Stored', 'In use by kept backups', result.dryRun ? 'Unreferenced, would be deleted' : 'Unreferenced, deleted', 'Bytes freed', 'Unreferenced but too young'], [[String(media.stored), String(media.referenced), String(media.deleted), formatBytes(media.bytesFreed), String(media.tooYoung)]]));
+        }
     }
     return lines.join('\n') + '\n';
 }

@@ -86987,6 +86987,41 @@ async function copyFromStore(store, object, client, bucket, key, tuning, traffic
     traffic.bytesWritten += meter.bytes;
     traffic.objectsWritten++;
 }
+/**
+ * Finds media content no remaining complete backup refers to. Content a running backup has just
+ * stored is not referenced by any manifest yet, so only content older than the grace period counts as
+ * garbage (backups refresh the age of old content they reuse). References are read from every
+ * space's manifests, since content is shared across spaces; if any manifest cannot be read, nothing
+ * is garbage, because a missed reference would delete data a backup needs.
+ */
+async function findMediaGarbage(store, now, graceMs, concurrency = DEFAULT_MEDIA_TUNING.concurrency) {
+    const stored = await listObjects(store.client, store.bucket, store.mediaRoot());
+    if (stored.length === 0)
+        return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
+    const complete = (await store.listEntries()).filter((e) => e.status === 'complete');
+    const referenced = new Set();
+    await forEachConcurrently(complete, concurrency, async (entry) => {
+        const manifest = await store.getManifest(entry.space, entry.id).catch((error) => {
+            throw new LifeboatError(`Media clean-up skipped: the manifest of ${entry.space}/${entry.id} cannot be read (${errorMessage(error)}), so it is unknown which media it needs.`);
+        });
+        for (const object of manifest.media?.objects ?? [])
+            referenced.add(object.sha256);
+    });
+    const cutoff = now.getTime() - graceMs;
+    const garbage = [];
+    let tooYoung = 0;
+    let inUse = 0;
+    for (const object of stored) {
+        const sha256 = object.key.slice(object.key.lastIndexOf('/') + 1);
+        if (referenced.has(sha256))
+            inUse++;
+        else if (object.lastModified && Date.parse(object.lastModified) <= cutoff)
+            garbage.push({ key: object.key, size: object.size });
+        else
+            tooYoung++;
+    }
+    return { stored: stored.length, referenced: inUse, garbage, tooYoung };
+}
 
 ;// CONCATENATED MODULE: ./src/engine/snapshot.ts
 const quoteIdent = (name) => '"' + name.replace(/"/g, '""') + '"';
@@ -94693,12 +94728,20 @@ function callerFromEnv(env) {
 function restore_refuse(reason, fix) {
     return new RestoreRefused({ reason, fix });
 }
-async function runRestore(options, log) {
+/**
+ * Step 1 alone: the policy and the caller decide whether this restore may happen. The actions call it
+ * before binding the backup bucket, so a refused restore creates no credentials and reads nothing.
+ */
+async function authorizeRestoreRun(options, log) {
+    const env = options.env ?? process.env;
+    const policy = loadPolicy(options.policyFile, log, env.GITHUB_WORKSPACE ?? process.cwd());
+    return authorize(policy, options, env, log);
+}
+async function runRestore(options, log, authorized) {
     const env = options.env ?? process.env;
     const started = Date.now();
     const { sourceSpace, targetSpace } = options;
-    const policy = loadPolicy(options.policyFile, log, env.GITHUB_WORKSPACE ?? process.cwd());
-    const authorization = await authorize(policy, options, env, log);
+    const authorization = authorized ?? (await authorizeRestoreRun(options, log));
     log.info(`Restore ${sourceSpace} → ${targetSpace} allowed (${authorization.rule.purpose || 'no purpose given'}; ${authorization.kind}` +
         `${authorization.eventName ? `, event ${authorization.eventName}` : ''}${authorization.actor ? `, by ${authorization.actor}` : ''}).`);
     const store = new BackupStore(options.bucket);
@@ -94909,7 +94952,8 @@ const RestoreOutputs = {
     Method: 'method',
     PreRestoreBackupId: 'pre-restore-backup-id',
 };
-function getRestoreOptions(read, env = process.env) {
+/** `bucket` defaults to the bucket inputs; with binding the caller passes readBucketRequest(read).draft. */
+function getRestoreOptions(read, env = process.env, draftBucket) {
     const databaseUrl = secretInput(read, 'database-url');
     const githubToken = secretInput(read, 'github-token');
     if (!databaseUrl) {
@@ -94927,7 +94971,7 @@ function getRestoreOptions(read, env = process.env) {
     if (!Number.isInteger(jobs))
         throw new LifeboatError(`Input 'jobs' is '${jobs}'; it must be a whole number between 1 and 64.`);
     const thresholdMb = positiveNumber(read, 'parallel-threshold-mb', DEFAULT_PARALLEL_THRESHOLD_MB, { min: 0 });
-    const bucket = bucketSettings(read);
+    const bucket = draftBucket ?? bucketSettings(read);
     return {
         sourceSpace: assertSpaceName(required(read, 'source-space', 'production'), 'source-space'),
         targetSpace: assertSpaceName(required(read, 'target-space', 'staging'), 'target-space'),
@@ -94949,6 +94993,7 @@ function getRestoreOptions(read, env = process.env) {
 }
 
 ;// CONCATENATED MODULE: ./src/cli/restore-command.ts
+
 
 
 
@@ -94975,9 +95020,14 @@ const restoreCommand = {
         ...BUCKET_FLAGS,
         ...MEDIA_INPUTS,
         'skip-media',
+        ...BINDING_INPUTS,
     ],
     async run(read, { log, json, out }) {
-        const result = await runRestore(getRestoreOptions(read), log);
+        const request = readBucketRequest(read);
+        const options = getRestoreOptions(read, process.env, request.draft);
+        // Authorized before binding: a refused restore creates no credentials.
+        const authorization = await authorizeRestoreRun(options, log);
+        const result = await withCliBucket(request, 'restore', log, ({ settings }) => runRestore({ ...options, bucket: settings }, log, authorization));
         if (json) {
             out.write(JSON.stringify({
                 backupId: result.manifest.id,
@@ -95300,11 +95350,12 @@ const PruneOutputs = {
 const HOUR_MS = 60 * 60 * 1000;
 /** Shorter than this, a slow backup could be deleted while it is still uploading. */
 const MIN_GRACE_MS = HOUR_MS;
-function getPruneInputs(read) {
+/** `bucket` defaults to the bucket inputs; with binding the caller passes readBucketRequest(read).draft. */
+function getPruneInputs(read, draftBucket) {
     const space = optional(read, 'space');
     const policyFile = optional(read, 'policy-file');
     return {
-        bucket: bucketSettings(read),
+        bucket: draftBucket ?? bucketSettings(read),
         // The action's default is the default path, which may be absent (then FAC's defaults apply); only a
         // path someone chose must exist.
         policyFile: policyFile === DEFAULT_POLICY_PATH ? undefined : policyFile,
@@ -95399,6 +95450,7 @@ async function writeJournal(store, startedAt, backups) {
 
 
 
+
 async function runPrune(options, log) {
     const clockStart = Date.now();
     const now = clock_now(options.env);
@@ -95441,6 +95493,9 @@ async function runPrune(options, log) {
         durationMs: 0,
     };
     if (options.dryRun) {
+        // What the clean-up would delete if these backups were gone is not known without deleting them; the dry
+        // run reports the media content that is unreferenced already.
+        result.media = await cleanUpMedia(store, now, options, log, true);
         result.durationMs = Date.now() - clockStart;
         return result;
     }
@@ -95451,9 +95506,10 @@ async function runPrune(options, log) {
         ownJournal = await writeJournal(store, now, doomed.map((b) => ({ space: b.entry.space, id: b.entry.id })));
         await deleteBackups(store, doomed, options, result, log);
     }
-    // Media garbage collection goes here, once backups reference shared media objects (the media issue):
-    // delete media objects that no kept backup references and that are older than the grace period. It must
-    // run after the deletions above, from a fresh listing of the manifests that remain.
+    // Media content is shared between backups, so it goes only after the backups themselves, judged from a
+    // fresh reading of the manifests that remain. If the prune is killed before this, the next one does it.
+    if (result.failed.length === 0)
+        result.media = await cleanUpMedia(store, now, options, log, false);
     if (result.failed.length === 0) {
         // Our own journal, and the journals of earlier prunes whose remnants this prune has now removed. A journal
         // naming a space outside this prune's scope is left for a prune of that space.
@@ -95488,6 +95544,41 @@ function plan(entries, options, now, unfinished) {
         }
         throw error;
     }
+}
+async function cleanUpMedia(store, now, options, log, dryRun) {
+    let found;
+    try {
+        found = await findMediaGarbage(store, now, options.incompleteGraceMs);
+    }
+    catch (error) {
+        const skipped = errorMessage(error);
+        log.warning(skipped);
+        return { stored: 0, referenced: 0, deleted: 0, bytesFreed: 0, tooYoung: 0, skipped };
+    }
+    if (found.stored === 0)
+        return undefined;
+    const cleanup = {
+        stored: found.stored,
+        referenced: found.referenced,
+        deleted: 0,
+        bytesFreed: 0,
+        tooYoung: found.tooYoung,
+    };
+    if (dryRun) {
+        cleanup.deleted = found.garbage.length;
+        cleanup.bytesFreed = found.garbage.reduce((sum, g) => sum + g.size, 0);
+    }
+    else if (found.garbage.length > 0) {
+        const outcome = await store.deleteKeys(found.garbage.map((g) => g.key), { concurrency: options.deleteConcurrency ?? 4 });
+        const gone = new Set(outcome.deleted);
+        cleanup.deleted = gone.size;
+        cleanup.bytesFreed = found.garbage.filter((g) => gone.has(g.key)).reduce((sum, g) => sum + g.size, 0);
+        for (const { key, message } of outcome.failed.slice(0, 5))
+            log.warning(`Could not delete unreferenced media content ${key} (${message}); the next prune will.`);
+    }
+    log.info(`Media content: ${cleanup.stored} stored, ${cleanup.referenced} in use; ${cleanup.deleted} unreferenced ${dryRun ? 'would be deleted' : 'deleted'} (${formatBytes(cleanup.bytesFreed)})` +
+        `${cleanup.tooYoung ? `, ${cleanup.tooYoung} unreferenced but younger than the grace period kept` : ''}.`);
+    return cleanup;
 }
 function inScope(journal, space) {
     return space === undefined || journal.backups.every((b) => b.space === space);
@@ -95575,6 +95666,7 @@ function toPruneOutput(result) {
         objectsDeleted: result.objectsDeleted,
         bytesFreed: result.bytesFreed,
         deleteRequests: result.deleteRequests,
+        ...(result.media ? { media: result.media } : {}),
     };
 }
 /** Ids for the `deleted` output: what was deleted, or in a dry run what would be. */
@@ -95601,16 +95693,22 @@ function assertNoFailures(result) {
 
 
 
+
 const pruneCommand = {
     summary: 'Delete the backups the retention rules no longer keep (--dry-run: show the plan only)',
-    flags: ['space', 'policy-file', 'incomplete-grace', ...BUCKET_FLAGS],
+    flags: ['space', 'policy-file', 'incomplete-grace', ...BUCKET_FLAGS, ...BINDING_INPUTS],
     switches: ['dry-run'],
     async run(read, { log, json, out }) {
-        const inputs = getPruneInputs(read);
+        const request = readBucketRequest(read);
+        const inputs = getPruneInputs(read, request.draft);
         const policy = loadPolicy(inputs.policyFile, log);
         // The plan goes to stdout as soon as it is made, before anything is deleted (with --json, into the JSON).
         const printPlan = json ? () => undefined : (line) => out.write(line + '\n');
-        const result = await runPrune({ ...inputs, policy, printPlan }, log);
+        const result = await withCliBucket(request, 'prune', log, async (bound) => {
+            if (!inputs.dryRun)
+                await bound.sweepStaleKeys();
+            return runPrune({ ...inputs, bucket: bound.settings, policy, printPlan }, log);
+        });
         const text = json
             ? JSON.stringify(toPruneOutput(result), null, 2) + '\n'
             : result.dryRun

@@ -73572,6 +73572,15 @@ function pruneSummary(result) {
         if (rows.length > PRUNE_SUMMARY_ROWS)
             lines.push('', `… and ${rows.length - PRUNE_SUMMARY_ROWS} more backups; the step log has the whole plan.`);
     }
+    const media = result.media;
+    if (media) {
+        lines.push('', '### Media content', '');
+        if (media.skipped)
+            lines.push(`Not cleaned up: ${media.skipped}`);
+        else {
+            lines.push(table(['Stored', 'In use by kept backups', result.dryRun ? 'Unreferenced, would be deleted' : 'Unreferenced, deleted', 'Bytes freed', 'Unreferenced but too young'], [[String(media.stored), String(media.referenced), String(media.deleted), formatBytes(media.bytesFreed), String(media.tooYoung)]]));
+        }
+    }
     return lines.join('\n') + '\n';
 }
 /** How many per-table rows the restore summary shows before it only counts the rest. */

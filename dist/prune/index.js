@@ -81378,9 +81378,9 @@ function group(name, fn) {
 function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
     }
-    issueCommand('save-state', { name }, toCommandValue(value));
+    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
 }
 /**
  * Gets the value of an state set by this action's main execution.
@@ -81468,7 +81468,7 @@ class errors_LifeboatError extends Error {
         this.name = 'LifeboatError';
     }
 }
-function errorMessage(error) {
+function errors_errorMessage(error) {
     return redact(error instanceof Error ? error.message : String(error));
 }
 
@@ -81503,7 +81503,7 @@ async function runAction(name, main) {
         await main();
     }
     catch (error) {
-        setFailed(`lifeboat ${name} failed: ${errorMessage(error)}`);
+        setFailed(`lifeboat ${name} failed: ${errors_errorMessage(error)}`);
     }
     process.exit(process.exitCode ?? 0);
 }
@@ -82338,6 +82338,504 @@ function clock_now(env = process.env) {
     return parsed;
 }
 
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(3711);
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
+var lib_storage_dist_cjs = __nccwpck_require__(2358);
+;// CONCATENATED MODULE: ./src/engine/concurrency.ts
+/** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
+async function concurrency_forEachConcurrently(items, limit, work) {
+    let next = 0;
+    let failed = false;
+    const worker = async () => {
+        while (!failed && next < items.length) {
+            const index = next++;
+            try {
+                await work(items[index], index);
+            }
+            catch (error) {
+                failed = true;
+                throw error;
+            }
+        }
+    };
+    const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+    const rejected = results.find((r) => r.status === 'rejected');
+    if (rejected)
+        throw rejected.reason;
+}
+
+;// CONCATENATED MODULE: ./src/engine/s3.ts
+/**
+ * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
+ * stores alike.
+ */
+
+
+function s3_normalizePrefix(prefix) {
+    const trimmed = (prefix ?? '').trim().replace(/^\/+/, '');
+    if (!trimmed)
+        return '';
+    return trimmed.endsWith('/') ? trimmed : trimmed + '/';
+}
+/** cloud.gov service keys give endpoints without a scheme, such as s3-fips.us-gov-west-1.amazonaws.com. */
+function normalizeEndpoint(endpoint) {
+    const trimmed = endpoint?.trim();
+    if (!trimmed)
+        return undefined;
+    return /^https?:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
+}
+function s3_createS3Client(settings, env = process.env) {
+    if (settings.credentials) {
+        registerSecret(settings.credentials.secretAccessKey);
+        registerSecret(settings.credentials.sessionToken);
+    }
+    const endpoint = normalizeEndpoint(settings.endpoint);
+    // The SDK's default integrity protection (aws-chunked bodies with CRC trailers) is rejected by many
+    // S3-compatible stores, so with a custom endpoint checksums are sent only where the API requires them.
+    const checksums = endpoint ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
+    return new dist_cjs.S3Client({
+        region: settings.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+        endpoint,
+        forcePathStyle: Boolean(endpoint),
+        credentials: settings.credentials,
+        requestChecksumCalculation: checksums,
+        responseChecksumValidation: checksums,
+        maxAttempts: 5,
+    });
+}
+/** Fills a bucket's unset endpoint, region and credentials from another's: the media bucket from the backup bucket's. */
+function withConnectionOf(settings, from) {
+    return {
+        ...settings,
+        endpoint: settings.endpoint ?? from.endpoint,
+        region: settings.region ?? from.region,
+        credentials: settings.credentials ?? from.credentials,
+    };
+}
+
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+;// CONCATENATED MODULE: ./src/engine/streams.ts
+/**
+ * Stream pieces shared by backup and restore: compression, and a meter that hashes and counts
+ * bytes as they pass so that nothing has to be read twice.
+ */
+
+
+
+const FILE_EXTENSION = { zstd: '.zst', gzip: '.gz', none: '' };
+function createCompressor(compression) {
+    switch (compression) {
+        case 'zstd':
+            // Level 3 is zstd's default: several times faster than gzip at a similar or better ratio.
+            return createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: 3 } });
+        case 'gzip':
+            return createGzip({ level: 6 });
+        case 'none':
+            return new PassThrough();
+    }
+}
+function createDecompressor(compression) {
+    switch (compression) {
+        case 'zstd':
+            return createZstdDecompress();
+        case 'gzip':
+            return createGunzip();
+        case 'none':
+            return new PassThrough();
+    }
+}
+/** Counts and hashes the bytes passing through, without holding them. */
+class streams_Meter extends (/* unused pure expression or super */ null && (Transform)) {
+    bytes = 0;
+    hash = createHash('sha256');
+    _transform(chunk, _encoding, callback) {
+        this.bytes += chunk.length;
+        this.hash.update(chunk);
+        callback(null, chunk);
+    }
+    sha256() {
+        return this.hash.copy().digest('hex');
+    }
+}
+function streams_formatBytes(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+function streams_formatRate(bytes, ms) {
+    return ms > 0 ? `${streams_formatBytes((bytes * 1000) / ms)}/s` : 'n/a';
+}
+
+;// CONCATENATED MODULE: ./src/engine/media.ts
+/**
+ * The media bucket: the application's uploaded files, backed up with the database under the same
+ * backup id and restored with it.
+ *
+ * Content is stored once, by SHA-256, under <prefix>media/sha256/ in the backup bucket, and shared by
+ * every backup that holds it. Each backup's manifest lists every object (key, size, content type,
+ * user metadata, SHA-256), so any backup restores the bucket exactly as it was, whatever later
+ * backups changed. An object whose ETag, size and last-modified time are unchanged since the space's
+ * previous backup is not read again: its record is carried over.
+ *
+ * Objects are copied through the runner (on cloud.gov each bucket has its own credentials), many
+ * small ones at a time; large ones stream by multipart upload with bounded memory.
+ */
+
+
+
+
+
+
+
+
+
+const DEFAULT_MEDIA_TUNING = { concurrency: 16, smallObjectBytes: 8 * 1024 * 1024, partSize: 8 * 1024 * 1024 };
+async function listObjects(client, bucket, prefix) {
+    const out = [];
+    let token;
+    do {
+        const page = await client.send(new dist_cjs.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) {
+            out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() });
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+}
+async function readAll(body) {
+    const chunks = [];
+    for await (const chunk of body)
+        chunks.push(chunk);
+    return Buffer.concat(chunks);
+}
+function digests(data) {
+    return { sha256: createHash('sha256').update(data).digest('hex'), md5: createHash('md5').update(data).digest('hex') };
+}
+/**
+ * Passes a body through while hashing it, and ends it with an error instead of its end if the SHA-256
+ * is not the expected one: an upload fed by it fails (and is aborted) rather than completing with
+ * the wrong content.
+ */
+function verifying(body, expectedSha256, what) {
+    const meter = new Meter();
+    const check = new Transform({
+        transform(chunk, _encoding, callback) {
+            callback(null, chunk);
+        },
+        flush(callback) {
+            const actual = meter.sha256();
+            callback(actual === expectedSha256 ? null : new LifeboatError(`${what} does not match its SHA-256 (expected ${expectedSha256}, got ${actual})`));
+        },
+    });
+    const out = new PassThrough();
+    pipeline(body, meter, check, out).catch((error) => out.destroy(error));
+    return { stream: out, meter };
+}
+async function media_exists(client, bucket, key) {
+    try {
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return head.ContentLength ?? 0;
+    }
+    catch (error) {
+        const status = error.$metadata?.httpStatusCode;
+        if (status === 404 || error.name === 'NotFound' || error.name === 'NoSuchKey')
+            return undefined;
+        throw error;
+    }
+}
+function emptyTotals() {
+    return { objects: 0, bytes: 0, newObjects: 0, newBytes: 0, reusedObjects: 0, reusedBytes: 0 };
+}
+async function backupMedia(options) {
+    const { store, log } = options;
+    const tuning = options.tuning ?? DEFAULT_MEDIA_TUNING;
+    const source = createS3Client(options.source);
+    const prefix = normalizePrefix(options.source.prefix);
+    const listed = await listObjects(source, options.source.bucket, prefix).catch((error) => {
+        throw new LifeboatError(`Cannot list the media bucket '${options.source.bucket}' given in 'media-bucket': ${errorMessage(error)}. Check 'media-bucket' and its credentials.`, {
+            cause: error,
+        });
+    });
+    // The previous backup's objects are certainly kept by prune while this backup runs (the newest complete
+    // backup of a space is never deleted), so carrying its records over is safe.
+    const previous = new Map((options.previous?.objects ?? []).map((o) => [o.key, o]));
+    const storedNow = new Map();
+    const traffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
+    const totals = emptyTotals();
+    const records = new Array(listed.length);
+    await forEachConcurrently(listed, tuning.concurrency, async (object, index) => {
+        const key = object.key.slice(prefix.length);
+        const before = previous.get(key);
+        if (before && before.size === object.size && before.etag === object.etag && before.lastModified === object.lastModified) {
+            records[index] = before;
+            totals.reusedObjects++;
+            totals.reusedBytes += object.size;
+            return;
+        }
+        const { record, stored } = await copyIntoStore(source, options.source.bucket, object, key, store, tuning, traffic, storedNow);
+        records[index] = record;
+        if (stored) {
+            totals.newObjects++;
+            totals.newBytes += object.size;
+        }
+        else {
+            totals.reusedObjects++;
+            totals.reusedBytes += object.size;
+        }
+    });
+    totals.objects = records.length;
+    totals.bytes = records.reduce((sum, r) => sum + r.size, 0);
+    log.info(`Media s3://${options.source.bucket}/${prefix}: ${totals.objects} objects (${formatBytes(totals.bytes)}); ` +
+        `${totals.newObjects} new (${formatBytes(totals.newBytes)}), ${totals.reusedObjects} reused (${formatBytes(totals.reusedBytes)}).`);
+    return { record: { bucket: options.source.bucket, prefix, objects: records, totals }, traffic };
+}
+/** Copies one changed or new object into content-addressed storage; returns whether its content was new. */
+async function copyIntoStore(source, bucket, object, key, store, tuning, traffic, storedNow) {
+    const response = await source.send(new GetObjectCommand({ Bucket: bucket, Key: object.key }));
+    const describe = (sha256, md5) => ({
+        key,
+        size: object.size,
+        sha256,
+        md5,
+        ...(response.ContentType ? { contentType: response.ContentType } : {}),
+        metadata: response.Metadata ?? {},
+        ...(response.ETag ? { etag: response.ETag } : object.etag ? { etag: object.etag } : {}),
+        ...(object.lastModified ? { lastModified: object.lastModified } : {}),
+    });
+    if (object.size <= tuning.smallObjectBytes) {
+        const data = await readAll(response.Body);
+        traffic.bytesRead += data.length;
+        const { sha256, md5 } = digests(data);
+        const stored = await storeOnce(storedNow, sha256, store, async (casKey) => {
+            await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: casKey, Body: data, ContentType: 'application/octet-stream' }));
+            traffic.bytesWritten += data.length;
+            traffic.objectsWritten++;
+        });
+        return { record: describe(sha256, md5), stored };
+    }
+    // Large: one pass to learn the digest, a second (only if the content is not stored yet) to store it.
+    // Memory stays at a few parts, and the second read is pinned to the same version by its ETag.
+    const first = new DigestSink();
+    await pipeline(response.Body, first);
+    traffic.bytesRead += first.bytes;
+    const { sha256, md5 } = first.digests();
+    const stored = await storeOnce(storedNow, sha256, store, async (casKey) => {
+        const again = await source.send(new GetObjectCommand({ Bucket: bucket, Key: object.key, IfMatch: response.ETag }));
+        const { stream, meter } = verifying(again.Body, sha256, `The media object '${object.key}' changed while it was copied, and`);
+        const upload = new Upload({
+            client: store.client,
+            params: { Bucket: store.bucket, Key: casKey, Body: stream, ContentType: 'application/octet-stream' },
+            partSize: tuning.partSize,
+            queueSize: 2,
+            leavePartsOnError: false,
+        });
+        await upload.done();
+        traffic.bytesRead += meter.bytes;
+        traffic.bytesWritten += meter.bytes;
+        traffic.objectsWritten++;
+    });
+    return { record: describe(sha256, md5), stored };
+}
+/**
+ * Stores content under its digest unless it is stored already, or is being stored by another object
+ * of this same backup (two keys with the same content). Returns whether this call stored it.
+ */
+async function storeOnce(storedNow, sha256, store, write) {
+    const pending = storedNow.get(sha256);
+    if (pending) {
+        await pending;
+        return false;
+    }
+    const casKey = store.mediaObjectKey(sha256);
+    let stored = false;
+    const work = (async () => {
+        if (await keepExisting(store, casKey))
+            return;
+        await write(casKey);
+        stored = true;
+    })();
+    storedNow.set(sha256, work);
+    await work;
+    return stored;
+}
+/**
+ * Content already stored by another backup is reused. Its last-modified time is refreshed first (a copy
+ * onto itself), because prune deletes unreferenced content only once it is older than its grace period:
+ * an object this backup is about to reference must not look old to a prune running at the same time.
+ */
+async function keepExisting(store, casKey) {
+    if ((await media_exists(store.client, store.bucket, casKey)) === undefined)
+        return false;
+    await store.client.send(new CopyObjectCommand({
+        Bucket: store.bucket,
+        Key: casKey,
+        CopySource: `${store.bucket}/${casKey.split('/').map(encodeURIComponent).join('/')}`,
+        MetadataDirective: 'REPLACE',
+        ContentType: 'application/octet-stream',
+    }));
+    return true;
+}
+class DigestSink extends (/* unused pure expression or super */ null && (Writable)) {
+    bytes = 0;
+    sha = createHash('sha256');
+    md5 = createHash('md5');
+    _write(chunk, _encoding, callback) {
+        this.bytes += chunk.length;
+        this.sha.update(chunk);
+        this.md5.update(chunk);
+        callback();
+    }
+    digests() {
+        return { sha256: this.sha.digest('hex'), md5: this.md5.digest('hex') };
+    }
+}
+/** Restore refuses before touching anything unless every piece of content the backup needs is present and whole. */
+async function verifyMediaPresent(record, store, concurrency = DEFAULT_MEDIA_TUNING.concurrency) {
+    const unique = [...new Map(record.objects.map((o) => [o.sha256, o])).values()];
+    const problems = [];
+    await forEachConcurrently(unique, concurrency, async (object) => {
+        const size = await media_exists(store.client, store.bucket, store.mediaObjectKey(object.sha256));
+        if (size === undefined)
+            problems.push(`'${object.key}': its content ${object.sha256.slice(0, 12)}… is missing`);
+        else if (size !== object.size)
+            problems.push(`'${object.key}': its content has ${size} bytes, the manifest says ${object.size}`);
+    });
+    if (problems.length) {
+        throw new LifeboatError(`The backup's media cannot be restored: ${problems.length} object(s) are missing or damaged in the backup bucket (${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}). Nothing was changed. Choose another backup.`);
+    }
+}
+/**
+ * Mirrors a backup's media into the target bucket: uploads what is missing or different (checking each
+ * object's SHA-256 on the way), then deletes what the backup did not have. Deletes come last, after
+ * every upload succeeded. A failure says exactly what state the bucket was left in; re-running the
+ * restore finishes the job, since it uploads only what still differs.
+ */
+async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_TUNING) {
+    const client = createS3Client(target);
+    const prefix = normalizePrefix(target.prefix);
+    const where = `s3://${target.bucket}/${prefix}`;
+    const present = new Map((await listObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
+    const wanted = new Set(record.objects.map((o) => o.key));
+    const traffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
+    let unchanged = 0;
+    let uploaded = 0;
+    const toCheck = record.objects;
+    const failures = [];
+    await forEachConcurrently(toCheck, tuning.concurrency, async (object) => {
+        const current = present.get(object.key);
+        if (current && current.size === object.size && current.etag?.replace(/"/g, '') === object.md5 && (await sameHeaders(client, target.bucket, prefix + object.key, object))) {
+            unchanged++;
+            return;
+        }
+        try {
+            await copyFromStore(store, object, client, target.bucket, prefix + object.key, tuning, traffic);
+            uploaded++;
+        }
+        catch (error) {
+            failures.push(`'${object.key}': ${errorMessage(error)}`);
+            throw error;
+        }
+    }).catch((error) => {
+        const pending = record.objects.length - unchanged - uploaded;
+        throw new LifeboatError(`Media restore into ${where} stopped: ${uploaded} object(s) restored, ${unchanged} already right, ${pending} not restored yet; ` +
+            `nothing was deleted, so objects the backup did not have are still there. The bucket is a mix of its old and restored contents. ` +
+            `Run the same restore again to finish (it copies only what still differs). Cause: ${failures[0] ?? errorMessage(error)}`, { cause: error });
+    });
+    const extra = [...present.keys()].filter((key) => !wanted.has(key));
+    let deleted = 0;
+    for (let i = 0; i < extra.length; i += 1000) {
+        const batch = extra.slice(i, i + 1000);
+        const result = await client.send(new DeleteObjectsCommand({ Bucket: target.bucket, Delete: { Objects: batch.map((key) => ({ Key: prefix + key })), Quiet: true } }));
+        if (result.Errors?.length) {
+            throw new LifeboatError(`Media restore into ${where}: every object of the backup is in place, but ${extra.length - deleted} object(s) the backup did not have could not all be deleted ` +
+                `(${result.Errors[0].Key}: ${result.Errors[0].Message}). Run the same restore again to finish.`);
+        }
+        deleted += batch.length;
+    }
+    log.info(`Media ${where}: ${uploaded} restored, ${unchanged} already right, ${deleted} deleted that the backup did not have.`);
+    return { uploaded, unchanged, deleted, traffic };
+}
+async function sameHeaders(client, bucket, key, object) {
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const metadata = head.Metadata ?? {};
+    const sameMetadata = Object.keys(metadata).length === Object.keys(object.metadata).length && Object.entries(object.metadata).every(([k, v]) => metadata[k] === v);
+    return sameMetadata && (object.contentType === undefined || head.ContentType === object.contentType);
+}
+async function copyFromStore(store, object, client, bucket, key, tuning, traffic) {
+    const response = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: store.mediaObjectKey(object.sha256) }));
+    const headers = { ContentType: object.contentType, Metadata: object.metadata };
+    if (object.size <= tuning.smallObjectBytes) {
+        const data = await readAll(response.Body);
+        traffic.bytesRead += data.length;
+        const { sha256 } = digests(data);
+        if (sha256 !== object.sha256)
+            throw new LifeboatError(`its stored content does not match its SHA-256 (expected ${object.sha256}, got ${sha256})`);
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ...headers }));
+        traffic.bytesWritten += data.length;
+        traffic.objectsWritten++;
+        return;
+    }
+    // Large objects are checked as they stream: a mismatch fails the upload before it completes.
+    const { stream, meter } = verifying(response.Body, object.sha256, 'its stored content');
+    const upload = new Upload({
+        client,
+        params: { Bucket: bucket, Key: key, Body: stream, ...headers },
+        partSize: tuning.partSize,
+        queueSize: 2,
+        leavePartsOnError: false,
+    });
+    await upload.done();
+    traffic.bytesRead += meter.bytes;
+    traffic.bytesWritten += meter.bytes;
+    traffic.objectsWritten++;
+}
+/**
+ * Finds media content no remaining complete backup refers to. Content a running backup has just
+ * stored is not referenced by any manifest yet, so only content older than the grace period counts as
+ * garbage (backups refresh the age of old content they reuse). References are read from every
+ * space's manifests, since content is shared across spaces; if any manifest cannot be read, nothing
+ * is garbage, because a missed reference would delete data a backup needs.
+ */
+async function findMediaGarbage(store, now, graceMs, concurrency = DEFAULT_MEDIA_TUNING.concurrency) {
+    const stored = await listObjects(store.client, store.bucket, store.mediaRoot());
+    if (stored.length === 0)
+        return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
+    const complete = (await store.listEntries()).filter((e) => e.status === 'complete');
+    const referenced = new Set();
+    await concurrency_forEachConcurrently(complete, concurrency, async (entry) => {
+        const manifest = await store.getManifest(entry.space, entry.id).catch((error) => {
+            throw new errors_LifeboatError(`Media clean-up skipped: the manifest of ${entry.space}/${entry.id} cannot be read (${errors_errorMessage(error)}), so it is unknown which media it needs.`);
+        });
+        for (const object of manifest.media?.objects ?? [])
+            referenced.add(object.sha256);
+    });
+    const cutoff = now.getTime() - graceMs;
+    const garbage = [];
+    let tooYoung = 0;
+    let inUse = 0;
+    for (const object of stored) {
+        const sha256 = object.key.slice(object.key.lastIndexOf('/') + 1);
+        if (referenced.has(sha256))
+            inUse++;
+        else if (object.lastModified && Date.parse(object.lastModified) <= cutoff)
+            garbage.push({ key: object.key, size: object.size });
+        else
+            tooYoung++;
+    }
+    return { stored: stored.length, referenced: inUse, garbage, tooYoung };
+}
+
 ;// CONCATENATED MODULE: ./src/engine/prune-journal.ts
 /**
  * The prune journal: before a prune deletes anything, it writes down which backups it is about to delete,
@@ -82378,7 +82876,7 @@ async function readJournals(store, log) {
             journals.push({ key, startedAt: String(parsed.startedAt ?? ''), backups });
         }
         catch (error) {
-            log.warning(`Ignoring the prune journal s3://${store.bucket}/${key}, which cannot be read (${errorMessage(error)}).`);
+            log.warning(`Ignoring the prune journal s3://${store.bucket}/${key}, which cannot be read (${errors_errorMessage(error)}).`);
         }
     }
     return journals;
@@ -82396,10 +82894,6 @@ async function writeJournal(store, startedAt, backups) {
     return key;
 }
 
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(3711);
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
-var lib_storage_dist_cjs = __nccwpck_require__(2358);
 // EXTERNAL MODULE: ./node_modules/ajv/dist/ajv.js
 var ajv = __nccwpck_require__(2463);
 ;// CONCATENATED MODULE: ./src/domain/manifest.ts
@@ -82552,55 +83046,6 @@ function totalStoredBytes(manifest) {
     return manifest.artifacts.reduce((sum, a) => sum + a.size, 0);
 }
 
-;// CONCATENATED MODULE: ./src/engine/s3.ts
-/**
- * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
- * stores alike.
- */
-
-
-function normalizePrefix(prefix) {
-    const trimmed = (prefix ?? '').trim().replace(/^\/+/, '');
-    if (!trimmed)
-        return '';
-    return trimmed.endsWith('/') ? trimmed : trimmed + '/';
-}
-/** cloud.gov service keys give endpoints without a scheme, such as s3-fips.us-gov-west-1.amazonaws.com. */
-function normalizeEndpoint(endpoint) {
-    const trimmed = endpoint?.trim();
-    if (!trimmed)
-        return undefined;
-    return /^https?:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
-}
-function createS3Client(settings, env = process.env) {
-    if (settings.credentials) {
-        registerSecret(settings.credentials.secretAccessKey);
-        registerSecret(settings.credentials.sessionToken);
-    }
-    const endpoint = normalizeEndpoint(settings.endpoint);
-    // The SDK's default integrity protection (aws-chunked bodies with CRC trailers) is rejected by many
-    // S3-compatible stores, so with a custom endpoint checksums are sent only where the API requires them.
-    const checksums = endpoint ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-    return new dist_cjs.S3Client({
-        region: settings.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
-        endpoint,
-        forcePathStyle: Boolean(endpoint),
-        credentials: settings.credentials,
-        requestChecksumCalculation: checksums,
-        responseChecksumValidation: checksums,
-        maxAttempts: 5,
-    });
-}
-/** Fills a bucket's unset endpoint, region and credentials from another's: the media bucket from the backup bucket's. */
-function withConnectionOf(settings, from) {
-    return {
-        ...settings,
-        endpoint: settings.endpoint ?? from.endpoint,
-        region: settings.region ?? from.region,
-        credentials: settings.credentials ?? from.credentials,
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/engine/store.ts
 
 
@@ -82619,9 +83064,9 @@ class BackupStore {
     prefix;
     constructor(settings, client) {
         this.settings = settings;
-        this.client = client ?? createS3Client(settings);
+        this.client = client ?? s3_createS3Client(settings);
         this.bucket = settings.bucket;
-        this.prefix = normalizePrefix(settings.prefix);
+        this.prefix = s3_normalizePrefix(settings.prefix);
     }
     describe() {
         return `s3://${this.bucket}/${this.prefix}`;
@@ -82657,7 +83102,7 @@ class BackupStore {
                 ? 'it does not exist'
                 : status === 403
                     ? 'the credentials are not allowed to use it'
-                    : `the request failed: ${errorMessage(error)}`;
+                    : `the request failed: ${errors_errorMessage(error)}`;
             throw new errors_LifeboatError(`Cannot use the bucket '${this.bucket}' given in '${inputName}': ${why}. Check '${inputName}', 's3-endpoint', 's3-region' and the AWS credentials.`, { cause: error });
         }
     }
@@ -82785,7 +83230,7 @@ class BackupStore {
                 }
                 catch (error) {
                     const code = error.name;
-                    const text = errorMessage(error);
+                    const text = errors_errorMessage(error);
                     const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
                     for (const key of batch)
                         outcome.failed.push({ key, message });
@@ -82798,68 +83243,8 @@ class BackupStore {
     }
 }
 
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
-;// CONCATENATED MODULE: ./src/engine/streams.ts
-/**
- * Stream pieces shared by backup and restore: compression, and a meter that hashes and counts
- * bytes as they pass so that nothing has to be read twice.
- */
-
-
-
-const FILE_EXTENSION = { zstd: '.zst', gzip: '.gz', none: '' };
-function createCompressor(compression) {
-    switch (compression) {
-        case 'zstd':
-            // Level 3 is zstd's default: several times faster than gzip at a similar or better ratio.
-            return createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: 3 } });
-        case 'gzip':
-            return createGzip({ level: 6 });
-        case 'none':
-            return new PassThrough();
-    }
-}
-function createDecompressor(compression) {
-    switch (compression) {
-        case 'zstd':
-            return createZstdDecompress();
-        case 'gzip':
-            return createGunzip();
-        case 'none':
-            return new PassThrough();
-    }
-}
-/** Counts and hashes the bytes passing through, without holding them. */
-class Meter extends (/* unused pure expression or super */ null && (Transform)) {
-    bytes = 0;
-    hash = createHash('sha256');
-    _transform(chunk, _encoding, callback) {
-        this.bytes += chunk.length;
-        this.hash.update(chunk);
-        callback(null, chunk);
-    }
-    sha256() {
-        return this.hash.copy().digest('hex');
-    }
-}
-function streams_formatBytes(bytes) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-function streams_formatRate(bytes, ms) {
-    return ms > 0 ? `${streams_formatBytes((bytes * 1000) / ms)}/s` : 'n/a';
-}
-
 ;// CONCATENATED MODULE: ./src/engine/prune.ts
+
 
 
 
@@ -82908,6 +83293,9 @@ async function runPrune(options, log) {
         durationMs: 0,
     };
     if (options.dryRun) {
+        // What the clean-up would delete if these backups were gone is not known without deleting them; the dry
+        // run reports the media content that is unreferenced already.
+        result.media = await cleanUpMedia(store, now, options, log, true);
         result.durationMs = Date.now() - clockStart;
         return result;
     }
@@ -82918,9 +83306,10 @@ async function runPrune(options, log) {
         ownJournal = await writeJournal(store, now, doomed.map((b) => ({ space: b.entry.space, id: b.entry.id })));
         await deleteBackups(store, doomed, options, result, log);
     }
-    // Media garbage collection goes here, once backups reference shared media objects (the media issue):
-    // delete media objects that no kept backup references and that are older than the grace period. It must
-    // run after the deletions above, from a fresh listing of the manifests that remain.
+    // Media content is shared between backups, so it goes only after the backups themselves, judged from a
+    // fresh reading of the manifests that remain. If the prune is killed before this, the next one does it.
+    if (result.failed.length === 0)
+        result.media = await cleanUpMedia(store, now, options, log, false);
     if (result.failed.length === 0) {
         // Our own journal, and the journals of earlier prunes whose remnants this prune has now removed. A journal
         // naming a space outside this prune's scope is left for a prune of that space.
@@ -82955,6 +83344,41 @@ function plan(entries, options, now, unfinished) {
         }
         throw error;
     }
+}
+async function cleanUpMedia(store, now, options, log, dryRun) {
+    let found;
+    try {
+        found = await findMediaGarbage(store, now, options.incompleteGraceMs);
+    }
+    catch (error) {
+        const skipped = errors_errorMessage(error);
+        log.warning(skipped);
+        return { stored: 0, referenced: 0, deleted: 0, bytesFreed: 0, tooYoung: 0, skipped };
+    }
+    if (found.stored === 0)
+        return undefined;
+    const cleanup = {
+        stored: found.stored,
+        referenced: found.referenced,
+        deleted: 0,
+        bytesFreed: 0,
+        tooYoung: found.tooYoung,
+    };
+    if (dryRun) {
+        cleanup.deleted = found.garbage.length;
+        cleanup.bytesFreed = found.garbage.reduce((sum, g) => sum + g.size, 0);
+    }
+    else if (found.garbage.length > 0) {
+        const outcome = await store.deleteKeys(found.garbage.map((g) => g.key), { concurrency: options.deleteConcurrency ?? 4 });
+        const gone = new Set(outcome.deleted);
+        cleanup.deleted = gone.size;
+        cleanup.bytesFreed = found.garbage.filter((g) => gone.has(g.key)).reduce((sum, g) => sum + g.size, 0);
+        for (const { key, message } of outcome.failed.slice(0, 5))
+            log.warning(`Could not delete unreferenced media content ${key} (${message}); the next prune will.`);
+    }
+    log.info(`Media content: ${cleanup.stored} stored, ${cleanup.referenced} in use; ${cleanup.deleted} unreferenced ${dryRun ? 'would be deleted' : 'deleted'} (${streams_formatBytes(cleanup.bytesFreed)})` +
+        `${cleanup.tooYoung ? `, ${cleanup.tooYoung} unreferenced but younger than the grace period kept` : ''}.`);
+    return cleanup;
 }
 function inScope(journal, space) {
     return space === undefined || journal.backups.every((b) => b.space === space);
@@ -83042,6 +83466,7 @@ function toPruneOutput(result) {
         objectsDeleted: result.objectsDeleted,
         bytesFreed: result.bytesFreed,
         deleteRequests: result.deleteRequests,
+        ...(result.media ? { media: result.media } : {}),
     };
 }
 /** Ids for the `deleted` output: what was deleted, or in a dry run what would be. */
@@ -83155,6 +83580,15 @@ function pruneSummary(result) {
         if (rows.length > PRUNE_SUMMARY_ROWS)
             lines.push('', `… and ${rows.length - PRUNE_SUMMARY_ROWS} more backups; the step log has the whole plan.`);
     }
+    const media = result.media;
+    if (media) {
+        lines.push('', '### Media content', '');
+        if (media.skipped)
+            lines.push(`Not cleaned up: ${media.skipped}`);
+        else {
+            lines.push(table(['Stored', 'In use by kept backups', result.dryRun ? 'Unreferenced, would be deleted' : 'Unreferenced, deleted', 'Bytes freed', 'Unreferenced but too young'], [[String(media.stored), String(media.referenced), String(media.deleted), streams_formatBytes(media.bytesFreed), String(media.tooYoung)]]));
+        }
+    }
     return lines.join('\n') + '\n';
 }
 /** How many per-table rows the restore summary shows before it only counts the rest. */
@@ -83237,7 +83671,7 @@ function secretInput(read, name) {
 function choice(read, name, allowed, fallback) {
     const value = optional(read, name) ?? fallback;
     if (!allowed.includes(value)) {
-        throw new LifeboatError(`Input '${name}' is '${value}'; it must be one of: ${allowed.join(', ')}.`);
+        throw new errors_LifeboatError(`Input '${name}' is '${value}'; it must be one of: ${allowed.join(', ')}.`);
     }
     return value;
 }
@@ -83338,11 +83772,12 @@ const PruneOutputs = {
 const HOUR_MS = 60 * 60 * 1000;
 /** Shorter than this, a slow backup could be deleted while it is still uploading. */
 const MIN_GRACE_MS = HOUR_MS;
-function getPruneInputs(read) {
+/** `bucket` defaults to the bucket inputs; with binding the caller passes readBucketRequest(read).draft. */
+function getPruneInputs(read, draftBucket) {
     const space = optional(read, 'space');
     const policyFile = optional(read, 'policy-file');
     return {
-        bucket: bucketSettings(read),
+        bucket: draftBucket ?? bucketSettings(read),
         // The action's default is the default path, which may be absent (then FAC's defaults apply); only a
         // path someone chose must exist.
         policyFile: policyFile === DEFAULT_POLICY_PATH ? undefined : policyFile,
@@ -83372,6 +83807,952 @@ function graceInput(read, name) {
     return ms;
 }
 
+;// CONCATENATED MODULE: ./src/engine/binding/poll.ts
+/**
+ * Waiting without fixed sleeps: poll a condition with exponential backoff until it is met or a
+ * deadline passes. Used for Cloud Foundry jobs and for fresh IAM keys that S3 does not know yet.
+ */
+const JOB_BACKOFF = { initialMs: 250, factor: 1.6, maxMs: 5_000, timeoutMs: 5 * 60_000 };
+function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+/**
+ * Calls `attempt` until it returns a value other than undefined, waiting a growing interval
+ * between calls. When the deadline passes, calls `onTimeout` and throws what it returns.
+ */
+async function pollUntil(attempt, backoff, onTimeout) {
+    const started = Date.now();
+    let wait = backoff.initialMs;
+    for (let tries = 1;; tries++) {
+        const result = await attempt(tries);
+        if (result !== undefined)
+            return result;
+        const elapsed = Date.now() - started;
+        if (elapsed >= backoff.timeoutMs)
+            throw onTimeout(elapsed);
+        await sleep(Math.min(wait, backoff.timeoutMs - elapsed));
+        wait = Math.min(wait * backoff.factor, backoff.maxMs);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/uaa.ts
+/**
+ * UAA, Cloud Foundry's login server: where it is (the API root's links) and a token for a service
+ * account by the password grant, as the cf CLI gets one (client `cf`, empty secret).
+ *
+ *   GET  {api}/                 → {"links": {"login": {"href"}, "uaa": {"href"}, ...}}
+ *   POST {login}/oauth/token    grant_type=password&username=…&password=…  (Basic cf:)
+ *                               → {"access_token", "token_type": "bearer", "expires_in", "refresh_token"}
+ *
+ * Every token is registered as a secret the moment it arrives.
+ */
+
+
+/** Seconds before a token's expiry at which it is replaced. */
+const EXPIRY_MARGIN_S = 60;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Only loopback may be spoken to without TLS: a password or token must never cross a network in clear. */
+function assertSafeUrl(url, what) {
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || /^127\./.test(url.hostname);
+    if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback))
+        return;
+    throw new errors_LifeboatError(`${what} is ${url.origin}; it must use https:// (plain http is accepted only on loopback, for tests).`);
+}
+/** The cf-api input as a URL: https:// is added when no scheme is given, as the cf CLI does. */
+function parseApiUrl(text) {
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`;
+    let url;
+    try {
+        url = new URL(withScheme);
+    }
+    catch {
+        throw new errors_LifeboatError(`Input 'cf-api' is '${text}', which is not a URL. For example: cf-api: https://api.fr.cloud.gov`);
+    }
+    if (url.username || url.password) {
+        throw new errors_LifeboatError("Input 'cf-api' must not contain a username or password; give them in 'cf-username' and 'cf-password'.");
+    }
+    assertSafeUrl(url, "Input 'cf-api'");
+    url.pathname = url.pathname.replace(/\/+$/, '');
+    url.search = '';
+    url.hash = '';
+    return url;
+}
+/** Reads the login server's address from the API root document. */
+async function discoverLoginUrl(api) {
+    let response;
+    try {
+        response = await fetch(api.href.replace(/\/?$/, '/'), { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    }
+    catch (error) {
+        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry API at ${api.origin} (input 'cf-api'): ${errors_errorMessage(error)}.`, { cause: error });
+    }
+    const body = (await response.json().catch(() => undefined));
+    const href = body?.links?.login?.href ?? body?.links?.uaa?.href;
+    if (!response.ok || !href) {
+        throw new errors_LifeboatError(`${api.origin} (input 'cf-api') does not look like a Cloud Foundry API: GET / answered ${response.status} without links.login. For example: cf-api: https://api.fr.cloud.gov`);
+    }
+    const login = new URL(href);
+    assertSafeUrl(login, `The login server named by ${api.origin}`);
+    return login;
+}
+/** UAA's answer for an expired password: 401/403 {"error":"access_denied"|"unauthorized","error_description":"Your current password has expired…"}. */
+function isExpiredPasswordAnswer(body) {
+    const text = `${body?.error ?? ''} ${body?.error_description ?? ''}`;
+    return /password[^.]*\bexpired\b|\bexpired\b[^.]*password/i.test(text);
+}
+function expiredPasswordMessage(login, said) {
+    return [
+        `The Cloud Foundry service account's password has expired (${login.origin} said: "${said}").`,
+        'cloud.gov expires service-account passwords every 90 days.',
+        'Make new credentials by recreating the service key of the cloud-gov-service-account instance:',
+        '`cf delete-service-key <service-account> <key>`, `cf create-service-key <service-account> <key>`, `cf service-key <service-account> <key>`,',
+        "then store the new username and password in the GitHub secrets passed as 'cf-username' and 'cf-password'.",
+        'See docs/cloud-gov.md.',
+    ].join(' ');
+}
+/** The password grant. Throws a LifeboatError that says what to do on refused or expired credentials. */
+async function passwordGrant(login, username, password) {
+    registerSecret(password);
+    const url = new URL('oauth/token', login.href.replace(/\/?$/, '/'));
+    let response;
+    try {
+        response = await fetch(url, {
+            method: 'POST',
+            headers: {
+                accept: 'application/json',
+                'content-type': 'application/x-www-form-urlencoded',
+                authorization: `Basic ${Buffer.from('cf:').toString('base64')}`,
+            },
+            body: new URLSearchParams({ grant_type: 'password', username, password }).toString(),
+            signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+    }
+    catch (error) {
+        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry login server at ${login.origin}: ${errors_errorMessage(error)}.`, { cause: error });
+    }
+    const body = (await response.json().catch(() => undefined));
+    // Mask before anything can print the body.
+    registerSecret(body?.access_token);
+    registerSecret(body?.refresh_token);
+    if (response.ok && body?.access_token) {
+        const lifetime = Math.max((body.expires_in ?? 600) - EXPIRY_MARGIN_S, 30);
+        return { accessToken: body.access_token, expiresAt: Date.now() + lifetime * 1000 };
+    }
+    const said = body?.error_description ?? body?.error ?? `HTTP ${response.status}`;
+    if (isExpiredPasswordAnswer(body))
+        throw new errors_LifeboatError(expiredPasswordMessage(login, said));
+    if (response.status === 400 || response.status === 401 || response.status === 403) {
+        throw new errors_LifeboatError(`${login.origin} refused the service account's username and password (${response.status}: ${said}). Check the secrets passed as 'cf-username' and 'cf-password': they are the username and password of a service key of a cloud-gov-service-account instance (see docs/cloud-gov.md).`);
+    }
+    throw new errors_LifeboatError(`The Cloud Foundry login server at ${login.origin} failed to issue a token (${response.status}: ${said}).`);
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/cf-api.ts
+/**
+ * A small Cloud Foundry API v3 client: just the calls Lifeboat's bindings make, over Node's fetch.
+ *
+ *   GET    /v3/organizations?names=                                  find the org
+ *   GET    /v3/spaces?names=&organization_guids=                     find the space
+ *   GET    /v3/service_instances?names=&space_guids=                 find the service instance
+ *   POST   /v3/service_credential_bindings {type: key, …}            202 + Location: /v3/jobs/<guid>
+ *   GET    /v3/jobs/:guid                                            PROCESSING | POLLING | COMPLETE | FAILED
+ *   GET    /v3/service_credential_bindings?names=&service_instance_guids=&type=key
+ *   GET    /v3/service_credential_bindings/:guid[/details]
+ *   DELETE /v3/service_credential_bindings/:guid                     202 + job, or 204; 404 when gone
+ *
+ * The bearer token is sent only to the API's own origin (pagination and job links are checked),
+ * and is renewed by the password grant when it nears expiry or the API says it is invalid.
+ */
+
+
+
+/** A CF API answer that was not a success: its status and the v3 `errors` array. */
+class CfApiError extends Error {
+    method;
+    path;
+    status;
+    errors;
+    constructor(method, path, status, errors) {
+        super(`${method} ${path} answered ${status}${errors.length ? `: ${describeErrors(errors)}` : ''}`);
+        this.method = method;
+        this.path = path;
+        this.status = status;
+        this.errors = errors;
+        this.name = 'CfApiError';
+    }
+    has(title) {
+        return this.errors.some((e) => e.title === title);
+    }
+}
+function describeErrors(errors) {
+    return errors.map((e) => [e.title, e.detail].filter(Boolean).join(': ')).join('; ');
+}
+const TRANSIENT = new Set([502, 503, 504]);
+class CfClient {
+    api;
+    login;
+    credentials;
+    options;
+    token;
+    constructor(api, login, credentials, options) {
+        this.api = api;
+        this.login = login;
+        this.credentials = credentials;
+        this.options = options;
+    }
+    /** Finds the login server from the API root and gets a token: fails here, clearly, on a wrong or expired password. */
+    static async connect(credentials, options) {
+        const api = parseApiUrl(credentials.api);
+        const login = await discoverLoginUrl(api);
+        const client = new CfClient(api, login, credentials, options);
+        await client.authenticate();
+        options.log.debug(`Authenticated to ${api.origin} through ${login.origin}.`);
+        return client;
+    }
+    get origin() {
+        return this.api.origin;
+    }
+    get jobBackoff() {
+        return this.options.jobBackoff ?? JOB_BACKOFF;
+    }
+    async authenticate() {
+        this.token = await passwordGrant(this.login, this.credentials.username, this.credentials.password);
+        return this.token.accessToken;
+    }
+    async bearer() {
+        if (!this.token || Date.now() >= this.token.expiresAt)
+            return this.authenticate();
+        return this.token.accessToken;
+    }
+    /** A path on the API, or an absolute link the API gave, which must be on the API's own origin. */
+    resolve(pathOrUrl) {
+        const url = new URL(pathOrUrl, this.api.href.replace(/\/?$/, '/'));
+        if (url.origin !== this.api.origin) {
+            throw new errors_LifeboatError(`The Cloud Foundry API at ${this.api.origin} linked to ${url.origin}; Lifeboat sends its token only to the API itself.`);
+        }
+        return url;
+    }
+    /**
+     * Sends one request with the bearer token. Renews the token once on 401; retries reads and
+     * deletes (idempotent) on network errors and 502/503/504. Returns the response for statuses in
+     * `accept`; throws CfApiError for other statuses.
+     */
+    async request(method, pathOrUrl, options = {}) {
+        const url = this.resolve(pathOrUrl);
+        const accept = options.accept ?? [200];
+        const idempotent = method !== 'POST';
+        let renewed = false;
+        for (let attempt = 1;; attempt++) {
+            let response;
+            try {
+                response = await fetch(url, {
+                    method,
+                    headers: {
+                        accept: 'application/json',
+                        authorization: `bearer ${await this.bearer()}`,
+                        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+                    },
+                    body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
+                    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+                });
+            }
+            catch (error) {
+                if (idempotent && attempt < 3) {
+                    await sleep(1000 * attempt);
+                    continue;
+                }
+                if (error instanceof errors_LifeboatError)
+                    throw error;
+                throw new errors_LifeboatError(`Cannot reach the Cloud Foundry API at ${this.api.origin} (${method} ${url.pathname}): ${errors_errorMessage(error)}.`, {
+                    cause: error,
+                });
+            }
+            const text = await response.text();
+            let json;
+            try {
+                json = text ? JSON.parse(text) : undefined;
+            }
+            catch {
+                json = undefined;
+            }
+            if (accept.includes(response.status)) {
+                return { status: response.status, location: response.headers.get('location') ?? undefined, json };
+            }
+            if (response.status === 401 && !renewed) {
+                renewed = true;
+                await this.authenticate();
+                continue;
+            }
+            if (idempotent && TRANSIENT.has(response.status) && attempt < 3) {
+                await sleep(1000 * attempt);
+                continue;
+            }
+            const errors = json?.errors ?? [];
+            throw new CfApiError(method, url.pathname, response.status, errors);
+        }
+    }
+    async get(pathOrUrl) {
+        return (await this.request('GET', pathOrUrl)).json;
+    }
+    /** Every resource of a listing, following pagination.next. */
+    async list(path, query) {
+        const out = [];
+        let next = `${path}?${new URLSearchParams({ ...query, per_page: query.per_page ?? '100' })}`;
+        while (next) {
+            const page = await this.get(next);
+            out.push(...(page.resources ?? []));
+            next = page.pagination?.next?.href ?? undefined;
+        }
+        return out;
+    }
+    /** The one resource of a listing filtered by name, or undefined. */
+    async findOne(path, query) {
+        const found = await this.list(path, query);
+        return found[0];
+    }
+    /**
+     * Waits for an asynchronous job (polling with backoff, never a fixed sleep). Throws a
+     * LifeboatError with the job's errors when it FAILED, and one naming the job on timeout.
+     */
+    async waitForJob(location, what) {
+        return pollUntil(async () => {
+            const job = await this.get(location);
+            if (job.state === 'COMPLETE')
+                return job;
+            if (job.state === 'FAILED') {
+                throw new errors_LifeboatError(`Cloud Foundry could not ${what}: ${describeErrors(job.errors ?? []) || 'the job failed without saying why'}.`);
+            }
+            return undefined;
+        }, this.jobBackoff, (elapsed) => new errors_LifeboatError(`Cloud Foundry did not finish ${what} within ${Math.round(elapsed / 1000)} s (job ${this.resolve(location).pathname} is still running).`));
+    }
+    async findOrganization(name) {
+        return this.findOne('/v3/organizations', { names: name });
+    }
+    async findSpace(name, orgGuid) {
+        return this.findOne('/v3/spaces', { names: name, organization_guids: orgGuid });
+    }
+    async findServiceInstance(name, spaceGuid) {
+        return this.findOne('/v3/service_instances', { names: name, space_guids: spaceGuid });
+    }
+    async listKeys(instanceGuid, names) {
+        return this.list('/v3/service_credential_bindings', {
+            service_instance_guids: instanceGuid,
+            type: 'key',
+            ...(names ? { names: names.join(',') } : {}),
+        });
+    }
+    async getBinding(guid) {
+        try {
+            return await this.get(`/v3/service_credential_bindings/${encodeURIComponent(guid)}`);
+        }
+        catch (error) {
+            if (error instanceof CfApiError && error.status === 404)
+                return undefined;
+            throw error;
+        }
+    }
+}
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./src/engine/binding/s3-credentials.ts
+/**
+ * From a service key's credentials to Lifeboat's bucket settings, for the cloud.gov S3 broker's
+ * JSON (and any broker that uses the same field names):
+ *
+ *   {"access_key_id", "secret_access_key", "region", "bucket", "endpoint", "fips_endpoint",
+ *    "uri": "s3://key:secret@host/bucket", "additional_buckets": [...], "insecure_skip_verify"}
+ *
+ * Every value is masked before anything else looks at it, except the few that say where the
+ * bucket is (bucket, region, endpoints): masking those would turn every log line into asterisks,
+ * and they are useless without the keys.
+ */
+
+
+
+
+
+/** Fields that locate the bucket and are not secret. Everything else in a credentials object is masked. */
+const PUBLIC_FIELDS = new Set(['bucket', 'region', 'endpoint', 'fips_endpoint', 'additional_buckets', 'insecure_skip_verify']);
+/** Registers every secret-bearing value of a credentials object (nested ones too). */
+function maskCredentials(credentials) {
+    const visit = (value, field) => {
+        if (field && PUBLIC_FIELDS.has(field))
+            return;
+        if (typeof value === 'string')
+            registerSecret(value);
+        else if (typeof value === 'number')
+            registerSecret(String(value));
+        else if (Array.isArray(value))
+            value.forEach((v) => visit(v));
+        else if (value && typeof value === 'object')
+            for (const [k, v] of Object.entries(value))
+                visit(v, k);
+    };
+    visit(credentials);
+}
+/** Reads the S3 fields of a service key's credentials; `where` names the key in errors. */
+function parseS3Credentials(credentials, where) {
+    const c = (credentials ?? {});
+    const text = (name) => (typeof c[name] === 'string' && c[name].trim() ? c[name].trim() : undefined);
+    const accessKeyId = text('access_key_id');
+    const secretAccessKey = text('secret_access_key');
+    if (!accessKeyId || !secretAccessKey) {
+        const fields = Object.keys(c).sort().join(', ') || 'none';
+        throw new errors_LifeboatError(`The credentials of ${where} have no access_key_id and secret_access_key (fields: ${fields}). Is 'cf-service-instance' an S3 bucket service (cloud.gov's s3 service)?`);
+    }
+    return {
+        accessKeyId,
+        secretAccessKey,
+        region: text('region'),
+        bucket: text('bucket'),
+        endpoint: text('endpoint') ?? text('fips_endpoint'),
+        additionalBuckets: Array.isArray(c.additional_buckets) ? c.additional_buckets.filter((b) => typeof b === 'string') : [],
+    };
+}
+/**
+ * The bucket settings for bound credentials. The bucket is the key's own unless an input names
+ * another one the key covers (with additional_instances); endpoint and region come from the key
+ * unless given as inputs. An endpoint means path-style addressing, as for any custom endpoint.
+ */
+function bucketFromCredentials(credentials, overrides, where, log) {
+    const bucket = overrides.bucket ?? credentials.bucket;
+    if (!bucket) {
+        throw new errors_LifeboatError(`The credentials of ${where} name no bucket; give the bucket's name in 'backup-bucket'.`);
+    }
+    const covered = [credentials.bucket, ...credentials.additionalBuckets].filter(Boolean);
+    if (overrides.bucket && covered.length && !covered.includes(overrides.bucket)) {
+        log?.warning(`'backup-bucket' is '${overrides.bucket}', but ${where} is for ${covered.join(', ')}; using '${overrides.bucket}' as asked.`);
+    }
+    return {
+        bucket,
+        prefix: overrides.prefix,
+        endpoint: overrides.endpoint ?? credentials.endpoint,
+        region: overrides.region ?? credentials.region,
+        credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
+    };
+}
+const FRESH_KEY_BACKOFF = { initialMs: 500, factor: 2, maxMs: 5_000, timeoutMs: 30_000 };
+/**
+ * Freshly created IAM keys can be refused for a few seconds until they propagate. Retries a
+ * HeadBucket while S3 answers 403 (or does not know the key yet), up to `backoff.timeoutMs`.
+ * Other answers end the wait at once: the operation's own first call reports them as usual.
+ */
+async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF) {
+    const client = s3_createS3Client(settings);
+    try {
+        await pollUntil(async (tries) => {
+            try {
+                await client.send(new dist_cjs.HeadBucketCommand({ Bucket: settings.bucket }));
+                if (tries > 1)
+                    log.info(`The new key works after ${tries} tries.`);
+                return true;
+            }
+            catch (error) {
+                const status = error.$metadata?.httpStatusCode;
+                const name = error.name ?? '';
+                if (status === 403 || name === 'InvalidAccessKeyId') {
+                    if (tries === 1)
+                        log.info('S3 does not accept the new key yet (403); retrying while it propagates…');
+                    return undefined;
+                }
+                log.debug(`HeadBucket with the new key: ${errors_errorMessage(error)}`);
+                return true;
+            }
+        }, backoff, (elapsed) => new errors_LifeboatError(`S3 kept refusing the credentials of ${where} (403) for ${Math.round(elapsed / 1000)} s on bucket '${settings.bucket}'. If 'backup-bucket' is given, check that the key covers it.`));
+    }
+    finally {
+        client.destroy();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/lifecycle.ts
+/**
+ * The life of Lifeboat's service keys: bind (create a key of type `key` on a service instance and
+ * read its credentials), unbind (delete it), and sweep (delete keys that crashed runs left behind).
+ *
+ * Bindings are generic: any number of service instances can be bound in one session, and
+ * `unbindAll` deletes every key the session created. What must survive a crash is kept in a
+ * BindingState (no secrets in it: names and guids only), which is handed to a journal every time it
+ * changes: the actions save it with core.saveState for their post step, the CLI keeps it in memory.
+ *
+ * The state is recorded *before* a key is created (its planned name), and again once its guid is
+ * known, so that whoever cleans up can find the key by name if the process died in between.
+ */
+
+
+
+
+
+
+/** Every key Lifeboat creates has a name starting with this; the sweep only ever deletes such keys. */
+const KEY_PREFIX = 'lifeboat-';
+const lifecycle_memoryJournal = { save: () => undefined };
+/** A failed clean-up: names every key left behind and how to delete it by hand. */
+class UnbindError extends errors_LifeboatError {
+    left;
+    constructor(left) {
+        super(`Could not delete ${left.length === 1 ? 'a service key' : `${left.length} service keys`} that gives access to the backup bucket. ` +
+            left.map(({ record, message }) => `Key '${record.name}' of '${record.instance}': ${message.replace(/\.$/, '')}. Delete it by hand: cf delete-service-key ${record.instance} ${record.name} -f`).join(' ') +
+            ' Until then its credentials stay valid.');
+        this.left = left;
+        this.name = 'UnbindError';
+    }
+}
+function slug(text, max) {
+    return (text
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-+|-+$/g, '')
+        .slice(0, max)
+        .replace(/-+$/, '') || 'x');
+}
+/**
+ * A key name that says it is Lifeboat's and which run made it:
+ * lifeboat-<operation>-<repository>-<run id>-<attempt>-<random> in GitHub Actions,
+ * lifeboat-<operation>-<host>-<yyyymmddhhmmss>-<random> elsewhere.
+ */
+function keyName(operation, env = process.env, random = (0,external_node_crypto_.randomBytes)(3).toString('hex')) {
+    if (env.GITHUB_RUN_ID) {
+        const repo = slug(env.GITHUB_REPOSITORY?.split('/').pop() ?? 'repo', 30);
+        return `${KEY_PREFIX}${slug(operation, 12)}-${repo}-${slug(env.GITHUB_RUN_ID, 20)}-${slug(env.GITHUB_RUN_ATTEMPT ?? '1', 5)}-${random}`;
+    }
+    const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    return `${KEY_PREFIX}${slug(operation, 12)}-${slug((0,external_node_os_.hostname)(), 30)}-${stamp}-${random}`;
+}
+/** CF metadata for a key: labels to select by, annotations a person reads in `cf curl`. */
+function keyMetadata(operation, env = process.env, createdAt = new Date()) {
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+    const annotations = {
+        'lifeboat.created-at': createdAt.toISOString(),
+        'lifeboat.operation': operation,
+        'lifeboat.repository': env.GITHUB_REPOSITORY,
+        'lifeboat.run-id': env.GITHUB_RUN_ID,
+        'lifeboat.run-attempt': env.GITHUB_RUN_ATTEMPT,
+        'lifeboat.run-url': env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined,
+        'lifeboat.host': env.GITHUB_RUN_ID ? undefined : (0,external_node_os_.hostname)(),
+    };
+    return {
+        labels: { 'lifeboat.managed': 'true', 'lifeboat.operation': slug(operation, 63) },
+        annotations: Object.fromEntries(Object.entries(annotations).filter(([, v]) => v)),
+    };
+}
+/** Keys that crashed runs leave behind are deleted by the sweep once this old, by default. */
+const DEFAULT_STALE_KEY_AGE_MS = 24 * 60 * 60 * 1000;
+class CfBindings {
+    client;
+    state;
+    journal;
+    log;
+    spaceGuid;
+    constructor(client, state, journal, log) {
+        this.client = client;
+        this.state = state;
+        this.journal = journal;
+        this.log = log;
+    }
+    /** Logs in; nothing is created yet. */
+    static async open(target, operation, journal, log, client) {
+        const cf = client ?? (await CfClient.connect(target, { log }));
+        return new CfBindings(cf, { v: 1, api: cf.api.href.replace(/\/$/, ''), org: target.org, space: target.space, operation, keys: [] }, journal, log);
+    }
+    /** Picks up a saved state (in a post step) to delete what it records. */
+    static async resume(state, login, journal, log, client) {
+        const cf = client ?? (await CfClient.connect({ api: state.api, ...login }, { log }));
+        return new CfBindings(cf, { ...state, keys: state.keys.map((k) => ({ ...k })) }, journal, log);
+    }
+    get cf() {
+        return this.client;
+    }
+    /** Keys created (or maybe created) and not yet deleted. */
+    get outstanding() {
+        return this.state.keys.filter((k) => k.state !== 'deleted');
+    }
+    save() {
+        this.journal.save(this.state);
+    }
+    where() {
+        return `org '${this.state.org}', space '${this.state.space}' at ${this.client.origin}`;
+    }
+    async resolveSpace() {
+        if (this.spaceGuid)
+            return this.spaceGuid;
+        const org = await this.client.findOrganization(this.state.org);
+        if (!org) {
+            throw new errors_LifeboatError(`No organization named '${this.state.org}' is visible to the service account at ${this.client.origin}. Check 'cf-org', and that the account has a role in it.`);
+        }
+        const space = await this.client.findSpace(this.state.space, org.guid);
+        if (!space) {
+            throw new errors_LifeboatError(`No space named '${this.state.space}' in org '${this.state.org}' is visible to the service account. Check 'cf-space', and that the account has a role in it.`);
+        }
+        this.spaceGuid = space.guid;
+        return space.guid;
+    }
+    async findInstance(name) {
+        const instance = await this.client.findServiceInstance(name, await this.resolveSpace());
+        if (!instance) {
+            throw new errors_LifeboatError(`No service instance named '${name}' in ${this.where()}. Check 'cf-service-instance' (cf services lists them).`);
+        }
+        if (instance.type === 'user-provided') {
+            throw new errors_LifeboatError(`The service instance '${name}' is user-provided; service keys can only be made for managed instances such as cloud.gov's s3.`);
+        }
+        return instance.guid;
+    }
+    async findKeyByName(record) {
+        const instanceGuid = record.instanceGuid ?? (await this.findInstance(record.instance));
+        const found = await this.client.listKeys(instanceGuid, [record.name]);
+        return found.find((b) => b.name === record.name);
+    }
+    /**
+     * Creates a service key on the named instance, waits for its job, and returns its credentials,
+     * every secret value of which is masked before this returns.
+     */
+    async bind(instance, env = process.env) {
+        const instanceGuid = await this.findInstance(instance);
+        const record = { instance, instanceGuid, name: keyName(this.state.operation, env), state: 'planned' };
+        this.state.keys.push(record);
+        this.save(); // before the key exists: a crash from here on leaves a name to look for
+        const where = `service key '${record.name}' of '${instance}'`;
+        this.log.info(`Creating ${where} in ${this.where()}…`);
+        let created;
+        try {
+            created = await this.client.request('POST', '/v3/service_credential_bindings', {
+                body: {
+                    type: 'key',
+                    name: record.name,
+                    relationships: { service_instance: { data: { guid: instanceGuid } } },
+                    metadata: keyMetadata(this.state.operation, env),
+                },
+                accept: [201, 202],
+            });
+        }
+        catch (error) {
+            if (error instanceof CfApiError && error.status === 403) {
+                throw new errors_LifeboatError(`The service account may not create service keys in ${this.where()} (403: ${describeErrors(error.errors)}). It needs the SpaceDeveloper role there (a space-deployer service account has it in its own space).`, { cause: error });
+            }
+            throw new errors_LifeboatError(`Could not create ${where}: ${errors_errorMessage(error)}.`, { cause: error });
+        }
+        if (created.status === 201) {
+            record.guid = created.json?.guid;
+        }
+        else {
+            // 202: the binding exists from now on, in progress; learn its guid before waiting, for the state.
+            record.guid = (await this.findKeyByName(record))?.guid;
+            if (record.guid) {
+                record.state = 'created';
+                this.save();
+            }
+            if (!created.location)
+                throw new errors_LifeboatError(`Cloud Foundry accepted ${where} but gave no job to follow (no Location header).`);
+            await this.client.waitForJob(created.location, `create ${where}`);
+            record.guid ??= (await this.findKeyByName(record))?.guid;
+        }
+        if (!record.guid)
+            throw new errors_LifeboatError(`Cloud Foundry reported ${where} created, but it cannot be found.`);
+        if (record.state !== 'created') {
+            record.state = 'created';
+            this.save();
+        }
+        const details = await this.client.get(`/v3/service_credential_bindings/${record.guid}/details`);
+        maskCredentials(details.credentials); // first thing: nothing may print them unmasked
+        this.log.info(`Created ${where}.`);
+        return { record, credentials: details.credentials, where };
+    }
+    /** Waits while another operation on the binding (e.g. its creation) is in progress. */
+    async waitUntilIdle(guid, what) {
+        await pollUntil(async () => {
+            const binding = await this.client.getBinding(guid);
+            return !binding || binding.last_operation?.state !== 'in progress' ? true : undefined;
+        }, this.client.jobBackoff, (elapsed) => new errors_LifeboatError(`${what} was still busy after ${Math.round(elapsed / 1000)} s.`));
+    }
+    /** Deletes one key; a key that is already gone (or was never created) counts as deleted. */
+    async unbind(record) {
+        if (record.state === 'deleted')
+            return;
+        const what = `service key '${record.name}' of '${record.instance}'`;
+        const guid = record.guid ?? (await this.findKeyByName(record))?.guid;
+        if (!guid) {
+            this.log.info(`The ${what} was never created; nothing to delete.`);
+            record.state = 'deleted';
+            this.save();
+            return;
+        }
+        for (let attempt = 1;; attempt++) {
+            try {
+                const answer = await this.client.request('DELETE', `/v3/service_credential_bindings/${guid}`, { accept: [202, 204, 404] });
+                if (answer.status === 202) {
+                    if (!answer.location)
+                        throw new errors_LifeboatError(`Cloud Foundry accepted deleting the ${what} but gave no job to follow.`);
+                    await this.client.waitForJob(answer.location, `delete the ${what}`);
+                }
+                this.log.info(answer.status === 404 ? `The ${what} was already deleted.` : `Deleted the ${what}.`);
+                break;
+            }
+            catch (error) {
+                // CF refuses to delete a binding while its creation is still in progress: wait for that, then delete.
+                if (error instanceof CfApiError && error.status === 422 && attempt < 3 && /in progress/i.test(describeErrors(error.errors) + error.errors.map((e) => e.title).join(' '))) {
+                    this.log.info(`The ${what} is still being created; waiting to delete it…`);
+                    await this.waitUntilIdle(guid, `The ${what}`);
+                    continue;
+                }
+                throw error;
+            }
+        }
+        record.guid = guid;
+        record.state = 'deleted';
+        this.save();
+    }
+    /** Deletes every key of this session; throws an UnbindError naming each key it could not delete. */
+    async unbindAll() {
+        const left = [];
+        for (const record of this.outstanding) {
+            try {
+                await this.unbind(record);
+            }
+            catch (error) {
+                left.push({ record, message: errors_errorMessage(error) });
+            }
+        }
+        if (left.length)
+            throw new UnbindError(left);
+    }
+    /**
+     * Deletes Lifeboat's keys on an instance that are older than `olderThanMs`: those that runs
+     * which crashed before their clean-up left behind. Never touches keys without the lifeboat-
+     * prefix, this session's own keys, or names in `keep`. Failures are reported, not thrown.
+     */
+    async sweepStaleKeys(instance, options) {
+        const instanceGuid = this.state.keys.find((k) => k.instance === instance && k.instanceGuid)?.instanceGuid ?? (await this.findInstance(instance));
+        const cutoff = (options.now ?? new Date()).getTime() - options.olderThanMs;
+        const keep = new Set([...(options.keep ?? []), ...this.state.keys.map((k) => k.name)]);
+        const result = { deleted: [], failed: [], kept: [] };
+        for (const key of await this.client.listKeys(instanceGuid)) {
+            if (!key.name.startsWith(KEY_PREFIX))
+                continue;
+            const created = Date.parse(key.created_at ?? '');
+            if (keep.has(key.name) || !Number.isFinite(created) || created > cutoff) {
+                result.kept.push(key.name);
+                continue;
+            }
+            const record = { instance, instanceGuid, name: key.name, guid: key.guid, state: 'created' };
+            try {
+                this.log.info(`Deleting stale service key '${key.name}' of '${instance}' (created ${key.created_at}).`);
+                await this.unbindOther(record);
+                result.deleted.push(key.name);
+            }
+            catch (error) {
+                result.failed.push({ name: key.name, message: errors_errorMessage(error) });
+                this.log.warning(`Could not delete stale service key '${key.name}' of '${instance}': ${errors_errorMessage(error)}. Delete it by hand: cf delete-service-key ${instance} ${key.name} -f`);
+            }
+        }
+        return result;
+    }
+    /** Deletes a key that is not this session's, without recording it in the state. */
+    async unbindOther(record) {
+        const other = new CfBindings(this.client, { ...this.state, keys: [record] }, lifecycle_memoryJournal, this.log);
+        other.spaceGuid = this.spaceGuid;
+        await other.unbind(record);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/bucket.ts
+
+async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
+    const bound = await bindings.bind(instance, options.env);
+    const settings = bucketFromCredentials(parseS3Credentials(bound.credentials, bound.where), overrides, bound.where, log);
+    log.info(`Bucket '${settings.bucket}'${settings.endpoint ? ` at ${settings.endpoint}` : ''}${settings.region ? ` (${settings.region})` : ''}, through the ${bound.where}.`);
+    await waitForS3Access(settings, bound.where, log, options.freshKeyBackoff);
+    return settings;
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/index.ts
+/**
+ * Binding buckets through Cloud Foundry service keys (cloud.gov and any CF with API v3).
+ * See docs/cloud-gov.md.
+ */
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/actions/shared/binding.ts
+/**
+ * Where an operation's bucket credentials come from, shared by the actions and the CLI.
+ *
+ *   binding: none          (default) the bucket inputs and the AWS_* environment, as before
+ *   binding: cloudfoundry  a service key made on the bucket's service instance for this operation
+ *                          alone (cf-api, cf-username, cf-password, cf-org, cf-space,
+ *                          cf-service-instance), deleted again when the operation ends
+ *
+ * An operation adopts binding in three places (see docs/cloud-gov.md, "For maintainers"):
+ *   inputs  `const request = readBucketRequest(read)` and `bucket: request.draft`
+ *   action  `withActionBucket(request, 'restore', (bucket) => …)` (binding-action.ts) and
+ *           `post: '../../dist/unbind/index.js'` in its action.yml, with BINDING_INPUTS declared
+ *   CLI     `withCliBucket(request, 'restore', log, (bucket) => …)` and `...BINDING_INPUTS` in flags
+ */
+
+
+
+const BINDING_MODES = ['none', 'cloudfoundry'];
+const CF_INPUTS = ['cf-api', 'cf-username', 'cf-password', 'cf-org', 'cf-space', 'cf-service-instance'];
+/** The inputs (and CLI flags) of binding, declared by every action that binds its bucket. */
+const BINDING_INPUTS = ['binding', ...CF_INPUTS];
+/** The placeholder bucket name of a draft whose bucket comes from the service key. */
+const BUCKET_FROM_BINDING = '(from the service key)';
+/** Reads and checks the binding and bucket inputs. Nothing is contacted yet, so a typo fails before any key exists. */
+function readBucketRequest(read) {
+    const mode = choice(read, 'binding', BINDING_MODES, 'none');
+    if (mode === 'none') {
+        const stray = CF_INPUTS.filter((name) => optional(read, name));
+        if (stray.length) {
+            throw new errors_LifeboatError(`Input${stray.length > 1 ? 's' : ''} ${stray.map((n) => `'${n}'`).join(', ')} ${stray.length > 1 ? 'are' : 'is'} set but 'binding' is 'none'. Set binding: cloudfoundry to bind the bucket through Cloud Foundry, or remove ${stray.length > 1 ? 'them' : 'it'}.`);
+        }
+        return { mode, draft: bucketSettings(read) };
+    }
+    const keys = ['aws-access-key-id', 'aws-secret-access-key', 'aws-session-token'].filter((name) => optional(read, name));
+    if (keys.length) {
+        throw new errors_LifeboatError(`With binding: cloudfoundry the bucket's credentials come from a service key; remove ${keys.map((n) => `'${n}'`).join(', ')}.`);
+    }
+    const username = secretInput(read, 'cf-username');
+    const password = secretInput(read, 'cf-password');
+    if (!username || !password) {
+        throw new errors_LifeboatError("Inputs 'cf-username' and 'cf-password' are required with binding: cloudfoundry: the credentials of a cloud-gov-service-account service key, from secrets. For example: cf-username: ${{ secrets.CF_USERNAME }}");
+    }
+    const api = parseApiUrl(required(read, 'cf-api', 'https://api.fr.cloud.gov')).href.replace(/\/$/, '');
+    const overrides = {
+        bucket: optional(read, 'backup-bucket'),
+        prefix: optional(read, 'backup-prefix') ?? '',
+        endpoint: optional(read, 's3-endpoint'),
+        region: optional(read, 's3-region'),
+    };
+    return {
+        mode,
+        target: { api, username, password, org: required(read, 'cf-org', 'my-agency'), space: required(read, 'cf-space', 'production') },
+        instance: required(read, 'cf-service-instance', 'backups'),
+        overrides,
+        draft: { bucket: overrides.bucket ?? BUCKET_FROM_BINDING, prefix: overrides.prefix, endpoint: overrides.endpoint, region: overrides.region },
+    };
+}
+/**
+ * Binds the bucket (with binding: cloudfoundry) or passes the settings through (binding: none).
+ * `onOpen` gets the session as soon as it exists, before any key, so a signal handler can clean
+ * up a half-made binding. If binding fails after a key was made, the key is deleted before this
+ * throws.
+ */
+async function bindBucket(request, operation, log, journal, options = {}) {
+    if (request.mode === 'none') {
+        return { settings: request.draft, release: async () => undefined, sweepStaleKeys: async () => undefined };
+    }
+    const bindings = await CfBindings.open(request.target, operation, journal, log);
+    options.onOpen?.(bindings);
+    let settings;
+    try {
+        settings = await bindS3Bucket(bindings, request.instance, request.overrides, log, { env: options.env });
+    }
+    catch (error) {
+        if (bindings.outstanding.length) {
+            await bindings.unbindAll().catch((cleanup) => log.warning(errors_errorMessage(cleanup)));
+        }
+        throw error;
+    }
+    return {
+        settings,
+        bindings,
+        release: () => bindings.unbindAll(),
+        sweepStaleKeys: (sweep = {}) => bindings.sweepStaleKeys(request.instance, { olderThanMs: DEFAULT_STALE_KEY_AGE_MS, ...sweep }),
+    };
+}
+const SIGNALS = { SIGINT: 2, SIGTERM: 15 };
+/**
+ * For the CLI, which has no post step: binds, runs `body`, and deletes the key in all cases,
+ * on SIGINT and SIGTERM too. A failure to delete the key is an error (exit status 1) even when
+ * the operation itself succeeded: credentials to the backups would be left behind.
+ */
+async function withCliBucket(request, operation, log, body) {
+    let session;
+    const handlers = Object.entries(SIGNALS).map(([signal, number]) => {
+        const handler = () => {
+            log.warning(`${signal} received: deleting the service key before exiting…`);
+            const cleanup = session?.unbindAll() ?? Promise.resolve();
+            cleanup.then(() => process.exit(128 + number), (error) => {
+                log.warning(errorMessage(error));
+                process.exit(1);
+            });
+        };
+        if (request.mode === 'cloudfoundry')
+            process.once(signal, handler);
+        return [signal, handler];
+    });
+    try {
+        const bound = await bindBucket(request, operation, log, memoryJournal, { onOpen: (b) => (session = b) });
+        let result;
+        try {
+            result = await body(bound);
+        }
+        catch (error) {
+            await bound.release().catch((cleanup) => log.warning(errorMessage(cleanup)));
+            throw error;
+        }
+        await bound.release();
+        return result;
+    }
+    finally {
+        for (const [signal, handler] of handlers)
+            process.off(signal, handler);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/actions/shared/binding-action.ts
+/**
+ * The action side of binding: the state that main leaves for the post step (core.saveState, never
+ * a secret in it), and the wrapper an action's main runs its work in.
+ *
+ * Main deletes its keys as soon as its work is done, so the bucket is exposed for no longer than
+ * needed; the post step (dist/unbind, `post-if: always()`) deletes whatever main could not: after a
+ * failure to delete, a crash, or a cancelled job.
+ */
+
+
+
+
+/** The state entry (read in post as STATE_lifeboat-binding). */
+const BINDING_STATE = 'lifeboat-binding';
+const actionJournal = {
+    save: (state) => saveState(BINDING_STATE, JSON.stringify(state)),
+};
+/** Reads a saved state; undefined when main saved none. Throws on a state it cannot understand. */
+function parseBindingState(text) {
+    if (!text.trim())
+        return undefined;
+    let state;
+    try {
+        state = JSON.parse(text);
+    }
+    catch (error) {
+        throw new LifeboatError(`The binding state left by the main step is not JSON: ${errorMessage(error)}.`);
+    }
+    const keyOk = (k) => typeof k?.name === 'string' && typeof k.instance === 'string' && ['planned', 'created', 'deleted'].includes(k.state);
+    if (state?.v !== 1 || typeof state.api !== 'string' || !Array.isArray(state.keys) || !state.keys.every(keyOk)) {
+        throw new LifeboatError(`The binding state left by the main step has an unknown form: ${text.slice(0, 200)}`);
+    }
+    return state;
+}
+/**
+ * Binds the bucket (binding: cloudfoundry) for `work`, and deletes the key when `work` ends,
+ * however it ends. If that deletion fails, it is only a warning here: the post step tries again,
+ * and fails the job loudly if it cannot.
+ */
+async function withActionBucket(request, operation, work) {
+    const bound = await bindBucket(request, operation, actionsLogger, actionJournal);
+    try {
+        return await work(bound.settings, bound);
+    }
+    finally {
+        await bound.release().catch((error) => actionsLogger.warning(`${errors_errorMessage(error)} The post step will try again.`));
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/actions/prune/run.ts
 
 
@@ -83380,8 +84761,11 @@ function graceInput(read, name) {
 
 
 
+
+
 async function run() {
-    const inputs = getPruneInputs(readActionInput);
+    const request = readBucketRequest(readActionInput);
+    const inputs = getPruneInputs(readActionInput, request.draft);
     let policy;
     try {
         policy = loadPolicy(inputs.policyFile, actionsLogger);
@@ -83396,7 +84780,17 @@ async function run() {
         }
         throw error;
     }
-    const result = await runPrune({ ...inputs, policy }, actionsLogger);
+    const result = await withActionBucket(request, 'prune', async (bucket, bound) => {
+        // Keys left behind by crashed runs (their post step never ran) are swept with the backups.
+        if (!inputs.dryRun) {
+            const swept = await bound.sweepStaleKeys();
+            if (swept?.deleted.length)
+                actionsLogger.info(`Deleted ${swept.deleted.length} stale Lifeboat service key(s): ${swept.deleted.join(', ')}.`);
+            for (const failure of swept?.failed ?? [])
+                actionsLogger.warning(`Could not delete the stale service key ${failure.name}: ${failure.message}`);
+        }
+        return runPrune({ ...inputs, bucket, policy }, actionsLogger);
+    });
     setOutput(PruneOutputs.Deleted, JSON.stringify(deletedIds(result)));
     setOutput(PruneOutputs.Kept, JSON.stringify(keptIds(result)));
     await writeSummary(pruneSummary(result));

@@ -88874,9 +88874,9 @@ function group(name, fn) {
 function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
     }
-    issueCommand('save-state', { name }, toCommandValue(value));
+    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
 }
 /**
  * Gets the value of an state set by this action's main execution.
@@ -88964,7 +88964,7 @@ class errors_LifeboatError extends Error {
         this.name = 'LifeboatError';
     }
 }
-function errorMessage(error) {
+function errors_errorMessage(error) {
     return redact(error instanceof Error ? error.message : String(error));
 }
 
@@ -88999,7 +88999,7 @@ async function runAction(name, main) {
         await main();
     }
     catch (error) {
-        setFailed(`lifeboat ${name} failed: ${errorMessage(error)}`);
+        setFailed(`lifeboat ${name} failed: ${errors_errorMessage(error)}`);
     }
     process.exit(process.exitCode ?? 0);
 }
@@ -89950,7 +89950,7 @@ async function connectOrExplain(connection, inputName = 'database-url') {
     }
     catch (error) {
         await client.end().catch(() => undefined);
-        throw new errors_LifeboatError(`Cannot connect to the database ${connection.description} given in '${inputName}': ${errorMessage(error)}`, { cause: error });
+        throw new errors_LifeboatError(`Cannot connect to the database ${connection.description} given in '${inputName}': ${errors_errorMessage(error)}`, { cause: error });
     }
 }
 async function probeTool(path) {
@@ -90085,7 +90085,7 @@ function withConnectionOf(settings, from) {
 var lib_storage_dist_cjs = __nccwpck_require__(2358);
 ;// CONCATENATED MODULE: ./src/engine/concurrency.ts
 /** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
-async function forEachConcurrently(items, limit, work) {
+async function concurrency_forEachConcurrently(items, limit, work) {
     let next = 0;
     let failed = false;
     const worker = async () => {
@@ -90251,7 +90251,7 @@ async function backupMedia(options) {
     const source = createS3Client(options.source);
     const prefix = normalizePrefix(options.source.prefix);
     const listed = await listObjects(source, options.source.bucket, prefix).catch((error) => {
-        throw new errors_LifeboatError(`Cannot list the media bucket '${options.source.bucket}' given in 'media-bucket': ${errorMessage(error)}. Check 'media-bucket' and its credentials.`, {
+        throw new errors_LifeboatError(`Cannot list the media bucket '${options.source.bucket}' given in 'media-bucket': ${errors_errorMessage(error)}. Check 'media-bucket' and its credentials.`, {
             cause: error,
         });
     });
@@ -90262,7 +90262,7 @@ async function backupMedia(options) {
     const traffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
     const totals = emptyTotals();
     const records = new Array(listed.length);
-    await forEachConcurrently(listed, tuning.concurrency, async (object, index) => {
+    await concurrency_forEachConcurrently(listed, tuning.concurrency, async (object, index) => {
         const key = object.key.slice(prefix.length);
         const before = previous.get(key);
         if (before && before.size === object.size && before.etag === object.etag && before.lastModified === object.lastModified) {
@@ -90392,7 +90392,7 @@ class DigestSink extends external_node_stream_.Writable {
 async function verifyMediaPresent(record, store, concurrency = DEFAULT_MEDIA_TUNING.concurrency) {
     const unique = [...new Map(record.objects.map((o) => [o.sha256, o])).values()];
     const problems = [];
-    await forEachConcurrently(unique, concurrency, async (object) => {
+    await concurrency_forEachConcurrently(unique, concurrency, async (object) => {
         const size = await media_exists(store.client, store.bucket, store.mediaObjectKey(object.sha256));
         if (size === undefined)
             problems.push(`'${object.key}': its content ${object.sha256.slice(0, 12)}… is missing`);
@@ -90420,7 +90420,7 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
     let uploaded = 0;
     const toCheck = record.objects;
     const failures = [];
-    await forEachConcurrently(toCheck, tuning.concurrency, async (object) => {
+    await concurrency_forEachConcurrently(toCheck, tuning.concurrency, async (object) => {
         const current = present.get(object.key);
         if (current && current.size === object.size && current.etag?.replace(/"/g, '') === object.md5 && (await sameHeaders(client, target.bucket, prefix + object.key, object))) {
             unchanged++;
@@ -90431,14 +90431,14 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
             uploaded++;
         }
         catch (error) {
-            failures.push(`'${object.key}': ${errorMessage(error)}`);
+            failures.push(`'${object.key}': ${errors_errorMessage(error)}`);
             throw error;
         }
     }).catch((error) => {
         const pending = record.objects.length - unchanged - uploaded;
         throw new errors_LifeboatError(`Media restore into ${where} stopped: ${uploaded} object(s) restored, ${unchanged} already right, ${pending} not restored yet; ` +
             `nothing was deleted, so objects the backup did not have are still there. The bucket is a mix of its old and restored contents. ` +
-            `Run the same restore again to finish (it copies only what still differs). Cause: ${failures[0] ?? errorMessage(error)}`, { cause: error });
+            `Run the same restore again to finish (it copies only what still differs). Cause: ${failures[0] ?? errors_errorMessage(error)}`, { cause: error });
     });
     const extra = [...present.keys()].filter((key) => !wanted.has(key));
     let deleted = 0;
@@ -90487,6 +90487,41 @@ async function copyFromStore(store, object, client, bucket, key, tuning, traffic
     traffic.bytesRead += meter.bytes;
     traffic.bytesWritten += meter.bytes;
     traffic.objectsWritten++;
+}
+/**
+ * Finds media content no remaining complete backup refers to. Content a running backup has just
+ * stored is not referenced by any manifest yet, so only content older than the grace period counts as
+ * garbage (backups refresh the age of old content they reuse). References are read from every
+ * space's manifests, since content is shared across spaces; if any manifest cannot be read, nothing
+ * is garbage, because a missed reference would delete data a backup needs.
+ */
+async function findMediaGarbage(store, now, graceMs, concurrency = DEFAULT_MEDIA_TUNING.concurrency) {
+    const stored = await listObjects(store.client, store.bucket, store.mediaRoot());
+    if (stored.length === 0)
+        return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
+    const complete = (await store.listEntries()).filter((e) => e.status === 'complete');
+    const referenced = new Set();
+    await forEachConcurrently(complete, concurrency, async (entry) => {
+        const manifest = await store.getManifest(entry.space, entry.id).catch((error) => {
+            throw new LifeboatError(`Media clean-up skipped: the manifest of ${entry.space}/${entry.id} cannot be read (${errorMessage(error)}), so it is unknown which media it needs.`);
+        });
+        for (const object of manifest.media?.objects ?? [])
+            referenced.add(object.sha256);
+    });
+    const cutoff = now.getTime() - graceMs;
+    const garbage = [];
+    let tooYoung = 0;
+    let inUse = 0;
+    for (const object of stored) {
+        const sha256 = object.key.slice(object.key.lastIndexOf('/') + 1);
+        if (referenced.has(sha256))
+            inUse++;
+        else if (object.lastModified && Date.parse(object.lastModified) <= cutoff)
+            garbage.push({ key: object.key, size: object.size });
+        else
+            tooYoung++;
+    }
+    return { stored: stored.length, referenced: inUse, garbage, tooYoung };
 }
 
 ;// CONCATENATED MODULE: ./src/engine/snapshot.ts
@@ -90582,7 +90617,7 @@ class BackupStore {
                 ? 'it does not exist'
                 : status === 403
                     ? 'the credentials are not allowed to use it'
-                    : `the request failed: ${errorMessage(error)}`;
+                    : `the request failed: ${errors_errorMessage(error)}`;
             throw new errors_LifeboatError(`Cannot use the bucket '${this.bucket}' given in '${inputName}': ${why}. Check '${inputName}', 's3-endpoint', 's3-region' and the AWS credentials.`, { cause: error });
         }
     }
@@ -90710,7 +90745,7 @@ class BackupStore {
                 }
                 catch (error) {
                     const code = error.name;
-                    const text = errorMessage(error);
+                    const text = errors_errorMessage(error);
                     const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
                     for (const key of batch)
                         outcome.failed.push({ key, message });
@@ -90773,7 +90808,7 @@ async function runBackup(options, log) {
         }
         catch (error) {
             // Some poolers cannot export snapshots; the dump is still consistent on its own.
-            log.warning(`Could not export a snapshot (${errorMessage(error)}); row counts will not be recorded.`);
+            log.warning(`Could not export a snapshot (${errors_errorMessage(error)}); row counts will not be recorded.`);
         }
         try {
             const dump = startPgDump(pgDump, connection, { snapshot: snapshot?.snapshotId });
@@ -90787,7 +90822,7 @@ async function runBackup(options, log) {
             progress.unref();
             const counting = options.rowCounts && snapshot
                 ? snapshot.countRows().catch((error) => {
-                    log.warning(`Could not count rows (${errorMessage(error)}); restore will not be able to verify row counts.`);
+                    log.warning(`Could not count rows (${errors_errorMessage(error)}); restore will not be able to verify row counts.`);
                     return null;
                 })
                 : Promise.resolve(null);
@@ -90816,7 +90851,7 @@ async function runBackup(options, log) {
                 await uploading.catch(() => undefined);
                 throw error instanceof errors_LifeboatError
                     ? error
-                    : new errors_LifeboatError(`Backup of ${connection.description} failed: ${errorMessage(error)}`, { cause: error });
+                    : new errors_LifeboatError(`Backup of ${connection.description} failed: ${errors_errorMessage(error)}`, { cause: error });
             }
             finally {
                 clearInterval(progress);
@@ -90891,7 +90926,7 @@ async function previousMediaRecord(store, space, source, log) {
             return media;
     }
     catch (error) {
-        log.warning(`Could not read the previous backup ${latest.id} (${errorMessage(error)}); every media object will be read again.`);
+        log.warning(`Could not read the previous backup ${latest.id} (${errors_errorMessage(error)}); every media object will be read again.`);
     }
     return undefined;
 }
@@ -95937,13 +95972,13 @@ async function isActiveTeamMember(api, team, username) {
     catch (error) {
         const status = statusOf(error);
         if (status === 404 || status === 403) {
-            throw new errors_LifeboatError(`The github-token cannot read team ${name} (GitHub answered ${status} at ${api.baseUrl}: ${errorMessage(error)}): ${TOKEN_PERMISSION_HINT}. ` +
+            throw new errors_LifeboatError(`The github-token cannot read team ${name} (GitHub answered ${status} at ${api.baseUrl}: ${errors_errorMessage(error)}): ${TOKEN_PERMISSION_HINT}. ` +
                 `Check also that the team exists and that 'admin-team' in the policy file is spelt as org/team-slug.`);
         }
         if (status === 401) {
             throw new errors_LifeboatError(`The github-token was rejected by ${api.baseUrl} (401 Bad credentials): it is invalid or expired. Give a valid token in 'github-token'.`);
         }
-        throw new errors_LifeboatError(`Could not check membership of team ${name} at ${api.baseUrl}: ${errorMessage(error)}`, { cause: error });
+        throw new errors_LifeboatError(`Could not check membership of team ${name} at ${api.baseUrl}: ${errors_errorMessage(error)}`, { cause: error });
     }
     try {
         const { data } = await octokit.request('GET /orgs/{org}/teams/{team_slug}/memberships/{username}', {
@@ -95958,12 +95993,12 @@ async function isActiveTeamMember(api, team, username) {
         if (status === 404)
             return false;
         if (status === 403) {
-            throw new errors_LifeboatError(`The github-token cannot read the members of team ${name} (GitHub answered 403: ${errorMessage(error)}): ${TOKEN_PERMISSION_HINT}.`);
+            throw new errors_LifeboatError(`The github-token cannot read the members of team ${name} (GitHub answered 403: ${errors_errorMessage(error)}): ${TOKEN_PERMISSION_HINT}.`);
         }
         if (status === 401) {
             throw new errors_LifeboatError(`The github-token was rejected by ${api.baseUrl} (401 Bad credentials): it is invalid or expired. Give a valid token in 'github-token'.`);
         }
-        throw new errors_LifeboatError(`Could not check membership of '${username}' in team ${name} at ${api.baseUrl}: ${errorMessage(error)}`, { cause: error });
+        throw new errors_LifeboatError(`Could not check membership of '${username}' in team ${name} at ${api.baseUrl}: ${errors_errorMessage(error)}`, { cause: error });
     }
 }
 /** The login that owns a token (GET /user): who is at the keyboard when the CLI runs outside Actions. */
@@ -95980,7 +96015,7 @@ async function tokenOwner(api) {
         if (status === 401) {
             throw new errors_LifeboatError(`The github-token was rejected by ${api.baseUrl} (401 Bad credentials): it is invalid or expired. Give a valid token in 'github-token'.`);
         }
-        throw new errors_LifeboatError(`Could not find out whose github-token this is (GET /user at ${api.baseUrl}): ${errorMessage(error)}. Outside GitHub Actions, manual restores need a token of your own user.`, { cause: error });
+        throw new errors_LifeboatError(`Could not find out whose github-token this is (GET /user at ${api.baseUrl}): ${errors_errorMessage(error)}. Outside GitHub Actions, manual restores need a token of your own user.`, { cause: error });
     }
 }
 
@@ -96076,7 +96111,7 @@ async function downloadArtifact(store, manifest, artifact, file, log) {
         await (0,external_node_stream_promises_namespaceObject.pipeline)(body, stored, createDecompressor(artifact.compression), raw, (0,external_node_fs_.createWriteStream)(file));
     }
     catch (error) {
-        throw restore_artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} is corrupt or truncated: it does not decompress as ${artifact.compression} (${errorMessage(error)}; ${stored.bytes} of ${artifact.size} bytes read).`, fix);
+        throw restore_artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} is corrupt or truncated: it does not decompress as ${artifact.compression} (${errors_errorMessage(error)}; ${stored.bytes} of ${artifact.size} bytes read).`, fix);
     }
     const problems = [];
     if (stored.bytes !== artifact.size)
@@ -96394,7 +96429,7 @@ async function wipeInOwnTransaction(connection, recreatePublic) {
     }
     catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
-        throw new errors_LifeboatError(`Wiping the target ${connection.description} failed (nothing was dropped): ${errorMessage(error)}`, { cause: error });
+        throw new errors_LifeboatError(`Wiping the target ${connection.description} failed (nothing was dropped): ${errors_errorMessage(error)}`, { cause: error });
     }
     finally {
         await client.end().catch(() => undefined);
@@ -96424,7 +96459,7 @@ async function verifyTarget(connection, expected) {
         return checks;
     }
     catch (error) {
-        throw new errors_LifeboatError(redact(errorMessage(error)), { cause: error });
+        throw new errors_LifeboatError(redact(errors_errorMessage(error)), { cause: error });
     }
     finally {
         await client.end().catch(() => undefined);
@@ -96477,12 +96512,20 @@ function callerFromEnv(env) {
 function restore_refuse(reason, fix) {
     return new RestoreRefused({ reason, fix });
 }
-async function runRestore(options, log) {
+/**
+ * Step 1 alone: the policy and the caller decide whether this restore may happen. The actions call it
+ * before binding the backup bucket, so a refused restore creates no credentials and reads nothing.
+ */
+async function authorizeRestoreRun(options, log) {
+    const env = options.env ?? process.env;
+    const policy = loadPolicy(options.policyFile, log, env.GITHUB_WORKSPACE ?? process.cwd());
+    return authorize(policy, options, env, log);
+}
+async function runRestore(options, log, authorized) {
     const env = options.env ?? process.env;
     const started = Date.now();
     const { sourceSpace, targetSpace } = options;
-    const policy = loadPolicy(options.policyFile, log, env.GITHUB_WORKSPACE ?? process.cwd());
-    const authorization = await authorize(policy, options, env, log);
+    const authorization = authorized ?? (await authorizeRestoreRun(options, log));
     log.info(`Restore ${sourceSpace} → ${targetSpace} allowed (${authorization.rule.purpose || 'no purpose given'}; ${authorization.kind}` +
         `${authorization.eventName ? `, event ${authorization.eventName}` : ''}${authorization.actor ? `, by ${authorization.actor}` : ''}).`);
     const store = new BackupStore(options.bucket);
@@ -96622,7 +96665,7 @@ async function resolveBackup(store, options, log) {
         manifest = await store.getManifest(sourceSpace, id);
     }
     catch (error) {
-        throw restore_refuse(`The manifest of backup ${id} cannot be read: ${errorMessage(error)}`, `Restore another backup. ${listFix}`);
+        throw restore_refuse(`The manifest of backup ${id} cannot be read: ${errors_errorMessage(error)}`, `Restore another backup. ${listFix}`);
     }
     if (manifest.id !== id || manifest.space !== sourceSpace) {
         throw restore_refuse(`The manifest stored for backup ${id} of '${sourceSpace}' describes backup ${manifest.id} of '${manifest.space}'; the bucket has been tampered with or mixed up.`, `Restore another backup. ${listFix}`);
@@ -96647,7 +96690,7 @@ async function restoreWithSafetyNet(options, tools, store, connection, archive, 
         }, log));
     }
     catch (error) {
-        throw new errors_LifeboatError(`Could not take the pre-restore backup of the target, so the restore did not start and the target is unchanged: ${errorMessage(error)}`, {
+        throw new errors_LifeboatError(`Could not take the pre-restore backup of the target, so the restore did not start and the target is unchanged: ${errors_errorMessage(error)}`, {
             cause: error,
         });
     }
@@ -96664,7 +96707,7 @@ async function restoreWithSafetyNet(options, tools, store, connection, archive, 
         });
     }
     catch (error) {
-        const cause = errorMessage(error);
+        const cause = errors_errorMessage(error);
         log.warning(`The parallel restore failed: ${cause}\nRolling the target back to the pre-restore backup ${preId}.`);
         try {
             await log.group(`Roll back ${options.targetSpace} to ${preId}`, async () => {
@@ -96673,12 +96716,1071 @@ async function restoreWithSafetyNet(options, tools, store, connection, archive, 
             });
         }
         catch (rollbackError) {
-            const why = rollbackError instanceof RolledBackError ? rollbackError.detail : errorMessage(rollbackError);
+            const why = rollbackError instanceof RolledBackError ? rollbackError.detail : errors_errorMessage(rollbackError);
             throw new errors_LifeboatError(`The parallel restore failed (${cause}), and rolling back to the pre-restore backup ${preId} failed too (${why}). ` +
                 `The target may be partly restored. Its state before the restore is saved as backup ${preId} in space '${options.targetSpace}'; ` +
                 `restore it with backup-id: ${preId}, source-space: ${options.targetSpace}, target-space: ${options.targetSpace} (the policy must allow ${options.targetSpace} → ${options.targetSpace}).`, { cause: error });
         }
         throw new errors_LifeboatError(`The parallel restore failed: ${cause}\nThe target was rolled back to the pre-restore backup ${preId}, taken just before the restore: it is as it was.`, { cause: error });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/poll.ts
+/**
+ * Waiting without fixed sleeps: poll a condition with exponential backoff until it is met or a
+ * deadline passes. Used for Cloud Foundry jobs and for fresh IAM keys that S3 does not know yet.
+ */
+const JOB_BACKOFF = { initialMs: 250, factor: 1.6, maxMs: 5_000, timeoutMs: 5 * 60_000 };
+function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+/**
+ * Calls `attempt` until it returns a value other than undefined, waiting a growing interval
+ * between calls. When the deadline passes, calls `onTimeout` and throws what it returns.
+ */
+async function pollUntil(attempt, backoff, onTimeout) {
+    const started = Date.now();
+    let wait = backoff.initialMs;
+    for (let tries = 1;; tries++) {
+        const result = await attempt(tries);
+        if (result !== undefined)
+            return result;
+        const elapsed = Date.now() - started;
+        if (elapsed >= backoff.timeoutMs)
+            throw onTimeout(elapsed);
+        await sleep(Math.min(wait, backoff.timeoutMs - elapsed));
+        wait = Math.min(wait * backoff.factor, backoff.maxMs);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/uaa.ts
+/**
+ * UAA, Cloud Foundry's login server: where it is (the API root's links) and a token for a service
+ * account by the password grant, as the cf CLI gets one (client `cf`, empty secret).
+ *
+ *   GET  {api}/                 → {"links": {"login": {"href"}, "uaa": {"href"}, ...}}
+ *   POST {login}/oauth/token    grant_type=password&username=…&password=…  (Basic cf:)
+ *                               → {"access_token", "token_type": "bearer", "expires_in", "refresh_token"}
+ *
+ * Every token is registered as a secret the moment it arrives.
+ */
+
+
+/** Seconds before a token's expiry at which it is replaced. */
+const EXPIRY_MARGIN_S = 60;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Only loopback may be spoken to without TLS: a password or token must never cross a network in clear. */
+function assertSafeUrl(url, what) {
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || /^127\./.test(url.hostname);
+    if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback))
+        return;
+    throw new errors_LifeboatError(`${what} is ${url.origin}; it must use https:// (plain http is accepted only on loopback, for tests).`);
+}
+/** The cf-api input as a URL: https:// is added when no scheme is given, as the cf CLI does. */
+function parseApiUrl(text) {
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`;
+    let url;
+    try {
+        url = new URL(withScheme);
+    }
+    catch {
+        throw new errors_LifeboatError(`Input 'cf-api' is '${text}', which is not a URL. For example: cf-api: https://api.fr.cloud.gov`);
+    }
+    if (url.username || url.password) {
+        throw new errors_LifeboatError("Input 'cf-api' must not contain a username or password; give them in 'cf-username' and 'cf-password'.");
+    }
+    assertSafeUrl(url, "Input 'cf-api'");
+    url.pathname = url.pathname.replace(/\/+$/, '');
+    url.search = '';
+    url.hash = '';
+    return url;
+}
+/** Reads the login server's address from the API root document. */
+async function discoverLoginUrl(api) {
+    let response;
+    try {
+        response = await fetch(api.href.replace(/\/?$/, '/'), { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    }
+    catch (error) {
+        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry API at ${api.origin} (input 'cf-api'): ${errors_errorMessage(error)}.`, { cause: error });
+    }
+    const body = (await response.json().catch(() => undefined));
+    const href = body?.links?.login?.href ?? body?.links?.uaa?.href;
+    if (!response.ok || !href) {
+        throw new errors_LifeboatError(`${api.origin} (input 'cf-api') does not look like a Cloud Foundry API: GET / answered ${response.status} without links.login. For example: cf-api: https://api.fr.cloud.gov`);
+    }
+    const login = new URL(href);
+    assertSafeUrl(login, `The login server named by ${api.origin}`);
+    return login;
+}
+/** UAA's answer for an expired password: 401/403 {"error":"access_denied"|"unauthorized","error_description":"Your current password has expired…"}. */
+function isExpiredPasswordAnswer(body) {
+    const text = `${body?.error ?? ''} ${body?.error_description ?? ''}`;
+    return /password[^.]*\bexpired\b|\bexpired\b[^.]*password/i.test(text);
+}
+function expiredPasswordMessage(login, said) {
+    return [
+        `The Cloud Foundry service account's password has expired (${login.origin} said: "${said}").`,
+        'cloud.gov expires service-account passwords every 90 days.',
+        'Make new credentials by recreating the service key of the cloud-gov-service-account instance:',
+        '`cf delete-service-key <service-account> <key>`, `cf create-service-key <service-account> <key>`, `cf service-key <service-account> <key>`,',
+        "then store the new username and password in the GitHub secrets passed as 'cf-username' and 'cf-password'.",
+        'See docs/cloud-gov.md.',
+    ].join(' ');
+}
+/** The password grant. Throws a LifeboatError that says what to do on refused or expired credentials. */
+async function passwordGrant(login, username, password) {
+    registerSecret(password);
+    const url = new URL('oauth/token', login.href.replace(/\/?$/, '/'));
+    let response;
+    try {
+        response = await fetch(url, {
+            method: 'POST',
+            headers: {
+                accept: 'application/json',
+                'content-type': 'application/x-www-form-urlencoded',
+                authorization: `Basic ${Buffer.from('cf:').toString('base64')}`,
+            },
+            body: new URLSearchParams({ grant_type: 'password', username, password }).toString(),
+            signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+    }
+    catch (error) {
+        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry login server at ${login.origin}: ${errors_errorMessage(error)}.`, { cause: error });
+    }
+    const body = (await response.json().catch(() => undefined));
+    // Mask before anything can print the body.
+    registerSecret(body?.access_token);
+    registerSecret(body?.refresh_token);
+    if (response.ok && body?.access_token) {
+        const lifetime = Math.max((body.expires_in ?? 600) - EXPIRY_MARGIN_S, 30);
+        return { accessToken: body.access_token, expiresAt: Date.now() + lifetime * 1000 };
+    }
+    const said = body?.error_description ?? body?.error ?? `HTTP ${response.status}`;
+    if (isExpiredPasswordAnswer(body))
+        throw new errors_LifeboatError(expiredPasswordMessage(login, said));
+    if (response.status === 400 || response.status === 401 || response.status === 403) {
+        throw new errors_LifeboatError(`${login.origin} refused the service account's username and password (${response.status}: ${said}). Check the secrets passed as 'cf-username' and 'cf-password': they are the username and password of a service key of a cloud-gov-service-account instance (see docs/cloud-gov.md).`);
+    }
+    throw new errors_LifeboatError(`The Cloud Foundry login server at ${login.origin} failed to issue a token (${response.status}: ${said}).`);
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/cf-api.ts
+/**
+ * A small Cloud Foundry API v3 client: just the calls Lifeboat's bindings make, over Node's fetch.
+ *
+ *   GET    /v3/organizations?names=                                  find the org
+ *   GET    /v3/spaces?names=&organization_guids=                     find the space
+ *   GET    /v3/service_instances?names=&space_guids=                 find the service instance
+ *   POST   /v3/service_credential_bindings {type: key, …}            202 + Location: /v3/jobs/<guid>
+ *   GET    /v3/jobs/:guid                                            PROCESSING | POLLING | COMPLETE | FAILED
+ *   GET    /v3/service_credential_bindings?names=&service_instance_guids=&type=key
+ *   GET    /v3/service_credential_bindings/:guid[/details]
+ *   DELETE /v3/service_credential_bindings/:guid                     202 + job, or 204; 404 when gone
+ *
+ * The bearer token is sent only to the API's own origin (pagination and job links are checked),
+ * and is renewed by the password grant when it nears expiry or the API says it is invalid.
+ */
+
+
+
+/** A CF API answer that was not a success: its status and the v3 `errors` array. */
+class CfApiError extends Error {
+    method;
+    path;
+    status;
+    errors;
+    constructor(method, path, status, errors) {
+        super(`${method} ${path} answered ${status}${errors.length ? `: ${describeErrors(errors)}` : ''}`);
+        this.method = method;
+        this.path = path;
+        this.status = status;
+        this.errors = errors;
+        this.name = 'CfApiError';
+    }
+    has(title) {
+        return this.errors.some((e) => e.title === title);
+    }
+}
+function describeErrors(errors) {
+    return errors.map((e) => [e.title, e.detail].filter(Boolean).join(': ')).join('; ');
+}
+const TRANSIENT = new Set([502, 503, 504]);
+class CfClient {
+    api;
+    login;
+    credentials;
+    options;
+    token;
+    constructor(api, login, credentials, options) {
+        this.api = api;
+        this.login = login;
+        this.credentials = credentials;
+        this.options = options;
+    }
+    /** Finds the login server from the API root and gets a token: fails here, clearly, on a wrong or expired password. */
+    static async connect(credentials, options) {
+        const api = parseApiUrl(credentials.api);
+        const login = await discoverLoginUrl(api);
+        const client = new CfClient(api, login, credentials, options);
+        await client.authenticate();
+        options.log.debug(`Authenticated to ${api.origin} through ${login.origin}.`);
+        return client;
+    }
+    get origin() {
+        return this.api.origin;
+    }
+    get jobBackoff() {
+        return this.options.jobBackoff ?? JOB_BACKOFF;
+    }
+    async authenticate() {
+        this.token = await passwordGrant(this.login, this.credentials.username, this.credentials.password);
+        return this.token.accessToken;
+    }
+    async bearer() {
+        if (!this.token || Date.now() >= this.token.expiresAt)
+            return this.authenticate();
+        return this.token.accessToken;
+    }
+    /** A path on the API, or an absolute link the API gave, which must be on the API's own origin. */
+    resolve(pathOrUrl) {
+        const url = new URL(pathOrUrl, this.api.href.replace(/\/?$/, '/'));
+        if (url.origin !== this.api.origin) {
+            throw new errors_LifeboatError(`The Cloud Foundry API at ${this.api.origin} linked to ${url.origin}; Lifeboat sends its token only to the API itself.`);
+        }
+        return url;
+    }
+    /**
+     * Sends one request with the bearer token. Renews the token once on 401; retries reads and
+     * deletes (idempotent) on network errors and 502/503/504. Returns the response for statuses in
+     * `accept`; throws CfApiError for other statuses.
+     */
+    async request(method, pathOrUrl, options = {}) {
+        const url = this.resolve(pathOrUrl);
+        const accept = options.accept ?? [200];
+        const idempotent = method !== 'POST';
+        let renewed = false;
+        for (let attempt = 1;; attempt++) {
+            let response;
+            try {
+                response = await fetch(url, {
+                    method,
+                    headers: {
+                        accept: 'application/json',
+                        authorization: `bearer ${await this.bearer()}`,
+                        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+                    },
+                    body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
+                    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+                });
+            }
+            catch (error) {
+                if (idempotent && attempt < 3) {
+                    await sleep(1000 * attempt);
+                    continue;
+                }
+                if (error instanceof errors_LifeboatError)
+                    throw error;
+                throw new errors_LifeboatError(`Cannot reach the Cloud Foundry API at ${this.api.origin} (${method} ${url.pathname}): ${errors_errorMessage(error)}.`, {
+                    cause: error,
+                });
+            }
+            const text = await response.text();
+            let json;
+            try {
+                json = text ? JSON.parse(text) : undefined;
+            }
+            catch {
+                json = undefined;
+            }
+            if (accept.includes(response.status)) {
+                return { status: response.status, location: response.headers.get('location') ?? undefined, json };
+            }
+            if (response.status === 401 && !renewed) {
+                renewed = true;
+                await this.authenticate();
+                continue;
+            }
+            if (idempotent && TRANSIENT.has(response.status) && attempt < 3) {
+                await sleep(1000 * attempt);
+                continue;
+            }
+            const errors = json?.errors ?? [];
+            throw new CfApiError(method, url.pathname, response.status, errors);
+        }
+    }
+    async get(pathOrUrl) {
+        return (await this.request('GET', pathOrUrl)).json;
+    }
+    /** Every resource of a listing, following pagination.next. */
+    async list(path, query) {
+        const out = [];
+        let next = `${path}?${new URLSearchParams({ ...query, per_page: query.per_page ?? '100' })}`;
+        while (next) {
+            const page = await this.get(next);
+            out.push(...(page.resources ?? []));
+            next = page.pagination?.next?.href ?? undefined;
+        }
+        return out;
+    }
+    /** The one resource of a listing filtered by name, or undefined. */
+    async findOne(path, query) {
+        const found = await this.list(path, query);
+        return found[0];
+    }
+    /**
+     * Waits for an asynchronous job (polling with backoff, never a fixed sleep). Throws a
+     * LifeboatError with the job's errors when it FAILED, and one naming the job on timeout.
+     */
+    async waitForJob(location, what) {
+        return pollUntil(async () => {
+            const job = await this.get(location);
+            if (job.state === 'COMPLETE')
+                return job;
+            if (job.state === 'FAILED') {
+                throw new errors_LifeboatError(`Cloud Foundry could not ${what}: ${describeErrors(job.errors ?? []) || 'the job failed without saying why'}.`);
+            }
+            return undefined;
+        }, this.jobBackoff, (elapsed) => new errors_LifeboatError(`Cloud Foundry did not finish ${what} within ${Math.round(elapsed / 1000)} s (job ${this.resolve(location).pathname} is still running).`));
+    }
+    async findOrganization(name) {
+        return this.findOne('/v3/organizations', { names: name });
+    }
+    async findSpace(name, orgGuid) {
+        return this.findOne('/v3/spaces', { names: name, organization_guids: orgGuid });
+    }
+    async findServiceInstance(name, spaceGuid) {
+        return this.findOne('/v3/service_instances', { names: name, space_guids: spaceGuid });
+    }
+    async listKeys(instanceGuid, names) {
+        return this.list('/v3/service_credential_bindings', {
+            service_instance_guids: instanceGuid,
+            type: 'key',
+            ...(names ? { names: names.join(',') } : {}),
+        });
+    }
+    async getBinding(guid) {
+        try {
+            return await this.get(`/v3/service_credential_bindings/${encodeURIComponent(guid)}`);
+        }
+        catch (error) {
+            if (error instanceof CfApiError && error.status === 404)
+                return undefined;
+            throw error;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/s3-credentials.ts
+/**
+ * From a service key's credentials to Lifeboat's bucket settings, for the cloud.gov S3 broker's
+ * JSON (and any broker that uses the same field names):
+ *
+ *   {"access_key_id", "secret_access_key", "region", "bucket", "endpoint", "fips_endpoint",
+ *    "uri": "s3://key:secret@host/bucket", "additional_buckets": [...], "insecure_skip_verify"}
+ *
+ * Every value is masked before anything else looks at it, except the few that say where the
+ * bucket is (bucket, region, endpoints): masking those would turn every log line into asterisks,
+ * and they are useless without the keys.
+ */
+
+
+
+
+
+/** Fields that locate the bucket and are not secret. Everything else in a credentials object is masked. */
+const PUBLIC_FIELDS = new Set(['bucket', 'region', 'endpoint', 'fips_endpoint', 'additional_buckets', 'insecure_skip_verify']);
+/** Registers every secret-bearing value of a credentials object (nested ones too). */
+function maskCredentials(credentials) {
+    const visit = (value, field) => {
+        if (field && PUBLIC_FIELDS.has(field))
+            return;
+        if (typeof value === 'string')
+            registerSecret(value);
+        else if (typeof value === 'number')
+            registerSecret(String(value));
+        else if (Array.isArray(value))
+            value.forEach((v) => visit(v));
+        else if (value && typeof value === 'object')
+            for (const [k, v] of Object.entries(value))
+                visit(v, k);
+    };
+    visit(credentials);
+}
+/** Reads the S3 fields of a service key's credentials; `where` names the key in errors. */
+function parseS3Credentials(credentials, where) {
+    const c = (credentials ?? {});
+    const text = (name) => (typeof c[name] === 'string' && c[name].trim() ? c[name].trim() : undefined);
+    const accessKeyId = text('access_key_id');
+    const secretAccessKey = text('secret_access_key');
+    if (!accessKeyId || !secretAccessKey) {
+        const fields = Object.keys(c).sort().join(', ') || 'none';
+        throw new errors_LifeboatError(`The credentials of ${where} have no access_key_id and secret_access_key (fields: ${fields}). Is 'cf-service-instance' an S3 bucket service (cloud.gov's s3 service)?`);
+    }
+    return {
+        accessKeyId,
+        secretAccessKey,
+        region: text('region'),
+        bucket: text('bucket'),
+        endpoint: text('endpoint') ?? text('fips_endpoint'),
+        additionalBuckets: Array.isArray(c.additional_buckets) ? c.additional_buckets.filter((b) => typeof b === 'string') : [],
+    };
+}
+/**
+ * The bucket settings for bound credentials. The bucket is the key's own unless an input names
+ * another one the key covers (with additional_instances); endpoint and region come from the key
+ * unless given as inputs. An endpoint means path-style addressing, as for any custom endpoint.
+ */
+function bucketFromCredentials(credentials, overrides, where, log) {
+    const bucket = overrides.bucket ?? credentials.bucket;
+    if (!bucket) {
+        throw new errors_LifeboatError(`The credentials of ${where} name no bucket; give the bucket's name in 'backup-bucket'.`);
+    }
+    const covered = [credentials.bucket, ...credentials.additionalBuckets].filter(Boolean);
+    if (overrides.bucket && covered.length && !covered.includes(overrides.bucket)) {
+        log?.warning(`'backup-bucket' is '${overrides.bucket}', but ${where} is for ${covered.join(', ')}; using '${overrides.bucket}' as asked.`);
+    }
+    return {
+        bucket,
+        prefix: overrides.prefix,
+        endpoint: overrides.endpoint ?? credentials.endpoint,
+        region: overrides.region ?? credentials.region,
+        credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
+    };
+}
+const FRESH_KEY_BACKOFF = { initialMs: 500, factor: 2, maxMs: 5_000, timeoutMs: 30_000 };
+/**
+ * Freshly created IAM keys can be refused for a few seconds until they propagate. Retries a
+ * HeadBucket while S3 answers 403 (or does not know the key yet), up to `backoff.timeoutMs`.
+ * Other answers end the wait at once: the operation's own first call reports them as usual.
+ */
+async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF) {
+    const client = createS3Client(settings);
+    try {
+        await pollUntil(async (tries) => {
+            try {
+                await client.send(new dist_cjs.HeadBucketCommand({ Bucket: settings.bucket }));
+                if (tries > 1)
+                    log.info(`The new key works after ${tries} tries.`);
+                return true;
+            }
+            catch (error) {
+                const status = error.$metadata?.httpStatusCode;
+                const name = error.name ?? '';
+                if (status === 403 || name === 'InvalidAccessKeyId') {
+                    if (tries === 1)
+                        log.info('S3 does not accept the new key yet (403); retrying while it propagates…');
+                    return undefined;
+                }
+                log.debug(`HeadBucket with the new key: ${errors_errorMessage(error)}`);
+                return true;
+            }
+        }, backoff, (elapsed) => new errors_LifeboatError(`S3 kept refusing the credentials of ${where} (403) for ${Math.round(elapsed / 1000)} s on bucket '${settings.bucket}'. If 'backup-bucket' is given, check that the key covers it.`));
+    }
+    finally {
+        client.destroy();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/lifecycle.ts
+/**
+ * The life of Lifeboat's service keys: bind (create a key of type `key` on a service instance and
+ * read its credentials), unbind (delete it), and sweep (delete keys that crashed runs left behind).
+ *
+ * Bindings are generic: any number of service instances can be bound in one session, and
+ * `unbindAll` deletes every key the session created. What must survive a crash is kept in a
+ * BindingState (no secrets in it: names and guids only), which is handed to a journal every time it
+ * changes: the actions save it with core.saveState for their post step, the CLI keeps it in memory.
+ *
+ * The state is recorded *before* a key is created (its planned name), and again once its guid is
+ * known, so that whoever cleans up can find the key by name if the process died in between.
+ */
+
+
+
+
+
+
+/** Every key Lifeboat creates has a name starting with this; the sweep only ever deletes such keys. */
+const KEY_PREFIX = 'lifeboat-';
+const lifecycle_memoryJournal = { save: () => undefined };
+/** A failed clean-up: names every key left behind and how to delete it by hand. */
+class UnbindError extends errors_LifeboatError {
+    left;
+    constructor(left) {
+        super(`Could not delete ${left.length === 1 ? 'a service key' : `${left.length} service keys`} that gives access to the backup bucket. ` +
+            left.map(({ record, message }) => `Key '${record.name}' of '${record.instance}': ${message.replace(/\.$/, '')}. Delete it by hand: cf delete-service-key ${record.instance} ${record.name} -f`).join(' ') +
+            ' Until then its credentials stay valid.');
+        this.left = left;
+        this.name = 'UnbindError';
+    }
+}
+function slug(text, max) {
+    return (text
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-+|-+$/g, '')
+        .slice(0, max)
+        .replace(/-+$/, '') || 'x');
+}
+/**
+ * A key name that says it is Lifeboat's and which run made it:
+ * lifeboat-<operation>-<repository>-<run id>-<attempt>-<random> in GitHub Actions,
+ * lifeboat-<operation>-<host>-<yyyymmddhhmmss>-<random> elsewhere.
+ */
+function keyName(operation, env = process.env, random = (0,external_node_crypto_.randomBytes)(3).toString('hex')) {
+    if (env.GITHUB_RUN_ID) {
+        const repo = slug(env.GITHUB_REPOSITORY?.split('/').pop() ?? 'repo', 30);
+        return `${KEY_PREFIX}${slug(operation, 12)}-${repo}-${slug(env.GITHUB_RUN_ID, 20)}-${slug(env.GITHUB_RUN_ATTEMPT ?? '1', 5)}-${random}`;
+    }
+    const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    return `${KEY_PREFIX}${slug(operation, 12)}-${slug((0,external_node_os_.hostname)(), 30)}-${stamp}-${random}`;
+}
+/** CF metadata for a key: labels to select by, annotations a person reads in `cf curl`. */
+function keyMetadata(operation, env = process.env, createdAt = new Date()) {
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+    const annotations = {
+        'lifeboat.created-at': createdAt.toISOString(),
+        'lifeboat.operation': operation,
+        'lifeboat.repository': env.GITHUB_REPOSITORY,
+        'lifeboat.run-id': env.GITHUB_RUN_ID,
+        'lifeboat.run-attempt': env.GITHUB_RUN_ATTEMPT,
+        'lifeboat.run-url': env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined,
+        'lifeboat.host': env.GITHUB_RUN_ID ? undefined : (0,external_node_os_.hostname)(),
+    };
+    return {
+        labels: { 'lifeboat.managed': 'true', 'lifeboat.operation': slug(operation, 63) },
+        annotations: Object.fromEntries(Object.entries(annotations).filter(([, v]) => v)),
+    };
+}
+/** Keys that crashed runs leave behind are deleted by the sweep once this old, by default. */
+const DEFAULT_STALE_KEY_AGE_MS = 24 * 60 * 60 * 1000;
+class CfBindings {
+    client;
+    state;
+    journal;
+    log;
+    spaceGuid;
+    constructor(client, state, journal, log) {
+        this.client = client;
+        this.state = state;
+        this.journal = journal;
+        this.log = log;
+    }
+    /** Logs in; nothing is created yet. */
+    static async open(target, operation, journal, log, client) {
+        const cf = client ?? (await CfClient.connect(target, { log }));
+        return new CfBindings(cf, { v: 1, api: cf.api.href.replace(/\/$/, ''), org: target.org, space: target.space, operation, keys: [] }, journal, log);
+    }
+    /** Picks up a saved state (in a post step) to delete what it records. */
+    static async resume(state, login, journal, log, client) {
+        const cf = client ?? (await CfClient.connect({ api: state.api, ...login }, { log }));
+        return new CfBindings(cf, { ...state, keys: state.keys.map((k) => ({ ...k })) }, journal, log);
+    }
+    get cf() {
+        return this.client;
+    }
+    /** Keys created (or maybe created) and not yet deleted. */
+    get outstanding() {
+        return this.state.keys.filter((k) => k.state !== 'deleted');
+    }
+    save() {
+        this.journal.save(this.state);
+    }
+    where() {
+        return `org '${this.state.org}', space '${this.state.space}' at ${this.client.origin}`;
+    }
+    async resolveSpace() {
+        if (this.spaceGuid)
+            return this.spaceGuid;
+        const org = await this.client.findOrganization(this.state.org);
+        if (!org) {
+            throw new errors_LifeboatError(`No organization named '${this.state.org}' is visible to the service account at ${this.client.origin}. Check 'cf-org', and that the account has a role in it.`);
+        }
+        const space = await this.client.findSpace(this.state.space, org.guid);
+        if (!space) {
+            throw new errors_LifeboatError(`No space named '${this.state.space}' in org '${this.state.org}' is visible to the service account. Check 'cf-space', and that the account has a role in it.`);
+        }
+        this.spaceGuid = space.guid;
+        return space.guid;
+    }
+    async findInstance(name) {
+        const instance = await this.client.findServiceInstance(name, await this.resolveSpace());
+        if (!instance) {
+            throw new errors_LifeboatError(`No service instance named '${name}' in ${this.where()}. Check 'cf-service-instance' (cf services lists them).`);
+        }
+        if (instance.type === 'user-provided') {
+            throw new errors_LifeboatError(`The service instance '${name}' is user-provided; service keys can only be made for managed instances such as cloud.gov's s3.`);
+        }
+        return instance.guid;
+    }
+    async findKeyByName(record) {
+        const instanceGuid = record.instanceGuid ?? (await this.findInstance(record.instance));
+        const found = await this.client.listKeys(instanceGuid, [record.name]);
+        return found.find((b) => b.name === record.name);
+    }
+    /**
+     * Creates a service key on the named instance, waits for its job, and returns its credentials,
+     * every secret value of which is masked before this returns.
+     */
+    async bind(instance, env = process.env) {
+        const instanceGuid = await this.findInstance(instance);
+        const record = { instance, instanceGuid, name: keyName(this.state.operation, env), state: 'planned' };
+        this.state.keys.push(record);
+        this.save(); // before the key exists: a crash from here on leaves a name to look for
+        const where = `service key '${record.name}' of '${instance}'`;
+        this.log.info(`Creating ${where} in ${this.where()}…`);
+        let created;
+        try {
+            created = await this.client.request('POST', '/v3/service_credential_bindings', {
+                body: {
+                    type: 'key',
+                    name: record.name,
+                    relationships: { service_instance: { data: { guid: instanceGuid } } },
+                    metadata: keyMetadata(this.state.operation, env),
+                },
+                accept: [201, 202],
+            });
+        }
+        catch (error) {
+            if (error instanceof CfApiError && error.status === 403) {
+                throw new errors_LifeboatError(`The service account may not create service keys in ${this.where()} (403: ${describeErrors(error.errors)}). It needs the SpaceDeveloper role there (a space-deployer service account has it in its own space).`, { cause: error });
+            }
+            throw new errors_LifeboatError(`Could not create ${where}: ${errors_errorMessage(error)}.`, { cause: error });
+        }
+        if (created.status === 201) {
+            record.guid = created.json?.guid;
+        }
+        else {
+            // 202: the binding exists from now on, in progress; learn its guid before waiting, for the state.
+            record.guid = (await this.findKeyByName(record))?.guid;
+            if (record.guid) {
+                record.state = 'created';
+                this.save();
+            }
+            if (!created.location)
+                throw new errors_LifeboatError(`Cloud Foundry accepted ${where} but gave no job to follow (no Location header).`);
+            await this.client.waitForJob(created.location, `create ${where}`);
+            record.guid ??= (await this.findKeyByName(record))?.guid;
+        }
+        if (!record.guid)
+            throw new errors_LifeboatError(`Cloud Foundry reported ${where} created, but it cannot be found.`);
+        if (record.state !== 'created') {
+            record.state = 'created';
+            this.save();
+        }
+        const details = await this.client.get(`/v3/service_credential_bindings/${record.guid}/details`);
+        maskCredentials(details.credentials); // first thing: nothing may print them unmasked
+        this.log.info(`Created ${where}.`);
+        return { record, credentials: details.credentials, where };
+    }
+    /** Waits while another operation on the binding (e.g. its creation) is in progress. */
+    async waitUntilIdle(guid, what) {
+        await pollUntil(async () => {
+            const binding = await this.client.getBinding(guid);
+            return !binding || binding.last_operation?.state !== 'in progress' ? true : undefined;
+        }, this.client.jobBackoff, (elapsed) => new errors_LifeboatError(`${what} was still busy after ${Math.round(elapsed / 1000)} s.`));
+    }
+    /** Deletes one key; a key that is already gone (or was never created) counts as deleted. */
+    async unbind(record) {
+        if (record.state === 'deleted')
+            return;
+        const what = `service key '${record.name}' of '${record.instance}'`;
+        const guid = record.guid ?? (await this.findKeyByName(record))?.guid;
+        if (!guid) {
+            this.log.info(`The ${what} was never created; nothing to delete.`);
+            record.state = 'deleted';
+            this.save();
+            return;
+        }
+        for (let attempt = 1;; attempt++) {
+            try {
+                const answer = await this.client.request('DELETE', `/v3/service_credential_bindings/${guid}`, { accept: [202, 204, 404] });
+                if (answer.status === 202) {
+                    if (!answer.location)
+                        throw new errors_LifeboatError(`Cloud Foundry accepted deleting the ${what} but gave no job to follow.`);
+                    await this.client.waitForJob(answer.location, `delete the ${what}`);
+                }
+                this.log.info(answer.status === 404 ? `The ${what} was already deleted.` : `Deleted the ${what}.`);
+                break;
+            }
+            catch (error) {
+                // CF refuses to delete a binding while its creation is still in progress: wait for that, then delete.
+                if (error instanceof CfApiError && error.status === 422 && attempt < 3 && /in progress/i.test(describeErrors(error.errors) + error.errors.map((e) => e.title).join(' '))) {
+                    this.log.info(`The ${what} is still being created; waiting to delete it…`);
+                    await this.waitUntilIdle(guid, `The ${what}`);
+                    continue;
+                }
+                throw error;
+            }
+        }
+        record.guid = guid;
+        record.state = 'deleted';
+        this.save();
+    }
+    /** Deletes every key of this session; throws an UnbindError naming each key it could not delete. */
+    async unbindAll() {
+        const left = [];
+        for (const record of this.outstanding) {
+            try {
+                await this.unbind(record);
+            }
+            catch (error) {
+                left.push({ record, message: errors_errorMessage(error) });
+            }
+        }
+        if (left.length)
+            throw new UnbindError(left);
+    }
+    /**
+     * Deletes Lifeboat's keys on an instance that are older than `olderThanMs`: those that runs
+     * which crashed before their clean-up left behind. Never touches keys without the lifeboat-
+     * prefix, this session's own keys, or names in `keep`. Failures are reported, not thrown.
+     */
+    async sweepStaleKeys(instance, options) {
+        const instanceGuid = this.state.keys.find((k) => k.instance === instance && k.instanceGuid)?.instanceGuid ?? (await this.findInstance(instance));
+        const cutoff = (options.now ?? new Date()).getTime() - options.olderThanMs;
+        const keep = new Set([...(options.keep ?? []), ...this.state.keys.map((k) => k.name)]);
+        const result = { deleted: [], failed: [], kept: [] };
+        for (const key of await this.client.listKeys(instanceGuid)) {
+            if (!key.name.startsWith(KEY_PREFIX))
+                continue;
+            const created = Date.parse(key.created_at ?? '');
+            if (keep.has(key.name) || !Number.isFinite(created) || created > cutoff) {
+                result.kept.push(key.name);
+                continue;
+            }
+            const record = { instance, instanceGuid, name: key.name, guid: key.guid, state: 'created' };
+            try {
+                this.log.info(`Deleting stale service key '${key.name}' of '${instance}' (created ${key.created_at}).`);
+                await this.unbindOther(record);
+                result.deleted.push(key.name);
+            }
+            catch (error) {
+                result.failed.push({ name: key.name, message: errors_errorMessage(error) });
+                this.log.warning(`Could not delete stale service key '${key.name}' of '${instance}': ${errors_errorMessage(error)}. Delete it by hand: cf delete-service-key ${instance} ${key.name} -f`);
+            }
+        }
+        return result;
+    }
+    /** Deletes a key that is not this session's, without recording it in the state. */
+    async unbindOther(record) {
+        const other = new CfBindings(this.client, { ...this.state, keys: [record] }, lifecycle_memoryJournal, this.log);
+        other.spaceGuid = this.spaceGuid;
+        await other.unbind(record);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/bucket.ts
+
+async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
+    const bound = await bindings.bind(instance, options.env);
+    const settings = bucketFromCredentials(parseS3Credentials(bound.credentials, bound.where), overrides, bound.where, log);
+    log.info(`Bucket '${settings.bucket}'${settings.endpoint ? ` at ${settings.endpoint}` : ''}${settings.region ? ` (${settings.region})` : ''}, through the ${bound.where}.`);
+    await waitForS3Access(settings, bound.where, log, options.freshKeyBackoff);
+    return settings;
+}
+
+;// CONCATENATED MODULE: ./src/engine/binding/index.ts
+/**
+ * Binding buckets through Cloud Foundry service keys (cloud.gov and any CF with API v3).
+ * See docs/cloud-gov.md.
+ */
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/actions/shared/inputs.ts
+/**
+ * Reading inputs, shared by the actions (from INPUT_* through @actions/core) and the CLI (from
+ * flags). Each action's inputs module turns raw strings into a typed, validated object with these
+ * helpers, so both front ends accept and reject exactly the same things.
+ */
+
+
+
+function optional(read, name) {
+    const value = read(name)?.trim();
+    return value ? value : undefined;
+}
+function required(read, name, example) {
+    const value = optional(read, name);
+    if (!value)
+        throw new errors_LifeboatError(`Input '${name}' is required but was not given. For example: ${name}: ${example}`);
+    return value;
+}
+function secretInput(read, name) {
+    const value = optional(read, name);
+    registerSecret(value);
+    return value;
+}
+function choice(read, name, allowed, fallback) {
+    const value = optional(read, name) ?? fallback;
+    if (!allowed.includes(value)) {
+        throw new errors_LifeboatError(`Input '${name}' is '${value}'; it must be one of: ${allowed.join(', ')}.`);
+    }
+    return value;
+}
+function positiveNumber(read, name, fallback, options = {}) {
+    const text = optional(read, name);
+    if (text === undefined)
+        return fallback;
+    const value = Number(text);
+    const min = options.min ?? Number.MIN_VALUE;
+    if (!Number.isFinite(value) || value < min || (options.max !== undefined && value > options.max)) {
+        const range = options.max !== undefined ? `between ${options.min ?? 0} and ${options.max}` : `at least ${options.min ?? 'above 0'}`;
+        throw new errors_LifeboatError(`Input '${name}' is '${text}'; it must be a number ${range}.`);
+    }
+    return value;
+}
+/** YAML 1.2 core-schema booleans, with a default for the empty string (core.getBooleanInput throws on ''). */
+function booleanInput(read, name, fallback) {
+    const text = optional(read, name);
+    if (text === undefined)
+        return fallback;
+    if (['true', 'True', 'TRUE'].includes(text))
+        return true;
+    if (['false', 'False', 'FALSE'].includes(text))
+        return false;
+    throw new errors_LifeboatError(`Input '${name}' is '${text}'; it must be true or false.`);
+}
+function userTrigger(read, name = 'trigger', fallback = 'manual') {
+    return choice(read, name, USER_TRIGGERS, fallback);
+}
+function optionalTriggerFilter(read, name = 'trigger') {
+    const value = optional(read, name);
+    if (value === undefined)
+        return undefined;
+    if (!isTrigger(value))
+        throw new errors_LifeboatError(`Input '${name}' is '${value}'; it must be one of: predeploy, nightly, manual, pre-restore.`);
+    return value;
+}
+/** The backup bucket: where it is and how to reach it. Credentials default to the AWS SDK chain (AWS_* variables). */
+function bucketSettings(read) {
+    const accessKeyId = optional(read, 'aws-access-key-id');
+    const secretAccessKey = secretInput(read, 'aws-secret-access-key');
+    const sessionToken = secretInput(read, 'aws-session-token');
+    if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+        throw new errors_LifeboatError("Inputs 'aws-access-key-id' and 'aws-secret-access-key' go together: give both, or neither to use the AWS_* environment variables.");
+    }
+    return {
+        bucket: required(read, 'backup-bucket', 'my-app-backups'),
+        prefix: optional(read, 'backup-prefix') ?? '',
+        endpoint: optional(read, 's3-endpoint'),
+        region: optional(read, 's3-region'),
+        credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
+    };
+}
+/**
+ * The application's media bucket, when one is given. Endpoint, region and credentials left empty are
+ * taken from the backup bucket when the operation runs (see withConnectionOf), since one credential
+ * often reaches both; on cloud.gov each bucket has its own.
+ */
+function mediaSettings(read) {
+    const bucket = optional(read, 'media-bucket');
+    if (!bucket)
+        return undefined;
+    const accessKeyId = optional(read, 'media-aws-access-key-id');
+    const secretAccessKey = secretInput(read, 'media-aws-secret-access-key');
+    const sessionToken = secretInput(read, 'media-aws-session-token');
+    if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+        throw new errors_LifeboatError("Inputs 'media-aws-access-key-id' and 'media-aws-secret-access-key' go together: give both, or neither to use the backup bucket's credentials.");
+    }
+    return {
+        bucket,
+        prefix: optional(read, 'media-prefix') ?? '',
+        endpoint: optional(read, 'media-s3-endpoint'),
+        region: optional(read, 'media-s3-region'),
+        credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
+    };
+}
+/** The media inputs, in the order the action.yml files and CLI flags list them. */
+const MEDIA_INPUTS = (/* unused pure expression or super */ null && ([
+    'media-bucket',
+    'media-prefix',
+    'media-s3-endpoint',
+    'media-s3-region',
+    'media-aws-access-key-id',
+    'media-aws-secret-access-key',
+    'media-aws-session-token',
+]));
+
+;// CONCATENATED MODULE: ./src/actions/shared/binding.ts
+/**
+ * Where an operation's bucket credentials come from, shared by the actions and the CLI.
+ *
+ *   binding: none          (default) the bucket inputs and the AWS_* environment, as before
+ *   binding: cloudfoundry  a service key made on the bucket's service instance for this operation
+ *                          alone (cf-api, cf-username, cf-password, cf-org, cf-space,
+ *                          cf-service-instance), deleted again when the operation ends
+ *
+ * An operation adopts binding in three places (see docs/cloud-gov.md, "For maintainers"):
+ *   inputs  `const request = readBucketRequest(read)` and `bucket: request.draft`
+ *   action  `withActionBucket(request, 'restore', (bucket) => …)` (binding-action.ts) and
+ *           `post: '../../dist/unbind/index.js'` in its action.yml, with BINDING_INPUTS declared
+ *   CLI     `withCliBucket(request, 'restore', log, (bucket) => …)` and `...BINDING_INPUTS` in flags
+ */
+
+
+
+const BINDING_MODES = ['none', 'cloudfoundry'];
+const CF_INPUTS = ['cf-api', 'cf-username', 'cf-password', 'cf-org', 'cf-space', 'cf-service-instance'];
+/** The inputs (and CLI flags) of binding, declared by every action that binds its bucket. */
+const BINDING_INPUTS = ['binding', ...CF_INPUTS];
+/** The placeholder bucket name of a draft whose bucket comes from the service key. */
+const BUCKET_FROM_BINDING = '(from the service key)';
+/** Reads and checks the binding and bucket inputs. Nothing is contacted yet, so a typo fails before any key exists. */
+function readBucketRequest(read) {
+    const mode = choice(read, 'binding', BINDING_MODES, 'none');
+    if (mode === 'none') {
+        const stray = CF_INPUTS.filter((name) => optional(read, name));
+        if (stray.length) {
+            throw new errors_LifeboatError(`Input${stray.length > 1 ? 's' : ''} ${stray.map((n) => `'${n}'`).join(', ')} ${stray.length > 1 ? 'are' : 'is'} set but 'binding' is 'none'. Set binding: cloudfoundry to bind the bucket through Cloud Foundry, or remove ${stray.length > 1 ? 'them' : 'it'}.`);
+        }
+        return { mode, draft: bucketSettings(read) };
+    }
+    const keys = ['aws-access-key-id', 'aws-secret-access-key', 'aws-session-token'].filter((name) => optional(read, name));
+    if (keys.length) {
+        throw new errors_LifeboatError(`With binding: cloudfoundry the bucket's credentials come from a service key; remove ${keys.map((n) => `'${n}'`).join(', ')}.`);
+    }
+    const username = secretInput(read, 'cf-username');
+    const password = secretInput(read, 'cf-password');
+    if (!username || !password) {
+        throw new errors_LifeboatError("Inputs 'cf-username' and 'cf-password' are required with binding: cloudfoundry: the credentials of a cloud-gov-service-account service key, from secrets. For example: cf-username: ${{ secrets.CF_USERNAME }}");
+    }
+    const api = parseApiUrl(required(read, 'cf-api', 'https://api.fr.cloud.gov')).href.replace(/\/$/, '');
+    const overrides = {
+        bucket: optional(read, 'backup-bucket'),
+        prefix: optional(read, 'backup-prefix') ?? '',
+        endpoint: optional(read, 's3-endpoint'),
+        region: optional(read, 's3-region'),
+    };
+    return {
+        mode,
+        target: { api, username, password, org: required(read, 'cf-org', 'my-agency'), space: required(read, 'cf-space', 'production') },
+        instance: required(read, 'cf-service-instance', 'backups'),
+        overrides,
+        draft: { bucket: overrides.bucket ?? BUCKET_FROM_BINDING, prefix: overrides.prefix, endpoint: overrides.endpoint, region: overrides.region },
+    };
+}
+/**
+ * Binds the bucket (with binding: cloudfoundry) or passes the settings through (binding: none).
+ * `onOpen` gets the session as soon as it exists, before any key, so a signal handler can clean
+ * up a half-made binding. If binding fails after a key was made, the key is deleted before this
+ * throws.
+ */
+async function bindBucket(request, operation, log, journal, options = {}) {
+    if (request.mode === 'none') {
+        return { settings: request.draft, release: async () => undefined, sweepStaleKeys: async () => undefined };
+    }
+    const bindings = await CfBindings.open(request.target, operation, journal, log);
+    options.onOpen?.(bindings);
+    let settings;
+    try {
+        settings = await bindS3Bucket(bindings, request.instance, request.overrides, log, { env: options.env });
+    }
+    catch (error) {
+        if (bindings.outstanding.length) {
+            await bindings.unbindAll().catch((cleanup) => log.warning(errors_errorMessage(cleanup)));
+        }
+        throw error;
+    }
+    return {
+        settings,
+        bindings,
+        release: () => bindings.unbindAll(),
+        sweepStaleKeys: (sweep = {}) => bindings.sweepStaleKeys(request.instance, { olderThanMs: DEFAULT_STALE_KEY_AGE_MS, ...sweep }),
+    };
+}
+const SIGNALS = { SIGINT: 2, SIGTERM: 15 };
+/**
+ * For the CLI, which has no post step: binds, runs `body`, and deletes the key in all cases,
+ * on SIGINT and SIGTERM too. A failure to delete the key is an error (exit status 1) even when
+ * the operation itself succeeded: credentials to the backups would be left behind.
+ */
+async function withCliBucket(request, operation, log, body) {
+    let session;
+    const handlers = Object.entries(SIGNALS).map(([signal, number]) => {
+        const handler = () => {
+            log.warning(`${signal} received: deleting the service key before exiting…`);
+            const cleanup = session?.unbindAll() ?? Promise.resolve();
+            cleanup.then(() => process.exit(128 + number), (error) => {
+                log.warning(errorMessage(error));
+                process.exit(1);
+            });
+        };
+        if (request.mode === 'cloudfoundry')
+            process.once(signal, handler);
+        return [signal, handler];
+    });
+    try {
+        const bound = await bindBucket(request, operation, log, memoryJournal, { onOpen: (b) => (session = b) });
+        let result;
+        try {
+            result = await body(bound);
+        }
+        catch (error) {
+            await bound.release().catch((cleanup) => log.warning(errorMessage(cleanup)));
+            throw error;
+        }
+        await bound.release();
+        return result;
+    }
+    finally {
+        for (const [signal, handler] of handlers)
+            process.off(signal, handler);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/actions/shared/binding-action.ts
+/**
+ * The action side of binding: the state that main leaves for the post step (core.saveState, never
+ * a secret in it), and the wrapper an action's main runs its work in.
+ *
+ * Main deletes its keys as soon as its work is done, so the bucket is exposed for no longer than
+ * needed; the post step (dist/unbind, `post-if: always()`) deletes whatever main could not: after a
+ * failure to delete, a crash, or a cancelled job.
+ */
+
+
+
+
+/** The state entry (read in post as STATE_lifeboat-binding). */
+const BINDING_STATE = 'lifeboat-binding';
+const actionJournal = {
+    save: (state) => saveState(BINDING_STATE, JSON.stringify(state)),
+};
+/** Reads a saved state; undefined when main saved none. Throws on a state it cannot understand. */
+function parseBindingState(text) {
+    if (!text.trim())
+        return undefined;
+    let state;
+    try {
+        state = JSON.parse(text);
+    }
+    catch (error) {
+        throw new LifeboatError(`The binding state left by the main step is not JSON: ${errorMessage(error)}.`);
+    }
+    const keyOk = (k) => typeof k?.name === 'string' && typeof k.instance === 'string' && ['planned', 'created', 'deleted'].includes(k.state);
+    if (state?.v !== 1 || typeof state.api !== 'string' || !Array.isArray(state.keys) || !state.keys.every(keyOk)) {
+        throw new LifeboatError(`The binding state left by the main step has an unknown form: ${text.slice(0, 200)}`);
+    }
+    return state;
+}
+/**
+ * Binds the bucket (binding: cloudfoundry) for `work`, and deletes the key when `work` ends,
+ * however it ends. If that deletion fails, it is only a warning here: the post step tries again,
+ * and fails the job loudly if it cannot.
+ */
+async function withActionBucket(request, operation, work) {
+    const bound = await bindBucket(request, operation, actionsLogger, actionJournal);
+    try {
+        return await work(bound.settings, bound);
+    }
+    finally {
+        await bound.release().catch((error) => actionsLogger.warning(`${errors_errorMessage(error)} The post step will try again.`));
     }
 }
 
@@ -96775,6 +97877,15 @@ function pruneSummary(result) {
         if (rows.length > PRUNE_SUMMARY_ROWS)
             lines.push('', `… and ${rows.length - PRUNE_SUMMARY_ROWS} more backups; the step log has the whole plan.`);
     }
+    const media = result.media;
+    if (media) {
+        lines.push('', '### Media content', '');
+        if (media.skipped)
+            lines.push(`Not cleaned up: ${media.skipped}`);
+        else {
+            lines.push(table(['Stored', 'In use by kept backups', result.dryRun ? 'Unreferenced, would be deleted' : 'Unreferenced, deleted', 'Bytes freed', 'Unreferenced but too young'], [[String(media.stored), String(media.referenced), String(media.deleted), formatBytes(media.bytesFreed), String(media.tooYoung)]]));
+        }
+    }
     return lines.join('\n') + '\n';
 }
 /** How many per-table rows the restore summary shows before it only counts the rest. */
@@ -96830,121 +97941,6 @@ function mediaTable(media) {
     return table(['Media bucket', 'Objects', 'Bytes', 'New objects', 'New bytes', 'Reused objects', 'Reused bytes'], [[`s3://${media.bucket}/${media.prefix}`, String(t.objects), formatBytes(t.bytes), String(t.newObjects), formatBytes(t.newBytes), String(t.reusedObjects), formatBytes(t.reusedBytes)]]);
 }
 
-;// CONCATENATED MODULE: ./src/actions/shared/inputs.ts
-/**
- * Reading inputs, shared by the actions (from INPUT_* through @actions/core) and the CLI (from
- * flags). Each action's inputs module turns raw strings into a typed, validated object with these
- * helpers, so both front ends accept and reject exactly the same things.
- */
-
-
-
-function optional(read, name) {
-    const value = read(name)?.trim();
-    return value ? value : undefined;
-}
-function required(read, name, example) {
-    const value = optional(read, name);
-    if (!value)
-        throw new errors_LifeboatError(`Input '${name}' is required but was not given. For example: ${name}: ${example}`);
-    return value;
-}
-function secretInput(read, name) {
-    const value = optional(read, name);
-    registerSecret(value);
-    return value;
-}
-function choice(read, name, allowed, fallback) {
-    const value = optional(read, name) ?? fallback;
-    if (!allowed.includes(value)) {
-        throw new LifeboatError(`Input '${name}' is '${value}'; it must be one of: ${allowed.join(', ')}.`);
-    }
-    return value;
-}
-function positiveNumber(read, name, fallback, options = {}) {
-    const text = optional(read, name);
-    if (text === undefined)
-        return fallback;
-    const value = Number(text);
-    const min = options.min ?? Number.MIN_VALUE;
-    if (!Number.isFinite(value) || value < min || (options.max !== undefined && value > options.max)) {
-        const range = options.max !== undefined ? `between ${options.min ?? 0} and ${options.max}` : `at least ${options.min ?? 'above 0'}`;
-        throw new errors_LifeboatError(`Input '${name}' is '${text}'; it must be a number ${range}.`);
-    }
-    return value;
-}
-/** YAML 1.2 core-schema booleans, with a default for the empty string (core.getBooleanInput throws on ''). */
-function booleanInput(read, name, fallback) {
-    const text = optional(read, name);
-    if (text === undefined)
-        return fallback;
-    if (['true', 'True', 'TRUE'].includes(text))
-        return true;
-    if (['false', 'False', 'FALSE'].includes(text))
-        return false;
-    throw new errors_LifeboatError(`Input '${name}' is '${text}'; it must be true or false.`);
-}
-function userTrigger(read, name = 'trigger', fallback = 'manual') {
-    return choice(read, name, USER_TRIGGERS, fallback);
-}
-function optionalTriggerFilter(read, name = 'trigger') {
-    const value = optional(read, name);
-    if (value === undefined)
-        return undefined;
-    if (!isTrigger(value))
-        throw new errors_LifeboatError(`Input '${name}' is '${value}'; it must be one of: predeploy, nightly, manual, pre-restore.`);
-    return value;
-}
-/** The backup bucket: where it is and how to reach it. Credentials default to the AWS SDK chain (AWS_* variables). */
-function bucketSettings(read) {
-    const accessKeyId = optional(read, 'aws-access-key-id');
-    const secretAccessKey = secretInput(read, 'aws-secret-access-key');
-    const sessionToken = secretInput(read, 'aws-session-token');
-    if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-        throw new errors_LifeboatError("Inputs 'aws-access-key-id' and 'aws-secret-access-key' go together: give both, or neither to use the AWS_* environment variables.");
-    }
-    return {
-        bucket: required(read, 'backup-bucket', 'my-app-backups'),
-        prefix: optional(read, 'backup-prefix') ?? '',
-        endpoint: optional(read, 's3-endpoint'),
-        region: optional(read, 's3-region'),
-        credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
-    };
-}
-/**
- * The application's media bucket, when one is given. Endpoint, region and credentials left empty are
- * taken from the backup bucket when the operation runs (see withConnectionOf), since one credential
- * often reaches both; on cloud.gov each bucket has its own.
- */
-function mediaSettings(read) {
-    const bucket = optional(read, 'media-bucket');
-    if (!bucket)
-        return undefined;
-    const accessKeyId = optional(read, 'media-aws-access-key-id');
-    const secretAccessKey = secretInput(read, 'media-aws-secret-access-key');
-    const sessionToken = secretInput(read, 'media-aws-session-token');
-    if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-        throw new errors_LifeboatError("Inputs 'media-aws-access-key-id' and 'media-aws-secret-access-key' go together: give both, or neither to use the backup bucket's credentials.");
-    }
-    return {
-        bucket,
-        prefix: optional(read, 'media-prefix') ?? '',
-        endpoint: optional(read, 'media-s3-endpoint'),
-        region: optional(read, 'media-s3-region'),
-        credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
-    };
-}
-/** The media inputs, in the order the action.yml files and CLI flags list them. */
-const MEDIA_INPUTS = (/* unused pure expression or super */ null && ([
-    'media-bucket',
-    'media-prefix',
-    'media-s3-endpoint',
-    'media-s3-region',
-    'media-aws-access-key-id',
-    'media-aws-secret-access-key',
-    'media-aws-session-token',
-]));
-
 ;// CONCATENATED MODULE: ./src/actions/restore/inputs.ts
 
 
@@ -96956,7 +97952,8 @@ const RestoreOutputs = {
     Method: 'method',
     PreRestoreBackupId: 'pre-restore-backup-id',
 };
-function getRestoreOptions(read, env = process.env) {
+/** `bucket` defaults to the bucket inputs; with binding the caller passes readBucketRequest(read).draft. */
+function getRestoreOptions(read, env = process.env, draftBucket) {
     const databaseUrl = secretInput(read, 'database-url');
     const githubToken = secretInput(read, 'github-token');
     if (!databaseUrl) {
@@ -96974,7 +97971,7 @@ function getRestoreOptions(read, env = process.env) {
     if (!Number.isInteger(jobs))
         throw new errors_LifeboatError(`Input 'jobs' is '${jobs}'; it must be a whole number between 1 and 64.`);
     const thresholdMb = positiveNumber(read, 'parallel-threshold-mb', DEFAULT_PARALLEL_THRESHOLD_MB, { min: 0 });
-    const bucket = bucketSettings(read);
+    const bucket = draftBucket ?? bucketSettings(read);
     return {
         sourceSpace: assertSpaceName(required(read, 'source-space', 'production'), 'source-space'),
         targetSpace: assertSpaceName(required(read, 'target-space', 'staging'), 'target-space'),
@@ -97002,11 +97999,16 @@ function getRestoreOptions(read, env = process.env) {
 
 
 
+
+
 async function run() {
     let options;
     try {
-        options = getRestoreOptions(readActionInput);
-        const result = await runRestore(options, actionsLogger);
+        const request = readBucketRequest(readActionInput);
+        options = getRestoreOptions(readActionInput, process.env, request.draft);
+        const authorization = await authorizeRestoreRun(options, actionsLogger);
+        const ready = options;
+        const result = await withActionBucket(request, 'restore', (bucket) => runRestore({ ...ready, bucket }, actionsLogger, authorization));
         setOutput(RestoreOutputs.BackupId, result.manifest.id);
         setOutput(RestoreOutputs.Verified, String(result.checks !== null));
         setOutput(RestoreOutputs.Method, result.method);
@@ -97015,7 +98017,7 @@ async function run() {
     }
     catch (error) {
         // The summary says why nothing (or what) happened; the step still fails with the same message.
-        await writeSummary(restoreFailedSummary(options ?? {}, errorMessage(error))).catch(() => undefined);
+        await writeSummary(restoreFailedSummary(options ?? {}, errors_errorMessage(error))).catch(() => undefined);
         throw error;
     }
 }

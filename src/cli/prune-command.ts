@@ -2,18 +2,23 @@ import { getPruneInputs } from '../actions/prune/inputs.js';
 import { loadPolicy } from '../engine/policy-file.js';
 import { assertNoFailures, runPrune, toPruneOutput } from '../engine/prune.js';
 import { formatBytes } from '../engine/streams.js';
+import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
 import { BUCKET_FLAGS, type CliCommand } from './command.js';
 
 export const pruneCommand: CliCommand = {
   summary: 'Delete the backups the retention rules no longer keep (--dry-run: show the plan only)',
-  flags: ['space', 'policy-file', 'incomplete-grace', ...BUCKET_FLAGS],
+  flags: ['space', 'policy-file', 'incomplete-grace', ...BUCKET_FLAGS, ...BINDING_INPUTS],
   switches: ['dry-run'],
   async run(read, { log, json, out }) {
-    const inputs = getPruneInputs(read);
+    const request = readBucketRequest(read);
+    const inputs = getPruneInputs(read, request.draft);
     const policy = loadPolicy(inputs.policyFile, log);
     // The plan goes to stdout as soon as it is made, before anything is deleted (with --json, into the JSON).
     const printPlan = json ? () => undefined : (line: string) => out.write(line + '\n');
-    const result = await runPrune({ ...inputs, policy, printPlan }, log);
+    const result = await withCliBucket(request, 'prune', log, async (bound) => {
+      if (!inputs.dryRun) await bound.sweepStaleKeys();
+      return runPrune({ ...inputs, bucket: bound.settings, policy, printPlan }, log);
+    });
     const text = json
       ? JSON.stringify(toPruneOutput(result), null, 2) + '\n'
       : result.dryRun

@@ -1,5 +1,6 @@
 import { getRestoreOptions } from '../actions/restore/inputs.js';
-import { runRestore } from '../engine/restore.js';
+import { authorizeRestoreRun, runRestore } from '../engine/restore.js';
+import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
 import { MEDIA_INPUTS } from '../actions/shared/inputs.js';
 import { BUCKET_FLAGS, type CliCommand } from './command.js';
 
@@ -25,9 +26,14 @@ export const restoreCommand: CliCommand = {
     ...BUCKET_FLAGS,
     ...MEDIA_INPUTS,
     'skip-media',
+    ...BINDING_INPUTS,
   ],
   async run(read, { log, json, out }) {
-    const result = await runRestore(getRestoreOptions(read), log);
+    const request = readBucketRequest(read);
+    const options = getRestoreOptions(read, process.env, request.draft);
+    // Authorized before binding: a refused restore creates no credentials.
+    const authorization = await authorizeRestoreRun(options, log);
+    const result = await withCliBucket(request, 'restore', log, ({ settings }) => runRestore({ ...options, bucket: settings }, log, authorization));
     if (json) {
       out.write(
         JSON.stringify(

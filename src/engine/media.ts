@@ -412,3 +412,47 @@ async function copyFromStore(store: BackupStore, object: MediaObjectRecord, clie
   traffic.bytesWritten += meter.bytes;
   traffic.objectsWritten++;
 }
+
+export interface MediaGarbage {
+  /** Content objects in the backup bucket. */
+  stored: number;
+  /** Of those, referenced by a remaining complete backup. */
+  referenced: number;
+  /** Unreferenced and older than the grace period: safe to delete. */
+  garbage: { key: string; size: number }[];
+  /** Unreferenced but younger than the grace period: possibly written by a backup still running. */
+  tooYoung: number;
+}
+
+/**
+ * Finds media content no remaining complete backup refers to. Content a running backup has just
+ * stored is not referenced by any manifest yet, so only content older than the grace period counts as
+ * garbage (backups refresh the age of old content they reuse). References are read from every
+ * space's manifests, since content is shared across spaces; if any manifest cannot be read, nothing
+ * is garbage, because a missed reference would delete data a backup needs.
+ */
+export async function findMediaGarbage(store: BackupStore, now: Date, graceMs: number, concurrency = DEFAULT_MEDIA_TUNING.concurrency): Promise<MediaGarbage> {
+  const stored = await listObjects(store.client, store.bucket, store.mediaRoot());
+  if (stored.length === 0) return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
+  const complete = (await store.listEntries()).filter((e) => e.status === 'complete');
+  const referenced = new Set<string>();
+  await forEachConcurrently(complete, concurrency, async (entry) => {
+    const manifest = await store.getManifest(entry.space, entry.id).catch((error: unknown) => {
+      throw new LifeboatError(
+        `Media clean-up skipped: the manifest of ${entry.space}/${entry.id} cannot be read (${errorMessage(error)}), so it is unknown which media it needs.`,
+      );
+    });
+    for (const object of manifest.media?.objects ?? []) referenced.add(object.sha256);
+  });
+  const cutoff = now.getTime() - graceMs;
+  const garbage: { key: string; size: number }[] = [];
+  let tooYoung = 0;
+  let inUse = 0;
+  for (const object of stored) {
+    const sha256 = object.key.slice(object.key.lastIndexOf('/') + 1);
+    if (referenced.has(sha256)) inUse++;
+    else if (object.lastModified && Date.parse(object.lastModified) <= cutoff) garbage.push({ key: object.key, size: object.size });
+    else tooYoung++;
+  }
+  return { stored: stored.length, referenced: inUse, garbage, tooYoung };
+}

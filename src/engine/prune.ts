@@ -18,7 +18,8 @@ import type { BackupEntry } from '../domain/catalog.js';
 import type { Policy } from '../domain/policy.js';
 import { planRetention, RetentionPolicyError, type RetentionPlan } from '../domain/retention.js';
 import { now as clockNow } from './clock.js';
-import { LifeboatError } from './errors.js';
+import { LifeboatError, errorMessage } from './errors.js';
+import { findMediaGarbage } from './media.js';
 import type { Logger } from './logger.js';
 import { readJournals, unfinishedDeletions, writeJournal, type PruneJournal } from './prune-journal.js';
 import type { BucketSettings } from './s3.js';
@@ -62,6 +63,20 @@ export interface PruneResult {
   bytesFreed: number;
   deleteRequests: number;
   durationMs: number;
+  /** Media content clean-up; absent when the bucket holds no media content. */
+  media?: MediaCleanup;
+}
+
+export interface MediaCleanup {
+  stored: number;
+  referenced: number;
+  /** Unreferenced content deleted (or, in a dry run, that would be). */
+  deleted: number;
+  bytesFreed: number;
+  /** Unreferenced content kept because it is younger than the grace period. */
+  tooYoung: number;
+  /** Why the clean-up did not run, when it did not. */
+  skipped?: string;
 }
 
 export async function runPrune(options: PruneOptions, log: Logger): Promise<PruneResult> {
@@ -118,6 +133,9 @@ export async function runPrune(options: PruneOptions, log: Logger): Promise<Prun
     durationMs: 0,
   };
   if (options.dryRun) {
+    // What the clean-up would delete if these backups were gone is not known without deleting them; the dry
+    // run reports the media content that is unreferenced already.
+    result.media = await cleanUpMedia(store, now, options, log, true);
     result.durationMs = Date.now() - clockStart;
     return result;
   }
@@ -134,9 +152,9 @@ export async function runPrune(options: PruneOptions, log: Logger): Promise<Prun
     await deleteBackups(store, doomed, options, result, log);
   }
 
-  // Media garbage collection goes here, once backups reference shared media objects (the media issue):
-  // delete media objects that no kept backup references and that are older than the grace period. It must
-  // run after the deletions above, from a fresh listing of the manifests that remain.
+  // Media content is shared between backups, so it goes only after the backups themselves, judged from a
+  // fresh reading of the manifests that remain. If the prune is killed before this, the next one does it.
+  if (result.failed.length === 0) result.media = await cleanUpMedia(store, now, options, log, false);
 
   if (result.failed.length === 0) {
     // Our own journal, and the journals of earlier prunes whose remnants this prune has now removed. A journal
@@ -173,6 +191,40 @@ function plan(entries: BackupEntry[], options: PruneOptions, now: Date, unfinish
     }
     throw error;
   }
+}
+
+async function cleanUpMedia(store: BackupStore, now: Date, options: PruneOptions, log: Logger, dryRun: boolean): Promise<MediaCleanup | undefined> {
+  let found;
+  try {
+    found = await findMediaGarbage(store, now, options.incompleteGraceMs);
+  } catch (error) {
+    const skipped = errorMessage(error);
+    log.warning(skipped);
+    return { stored: 0, referenced: 0, deleted: 0, bytesFreed: 0, tooYoung: 0, skipped };
+  }
+  if (found.stored === 0) return undefined;
+  const cleanup: MediaCleanup = {
+    stored: found.stored,
+    referenced: found.referenced,
+    deleted: 0,
+    bytesFreed: 0,
+    tooYoung: found.tooYoung,
+  };
+  if (dryRun) {
+    cleanup.deleted = found.garbage.length;
+    cleanup.bytesFreed = found.garbage.reduce((sum, g) => sum + g.size, 0);
+  } else if (found.garbage.length > 0) {
+    const outcome = await store.deleteKeys(found.garbage.map((g) => g.key), { concurrency: options.deleteConcurrency ?? 4 });
+    const gone = new Set(outcome.deleted);
+    cleanup.deleted = gone.size;
+    cleanup.bytesFreed = found.garbage.filter((g) => gone.has(g.key)).reduce((sum, g) => sum + g.size, 0);
+    for (const { key, message } of outcome.failed.slice(0, 5)) log.warning(`Could not delete unreferenced media content ${key} (${message}); the next prune will.`);
+  }
+  log.info(
+    `Media content: ${cleanup.stored} stored, ${cleanup.referenced} in use; ${cleanup.deleted} unreferenced ${dryRun ? 'would be deleted' : 'deleted'} (${formatBytes(cleanup.bytesFreed)})` +
+      `${cleanup.tooYoung ? `, ${cleanup.tooYoung} unreferenced but younger than the grace period kept` : ''}.`,
+  );
+  return cleanup;
 }
 
 function inScope(journal: PruneJournal, space: string | undefined): boolean {
@@ -262,6 +314,7 @@ export function toPruneOutput(result: PruneResult) {
     objectsDeleted: result.objectsDeleted,
     bytesFreed: result.bytesFreed,
     deleteRequests: result.deleteRequests,
+    ...(result.media ? { media: result.media } : {}),
   };
 }
 

@@ -117,13 +117,22 @@ function refuse(reason: string, fix: string): RestoreRefused {
   return new RestoreRefused({ reason, fix });
 }
 
-export async function runRestore(options: RestoreOptions, log: Logger): Promise<RestoreResult> {
+/**
+ * Step 1 alone: the policy and the caller decide whether this restore may happen. The actions call it
+ * before binding the backup bucket, so a refused restore creates no credentials and reads nothing.
+ */
+export async function authorizeRestoreRun(options: RestoreOptions, log: Logger): Promise<RestoreAuthorization> {
+  const env = options.env ?? process.env;
+  const policy = loadPolicy(options.policyFile, log, env.GITHUB_WORKSPACE ?? process.cwd());
+  return authorize(policy, options, env, log);
+}
+
+export async function runRestore(options: RestoreOptions, log: Logger, authorized?: RestoreAuthorization): Promise<RestoreResult> {
   const env = options.env ?? process.env;
   const started = Date.now();
   const { sourceSpace, targetSpace } = options;
 
-  const policy = loadPolicy(options.policyFile, log, env.GITHUB_WORKSPACE ?? process.cwd());
-  const authorization = await authorize(policy, options, env, log);
+  const authorization = authorized ?? (await authorizeRestoreRun(options, log));
   log.info(
     `Restore ${sourceSpace} → ${targetSpace} allowed (${authorization.rule.purpose || 'no purpose given'}; ${authorization.kind}` +
       `${authorization.eventName ? `, event ${authorization.eventName}` : ''}${authorization.actor ? `, by ${authorization.actor}` : ''}).`,

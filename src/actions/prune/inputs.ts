@@ -23,11 +23,12 @@ const HOUR_MS = 60 * 60 * 1000;
 /** Shorter than this, a slow backup could be deleted while it is still uploading. */
 const MIN_GRACE_MS = HOUR_MS;
 
-export function getPruneInputs(read: InputReader): PruneInputs {
+/** `bucket` defaults to the bucket inputs; with binding the caller passes readBucketRequest(read).draft. */
+export function getPruneInputs(read: InputReader, draftBucket?: BucketSettings): PruneInputs {
   const space = optional(read, 'space');
   const policyFile = optional(read, 'policy-file');
   return {
-    bucket: bucketSettings(read),
+    bucket: draftBucket ?? bucketSettings(read),
     // The action's default is the default path, which may be absent (then FAC's defaults apply); only a
     // path someone chose must exist.
     policyFile: policyFile === DEFAULT_POLICY_PATH ? undefined : policyFile,

@@ -5,9 +5,12 @@ import { assertNoFailures, deletedIds, keptIds, runPrune } from '../../engine/pr
 import { pruneSummary } from '../../engine/summaries.js';
 import { actionsLogger, readActionInput, writeSummary } from '../shared/toolkit.js';
 import { getPruneInputs, PruneOutputs } from './inputs.js';
+import { readBucketRequest } from '../shared/binding.js';
+import { withActionBucket } from '../shared/binding-action.js';
 
 export async function run(): Promise<void> {
-  const inputs = getPruneInputs(readActionInput);
+  const request = readBucketRequest(readActionInput);
+  const inputs = getPruneInputs(readActionInput, request.draft);
   let policy;
   try {
     policy = loadPolicy(inputs.policyFile, actionsLogger);
@@ -21,7 +24,15 @@ export async function run(): Promise<void> {
     }
     throw error;
   }
-  const result = await runPrune({ ...inputs, policy }, actionsLogger);
+  const result = await withActionBucket(request, 'prune', async (bucket, bound) => {
+    // Keys left behind by crashed runs (their post step never ran) are swept with the backups.
+    if (!inputs.dryRun) {
+      const swept = await bound.sweepStaleKeys();
+      if (swept?.deleted.length) actionsLogger.info(`Deleted ${swept.deleted.length} stale Lifeboat service key(s): ${swept.deleted.join(', ')}.`);
+      for (const failure of swept?.failed ?? []) actionsLogger.warning(`Could not delete the stale service key ${failure.name}: ${failure.message}`);
+    }
+    return runPrune({ ...inputs, bucket, policy }, actionsLogger);
+  });
   core.setOutput(PruneOutputs.Deleted, JSON.stringify(deletedIds(result)));
   core.setOutput(PruneOutputs.Kept, JSON.stringify(keptIds(result)));
   await writeSummary(pruneSummary(result));

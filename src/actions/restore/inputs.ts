@@ -1,5 +1,6 @@
 import { assertSpaceName, parseBackupId } from '../../domain/backup-id.js';
 import { LifeboatError } from '../../engine/errors.js';
+import type { BucketSettings } from '../../engine/s3.js';
 import { callerFromEnv, DEFAULT_JOBS, DEFAULT_PARALLEL_THRESHOLD_MB, type RestoreOptions } from '../../engine/restore.js';
 import { booleanInput, bucketSettings, mediaSettings, optional, optionalTriggerFilter, positiveNumber, required, secretInput, type InputReader } from '../shared/inputs.js';
 
@@ -10,7 +11,8 @@ export const RestoreOutputs = {
   PreRestoreBackupId: 'pre-restore-backup-id',
 } as const;
 
-export function getRestoreOptions(read: InputReader, env: NodeJS.ProcessEnv = process.env): RestoreOptions {
+/** `bucket` defaults to the bucket inputs; with binding the caller passes readBucketRequest(read).draft. */
+export function getRestoreOptions(read: InputReader, env: NodeJS.ProcessEnv = process.env, draftBucket?: BucketSettings): RestoreOptions {
   const databaseUrl = secretInput(read, 'database-url');
   const githubToken = secretInput(read, 'github-token');
   if (!databaseUrl) {
@@ -31,7 +33,7 @@ export function getRestoreOptions(read: InputReader, env: NodeJS.ProcessEnv = pr
   const jobs = positiveNumber(read, 'jobs', DEFAULT_JOBS, { min: 1, max: 64 });
   if (!Number.isInteger(jobs)) throw new LifeboatError(`Input 'jobs' is '${jobs}'; it must be a whole number between 1 and 64.`);
   const thresholdMb = positiveNumber(read, 'parallel-threshold-mb', DEFAULT_PARALLEL_THRESHOLD_MB, { min: 0 });
-  const bucket = bucketSettings(read);
+  const bucket = draftBucket ?? bucketSettings(read);
   return {
     sourceSpace: assertSpaceName(required(read, 'source-space', 'production'), 'source-space'),
     targetSpace: assertSpaceName(required(read, 'target-space', 'staging'), 'target-space'),

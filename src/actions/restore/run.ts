@@ -1,6 +1,8 @@
 import * as core from '@actions/core';
 import { errorMessage } from '../../engine/errors.js';
-import { runRestore, type RestoreOptions } from '../../engine/restore.js';
+import { authorizeRestoreRun, runRestore, type RestoreOptions } from '../../engine/restore.js';
+import { readBucketRequest } from '../shared/binding.js';
+import { withActionBucket } from '../shared/binding-action.js';
 import { restoreFailedSummary, restoreSummary } from '../../engine/summaries.js';
 import { actionsLogger, readActionInput, writeSummary } from '../shared/toolkit.js';
 import { getRestoreOptions, RestoreOutputs } from './inputs.js';
@@ -8,8 +10,11 @@ import { getRestoreOptions, RestoreOutputs } from './inputs.js';
 export async function run(): Promise<void> {
   let options: RestoreOptions | undefined;
   try {
-    options = getRestoreOptions(readActionInput);
-    const result = await runRestore(options, actionsLogger);
+    const request = readBucketRequest(readActionInput);
+    options = getRestoreOptions(readActionInput, process.env, request.draft);
+    const authorization = await authorizeRestoreRun(options, actionsLogger);
+    const ready = options;
+    const result = await withActionBucket(request, 'restore', (bucket) => runRestore({ ...ready, bucket }, actionsLogger, authorization));
     core.setOutput(RestoreOutputs.BackupId, result.manifest.id);
     core.setOutput(RestoreOutputs.Verified, String(result.checks !== null));
     core.setOutput(RestoreOutputs.Method, result.method);

@@ -1,0 +1,73 @@
+/** Prune deletes media content only when no remaining backup refers to it and it is past the grace period. */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_POLICY } from '../../src/domain/policy.js';
+import { runBackup } from '../../src/engine/backup.js';
+import { memoryLogger } from '../../src/engine/logger.js';
+import { verifyMediaPresent } from '../../src/engine/media.js';
+import { runPrune } from '../../src/engine/prune.js';
+import type { BucketSettings } from '../../src/engine/s3.js';
+import { BackupStore } from '../../src/engine/store.js';
+import { createBucket, createDatabase, listKeys, s3Client, s3Info } from '../support/harness.js';
+
+function settings(bucket: string): BucketSettings {
+  const s3 = s3Info();
+  return { bucket, prefix: '', endpoint: s3.endpoint, region: s3.region, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } };
+}
+
+const DAY = 86_400_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+describe('prune and media content', () => {
+  it('deletes content only old, unreferenced backups used, and leaves every kept backup restorable', async () => {
+    const database = await createDatabase('media');
+    const media = await createBucket('media');
+    const backups = await createBucket('backups');
+    const put = (key: string, body: string) => s3Client().send(new PutObjectCommand({ Bucket: media, Key: key, Body: body }));
+    await put('a.txt', 'version 1 of a');
+    await put('b.txt', 'b never changes');
+    // The history is set in the future so that the content, stored now, is old by the time of the prune.
+    const t0 = Math.ceil(Date.now() / DAY) * DAY + 10 * DAY + 2 * 3_600_000;
+    const backupAt = async (at: number) =>
+      (
+        await runBackup(
+          {
+            space: 'dev', trigger: 'nightly', databaseUrl: database, compression: 'zstd', rowCounts: false, progressIntervalMs: 60_000,
+            bucket: settings(backups), media: { source: settings(media) }, env: { ...process.env, LIFEBOAT_NOW: iso(at) },
+          },
+          memoryLogger(),
+        )
+      ).manifest;
+    const first = await backupAt(t0);
+    await put('a.txt', 'version 2 of a');
+    const second = await backupAt(t0 + DAY);
+    const third = await backupAt(t0 + 2 * DAY);
+    const content = async () => (await listKeys(backups, 'media/sha256/')).map((k) => k.key.split('/').pop()!).sort();
+    const sha = (m: typeof first, key: string) => m.media!.objects.find((o) => o.key === key)!.sha256;
+    expect(await content()).toEqual([sha(first, 'a.txt'), sha(first, 'b.txt'), sha(second, 'a.txt')].sort());
+
+    const prune = (at: number, dryRun = false) =>
+      runPrune({ bucket: settings(backups), policy: DEFAULT_POLICY, incompleteGraceMs: DAY, dryRun, env: { ...process.env, LIFEBOAT_NOW: iso(at) } }, memoryLogger());
+
+    // dev nightly keeps 1 day: only the third backup stays. Its content (a v2, b) stays; a v1 goes.
+    const dry = await prune(t0 + 2 * DAY + 3_600_000, true);
+    expect(dry.media).toMatchObject({ stored: 3, deleted: 0 }); // nothing is unreferenced until the backups are gone
+    expect(await content()).toHaveLength(3);
+    const result = await prune(t0 + 2 * DAY + 3_600_000);
+    expect(result.deleted.map((e) => e.id).sort()).toEqual([first.id, second.id].sort());
+    expect(result.media).toMatchObject({ stored: 3, referenced: 2, deleted: 1, bytesFreed: 'version 1 of a'.length, tooYoung: 0 });
+    expect(await content()).toEqual([sha(third, 'a.txt'), sha(third, 'b.txt')].sort());
+    await verifyMediaPresent(third.media!, new BackupStore(settings(backups)));
+
+    // Content no manifest refers to yet, just written (as by a backup still running), is kept until it is old.
+    const stray = 'f'.repeat(64);
+    await s3Client().send(new PutObjectCommand({ Bucket: backups, Key: `media/sha256/ff/${stray}`, Body: 'in flight' }));
+    const soon = await prune(Date.now() + 3_600_000);
+    expect(soon.media).toMatchObject({ deleted: 0, tooYoung: 1 });
+    expect(await content()).toContain(stray);
+    const later = await prune(t0 + 3 * DAY);
+    expect(later.media).toMatchObject({ deleted: 1, tooYoung: 0 });
+    expect(await content()).not.toContain(stray);
+    expect(await content()).toHaveLength(2);
+  });
+});
