@@ -88511,17 +88511,41 @@ const backupCommand = {
 };
 
 ;// CONCATENATED MODULE: ./src/engine/list.ts
-/** List: what can be restored, newest first, from one bucket listing. */
+/** List: what can be restored, newest first, from one bucket listing (plus, on request, each manifest). */
 
 
-async function runList(bucket, filter) {
+
+
+async function runList(bucket, filter, options = {}) {
     const store = new BackupStore(bucket);
     await store.assertReachable();
     const entries = filterEntries(await store.listEntries(filter.space), filter);
-    return { backups: sortNewestFirst(entries), latest: latestComplete(entries) };
+    const backups = sortNewestFirst(entries);
+    const result = { backups, latest: latestComplete(entries) };
+    if (options.details)
+        result.details = await readDetails(store, backups);
+    return result;
+}
+/** One manifest read per complete backup, many at a time: the listing alone stays one request per 1,000 keys. */
+async function readDetails(store, backups) {
+    const details = new Map();
+    await forEachConcurrently(backups.filter((b) => b.status === 'complete'), 16, async (entry) => {
+        try {
+            const m = await store.getManifest(entry.space, entry.id);
+            details.set(entry.id, {
+                databaseBytes: m.artifacts.reduce((sum, a) => sum + a.uncompressedSize, 0),
+                tables: m.database.tables?.length ?? null,
+                ...(m.media ? { media: m.media.totals } : {}),
+            });
+        }
+        catch (error) {
+            details.set(entry.id, { databaseBytes: 0, tables: null, error: errorMessage(error) });
+        }
+    });
+    return details;
 }
 /** The JSON shape of the `backups` output. */
-function toListOutput(entries) {
+function toListOutput(entries, details) {
     return entries.map((e) => ({
         id: e.id,
         space: e.space,
@@ -88529,6 +88553,7 @@ function toListOutput(entries) {
         createdAt: e.createdAt.toISOString(),
         sizeBytes: e.sizeBytes,
         status: e.status,
+        ...(details?.has(e.id) ? { details: details.get(e.id) } : {}),
     }));
 }
 
@@ -88545,6 +88570,7 @@ function getListInputs(read, bucket) {
     return {
         bucket: bucket ?? bucketSettings(read),
         filter: { space: space ? assertSpaceName(space) : undefined, trigger: optionalTriggerFilter(read) },
+        details: booleanInput(read, 'details', false),
     };
 }
 function describeFilter(filter) {
@@ -88560,19 +88586,23 @@ function describeFilter(filter) {
 const listCommand = {
     summary: 'List backups, newest first',
     flags: ['space', 'trigger', ...BUCKET_FLAGS, ...BINDING_INPUTS],
+    switches: ['details'],
     async run(read, { log, json, out }) {
         const request = readBucketRequest(read);
-        const { filter } = getListInputs(read, request.draft);
-        const { backups, latest } = await withCliBucket(request, 'list', log, ({ settings }) => runList(settings, filter));
+        const { filter, details: withDetails } = getListInputs(read, request.draft);
+        const { backups, latest, details } = await withCliBucket(request, 'list', log, ({ settings }) => runList(settings, filter, { details: withDetails }));
         if (json) {
-            out.write(JSON.stringify({ backups: toListOutput(backups), latest: latest?.id ?? '' }, null, 2) + '\n');
+            const text = JSON.stringify({ backups: toListOutput(backups, details), latest: latest?.id ?? '' }, null, 2) + '\n';
+            await new Promise((resolve, reject) => out.write(text, (error) => (error ? reject(error) : resolve())));
             return 0;
         }
         const title = describeFilter(filter);
         out.write(`Backups${title ? ` (${title})` : ''}, newest first; latest restorable: ${latest?.id ?? 'none'}\n`);
         for (const b of backups) {
             const state = b.status === 'complete' ? 'restorable' : 'INCOMPLETE (not restorable)';
-            out.write(`  ${b.id}  ${b.space.padEnd(12)} ${b.trigger.padEnd(11)} ${formatBytes(b.sizeBytes).padStart(10)}  ${state}\n`);
+            const d = details?.get(b.id);
+            const media = d?.media ? `  media ${d.media.objects} objects, ${d.media.newObjects} new / ${d.media.reusedObjects} reused` : '';
+            out.write(`  ${b.id}  ${b.space.padEnd(12)} ${b.trigger.padEnd(11)} ${formatBytes(b.sizeBytes).padStart(10)}  ${state}${media}\n`);
         }
         if (!backups.length)
             out.write('  (none)\n');

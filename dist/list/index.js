@@ -72947,6 +72947,29 @@ function latestComplete(entries, filter = {}) {
     return sortNewestFirst(filterEntries(entries, filter)).find((e) => e.status === 'complete');
 }
 
+;// CONCATENATED MODULE: ./src/engine/concurrency.ts
+/** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
+async function forEachConcurrently(items, limit, work) {
+    let next = 0;
+    let failed = false;
+    const worker = async () => {
+        while (!failed && next < items.length) {
+            const index = next++;
+            try {
+                await work(items[index], index);
+            }
+            catch (error) {
+                failed = true;
+                throw error;
+            }
+        }
+    };
+    const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+    const rejected = results.find((r) => r.status === 'rejected');
+    if (rejected)
+        throw rejected.reason;
+}
+
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(3711);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
@@ -73397,17 +73420,41 @@ class BackupStore {
 }
 
 ;// CONCATENATED MODULE: ./src/engine/list.ts
-/** List: what can be restored, newest first, from one bucket listing. */
+/** List: what can be restored, newest first, from one bucket listing (plus, on request, each manifest). */
 
 
-async function runList(bucket, filter) {
+
+
+async function runList(bucket, filter, options = {}) {
     const store = new BackupStore(bucket);
     await store.assertReachable();
     const entries = filterEntries(await store.listEntries(filter.space), filter);
-    return { backups: sortNewestFirst(entries), latest: latestComplete(entries) };
+    const backups = sortNewestFirst(entries);
+    const result = { backups, latest: latestComplete(entries) };
+    if (options.details)
+        result.details = await readDetails(store, backups);
+    return result;
+}
+/** One manifest read per complete backup, many at a time: the listing alone stays one request per 1,000 keys. */
+async function readDetails(store, backups) {
+    const details = new Map();
+    await forEachConcurrently(backups.filter((b) => b.status === 'complete'), 16, async (entry) => {
+        try {
+            const m = await store.getManifest(entry.space, entry.id);
+            details.set(entry.id, {
+                databaseBytes: m.artifacts.reduce((sum, a) => sum + a.uncompressedSize, 0),
+                tables: m.database.tables?.length ?? null,
+                ...(m.media ? { media: m.media.totals } : {}),
+            });
+        }
+        catch (error) {
+            details.set(entry.id, { databaseBytes: 0, tables: null, error: errors_errorMessage(error) });
+        }
+    });
+    return details;
 }
 /** The JSON shape of the `backups` output. */
-function toListOutput(entries) {
+function toListOutput(entries, details) {
     return entries.map((e) => ({
         id: e.id,
         space: e.space,
@@ -73415,6 +73462,7 @@ function toListOutput(entries) {
         createdAt: e.createdAt.toISOString(),
         sizeBytes: e.sizeBytes,
         status: e.status,
+        ...(details?.has(e.id) ? { details: details.get(e.id) } : {}),
     }));
 }
 
@@ -73512,16 +73560,37 @@ function backupSummary(result) {
     lines.push('', `Stored at \`${result.location}\`.`);
     return lines.join('\n') + '\n';
 }
-function listSummary(backups, latest, filterText) {
+function listSummary(backups, latest, filterText, details) {
     const complete = backups.filter((b) => b.status === 'complete');
     const incomplete = backups.filter((b) => b.status === 'incomplete');
+    const header = ['Backup', 'Space', 'Trigger', 'Created (UTC)', 'Size'];
     const row = (b) => [`\`${b.id}\``, b.space, b.trigger, b.createdAt.toISOString(), streams_formatBytes(b.sizeBytes)];
+    const detailHeader = ['Database (uncompressed)', 'Media objects', 'Media bytes', 'Media new', 'Media reused'];
+    const detailRow = (b) => {
+        const d = details?.get(b.id);
+        if (!d)
+            return ['', '', '', '', ''];
+        if (d.error)
+            return [`manifest unreadable: ${d.error}`, '', '', '', ''];
+        const m = d.media;
+        return [
+            streams_formatBytes(d.databaseBytes),
+            m ? String(m.objects) : '—',
+            m ? streams_formatBytes(m.bytes) : '—',
+            m ? `${m.newObjects} (${streams_formatBytes(m.newBytes)})` : '—',
+            m ? `${m.reusedObjects} (${streams_formatBytes(m.reusedBytes)})` : '—',
+        ];
+    };
     const lines = [`## Lifeboat backups${filterText ? ` (${filterText})` : ''}`, ''];
     lines.push(latest ? `Latest restorable: \`${latest.id}\`` : 'No restorable backup matches.', '');
     lines.push(`### Restorable (${complete.length})`, '');
-    lines.push(complete.length ? table(['Backup', 'Space', 'Trigger', 'Created (UTC)', 'Size'], complete.map(row)) : '_None._');
+    lines.push(complete.length
+        ? details
+            ? table([...header, ...detailHeader], complete.map((b) => [...row(b), ...detailRow(b)]))
+            : table(header, complete.map(row))
+        : '_None._');
     if (incomplete.length) {
-        lines.push('', `### Incomplete, not restorable (${incomplete.length})`, '', 'These have no manifest: they failed, were interrupted or are still running.', '', table(['Backup', 'Space', 'Trigger', 'Created (UTC)', 'Size'], incomplete.map(row)));
+        lines.push('', `### Incomplete, not restorable (${incomplete.length})`, '', 'These have no manifest: they failed, were interrupted or are still running.', '', table(header, incomplete.map(row)));
     }
     return lines.join('\n') + '\n';
 }
@@ -74457,7 +74526,7 @@ function booleanInput(read, name, fallback) {
         return true;
     if (['false', 'False', 'FALSE'].includes(text))
         return false;
-    throw new LifeboatError(`Input '${name}' is '${text}'; it must be true or false.`);
+    throw new errors_LifeboatError(`Input '${name}' is '${text}'; it must be true or false.`);
 }
 function userTrigger(read, name = 'trigger', fallback = 'manual') {
     return choice(read, name, USER_TRIGGERS, fallback);
@@ -74710,6 +74779,7 @@ function getListInputs(read, bucket) {
     return {
         bucket: bucket ?? bucketSettings(read),
         filter: { space: space ? assertSpaceName(space) : undefined, trigger: optionalTriggerFilter(read) },
+        details: booleanInput(read, 'details', false),
     };
 }
 function describeFilter(filter) {
@@ -74726,13 +74796,13 @@ function describeFilter(filter) {
 
 async function run() {
     const request = readBucketRequest(readActionInput);
-    const { filter } = getListInputs(readActionInput, request.draft);
-    const { backups, latest } = await withActionBucket(request, 'list', (bucket) => runList(bucket, filter));
+    const { filter, details: withDetails } = getListInputs(readActionInput, request.draft);
+    const { backups, latest, details } = await withActionBucket(request, 'list', (bucket) => runList(bucket, filter, { details: withDetails }));
     const incomplete = backups.filter((b) => b.status === 'incomplete').length;
     actionsLogger.info(`${backups.length - incomplete} restorable and ${incomplete} incomplete backups${describeFilter(filter) ? ` for ${describeFilter(filter)}` : ''}; latest: ${latest?.id ?? 'none'}.`);
-    setOutput(ListOutputs.Backups, JSON.stringify(toListOutput(backups)));
+    setOutput(ListOutputs.Backups, JSON.stringify(toListOutput(backups, details)));
     setOutput(ListOutputs.Latest, latest?.id ?? '');
-    await writeSummary(listSummary(backups, latest, describeFilter(filter)));
+    await writeSummary(listSummary(backups, latest, describeFilter(filter), details));
 }
 
 ;// CONCATENATED MODULE: ./src/actions/list/index.ts

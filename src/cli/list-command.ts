@@ -7,19 +7,23 @@ import { BUCKET_FLAGS, type CliCommand } from './command.js';
 export const listCommand: CliCommand = {
   summary: 'List backups, newest first',
   flags: ['space', 'trigger', ...BUCKET_FLAGS, ...BINDING_INPUTS],
+  switches: ['details'],
   async run(read, { log, json, out }) {
     const request = readBucketRequest(read);
-    const { filter } = getListInputs(read, request.draft);
-    const { backups, latest } = await withCliBucket(request, 'list', log, ({ settings }) => runList(settings, filter));
+    const { filter, details: withDetails } = getListInputs(read, request.draft);
+    const { backups, latest, details } = await withCliBucket(request, 'list', log, ({ settings }) => runList(settings, filter, { details: withDetails }));
     if (json) {
-      out.write(JSON.stringify({ backups: toListOutput(backups), latest: latest?.id ?? '' }, null, 2) + '\n');
+      const text = JSON.stringify({ backups: toListOutput(backups, details), latest: latest?.id ?? '' }, null, 2) + '\n';
+      await new Promise<void>((resolve, reject) => out.write(text, (error) => (error ? reject(error) : resolve())));
       return 0;
     }
     const title = describeFilter(filter);
     out.write(`Backups${title ? ` (${title})` : ''}, newest first; latest restorable: ${latest?.id ?? 'none'}\n`);
     for (const b of backups) {
       const state = b.status === 'complete' ? 'restorable' : 'INCOMPLETE (not restorable)';
-      out.write(`  ${b.id}  ${b.space.padEnd(12)} ${b.trigger.padEnd(11)} ${formatBytes(b.sizeBytes).padStart(10)}  ${state}\n`);
+      const d = details?.get(b.id);
+      const media = d?.media ? `  media ${d.media.objects} objects, ${d.media.newObjects} new / ${d.media.reusedObjects} reused` : '';
+      out.write(`  ${b.id}  ${b.space.padEnd(12)} ${b.trigger.padEnd(11)} ${formatBytes(b.sizeBytes).padStart(10)}  ${state}${media}\n`);
     }
     if (!backups.length) out.write('  (none)\n');
     return 0;

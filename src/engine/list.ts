@@ -1,24 +1,64 @@
-/** List: what can be restored, newest first, from one bucket listing. */
+/** List: what can be restored, newest first, from one bucket listing (plus, on request, each manifest). */
 import { filterEntries, latestComplete, sortNewestFirst, type BackupEntry, type CatalogFilter } from '../domain/catalog.js';
+import type { MediaTotals } from '../domain/manifest.js';
+import { forEachConcurrently } from './concurrency.js';
+import { errorMessage } from './errors.js';
 import type { BucketSettings } from './s3.js';
 import { BackupStore } from './store.js';
+
+/** What only the manifest knows: read when `details` is asked for. */
+export interface BackupDetails {
+  /** Bytes of the database dump before compression. */
+  databaseBytes: number;
+  tables: number | null;
+  media?: MediaTotals;
+  /** Set when the manifest could not be read. */
+  error?: string;
+}
 
 export interface ListResult {
   /** Every matching backup, newest first, complete and incomplete. */
   backups: BackupEntry[];
   /** The newest complete backup matching the filter. */
   latest?: BackupEntry;
+  /** By backup id, for complete backups, when details were asked for. */
+  details?: Map<string, BackupDetails>;
 }
 
-export async function runList(bucket: BucketSettings, filter: CatalogFilter): Promise<ListResult> {
+export async function runList(bucket: BucketSettings, filter: CatalogFilter, options: { details?: boolean } = {}): Promise<ListResult> {
   const store = new BackupStore(bucket);
   await store.assertReachable();
   const entries = filterEntries(await store.listEntries(filter.space), filter);
-  return { backups: sortNewestFirst(entries), latest: latestComplete(entries) };
+  const backups = sortNewestFirst(entries);
+  const result: ListResult = { backups, latest: latestComplete(entries) };
+  if (options.details) result.details = await readDetails(store, backups);
+  return result;
+}
+
+/** One manifest read per complete backup, many at a time: the listing alone stays one request per 1,000 keys. */
+async function readDetails(store: BackupStore, backups: readonly BackupEntry[]): Promise<Map<string, BackupDetails>> {
+  const details = new Map<string, BackupDetails>();
+  await forEachConcurrently(
+    backups.filter((b) => b.status === 'complete'),
+    16,
+    async (entry) => {
+      try {
+        const m = await store.getManifest(entry.space, entry.id);
+        details.set(entry.id, {
+          databaseBytes: m.artifacts.reduce((sum, a) => sum + a.uncompressedSize, 0),
+          tables: m.database.tables?.length ?? null,
+          ...(m.media ? { media: m.media.totals } : {}),
+        });
+      } catch (error) {
+        details.set(entry.id, { databaseBytes: 0, tables: null, error: errorMessage(error) });
+      }
+    },
+  );
+  return details;
 }
 
 /** The JSON shape of the `backups` output. */
-export function toListOutput(entries: readonly BackupEntry[]) {
+export function toListOutput(entries: readonly BackupEntry[], details?: Map<string, BackupDetails>) {
   return entries.map((e) => ({
     id: e.id,
     space: e.space,
@@ -26,5 +66,6 @@ export function toListOutput(entries: readonly BackupEntry[]) {
     createdAt: e.createdAt.toISOString(),
     sizeBytes: e.sizeBytes,
     status: e.status,
+    ...(details?.has(e.id) ? { details: details.get(e.id) } : {}),
   }));
 }

@@ -4,6 +4,7 @@
  */
 import type { BackupEntry } from '../domain/catalog.js';
 import type { MediaRecord } from '../domain/manifest.js';
+import type { BackupDetails } from './list.js';
 import type { BackupResult } from './backup.js';
 import type { RestoreResult } from './restore.js';
 import type { PruneResult } from './prune.js';
@@ -49,14 +50,35 @@ export function backupSummary(result: BackupResult): string {
   return lines.join('\n') + '\n';
 }
 
-export function listSummary(backups: readonly BackupEntry[], latest: BackupEntry | undefined, filterText: string): string {
+export function listSummary(backups: readonly BackupEntry[], latest: BackupEntry | undefined, filterText: string, details?: Map<string, BackupDetails>): string {
   const complete = backups.filter((b) => b.status === 'complete');
   const incomplete = backups.filter((b) => b.status === 'incomplete');
+  const header = ['Backup', 'Space', 'Trigger', 'Created (UTC)', 'Size'];
   const row = (b: BackupEntry) => [`\`${b.id}\``, b.space, b.trigger, b.createdAt.toISOString(), formatBytes(b.sizeBytes)];
+  const detailHeader = ['Database (uncompressed)', 'Media objects', 'Media bytes', 'Media new', 'Media reused'];
+  const detailRow = (b: BackupEntry) => {
+    const d = details?.get(b.id);
+    if (!d) return ['', '', '', '', ''];
+    if (d.error) return [`manifest unreadable: ${d.error}`, '', '', '', ''];
+    const m = d.media;
+    return [
+      formatBytes(d.databaseBytes),
+      m ? String(m.objects) : '—',
+      m ? formatBytes(m.bytes) : '—',
+      m ? `${m.newObjects} (${formatBytes(m.newBytes)})` : '—',
+      m ? `${m.reusedObjects} (${formatBytes(m.reusedBytes)})` : '—',
+    ];
+  };
   const lines = [`## Lifeboat backups${filterText ? ` (${filterText})` : ''}`, ''];
   lines.push(latest ? `Latest restorable: \`${latest.id}\`` : 'No restorable backup matches.', '');
   lines.push(`### Restorable (${complete.length})`, '');
-  lines.push(complete.length ? table(['Backup', 'Space', 'Trigger', 'Created (UTC)', 'Size'], complete.map(row)) : '_None._');
+  lines.push(
+    complete.length
+      ? details
+        ? table([...header, ...detailHeader], complete.map((b) => [...row(b), ...detailRow(b)]))
+        : table(header, complete.map(row))
+      : '_None._',
+  );
   if (incomplete.length) {
     lines.push(
       '',
@@ -64,7 +86,7 @@ export function listSummary(backups: readonly BackupEntry[], latest: BackupEntry
       '',
       'These have no manifest: they failed, were interrupted or are still running.',
       '',
-      table(['Backup', 'Space', 'Trigger', 'Created (UTC)', 'Size'], incomplete.map(row)),
+      table(header, incomplete.map(row)),
     );
   }
   return lines.join('\n') + '\n';

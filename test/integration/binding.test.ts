@@ -347,3 +347,39 @@ describe('fresh keys', () => {
     }
   });
 });
+
+describe('restore and prune through a binding', () => {
+  it('refuses a restore the policy does not allow before creating any key, and restores an allowed one through a key it then deletes', async () => {
+    const source = await createDatabase('bound-source');
+    await createSampleApp(source);
+    const made = await runActionBundle('backup', { space: 'production', trigger: 'nightly', 'database-url': source, ...bucketInputs(bucket) }, awsEnv());
+    expect(made.code).toBe(0);
+    const target = await createDatabase('bound-target');
+    const env = { ...GITHUB, GITHUB_EVENT_NAME: 'schedule', GITHUB_ACTOR: 'github-actions[bot]', GITHUB_WORKSPACE: ROOT + '/test' };
+
+    const refused = await runMainStep('restore', { 'source-space': 'production', 'target-space': 'preview', 'database-url': target, ...cfInputs() }, env);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/Restore refused/);
+    expect(cf.created).toEqual([]);
+
+    const main = await runMainStep('restore', { 'source-space': 'production', 'target-space': 'staging', 'database-url': target, ...cfInputs() }, env);
+    expect(main.code, visibleOutput(main)).toBe(0);
+    expect(main.outputs['backup-id']).toBe(made.outputs['backup-id']);
+    expect(cf.created).toHaveLength(1);
+    expect(cf.created[0]).toMatch(/^lifeboat-restore-/);
+    expect(cf.live()).toEqual([]);
+    const post = await runPostStep(cfInputs(), main.state, env);
+    expect(post.code).toBe(0);
+    expectNoSecrets(refused, main, post);
+  });
+
+  it('prune sweeps stale keys through its own binding and deletes its own key at the end', async () => {
+    const stale = cf.seedKey('backups', 'lifeboat-backup-app-5-1-dddddd', { createdAt: new Date(Date.now() - 3 * 24 * 60 * 60 * 1000) });
+    const main = await runMainStep('prune', { ...cfInputs() }, { ...GITHUB, GITHUB_WORKSPACE: ROOT + '/test' });
+    expect(main.code, visibleOutput(main)).toBe(0);
+    expect(main.stdout).toContain(`Deleted 1 stale Lifeboat service key(s): ${stale.name}.`);
+    expect(cf.deleted).toContain(stale.name);
+    expect(cf.live()).toEqual([]);
+    expectNoSecrets(main);
+  });
+});

@@ -33,6 +33,14 @@ describe('restore with media', () => {
     );
     expect(backup.manifest.media?.totals.objects).toBe(3);
 
+    const listed = await runActionBundle('list', { ...bucketInputs(backups), details: 'true' }, awsEnv());
+    expect(listed.code, listed.stdout).toBe(0);
+    const [entry] = JSON.parse(listed.outputs.backups!);
+    expect(entry.details).toMatchObject({ tables: 3, media: { objects: 3, newObjects: 3, reusedObjects: 0, bytes: 2 } });
+    expect(entry.details.databaseBytes).toBeGreaterThan(1000);
+    expect(listed.summary).toContain('| Media objects | Media bytes | Media new | Media reused |');
+    expect(listed.summary).toContain('| 3 | 2 B | 3 (2 B) | 0 (0 B) |');
+
     const target = await createDatabase('staging');
     const stagingMedia = await createBucket('staging-media');
     await s3Client().send(new PutObjectCommand({ Bucket: stagingMedia, Key: 'docs/a.pdf', Body: 'old A' }));

@@ -1,7 +1,7 @@
 import { assertSpaceName } from '../../domain/backup-id.js';
 import type { CatalogFilter } from '../../domain/catalog.js';
 import type { BucketSettings } from '../../engine/s3.js';
-import { bucketSettings, optional, optionalTriggerFilter, type InputReader } from '../shared/inputs.js';
+import { booleanInput, bucketSettings, optional, optionalTriggerFilter, type InputReader } from '../shared/inputs.js';
 
 export const ListOutputs = {
   Backups: 'backups',
@@ -11,6 +11,8 @@ export const ListOutputs = {
 export interface ListInputs {
   bucket: BucketSettings;
   filter: CatalogFilter;
+  /** Read each complete backup's manifest for database size and media counts (one request per backup). */
+  details: boolean;
 }
 
 /** `bucket` defaults to the bucket inputs (binding: none); with binding pass readBucketRequest(read).draft. */
@@ -19,6 +21,7 @@ export function getListInputs(read: InputReader, bucket?: BucketSettings): ListI
   return {
     bucket: bucket ?? bucketSettings(read),
     filter: { space: space ? assertSpaceName(space) : undefined, trigger: optionalTriggerFilter(read) },
+    details: booleanInput(read, 'details', false),
   };
 }
 

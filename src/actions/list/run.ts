@@ -8,13 +8,13 @@ import { describeFilter, getListInputs, ListOutputs } from './inputs.js';
 
 export async function run(): Promise<void> {
   const request = readBucketRequest(readActionInput);
-  const { filter } = getListInputs(readActionInput, request.draft);
-  const { backups, latest } = await withActionBucket(request, 'list', (bucket) => runList(bucket, filter));
+  const { filter, details: withDetails } = getListInputs(readActionInput, request.draft);
+  const { backups, latest, details } = await withActionBucket(request, 'list', (bucket) => runList(bucket, filter, { details: withDetails }));
   const incomplete = backups.filter((b) => b.status === 'incomplete').length;
   actionsLogger.info(
     `${backups.length - incomplete} restorable and ${incomplete} incomplete backups${describeFilter(filter) ? ` for ${describeFilter(filter)}` : ''}; latest: ${latest?.id ?? 'none'}.`,
   );
-  core.setOutput(ListOutputs.Backups, JSON.stringify(toListOutput(backups)));
+  core.setOutput(ListOutputs.Backups, JSON.stringify(toListOutput(backups, details)));
   core.setOutput(ListOutputs.Latest, latest?.id ?? '');
-  await writeSummary(listSummary(backups, latest, describeFilter(filter)));
+  await writeSummary(listSummary(backups, latest, describeFilter(filter), details));
 }
