@@ -80986,16 +80986,37 @@ function backupSummary(result) {
     lines.push('', `Stored at \`${result.location}\`.`);
     return lines.join('\n') + '\n';
 }
-function listSummary(backups, latest, filterText) {
+function listSummary(backups, latest, filterText, details) {
     const complete = backups.filter((b) => b.status === 'complete');
     const incomplete = backups.filter((b) => b.status === 'incomplete');
+    const header = ['Backup', 'Space', 'Trigger', 'Created (UTC)', 'Size'];
     const row = (b) => [`\`${b.id}\``, b.space, b.trigger, b.createdAt.toISOString(), formatBytes(b.sizeBytes)];
+    const detailHeader = ['Database (uncompressed)', 'Media objects', 'Media bytes', 'Media new', 'Media reused'];
+    const detailRow = (b) => {
+        const d = details?.get(b.id);
+        if (!d)
+            return ['', '', '', '', ''];
+        if (d.error)
+            return [`manifest unreadable: ${d.error}`, '', '', '', ''];
+        const m = d.media;
+        return [
+            formatBytes(d.databaseBytes),
+            m ? String(m.objects) : '—',
+            m ? formatBytes(m.bytes) : '—',
+            m ? `${m.newObjects} (${formatBytes(m.newBytes)})` : '—',
+            m ? `${m.reusedObjects} (${formatBytes(m.reusedBytes)})` : '—',
+        ];
+    };
     const lines = [`## Lifeboat backups${filterText ? ` (${filterText})` : ''}`, ''];
     lines.push(latest ? `Latest restorable: \`${latest.id}\`` : 'No restorable backup matches.', '');
     lines.push(`### Restorable (${complete.length})`, '');
-    lines.push(complete.length ? table(['Backup', 'Space', 'Trigger', 'Created (UTC)', 'Size'], complete.map(row)) : '_None._');
+    lines.push(complete.length
+        ? details
+            ? table([...header, ...detailHeader], complete.map((b) => [...row(b), ...detailRow(b)]))
+            : table(header, complete.map(row))
+        : '_None._');
     if (incomplete.length) {
-        lines.push('', `### Incomplete, not restorable (${incomplete.length})`, '', 'These have no manifest: they failed, were interrupted or are still running.', '', table(['Backup', 'Space', 'Trigger', 'Created (UTC)', 'Size'], incomplete.map(row)));
+        lines.push('', `### Incomplete, not restorable (${incomplete.length})`, '', 'These have no manifest: they failed, were interrupted or are still running.', '', table(header, incomplete.map(row)));
     }
     return lines.join('\n') + '\n';
 }
