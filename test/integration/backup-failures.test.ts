@@ -32,7 +32,7 @@ describe('failed backups', () => {
     const log = memoryLogger();
     const backup = runBackup(
       {
-        space: 'production', trigger: 'nightly', databaseUrl: source, compression: 'none', rowCounts: true, progressIntervalMs: 60_000,
+        space: 'production', trigger: 'nightly', databaseUrl: source, compression: 'none', rowCounts: true, progressIntervalMs: 100,
         bucket: { bucket: 'slow', prefix: '', endpoint: slowS3.endpoint, region: slowS3.region, credentials: { accessKeyId: slowS3.accessKeyId, secretAccessKey: slowS3.secretAccessKey } },
         upload: { partSize: 5 * 1024 * 1024, queueSize: 2 },
       },
@@ -52,6 +52,8 @@ describe('failed backups', () => {
     expect(rows.length).toBe(1);
 
     const error = await outcome;
+    // While it ran, progress lines gave the bytes so far and the rate.
+    expect(log.lines.some((line) => /^… [\d.]+ (B|KiB|MiB) dumped, [\d.]+ (B|KiB|MiB) stored, [\d.]+ (B|KiB|MiB)\/s after \d+ s$/.test(line))).toBe(true);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/pg_dump (exited with code|was killed)/);
     expect((error as Error).message).toMatch(/pg_dump said:[\s\S]*(terminat|connection)/i);

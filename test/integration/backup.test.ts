@@ -17,6 +17,7 @@ import {
   listKeys,
   postgresInfo,
   runActionBundle,
+  visibleOutput,
 } from '../support/harness.js';
 
 async function restoreDumpInto(dump: Buffer): Promise<string> {
@@ -48,7 +49,10 @@ describe('backup action bundle (dist/backup)', () => {
     expect(keys.map((k) => k.key).sort()).toEqual([`backups/production/${id}/database.pgdump.zst`, manifestKey].sort());
     expect(Number(run.outputs.size)).toBe(keys.reduce((sum, k) => sum + k.size, 0));
 
-    const manifest = parseManifest((await getObjectBytes(bucket, manifestKey)).toString('utf8'), manifestKey);
+    const manifestText = (await getObjectBytes(bucket, manifestKey)).toString('utf8');
+    expect(manifestText).not.toContain(postgresInfo().password);
+    expect(visibleOutput(run)).not.toContain(postgresInfo().password);
+    const manifest = parseManifest(manifestText, manifestKey);
     expect(manifest).toMatchObject({ id, space: 'production', trigger: 'nightly' });
     expect(manifest.provenance).toMatchObject({ repository: 'acme/app', runId: '42', commit: 'abc123', actor: 'octocat', runUrl: 'https://github.com/acme/app/actions/runs/42' });
     expect(manifest.database.serverVersionNum).toBeGreaterThan(100000);
