@@ -217,18 +217,11 @@ async function copyIntoStore(
   const { sha256, md5 } = first.digests();
   const stored = await storeOnce(storedNow, sha256, store, async (casKey) => {
     const again = await source.send(new GetObjectCommand({ Bucket: bucket, Key: object.key, IfMatch: response.ETag }));
-    const { stream, meter } = verifying(again.Body as Readable, sha256, `The media object '${object.key}' changed while it was copied, and`);
-    const upload = new Upload({
-      client: store.client,
-      params: { Bucket: store.bucket, Key: casKey, Body: stream, ContentType: 'application/octet-stream' },
-      partSize: tuning.partSize,
-      queueSize: 2,
-      leavePartsOnError: false,
-    });
-    await upload.done();
-    traffic.bytesRead += meter.bytes;
-    traffic.bytesWritten += meter.bytes;
-    traffic.objectsWritten++;
+    await uploadVerified(again.Body as Readable, sha256, `The media object '${object.key}' changed while it was copied, and`, store.client, {
+      Bucket: store.bucket,
+      Key: casKey,
+      ContentType: 'application/octet-stream',
+    }, tuning, traffic);
   });
   return { record: describe(sha256, md5), stored };
 }
@@ -398,15 +391,24 @@ async function copyFromStore(store: BackupStore, object: MediaObjectRecord, clie
     traffic.objectsWritten++;
     return;
   }
-  // Large objects are checked as they stream: a mismatch fails the upload before it completes.
-  const { stream, meter } = verifying(response.Body as Readable, object.sha256, 'its stored content');
-  const upload = new Upload({
-    client,
-    params: { Bucket: bucket, Key: key, Body: stream, ...headers },
-    partSize: tuning.partSize,
-    queueSize: 2,
-    leavePartsOnError: false,
-  });
+  await uploadVerified(response.Body as Readable, object.sha256, 'its stored content', client, { Bucket: bucket, Key: key, ...headers }, tuning, traffic);
+}
+
+/**
+ * Streams a large object into a multipart upload, checking its SHA-256 on the way: a mismatch fails
+ * (and aborts) the upload before it completes, so wrong content never lands under the key.
+ */
+async function uploadVerified(
+  body: Readable,
+  sha256: string,
+  what: string,
+  client: S3Client,
+  params: { Bucket: string; Key: string; ContentType?: string; Metadata?: Record<string, string> },
+  tuning: MediaTuning,
+  traffic: MediaTraffic,
+): Promise<void> {
+  const { stream, meter } = verifying(body, sha256, what);
+  const upload = new Upload({ client, params: { ...params, Body: stream }, partSize: tuning.partSize, queueSize: 2, leavePartsOnError: false });
   await upload.done();
   traffic.bytesRead += meter.bytes;
   traffic.bytesWritten += meter.bytes;

@@ -68,23 +68,31 @@ export function optionalTriggerFilter(read: InputReader, name = 'trigger'): Trig
   return value;
 }
 
-/** The backup bucket: where it is and how to reach it. Credentials default to the AWS SDK chain (AWS_* variables). */
-export function bucketSettings(read: InputReader): BucketSettings {
-  const accessKeyId = optional(read, 'aws-access-key-id');
-  const secretAccessKey = secretInput(read, 'aws-secret-access-key');
-  const sessionToken = secretInput(read, 'aws-session-token');
+/**
+ * A bucket's inputs, named `<prefix>aws-access-key-id` and so on. The key id and the secret go
+ * together; when both are empty, `credentials` is undefined and the caller's default applies.
+ */
+function readBucket(read: InputReader, prefix: '' | 'media-', bucket: string, prefixInput: string, withoutKeys: string): BucketSettings {
+  const accessKeyId = optional(read, `${prefix}aws-access-key-id`);
+  const secretAccessKey = secretInput(read, `${prefix}aws-secret-access-key`);
+  const sessionToken = secretInput(read, `${prefix}aws-session-token`);
   if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
     throw new LifeboatError(
-      "Inputs 'aws-access-key-id' and 'aws-secret-access-key' go together: give both, or neither to use the AWS_* environment variables.",
+      `Inputs '${prefix}aws-access-key-id' and '${prefix}aws-secret-access-key' go together: give both, or neither to use ${withoutKeys}.`,
     );
   }
   return {
-    bucket: required(read, 'backup-bucket', 'my-app-backups'),
-    prefix: optional(read, 'backup-prefix') ?? '',
-    endpoint: optional(read, 's3-endpoint'),
-    region: optional(read, 's3-region'),
+    bucket,
+    prefix: optional(read, prefixInput) ?? '',
+    endpoint: optional(read, `${prefix}s3-endpoint`),
+    region: optional(read, `${prefix}s3-region`),
     credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
   };
+}
+
+/** The backup bucket: where it is and how to reach it. Credentials default to the AWS SDK chain (AWS_* variables). */
+export function bucketSettings(read: InputReader): BucketSettings {
+  return readBucket(read, '', required(read, 'backup-bucket', 'my-app-backups'), 'backup-prefix', 'the AWS_* environment variables');
 }
 
 /**
@@ -94,22 +102,7 @@ export function bucketSettings(read: InputReader): BucketSettings {
  */
 export function mediaSettings(read: InputReader): BucketSettings | undefined {
   const bucket = optional(read, 'media-bucket');
-  if (!bucket) return undefined;
-  const accessKeyId = optional(read, 'media-aws-access-key-id');
-  const secretAccessKey = secretInput(read, 'media-aws-secret-access-key');
-  const sessionToken = secretInput(read, 'media-aws-session-token');
-  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-    throw new LifeboatError(
-      "Inputs 'media-aws-access-key-id' and 'media-aws-secret-access-key' go together: give both, or neither to use the backup bucket's credentials.",
-    );
-  }
-  return {
-    bucket,
-    prefix: optional(read, 'media-prefix') ?? '',
-    endpoint: optional(read, 'media-s3-endpoint'),
-    region: optional(read, 'media-s3-region'),
-    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
-  };
+  return bucket ? readBucket(read, 'media-', bucket, 'media-prefix', "the backup bucket's credentials") : undefined;
 }
 
 /** The media inputs, in the order the action.yml files and CLI flags list them. */
