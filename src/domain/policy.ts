@@ -24,6 +24,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { isTrigger, SPACE_PATTERN, TRIGGERS, type Trigger } from './backup-id.js';
+import { parseDuration } from './retention.js';
 
 export const DEFAULT_POLICY_PATH = '.github/lifeboat.yml';
 
@@ -94,6 +95,15 @@ function deepFreeze<T>(value: T): T {
 }
 
 export const DURATION_PATTERN = /^(\d+[ymwdh])+$/;
+
+function isParsableDuration(text: string): boolean {
+  try {
+    parseDuration(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** `org/team-slug`: a GitHub login, then a team slug. A leading '@' (as in mentions) is not part of it. */
 const ADMIN_TEAM_PATTERN = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9][A-Za-z0-9._-]*)$/;
@@ -422,8 +432,9 @@ class PolicyReader {
 
   private readDuration(field: Field, label: string): string | undefined {
     const value = isScalar(field.value) ? field.value.value : undefined;
-    if (typeof value === 'string' && DURATION_PATTERN.test(value)) return value;
-    const hint = typeof value === 'number' ? ' (a number needs a unit)' : '';
+    // The retention engine's own parser decides, so a duration the file accepts is one prune can use.
+    if (typeof value === 'string' && DURATION_PATTERN.test(value) && isParsableDuration(value)) return value;
+    const hint = typeof value === 'number' ? ' (a number needs a unit)' : typeof value === 'string' && DURATION_PATTERN.test(value) ? ' (each unit at most once)' : '';
     this.report(
       field.offset,
       `${label} must be a duration such as '7d', '24h' or '1d12h' (units: y, m = months, w, d, h), found ${describe(field.value)}${hint}`,

@@ -145,7 +145,7 @@ describe('parsePolicy: durations', () => {
     expect(policy.retention[0]!.rules.keepWithin).toBe(duration);
   });
 
-  it.each(['7', "'7'", '7days', 'd', '1.5d', '7D', "' 7d'", '-1d', '1s', "''"])('rejects keep-within: %s', (duration) => {
+  it.each(['7', "'7'", '7days', 'd', '1.5d', '7D', "' 7d'", '-1d', '1s', "''", '1d1d', '2h1h'])('rejects keep-within: %s', (duration) => {
     const problem = onlyProblem(`retention:\n  - { space: dev, trigger: nightly, keep-within: ${duration} }\n`);
     expect(problem).toMatch(/^2:\d+: retention\[0\]\.keep-within must be a duration such as '7d'/);
   });
