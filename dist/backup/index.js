@@ -79960,9 +79960,9 @@ function connectClient(connection, applicationName = 'lifeboat') {
     return new esm.Client({ connectionString: connection.url, application_name: applicationName });
 }
 async function readServerInfo(client) {
-    const { rows } = await client.query("SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num");
+    const { rows } = await client.query("SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num, pg_database_size(current_database()) AS size");
     const versionNum = Number(rows[0].num);
-    return { version: rows[0].version.split(' ')[0], versionNum, major: Math.floor(versionNum / 10000) };
+    return { version: rows[0].version.split(' ')[0], versionNum, major: Math.floor(versionNum / 10000), databaseBytes: Number(rows[0].size) };
 }
 async function connectOrExplain(connection, inputName = 'database-url') {
     const client = connectClient(connection);
@@ -80139,13 +80139,19 @@ var external_node_zlib_ = __nccwpck_require__(8522);
 
 
 const FILE_EXTENSION = { zstd: '.zst', gzip: '.gz', none: '' };
+/**
+ * zlib streams work in `chunkSize` steps, one trip to the thread pool each. Node's default of 16 KiB
+ * made compression the backup's bottleneck and decompression restore's (measured in
+ * scripts/bench/zstd-chunks.ts: about 1.4× and 2.2× faster with 1 MiB).
+ */
+const ZLIB_CHUNK = 1024 * 1024;
 function createCompressor(compression) {
     switch (compression) {
         case 'zstd':
             // Level 3 is zstd's default: several times faster than gzip at a similar or better ratio.
-            return (0,external_node_zlib_.createZstdCompress)({ params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: 3 } });
+            return (0,external_node_zlib_.createZstdCompress)({ chunkSize: ZLIB_CHUNK, params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: 3 } });
         case 'gzip':
-            return (0,external_node_zlib_.createGzip)({ level: 6 });
+            return (0,external_node_zlib_.createGzip)({ level: 6, chunkSize: ZLIB_CHUNK });
         case 'none':
             return new external_node_stream_.PassThrough();
     }
@@ -80153,9 +80159,9 @@ function createCompressor(compression) {
 function createDecompressor(compression) {
     switch (compression) {
         case 'zstd':
-            return createZstdDecompress();
+            return createZstdDecompress({ chunkSize: ZLIB_CHUNK });
         case 'gzip':
-            return createGunzip();
+            return createGunzip({ chunkSize: ZLIB_CHUNK });
         case 'none':
             return new PassThrough();
     }
@@ -80342,18 +80348,11 @@ async function copyIntoStore(source, bucket, object, key, store, tuning, traffic
     const { sha256, md5 } = first.digests();
     const stored = await storeOnce(storedNow, sha256, store, async (casKey) => {
         const again = await source.send(new dist_cjs.GetObjectCommand({ Bucket: bucket, Key: object.key, IfMatch: response.ETag }));
-        const { stream, meter } = verifying(again.Body, sha256, `The media object '${object.key}' changed while it was copied, and`);
-        const upload = new lib_storage_dist_cjs/* Upload */._({
-            client: store.client,
-            params: { Bucket: store.bucket, Key: casKey, Body: stream, ContentType: 'application/octet-stream' },
-            partSize: tuning.partSize,
-            queueSize: 2,
-            leavePartsOnError: false,
-        });
-        await upload.done();
-        traffic.bytesRead += meter.bytes;
-        traffic.bytesWritten += meter.bytes;
-        traffic.objectsWritten++;
+        await uploadVerified(again.Body, sha256, `The media object '${object.key}' changed while it was copied, and`, store.client, {
+            Bucket: store.bucket,
+            Key: casKey,
+            ContentType: 'application/octet-stream',
+        }, tuning, traffic);
     });
     return { record: describe(sha256, md5), stored };
 }
@@ -80496,15 +80495,15 @@ async function copyFromStore(store, object, client, bucket, key, tuning, traffic
         traffic.objectsWritten++;
         return;
     }
-    // Large objects are checked as they stream: a mismatch fails the upload before it completes.
-    const { stream, meter } = verifying(response.Body, object.sha256, 'its stored content');
-    const upload = new Upload({
-        client,
-        params: { Bucket: bucket, Key: key, Body: stream, ...headers },
-        partSize: tuning.partSize,
-        queueSize: 2,
-        leavePartsOnError: false,
-    });
+    await uploadVerified(response.Body, object.sha256, 'its stored content', client, { Bucket: bucket, Key: key, ...headers }, tuning, traffic);
+}
+/**
+ * Streams a large object into a multipart upload, checking its SHA-256 on the way: a mismatch fails
+ * (and aborts) the upload before it completes, so wrong content never lands under the key.
+ */
+async function uploadVerified(body, sha256, what, client, params, tuning, traffic) {
+    const { stream, meter } = verifying(body, sha256, what);
+    const upload = new lib_storage_dist_cjs/* Upload */._({ client, params: { ...params, Body: stream }, partSize: tuning.partSize, queueSize: 2, leavePartsOnError: false });
     await upload.done();
     traffic.bytesRead += meter.bytes;
     traffic.bytesWritten += meter.bytes;
@@ -80593,7 +80592,19 @@ async function holdSnapshot(client) {
 const MANIFEST_FILE = 'manifest.json';
 /** S3's limit of keys in one DeleteObjects request. */
 const MAX_KEYS_PER_DELETE = 1000;
-const DEFAULT_UPLOAD_TUNING = { partSize: 16 * 1024 * 1024, queueSize: 4 };
+const DEFAULT_UPLOAD_TUNING = { partSize: 8 * 1024 * 1024, queueSize: 3 };
+/** S3 allows 10,000 parts; 9,000 leaves room for a dump larger than the database it came from. */
+const PLANNED_PARTS = 9000;
+const MIB = 1024 * 1024;
+/**
+ * Upload memory follows the part size (peak RSS 190 MiB at 8 MiB parts, 260 MiB at 16 MiB: see
+ * docs/benchmark.md), so parts are as small as the expected size allows: 8 MiB, or more for a
+ * database whose dump could otherwise need more than 10,000 parts.
+ */
+function uploadTuningFor(expectedBytes) {
+    const needed = Math.ceil(expectedBytes / PLANNED_PARTS / MIB) * MIB;
+    return { ...DEFAULT_UPLOAD_TUNING, partSize: Math.max(DEFAULT_UPLOAD_TUNING.partSize, needed) };
+}
 class BackupStore {
     settings;
     client;
@@ -80849,7 +80860,7 @@ async function runBackup(options, log) {
                 })
                 : Promise.resolve(null);
             const flowing = (0,promises_namespaceObject.pipeline)(dump.output, raw, createCompressor(options.compression), stored, body);
-            const uploading = store.upload(key, body, 'application/octet-stream', options.upload ?? DEFAULT_UPLOAD_TUNING);
+            const uploading = store.upload(key, body, 'application/octet-stream', options.upload ?? uploadTuningFor(server.databaseBytes));
             let tables;
             try {
                 // Wait for all three; the first failure wins, and the rest are stopped.
@@ -81965,21 +81976,28 @@ function optionalTriggerFilter(read, name = 'trigger') {
         throw new LifeboatError(`Input '${name}' is '${value}'; it must be one of: predeploy, nightly, manual, pre-restore.`);
     return value;
 }
-/** The backup bucket: where it is and how to reach it. Credentials default to the AWS SDK chain (AWS_* variables). */
-function bucketSettings(read) {
-    const accessKeyId = optional(read, 'aws-access-key-id');
-    const secretAccessKey = secretInput(read, 'aws-secret-access-key');
-    const sessionToken = secretInput(read, 'aws-session-token');
+/**
+ * A bucket's inputs, named `<prefix>aws-access-key-id` and so on. The key id and the secret go
+ * together; when both are empty, `credentials` is undefined and the caller's default applies.
+ */
+function readBucket(read, prefix, bucket, prefixInput, withoutKeys) {
+    const accessKeyId = optional(read, `${prefix}aws-access-key-id`);
+    const secretAccessKey = secretInput(read, `${prefix}aws-secret-access-key`);
+    const sessionToken = secretInput(read, `${prefix}aws-session-token`);
     if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-        throw new errors_LifeboatError("Inputs 'aws-access-key-id' and 'aws-secret-access-key' go together: give both, or neither to use the AWS_* environment variables.");
+        throw new errors_LifeboatError(`Inputs '${prefix}aws-access-key-id' and '${prefix}aws-secret-access-key' go together: give both, or neither to use ${withoutKeys}.`);
     }
     return {
-        bucket: required(read, 'backup-bucket', 'my-app-backups'),
-        prefix: optional(read, 'backup-prefix') ?? '',
-        endpoint: optional(read, 's3-endpoint'),
-        region: optional(read, 's3-region'),
+        bucket,
+        prefix: optional(read, prefixInput) ?? '',
+        endpoint: optional(read, `${prefix}s3-endpoint`),
+        region: optional(read, `${prefix}s3-region`),
         credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
     };
+}
+/** The backup bucket: where it is and how to reach it. Credentials default to the AWS SDK chain (AWS_* variables). */
+function bucketSettings(read) {
+    return readBucket(read, '', required(read, 'backup-bucket', 'my-app-backups'), 'backup-prefix', 'the AWS_* environment variables');
 }
 /**
  * The application's media bucket, when one is given. Endpoint, region and credentials left empty are
@@ -81988,21 +82006,7 @@ function bucketSettings(read) {
  */
 function mediaSettings(read) {
     const bucket = optional(read, 'media-bucket');
-    if (!bucket)
-        return undefined;
-    const accessKeyId = optional(read, 'media-aws-access-key-id');
-    const secretAccessKey = secretInput(read, 'media-aws-secret-access-key');
-    const sessionToken = secretInput(read, 'media-aws-session-token');
-    if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-        throw new errors_LifeboatError("Inputs 'media-aws-access-key-id' and 'media-aws-secret-access-key' go together: give both, or neither to use the backup bucket's credentials.");
-    }
-    return {
-        bucket,
-        prefix: optional(read, 'media-prefix') ?? '',
-        endpoint: optional(read, 'media-s3-endpoint'),
-        region: optional(read, 'media-s3-region'),
-        credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
-    };
+    return bucket ? readBucket(read, 'media-', bucket, 'media-prefix', "the backup bucket's credentials") : undefined;
 }
 /** The media inputs, in the order the action.yml files and CLI flags list them. */
 const MEDIA_INPUTS = (/* unused pure expression or super */ null && ([
@@ -82211,7 +82215,8 @@ function getBackupOptions(read, env = process.env, bucket) {
     if (!databaseUrl) {
         throw new errors_LifeboatError("Input 'database-url' is required but was not given. For example: database-url: ${{ secrets.DATABASE_URL }}");
     }
-    const partSizeMb = positiveNumber(read, 'part-size-mb', DEFAULT_UPLOAD_TUNING.partSize / 1024 / 1024, { min: 5, max: 5120 });
+    // Empty: chosen from the database's size when the backup starts (uploadTuningFor).
+    const partSizeMb = optional(read, 'part-size-mb') === undefined ? undefined : positiveNumber(read, 'part-size-mb', 0, { min: 5, max: 5120 });
     const media = mediaSettings(read);
     return {
         space: assertSpaceName(required(read, 'space', 'production')),
@@ -82222,7 +82227,7 @@ function getBackupOptions(read, env = process.env, bucket) {
         pgDumpPath: optional(read, 'pg-dump-path'),
         rowCounts: booleanInput(read, 'row-counts', true),
         progressIntervalMs: positiveNumber(read, 'progress-interval-seconds', 10, { min: 1 }) * 1000,
-        upload: { partSize: Math.round(partSizeMb * 1024 * 1024), queueSize: DEFAULT_UPLOAD_TUNING.queueSize },
+        ...(partSizeMb ? { upload: { partSize: Math.round(partSizeMb * 1024 * 1024), queueSize: DEFAULT_UPLOAD_TUNING.queueSize } } : {}),
         ...(media ? { media: { source: media } } : {}),
         env,
     };

@@ -86437,9 +86437,9 @@ function connectClient(connection, applicationName = 'lifeboat') {
     return new esm.Client({ connectionString: connection.url, application_name: applicationName });
 }
 async function readServerInfo(client) {
-    const { rows } = await client.query("SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num");
+    const { rows } = await client.query("SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num, pg_database_size(current_database()) AS size");
     const versionNum = Number(rows[0].num);
-    return { version: rows[0].version.split(' ')[0], versionNum, major: Math.floor(versionNum / 10000) };
+    return { version: rows[0].version.split(' ')[0], versionNum, major: Math.floor(versionNum / 10000), databaseBytes: Number(rows[0].size) };
 }
 async function connectOrExplain(connection, inputName = 'database-url') {
     const client = connectClient(connection);
@@ -86616,13 +86616,19 @@ var external_node_zlib_ = __nccwpck_require__(8522);
 
 
 const FILE_EXTENSION = { zstd: '.zst', gzip: '.gz', none: '' };
+/**
+ * zlib streams work in `chunkSize` steps, one trip to the thread pool each. Node's default of 16 KiB
+ * made compression the backup's bottleneck and decompression restore's (measured in
+ * scripts/bench/zstd-chunks.ts: about 1.4× and 2.2× faster with 1 MiB).
+ */
+const ZLIB_CHUNK = 1024 * 1024;
 function createCompressor(compression) {
     switch (compression) {
         case 'zstd':
             // Level 3 is zstd's default: several times faster than gzip at a similar or better ratio.
-            return (0,external_node_zlib_.createZstdCompress)({ params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: 3 } });
+            return (0,external_node_zlib_.createZstdCompress)({ chunkSize: ZLIB_CHUNK, params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: 3 } });
         case 'gzip':
-            return (0,external_node_zlib_.createGzip)({ level: 6 });
+            return (0,external_node_zlib_.createGzip)({ level: 6, chunkSize: ZLIB_CHUNK });
         case 'none':
             return new external_node_stream_.PassThrough();
     }
@@ -86630,9 +86636,9 @@ function createCompressor(compression) {
 function createDecompressor(compression) {
     switch (compression) {
         case 'zstd':
-            return (0,external_node_zlib_.createZstdDecompress)();
+            return (0,external_node_zlib_.createZstdDecompress)({ chunkSize: ZLIB_CHUNK });
         case 'gzip':
-            return (0,external_node_zlib_.createGunzip)();
+            return (0,external_node_zlib_.createGunzip)({ chunkSize: ZLIB_CHUNK });
         case 'none':
             return new external_node_stream_.PassThrough();
     }
@@ -86819,18 +86825,11 @@ async function copyIntoStore(source, bucket, object, key, store, tuning, traffic
     const { sha256, md5 } = first.digests();
     const stored = await storeOnce(storedNow, sha256, store, async (casKey) => {
         const again = await source.send(new dist_cjs.GetObjectCommand({ Bucket: bucket, Key: object.key, IfMatch: response.ETag }));
-        const { stream, meter } = verifying(again.Body, sha256, `The media object '${object.key}' changed while it was copied, and`);
-        const upload = new lib_storage_dist_cjs/* Upload */._({
-            client: store.client,
-            params: { Bucket: store.bucket, Key: casKey, Body: stream, ContentType: 'application/octet-stream' },
-            partSize: tuning.partSize,
-            queueSize: 2,
-            leavePartsOnError: false,
-        });
-        await upload.done();
-        traffic.bytesRead += meter.bytes;
-        traffic.bytesWritten += meter.bytes;
-        traffic.objectsWritten++;
+        await uploadVerified(again.Body, sha256, `The media object '${object.key}' changed while it was copied, and`, store.client, {
+            Bucket: store.bucket,
+            Key: casKey,
+            ContentType: 'application/octet-stream',
+        }, tuning, traffic);
     });
     return { record: describe(sha256, md5), stored };
 }
@@ -86973,15 +86972,15 @@ async function copyFromStore(store, object, client, bucket, key, tuning, traffic
         traffic.objectsWritten++;
         return;
     }
-    // Large objects are checked as they stream: a mismatch fails the upload before it completes.
-    const { stream, meter } = verifying(response.Body, object.sha256, 'its stored content');
-    const upload = new lib_storage_dist_cjs/* Upload */._({
-        client,
-        params: { Bucket: bucket, Key: key, Body: stream, ...headers },
-        partSize: tuning.partSize,
-        queueSize: 2,
-        leavePartsOnError: false,
-    });
+    await uploadVerified(response.Body, object.sha256, 'its stored content', client, { Bucket: bucket, Key: key, ...headers }, tuning, traffic);
+}
+/**
+ * Streams a large object into a multipart upload, checking its SHA-256 on the way: a mismatch fails
+ * (and aborts) the upload before it completes, so wrong content never lands under the key.
+ */
+async function uploadVerified(body, sha256, what, client, params, tuning, traffic) {
+    const { stream, meter } = verifying(body, sha256, what);
+    const upload = new lib_storage_dist_cjs/* Upload */._({ client, params: { ...params, Body: stream }, partSize: tuning.partSize, queueSize: 2, leavePartsOnError: false });
     await upload.done();
     traffic.bytesRead += meter.bytes;
     traffic.bytesWritten += meter.bytes;
@@ -87070,7 +87069,19 @@ async function holdSnapshot(client) {
 const MANIFEST_FILE = 'manifest.json';
 /** S3's limit of keys in one DeleteObjects request. */
 const MAX_KEYS_PER_DELETE = 1000;
-const DEFAULT_UPLOAD_TUNING = { partSize: 16 * 1024 * 1024, queueSize: 4 };
+const DEFAULT_UPLOAD_TUNING = { partSize: 8 * 1024 * 1024, queueSize: 3 };
+/** S3 allows 10,000 parts; 9,000 leaves room for a dump larger than the database it came from. */
+const PLANNED_PARTS = 9000;
+const MIB = 1024 * 1024;
+/**
+ * Upload memory follows the part size (peak RSS 190 MiB at 8 MiB parts, 260 MiB at 16 MiB: see
+ * docs/benchmark.md), so parts are as small as the expected size allows: 8 MiB, or more for a
+ * database whose dump could otherwise need more than 10,000 parts.
+ */
+function uploadTuningFor(expectedBytes) {
+    const needed = Math.ceil(expectedBytes / PLANNED_PARTS / MIB) * MIB;
+    return { ...DEFAULT_UPLOAD_TUNING, partSize: Math.max(DEFAULT_UPLOAD_TUNING.partSize, needed) };
+}
 class BackupStore {
     settings;
     client;
@@ -87326,7 +87337,7 @@ async function runBackup(options, log) {
                 })
                 : Promise.resolve(null);
             const flowing = (0,promises_namespaceObject.pipeline)(dump.output, raw, createCompressor(options.compression), stored, body);
-            const uploading = store.upload(key, body, 'application/octet-stream', options.upload ?? DEFAULT_UPLOAD_TUNING);
+            const uploading = store.upload(key, body, 'application/octet-stream', options.upload ?? uploadTuningFor(server.databaseBytes));
             let tables;
             try {
                 // Wait for all three; the first failure wins, and the rest are stopped.
@@ -87495,21 +87506,28 @@ function optionalTriggerFilter(read, name = 'trigger') {
         throw new LifeboatError(`Input '${name}' is '${value}'; it must be one of: predeploy, nightly, manual, pre-restore.`);
     return value;
 }
-/** The backup bucket: where it is and how to reach it. Credentials default to the AWS SDK chain (AWS_* variables). */
-function bucketSettings(read) {
-    const accessKeyId = optional(read, 'aws-access-key-id');
-    const secretAccessKey = secretInput(read, 'aws-secret-access-key');
-    const sessionToken = secretInput(read, 'aws-session-token');
+/**
+ * A bucket's inputs, named `<prefix>aws-access-key-id` and so on. The key id and the secret go
+ * together; when both are empty, `credentials` is undefined and the caller's default applies.
+ */
+function readBucket(read, prefix, bucket, prefixInput, withoutKeys) {
+    const accessKeyId = optional(read, `${prefix}aws-access-key-id`);
+    const secretAccessKey = secretInput(read, `${prefix}aws-secret-access-key`);
+    const sessionToken = secretInput(read, `${prefix}aws-session-token`);
     if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-        throw new LifeboatError("Inputs 'aws-access-key-id' and 'aws-secret-access-key' go together: give both, or neither to use the AWS_* environment variables.");
+        throw new LifeboatError(`Inputs '${prefix}aws-access-key-id' and '${prefix}aws-secret-access-key' go together: give both, or neither to use ${withoutKeys}.`);
     }
     return {
-        bucket: required(read, 'backup-bucket', 'my-app-backups'),
-        prefix: optional(read, 'backup-prefix') ?? '',
-        endpoint: optional(read, 's3-endpoint'),
-        region: optional(read, 's3-region'),
+        bucket,
+        prefix: optional(read, prefixInput) ?? '',
+        endpoint: optional(read, `${prefix}s3-endpoint`),
+        region: optional(read, `${prefix}s3-region`),
         credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
     };
+}
+/** The backup bucket: where it is and how to reach it. Credentials default to the AWS SDK chain (AWS_* variables). */
+function bucketSettings(read) {
+    return readBucket(read, '', required(read, 'backup-bucket', 'my-app-backups'), 'backup-prefix', 'the AWS_* environment variables');
 }
 /**
  * The application's media bucket, when one is given. Endpoint, region and credentials left empty are
@@ -87518,21 +87536,7 @@ function bucketSettings(read) {
  */
 function mediaSettings(read) {
     const bucket = optional(read, 'media-bucket');
-    if (!bucket)
-        return undefined;
-    const accessKeyId = optional(read, 'media-aws-access-key-id');
-    const secretAccessKey = secretInput(read, 'media-aws-secret-access-key');
-    const sessionToken = secretInput(read, 'media-aws-session-token');
-    if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-        throw new LifeboatError("Inputs 'media-aws-access-key-id' and 'media-aws-secret-access-key' go together: give both, or neither to use the backup bucket's credentials.");
-    }
-    return {
-        bucket,
-        prefix: optional(read, 'media-prefix') ?? '',
-        endpoint: optional(read, 'media-s3-endpoint'),
-        region: optional(read, 'media-s3-region'),
-        credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
-    };
+    return bucket ? readBucket(read, 'media-', bucket, 'media-prefix', "the backup bucket's credentials") : undefined;
 }
 /** The media inputs, in the order the action.yml files and CLI flags list them. */
 const MEDIA_INPUTS = [
@@ -87564,7 +87568,8 @@ function getBackupOptions(read, env = process.env, bucket) {
     if (!databaseUrl) {
         throw new LifeboatError("Input 'database-url' is required but was not given. For example: database-url: ${{ secrets.DATABASE_URL }}");
     }
-    const partSizeMb = positiveNumber(read, 'part-size-mb', DEFAULT_UPLOAD_TUNING.partSize / 1024 / 1024, { min: 5, max: 5120 });
+    // Empty: chosen from the database's size when the backup starts (uploadTuningFor).
+    const partSizeMb = optional(read, 'part-size-mb') === undefined ? undefined : positiveNumber(read, 'part-size-mb', 0, { min: 5, max: 5120 });
     const media = mediaSettings(read);
     return {
         space: assertSpaceName(required(read, 'space', 'production')),
@@ -87575,7 +87580,7 @@ function getBackupOptions(read, env = process.env, bucket) {
         pgDumpPath: optional(read, 'pg-dump-path'),
         rowCounts: booleanInput(read, 'row-counts', true),
         progressIntervalMs: positiveNumber(read, 'progress-interval-seconds', 10, { min: 1 }) * 1000,
-        upload: { partSize: Math.round(partSizeMb * 1024 * 1024), queueSize: DEFAULT_UPLOAD_TUNING.queueSize },
+        ...(partSizeMb ? { upload: { partSize: Math.round(partSizeMb * 1024 * 1024), queueSize: DEFAULT_UPLOAD_TUNING.queueSize } } : {}),
         ...(media ? { media: { source: media } } : {}),
         env,
     };
@@ -88614,6 +88619,295 @@ const listCommand = {
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/domain/retention.ts
+
+/** A policy that cannot be applied as written: a malformed rule, or two rule sets for the same backups. */
+class RetentionPolicyError extends Error {
+    name = 'RetentionPolicyError';
+}
+/** The policy would delete every backup it covers by construction (a rule set that keeps nothing), so nothing is deleted at all. */
+class RetentionRefusedError extends RetentionPolicyError {
+    name = 'RetentionRefusedError';
+}
+const DEFAULT_INCOMPLETE_GRACE_MS = 24 * 60 * 60 * 1000;
+// ---------------------------------------------------------------------------------------------------------
+// Durations
+const DURATION_UNITS = { y: 'years', m: 'months', w: 'weeks', d: 'days', h: 'hours' };
+const ZERO_DURATION = { years: 0, months: 0, weeks: 0, days: 0, hours: 0 };
+/**
+ * Parses restic's `--keep-within` format plus weeks: one or more `<whole number><unit>` with units
+ * y (years), m (months, not minutes), w (weeks), d (days), h (hours), each unit at most once, in any order.
+ * Examples: `7d`, `24h`, `1d12h`, `2w`, `1y6m`.
+ */
+function parseDuration(text) {
+    const trimmed = text.trim();
+    const invalid = (why) => new RetentionPolicyError(`Invalid duration '${text}': ${why}. Write whole numbers followed by units y (years), m (months), w (weeks), d (days), h (hours), for example '7d' or '1y6m'.`);
+    if (!/^(\d+[ymwdh])+$/.test(trimmed))
+        throw invalid('not a duration');
+    const parts = {};
+    for (const [, digits, unit] of trimmed.matchAll(/(\d+)([ymwdh])/g)) {
+        const field = DURATION_UNITS[unit];
+        // '1d1d' is more likely a typo than a wish for two days.
+        if (field in parts)
+            throw invalid(`unit '${unit}' appears more than once`);
+        const value = Number(digits);
+        if (!Number.isSafeInteger(value))
+            throw invalid(`'${digits}' is too large`);
+        parts[field] = value;
+    }
+    return { ...ZERO_DURATION, ...parts };
+}
+/** The canonical text form, largest unit first (`1y6m`, `2w3d`); a zero duration is `0h`. */
+function formatDuration(duration) {
+    const text = Object.entries(DURATION_UNITS)
+        .filter(([, field]) => duration[field] !== 0)
+        .map(([unit, field]) => `${duration[field]}${unit}`)
+        .join('');
+    return text === '' ? '0h' : text;
+}
+function isZeroDuration(duration) {
+    return Object.values(DURATION_UNITS).every((field) => duration[field] === 0);
+}
+const MS_PER_HOUR = 60 * 60 * 1000;
+const MS_PER_DAY = 24 * MS_PER_HOUR;
+const EARLIEST_DATE_MS = -8.64e15;
+/**
+ * `now - duration` on the UTC calendar: years and months move the calendar date, weeks, days and hours are
+ * fixed lengths (UTC has no daylight saving, so a day is always 24 hours).
+ *
+ * When the same day does not exist in the target month (one month before 31 March), the result is the end
+ * of the shorter month, i.e. the first instant of the month after it. JavaScript and Go would roll over to
+ * early March instead, which makes the cut-off jump backwards as `now` moves from 31 March to 1 April,
+ * and a later prune would then keep a backup that an earlier prune was willing to delete.
+ *
+ * A result before the earliest representable date is clamped to it: such a window simply covers everything.
+ */
+function subtractDuration(now, duration) {
+    let ms = subtractMonths(now, duration.years * 12 + duration.months);
+    ms -= (duration.weeks * 7 + duration.days) * MS_PER_DAY + duration.hours * MS_PER_HOUR;
+    return new Date(Number.isFinite(ms) && ms >= EARLIEST_DATE_MS ? ms : EARLIEST_DATE_MS);
+}
+function subtractMonths(now, months) {
+    if (months === 0)
+        return now.getTime();
+    const targetYear = now.getUTCFullYear();
+    const targetMonth = now.getUTCMonth() - months; // setUTCFullYear normalises months outside 0..11
+    // setUTCFullYear rather than Date.UTC, which reads years 0-99 as 1900-1999.
+    const lastDayOfTarget = new Date(0);
+    lastDayOfTarget.setUTCFullYear(targetYear, targetMonth + 1, 0);
+    const result = new Date(0);
+    if (now.getUTCDate() > lastDayOfTarget.getUTCDate()) {
+        result.setUTCFullYear(targetYear, targetMonth + 1, 1);
+    }
+    else {
+        result.setUTCFullYear(targetYear, targetMonth, now.getUTCDate());
+        result.setUTCHours(now.getUTCHours(), now.getUTCMinutes(), now.getUTCSeconds(), now.getUTCMilliseconds());
+    }
+    return result.getTime();
+}
+// ---------------------------------------------------------------------------------------------------------
+// Calendar periods, as sortable keys that double as the human readable label in reasons
+const CALENDAR_RULES = [
+    { rule: 'keepHourly', label: 'keep-hourly', periodOf: (d) => d.toISOString().slice(0, 13) }, // 2026-11-20T14
+    { rule: 'keepDaily', label: 'keep-daily', periodOf: (d) => d.toISOString().slice(0, 10) }, // 2026-11-20
+    { rule: 'keepWeekly', label: 'keep-weekly', periodOf: isoWeekOf }, // 2026-W47
+    { rule: 'keepMonthly', label: 'keep-monthly', periodOf: (d) => d.toISOString().slice(0, 7) }, // 2026-11
+    { rule: 'keepYearly', label: 'keep-yearly', periodOf: (d) => String(d.getUTCFullYear()) }, // 2026
+];
+/** ISO 8601 week with its ISO year, as restic uses: 1 January 2016 (a Friday) is in 2015-W53. */
+function isoWeekOf(date) {
+    const mondayBased = (date.getUTCDay() + 6) % 7;
+    // The Thursday of a week decides which year the week belongs to.
+    const thursday = new Date(0);
+    thursday.setUTCFullYear(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() - mondayBased + 3);
+    const isoYear = thursday.getUTCFullYear();
+    const januaryFirst = new Date(0);
+    januaryFirst.setUTCFullYear(isoYear, 0, 1);
+    const week = 1 + Math.floor((thursday.getTime() - januaryFirst.getTime()) / (7 * MS_PER_DAY));
+    return `${isoYear}-W${String(week).padStart(2, '0')}`;
+}
+// ---------------------------------------------------------------------------------------------------------
+// Policy validation
+const COUNT_RULES = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'];
+/** How `unfinishedDeletions` names a backup: `production/2026-11-21T020000.000Z-nightly-7f3a`. */
+function backupKey(space, id) {
+    return `${space}/${id}`;
+}
+function scopeOf(space, trigger) {
+    return `${space}/${trigger}`;
+}
+/** Describes rules the way reasons and messages show them, e.g. `keep-last 2, keep-within 7d`. */
+function describeRules(rules) {
+    const resolved = resolveRules(rules, 'rules');
+    return resolved.description === '' ? 'no rules' : resolved.description;
+}
+function resolveRules(rules, scope) {
+    for (const rule of COUNT_RULES) {
+        const count = rules[rule];
+        if (count !== undefined && !(Number.isSafeInteger(count) && count >= 0)) {
+            throw new RetentionPolicyError(`Retention rule ${rule} for ${scope} is ${count}; use a whole number of 0 or more, for example 2.`);
+        }
+    }
+    let keepWithin;
+    if (typeof rules.keepWithin === 'string') {
+        try {
+            keepWithin = parseDuration(rules.keepWithin);
+        }
+        catch (error) {
+            throw new RetentionPolicyError(`Retention rule keepWithin for ${scope}: ${error.message}`);
+        }
+    }
+    else if (rules.keepWithin !== undefined) {
+        keepWithin = rules.keepWithin;
+        if (!Object.values(DURATION_UNITS).every((field) => Number.isSafeInteger(keepWithin[field]) && keepWithin[field] >= 0)) {
+            throw new RetentionPolicyError(`Retention rule keepWithin for ${scope} is not a valid duration; use whole numbers of 0 or more.`);
+        }
+    }
+    if (keepWithin && isZeroDuration(keepWithin))
+        keepWithin = undefined;
+    const keepLast = rules.keepLast ?? 0;
+    const calendar = CALENDAR_RULES.map(({ rule, label, periodOf }) => ({ label, count: rules[rule] ?? 0, periodOf })).filter((c) => c.count > 0);
+    const description = [
+        ...(keepLast > 0 ? [`keep-last ${keepLast}`] : []),
+        ...(keepWithin ? [`keep-within ${formatDuration(keepWithin)}`] : []),
+        ...calendar.map((c) => `${c.label} ${c.count}`),
+    ].join(', ');
+    return { scope, keepLast, keepWithin, calendar, description };
+}
+function resolvePolicy(policy) {
+    const resolved = new Map();
+    for (const ruleSet of policy) {
+        const scope = scopeOf(ruleSet.space, ruleSet.trigger);
+        // ORing two rule sets silently would hide which one the author meant to be in charge.
+        if (resolved.has(scope)) {
+            throw new RetentionPolicyError(`The retention policy has more than one rule set for ${scope}; merge them into one.`);
+        }
+        const rules = resolveRules(ruleSet.rules, scope);
+        // Refused up front, whatever the catalog holds: a rule set that keeps nothing is a mistake in the policy,
+        // and waiting until it meets its first backup would let a broken policy pass review. Safety rule 1 would
+        // still save the newest backup of the space, but a policy is refused for what it says, not for what the
+        // safety net would catch.
+        if (rules.description === '') {
+            throw new RetentionRefusedError(`Retention policy would delete every backup of ${scope}: its rule set keeps nothing (no rules, or every count is 0). ` +
+                `Nothing was deleted. Give it at least one rule, for example { keepLast: 1 } or { keepWithin: '7d' }, or remove the rule set to keep every backup of ${scope}.`);
+        }
+        resolved.set(scope, rules);
+    }
+    return resolved;
+}
+function planRetention(entries, policy, options) {
+    const now = options.now;
+    if (Number.isNaN(now.getTime()))
+        throw new RangeError('planRetention: options.now is not a valid date.');
+    const graceMs = options.incompleteGraceMs ?? DEFAULT_INCOMPLETE_GRACE_MS;
+    if (!(Number.isFinite(graceMs) && graceMs >= 0)) {
+        throw new RangeError(`planRetention: incompleteGraceMs is ${graceMs}; use a number of milliseconds of 0 or more.`);
+    }
+    const unfinished = options.unfinishedDeletions ?? new Set();
+    const ruleSets = resolvePolicy(policy);
+    const grace = describeMs(graceMs);
+    // Wrapping each entry (rather than keying maps by entry) keeps duplicates in the input apart, so every
+    // input entry still lands in exactly one list.
+    const decisions = sortNewestFirst(entries.map((entry) => ({ id: entry.id, createdAt: entry.createdAt, entry, keepReasons: [], removeReason: undefined })));
+    const groups = new Map();
+    for (const decision of decisions) {
+        const { entry } = decision;
+        if (entry.status !== 'complete') {
+            if (unfinished.has(backupKey(entry.space, entry.id))) {
+                decision.removeReason = 'left incomplete by an interrupted prune, which had started deleting it';
+            }
+            else if (now.getTime() - entry.createdAt.getTime() > graceMs) {
+                decision.removeReason = `incomplete and older than grace period ${grace}`;
+            }
+            else {
+                decision.keepReasons.push(`incomplete, younger than grace period ${grace}`);
+            }
+            continue;
+        }
+        const scope = scopeOf(entry.space, entry.trigger);
+        if (!ruleSets.has(scope)) {
+            decision.keepReasons.push(`no rule covers trigger ${entry.trigger} in space ${entry.space}`);
+            continue;
+        }
+        const group = groups.get(scope) ?? [];
+        group.push(decision);
+        groups.set(scope, group);
+    }
+    for (const [scope, group] of groups) {
+        const rules = ruleSets.get(scope);
+        applyRules(group, rules, now);
+        for (const decision of group) {
+            if (decision.keepReasons.length === 0)
+                decision.removeReason = `not kept by ${scope} rules (${rules.description})`;
+        }
+    }
+    // Safety rule 1, whatever the rules decided: the newest complete backup of each space stays.
+    const seenSpaces = new Set();
+    const rescued = new Set();
+    for (const decision of decisions) {
+        const { entry } = decision;
+        if (entry.status !== 'complete' || seenSpaces.has(entry.space))
+            continue;
+        seenSpaces.add(entry.space);
+        if (decision.removeReason === undefined) {
+            decision.keepReasons.push(`newest complete backup of space ${entry.space}`);
+        }
+        else {
+            const scope = scopeOf(entry.space, entry.trigger);
+            decision.keepReasons.push(`newest complete backup of space ${entry.space}, kept by the safety rule although ${scope} rules (${ruleSets.get(scope).description}) would delete it`);
+            decision.removeReason = undefined;
+            rescued.add(decision);
+        }
+    }
+    const plan = { keep: [], remove: [], rescued: [] };
+    for (const decision of decisions) {
+        const { entry, keepReasons, removeReason } = decision;
+        if (removeReason === undefined) {
+            const kept = { entry, reasons: keepReasons };
+            plan.keep.push(kept);
+            if (rescued.has(decision))
+                plan.rescued.push(kept);
+        }
+        else {
+            plan.remove.push({ entry, reason: removeReason });
+        }
+    }
+    return plan;
+}
+/** restic's walk: one pass, newest first, each calendar rule remembering the last period it kept. */
+function applyRules(group, rules, now) {
+    const cutoff = rules.keepWithin ? subtractDuration(now, rules.keepWithin).getTime() : undefined;
+    const calendar = rules.calendar.map((c) => ({ ...c, remaining: c.count, lastPeriod: undefined }));
+    group.forEach((decision, index) => {
+        if (index < rules.keepLast)
+            decision.keepReasons.push(`keep-last ${rules.keepLast} (#${index + 1})`);
+        if (cutoff !== undefined && decision.createdAt.getTime() >= cutoff) {
+            decision.keepReasons.push(`keep-within ${formatDuration(rules.keepWithin)}`);
+        }
+        for (const rule of calendar) {
+            if (rule.remaining === 0)
+                continue;
+            const period = rule.periodOf(decision.createdAt);
+            // The walk is in time order, so a new period key means a new, older period.
+            if (period === rule.lastPeriod)
+                continue;
+            rule.lastPeriod = period;
+            rule.remaining--;
+            decision.keepReasons.push(`${rule.label} ${rule.count} (${period})`);
+        }
+    });
+}
+/** 86400000 → `24h`, for reasons about the grace period. */
+function describeMs(ms) {
+    if (ms % MS_PER_HOUR === 0)
+        return `${ms / MS_PER_HOUR}h`;
+    if (ms % 60_000 === 0)
+        return `${ms / 60_000}min`;
+    if (ms % 1000 === 0)
+        return `${ms / 1000}s`;
+    return `${ms}ms`;
+}
+
 ;// CONCATENATED MODULE: ./src/domain/policy.ts
 /**
  * The policy file (`.github/lifeboat.yml` by default): which spaces exist, which restores are allowed
@@ -88639,6 +88933,7 @@ var dist = __nccwpck_require__(8815);
  * Validation is strict and reports every problem at once, each with its line and column, because a typo
  * in a policy file should never quietly widen or narrow who may overwrite a database.
  */
+
 
 
 const DEFAULT_POLICY_PATH = '.github/lifeboat.yml';
@@ -88667,6 +88962,15 @@ function deepFreeze(value) {
     return value;
 }
 const DURATION_PATTERN = /^(\d+[ymwdh])+$/;
+function isParsableDuration(text) {
+    try {
+        parseDuration(text);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
 /** `org/team-slug`: a GitHub login, then a team slug. A leading '@' (as in mentions) is not part of it. */
 const ADMIN_TEAM_PATTERN = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9][A-Za-z0-9._-]*)$/;
 const TOP_LEVEL_KEYS = ['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention'];
@@ -88975,9 +89279,10 @@ class PolicyReader {
     }
     readDuration(field, label) {
         const value = (0,dist/* isScalar */.jn)(field.value) ? field.value.value : undefined;
-        if (typeof value === 'string' && DURATION_PATTERN.test(value))
+        // The retention engine's own parser decides, so a duration the file accepts is one prune can use.
+        if (typeof value === 'string' && DURATION_PATTERN.test(value) && isParsableDuration(value))
             return value;
-        const hint = typeof value === 'number' ? ' (a number needs a unit)' : '';
+        const hint = typeof value === 'number' ? ' (a number needs a unit)' : typeof value === 'string' && DURATION_PATTERN.test(value) ? ' (each unit at most once)' : '';
         this.report(field.offset, `${label} must be a duration such as '7d', '24h' or '1d12h' (units: y, m = months, w, d, h), found ${describe(field.value)}${hint}`);
         return undefined;
     }
@@ -95077,295 +95382,6 @@ const restoreCommand = {
         return 0;
     },
 };
-
-;// CONCATENATED MODULE: ./src/domain/retention.ts
-
-/** A policy that cannot be applied as written: a malformed rule, or two rule sets for the same backups. */
-class RetentionPolicyError extends Error {
-    name = 'RetentionPolicyError';
-}
-/** The policy would delete every backup it covers by construction (a rule set that keeps nothing), so nothing is deleted at all. */
-class RetentionRefusedError extends RetentionPolicyError {
-    name = 'RetentionRefusedError';
-}
-const DEFAULT_INCOMPLETE_GRACE_MS = 24 * 60 * 60 * 1000;
-// ---------------------------------------------------------------------------------------------------------
-// Durations
-const DURATION_UNITS = { y: 'years', m: 'months', w: 'weeks', d: 'days', h: 'hours' };
-const ZERO_DURATION = { years: 0, months: 0, weeks: 0, days: 0, hours: 0 };
-/**
- * Parses restic's `--keep-within` format plus weeks: one or more `<whole number><unit>` with units
- * y (years), m (months, not minutes), w (weeks), d (days), h (hours), each unit at most once, in any order.
- * Examples: `7d`, `24h`, `1d12h`, `2w`, `1y6m`.
- */
-function parseDuration(text) {
-    const trimmed = text.trim();
-    const invalid = (why) => new RetentionPolicyError(`Invalid duration '${text}': ${why}. Write whole numbers followed by units y (years), m (months), w (weeks), d (days), h (hours), for example '7d' or '1y6m'.`);
-    if (!/^(\d+[ymwdh])+$/.test(trimmed))
-        throw invalid('not a duration');
-    const parts = {};
-    for (const [, digits, unit] of trimmed.matchAll(/(\d+)([ymwdh])/g)) {
-        const field = DURATION_UNITS[unit];
-        // '1d1d' is more likely a typo than a wish for two days.
-        if (field in parts)
-            throw invalid(`unit '${unit}' appears more than once`);
-        const value = Number(digits);
-        if (!Number.isSafeInteger(value))
-            throw invalid(`'${digits}' is too large`);
-        parts[field] = value;
-    }
-    return { ...ZERO_DURATION, ...parts };
-}
-/** The canonical text form, largest unit first (`1y6m`, `2w3d`); a zero duration is `0h`. */
-function formatDuration(duration) {
-    const text = Object.entries(DURATION_UNITS)
-        .filter(([, field]) => duration[field] !== 0)
-        .map(([unit, field]) => `${duration[field]}${unit}`)
-        .join('');
-    return text === '' ? '0h' : text;
-}
-function isZeroDuration(duration) {
-    return Object.values(DURATION_UNITS).every((field) => duration[field] === 0);
-}
-const MS_PER_HOUR = 60 * 60 * 1000;
-const MS_PER_DAY = 24 * MS_PER_HOUR;
-const EARLIEST_DATE_MS = -8.64e15;
-/**
- * `now - duration` on the UTC calendar: years and months move the calendar date, weeks, days and hours are
- * fixed lengths (UTC has no daylight saving, so a day is always 24 hours).
- *
- * When the same day does not exist in the target month (one month before 31 March), the result is the end
- * of the shorter month, i.e. the first instant of the month after it. JavaScript and Go would roll over to
- * early March instead, which makes the cut-off jump backwards as `now` moves from 31 March to 1 April,
- * and a later prune would then keep a backup that an earlier prune was willing to delete.
- *
- * A result before the earliest representable date is clamped to it: such a window simply covers everything.
- */
-function subtractDuration(now, duration) {
-    let ms = subtractMonths(now, duration.years * 12 + duration.months);
-    ms -= (duration.weeks * 7 + duration.days) * MS_PER_DAY + duration.hours * MS_PER_HOUR;
-    return new Date(Number.isFinite(ms) && ms >= EARLIEST_DATE_MS ? ms : EARLIEST_DATE_MS);
-}
-function subtractMonths(now, months) {
-    if (months === 0)
-        return now.getTime();
-    const targetYear = now.getUTCFullYear();
-    const targetMonth = now.getUTCMonth() - months; // setUTCFullYear normalises months outside 0..11
-    // setUTCFullYear rather than Date.UTC, which reads years 0-99 as 1900-1999.
-    const lastDayOfTarget = new Date(0);
-    lastDayOfTarget.setUTCFullYear(targetYear, targetMonth + 1, 0);
-    const result = new Date(0);
-    if (now.getUTCDate() > lastDayOfTarget.getUTCDate()) {
-        result.setUTCFullYear(targetYear, targetMonth + 1, 1);
-    }
-    else {
-        result.setUTCFullYear(targetYear, targetMonth, now.getUTCDate());
-        result.setUTCHours(now.getUTCHours(), now.getUTCMinutes(), now.getUTCSeconds(), now.getUTCMilliseconds());
-    }
-    return result.getTime();
-}
-// ---------------------------------------------------------------------------------------------------------
-// Calendar periods, as sortable keys that double as the human readable label in reasons
-const CALENDAR_RULES = [
-    { rule: 'keepHourly', label: 'keep-hourly', periodOf: (d) => d.toISOString().slice(0, 13) }, // 2026-11-20T14
-    { rule: 'keepDaily', label: 'keep-daily', periodOf: (d) => d.toISOString().slice(0, 10) }, // 2026-11-20
-    { rule: 'keepWeekly', label: 'keep-weekly', periodOf: isoWeekOf }, // 2026-W47
-    { rule: 'keepMonthly', label: 'keep-monthly', periodOf: (d) => d.toISOString().slice(0, 7) }, // 2026-11
-    { rule: 'keepYearly', label: 'keep-yearly', periodOf: (d) => String(d.getUTCFullYear()) }, // 2026
-];
-/** ISO 8601 week with its ISO year, as restic uses: 1 January 2016 (a Friday) is in 2015-W53. */
-function isoWeekOf(date) {
-    const mondayBased = (date.getUTCDay() + 6) % 7;
-    // The Thursday of a week decides which year the week belongs to.
-    const thursday = new Date(0);
-    thursday.setUTCFullYear(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() - mondayBased + 3);
-    const isoYear = thursday.getUTCFullYear();
-    const januaryFirst = new Date(0);
-    januaryFirst.setUTCFullYear(isoYear, 0, 1);
-    const week = 1 + Math.floor((thursday.getTime() - januaryFirst.getTime()) / (7 * MS_PER_DAY));
-    return `${isoYear}-W${String(week).padStart(2, '0')}`;
-}
-// ---------------------------------------------------------------------------------------------------------
-// Policy validation
-const COUNT_RULES = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'];
-/** How `unfinishedDeletions` names a backup: `production/2026-11-21T020000.000Z-nightly-7f3a`. */
-function backupKey(space, id) {
-    return `${space}/${id}`;
-}
-function scopeOf(space, trigger) {
-    return `${space}/${trigger}`;
-}
-/** Describes rules the way reasons and messages show them, e.g. `keep-last 2, keep-within 7d`. */
-function describeRules(rules) {
-    const resolved = resolveRules(rules, 'rules');
-    return resolved.description === '' ? 'no rules' : resolved.description;
-}
-function resolveRules(rules, scope) {
-    for (const rule of COUNT_RULES) {
-        const count = rules[rule];
-        if (count !== undefined && !(Number.isSafeInteger(count) && count >= 0)) {
-            throw new RetentionPolicyError(`Retention rule ${rule} for ${scope} is ${count}; use a whole number of 0 or more, for example 2.`);
-        }
-    }
-    let keepWithin;
-    if (typeof rules.keepWithin === 'string') {
-        try {
-            keepWithin = parseDuration(rules.keepWithin);
-        }
-        catch (error) {
-            throw new RetentionPolicyError(`Retention rule keepWithin for ${scope}: ${error.message}`);
-        }
-    }
-    else if (rules.keepWithin !== undefined) {
-        keepWithin = rules.keepWithin;
-        if (!Object.values(DURATION_UNITS).every((field) => Number.isSafeInteger(keepWithin[field]) && keepWithin[field] >= 0)) {
-            throw new RetentionPolicyError(`Retention rule keepWithin for ${scope} is not a valid duration; use whole numbers of 0 or more.`);
-        }
-    }
-    if (keepWithin && isZeroDuration(keepWithin))
-        keepWithin = undefined;
-    const keepLast = rules.keepLast ?? 0;
-    const calendar = CALENDAR_RULES.map(({ rule, label, periodOf }) => ({ label, count: rules[rule] ?? 0, periodOf })).filter((c) => c.count > 0);
-    const description = [
-        ...(keepLast > 0 ? [`keep-last ${keepLast}`] : []),
-        ...(keepWithin ? [`keep-within ${formatDuration(keepWithin)}`] : []),
-        ...calendar.map((c) => `${c.label} ${c.count}`),
-    ].join(', ');
-    return { scope, keepLast, keepWithin, calendar, description };
-}
-function resolvePolicy(policy) {
-    const resolved = new Map();
-    for (const ruleSet of policy) {
-        const scope = scopeOf(ruleSet.space, ruleSet.trigger);
-        // ORing two rule sets silently would hide which one the author meant to be in charge.
-        if (resolved.has(scope)) {
-            throw new RetentionPolicyError(`The retention policy has more than one rule set for ${scope}; merge them into one.`);
-        }
-        const rules = resolveRules(ruleSet.rules, scope);
-        // Refused up front, whatever the catalog holds: a rule set that keeps nothing is a mistake in the policy,
-        // and waiting until it meets its first backup would let a broken policy pass review. Safety rule 1 would
-        // still save the newest backup of the space, but a policy is refused for what it says, not for what the
-        // safety net would catch.
-        if (rules.description === '') {
-            throw new RetentionRefusedError(`Retention policy would delete every backup of ${scope}: its rule set keeps nothing (no rules, or every count is 0). ` +
-                `Nothing was deleted. Give it at least one rule, for example { keepLast: 1 } or { keepWithin: '7d' }, or remove the rule set to keep every backup of ${scope}.`);
-        }
-        resolved.set(scope, rules);
-    }
-    return resolved;
-}
-function planRetention(entries, policy, options) {
-    const now = options.now;
-    if (Number.isNaN(now.getTime()))
-        throw new RangeError('planRetention: options.now is not a valid date.');
-    const graceMs = options.incompleteGraceMs ?? DEFAULT_INCOMPLETE_GRACE_MS;
-    if (!(Number.isFinite(graceMs) && graceMs >= 0)) {
-        throw new RangeError(`planRetention: incompleteGraceMs is ${graceMs}; use a number of milliseconds of 0 or more.`);
-    }
-    const unfinished = options.unfinishedDeletions ?? new Set();
-    const ruleSets = resolvePolicy(policy);
-    const grace = describeMs(graceMs);
-    // Wrapping each entry (rather than keying maps by entry) keeps duplicates in the input apart, so every
-    // input entry still lands in exactly one list.
-    const decisions = sortNewestFirst(entries.map((entry) => ({ id: entry.id, createdAt: entry.createdAt, entry, keepReasons: [], removeReason: undefined })));
-    const groups = new Map();
-    for (const decision of decisions) {
-        const { entry } = decision;
-        if (entry.status !== 'complete') {
-            if (unfinished.has(backupKey(entry.space, entry.id))) {
-                decision.removeReason = 'left incomplete by an interrupted prune, which had started deleting it';
-            }
-            else if (now.getTime() - entry.createdAt.getTime() > graceMs) {
-                decision.removeReason = `incomplete and older than grace period ${grace}`;
-            }
-            else {
-                decision.keepReasons.push(`incomplete, younger than grace period ${grace}`);
-            }
-            continue;
-        }
-        const scope = scopeOf(entry.space, entry.trigger);
-        if (!ruleSets.has(scope)) {
-            decision.keepReasons.push(`no rule covers trigger ${entry.trigger} in space ${entry.space}`);
-            continue;
-        }
-        const group = groups.get(scope) ?? [];
-        group.push(decision);
-        groups.set(scope, group);
-    }
-    for (const [scope, group] of groups) {
-        const rules = ruleSets.get(scope);
-        applyRules(group, rules, now);
-        for (const decision of group) {
-            if (decision.keepReasons.length === 0)
-                decision.removeReason = `not kept by ${scope} rules (${rules.description})`;
-        }
-    }
-    // Safety rule 1, whatever the rules decided: the newest complete backup of each space stays.
-    const seenSpaces = new Set();
-    const rescued = new Set();
-    for (const decision of decisions) {
-        const { entry } = decision;
-        if (entry.status !== 'complete' || seenSpaces.has(entry.space))
-            continue;
-        seenSpaces.add(entry.space);
-        if (decision.removeReason === undefined) {
-            decision.keepReasons.push(`newest complete backup of space ${entry.space}`);
-        }
-        else {
-            const scope = scopeOf(entry.space, entry.trigger);
-            decision.keepReasons.push(`newest complete backup of space ${entry.space}, kept by the safety rule although ${scope} rules (${ruleSets.get(scope).description}) would delete it`);
-            decision.removeReason = undefined;
-            rescued.add(decision);
-        }
-    }
-    const plan = { keep: [], remove: [], rescued: [] };
-    for (const decision of decisions) {
-        const { entry, keepReasons, removeReason } = decision;
-        if (removeReason === undefined) {
-            const kept = { entry, reasons: keepReasons };
-            plan.keep.push(kept);
-            if (rescued.has(decision))
-                plan.rescued.push(kept);
-        }
-        else {
-            plan.remove.push({ entry, reason: removeReason });
-        }
-    }
-    return plan;
-}
-/** restic's walk: one pass, newest first, each calendar rule remembering the last period it kept. */
-function applyRules(group, rules, now) {
-    const cutoff = rules.keepWithin ? subtractDuration(now, rules.keepWithin).getTime() : undefined;
-    const calendar = rules.calendar.map((c) => ({ ...c, remaining: c.count, lastPeriod: undefined }));
-    group.forEach((decision, index) => {
-        if (index < rules.keepLast)
-            decision.keepReasons.push(`keep-last ${rules.keepLast} (#${index + 1})`);
-        if (cutoff !== undefined && decision.createdAt.getTime() >= cutoff) {
-            decision.keepReasons.push(`keep-within ${formatDuration(rules.keepWithin)}`);
-        }
-        for (const rule of calendar) {
-            if (rule.remaining === 0)
-                continue;
-            const period = rule.periodOf(decision.createdAt);
-            // The walk is in time order, so a new period key means a new, older period.
-            if (period === rule.lastPeriod)
-                continue;
-            rule.lastPeriod = period;
-            rule.remaining--;
-            decision.keepReasons.push(`${rule.label} ${rule.count} (${period})`);
-        }
-    });
-}
-/** 86400000 → `24h`, for reasons about the grace period. */
-function describeMs(ms) {
-    if (ms % MS_PER_HOUR === 0)
-        return `${ms / MS_PER_HOUR}h`;
-    if (ms % 60_000 === 0)
-        return `${ms / 60_000}min`;
-    if (ms % 1000 === 0)
-        return `${ms / 1000}s`;
-    return `${ms}ms`;
-}
 
 ;// CONCATENATED MODULE: ./src/actions/prune/inputs.ts
 

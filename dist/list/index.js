@@ -73232,7 +73232,19 @@ function withConnectionOf(settings, from) {
 const MANIFEST_FILE = 'manifest.json';
 /** S3's limit of keys in one DeleteObjects request. */
 const MAX_KEYS_PER_DELETE = 1000;
-const DEFAULT_UPLOAD_TUNING = { partSize: 16 * 1024 * 1024, queueSize: 4 };
+const DEFAULT_UPLOAD_TUNING = { partSize: 8 * 1024 * 1024, queueSize: 3 };
+/** S3 allows 10,000 parts; 9,000 leaves room for a dump larger than the database it came from. */
+const PLANNED_PARTS = 9000;
+const MIB = (/* unused pure expression or super */ null && (1024 * 1024));
+/**
+ * Upload memory follows the part size (peak RSS 190 MiB at 8 MiB parts, 260 MiB at 16 MiB: see
+ * docs/benchmark.md), so parts are as small as the expected size allows: 8 MiB, or more for a
+ * database whose dump could otherwise need more than 10,000 parts.
+ */
+function uploadTuningFor(expectedBytes) {
+    const needed = Math.ceil(expectedBytes / PLANNED_PARTS / MIB) * MIB;
+    return { ...DEFAULT_UPLOAD_TUNING, partSize: Math.max(DEFAULT_UPLOAD_TUNING.partSize, needed) };
+}
 class BackupStore {
     settings;
     client;
@@ -73479,13 +73491,19 @@ var external_node_zlib_ = __nccwpck_require__(8522);
 
 
 const FILE_EXTENSION = { zstd: '.zst', gzip: '.gz', none: '' };
+/**
+ * zlib streams work in `chunkSize` steps, one trip to the thread pool each. Node's default of 16 KiB
+ * made compression the backup's bottleneck and decompression restore's (measured in
+ * scripts/bench/zstd-chunks.ts: about 1.4× and 2.2× faster with 1 MiB).
+ */
+const ZLIB_CHUNK = (/* unused pure expression or super */ null && (1024 * 1024));
 function createCompressor(compression) {
     switch (compression) {
         case 'zstd':
             // Level 3 is zstd's default: several times faster than gzip at a similar or better ratio.
-            return createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: 3 } });
+            return createZstdCompress({ chunkSize: ZLIB_CHUNK, params: { [constants.ZSTD_c_compressionLevel]: 3 } });
         case 'gzip':
-            return createGzip({ level: 6 });
+            return createGzip({ level: 6, chunkSize: ZLIB_CHUNK });
         case 'none':
             return new PassThrough();
     }
@@ -73493,9 +73511,9 @@ function createCompressor(compression) {
 function createDecompressor(compression) {
     switch (compression) {
         case 'zstd':
-            return createZstdDecompress();
+            return createZstdDecompress({ chunkSize: ZLIB_CHUNK });
         case 'gzip':
-            return createGunzip();
+            return createGunzip({ chunkSize: ZLIB_CHUNK });
         case 'none':
             return new PassThrough();
     }
@@ -74539,21 +74557,28 @@ function optionalTriggerFilter(read, name = 'trigger') {
         throw new errors_LifeboatError(`Input '${name}' is '${value}'; it must be one of: predeploy, nightly, manual, pre-restore.`);
     return value;
 }
-/** The backup bucket: where it is and how to reach it. Credentials default to the AWS SDK chain (AWS_* variables). */
-function bucketSettings(read) {
-    const accessKeyId = optional(read, 'aws-access-key-id');
-    const secretAccessKey = secretInput(read, 'aws-secret-access-key');
-    const sessionToken = secretInput(read, 'aws-session-token');
+/**
+ * A bucket's inputs, named `<prefix>aws-access-key-id` and so on. The key id and the secret go
+ * together; when both are empty, `credentials` is undefined and the caller's default applies.
+ */
+function readBucket(read, prefix, bucket, prefixInput, withoutKeys) {
+    const accessKeyId = optional(read, `${prefix}aws-access-key-id`);
+    const secretAccessKey = secretInput(read, `${prefix}aws-secret-access-key`);
+    const sessionToken = secretInput(read, `${prefix}aws-session-token`);
     if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-        throw new errors_LifeboatError("Inputs 'aws-access-key-id' and 'aws-secret-access-key' go together: give both, or neither to use the AWS_* environment variables.");
+        throw new errors_LifeboatError(`Inputs '${prefix}aws-access-key-id' and '${prefix}aws-secret-access-key' go together: give both, or neither to use ${withoutKeys}.`);
     }
     return {
-        bucket: required(read, 'backup-bucket', 'my-app-backups'),
-        prefix: optional(read, 'backup-prefix') ?? '',
-        endpoint: optional(read, 's3-endpoint'),
-        region: optional(read, 's3-region'),
+        bucket,
+        prefix: optional(read, prefixInput) ?? '',
+        endpoint: optional(read, `${prefix}s3-endpoint`),
+        region: optional(read, `${prefix}s3-region`),
         credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
     };
+}
+/** The backup bucket: where it is and how to reach it. Credentials default to the AWS SDK chain (AWS_* variables). */
+function bucketSettings(read) {
+    return readBucket(read, '', required(read, 'backup-bucket', 'my-app-backups'), 'backup-prefix', 'the AWS_* environment variables');
 }
 /**
  * The application's media bucket, when one is given. Endpoint, region and credentials left empty are
@@ -74562,21 +74587,7 @@ function bucketSettings(read) {
  */
 function mediaSettings(read) {
     const bucket = optional(read, 'media-bucket');
-    if (!bucket)
-        return undefined;
-    const accessKeyId = optional(read, 'media-aws-access-key-id');
-    const secretAccessKey = secretInput(read, 'media-aws-secret-access-key');
-    const sessionToken = secretInput(read, 'media-aws-session-token');
-    if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-        throw new LifeboatError("Inputs 'media-aws-access-key-id' and 'media-aws-secret-access-key' go together: give both, or neither to use the backup bucket's credentials.");
-    }
-    return {
-        bucket,
-        prefix: optional(read, 'media-prefix') ?? '',
-        endpoint: optional(read, 'media-s3-endpoint'),
-        region: optional(read, 'media-s3-region'),
-        credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
-    };
+    return bucket ? readBucket(read, 'media-', bucket, 'media-prefix', "the backup bucket's credentials") : undefined;
 }
 /** The media inputs, in the order the action.yml files and CLI flags list them. */
 const MEDIA_INPUTS = (/* unused pure expression or super */ null && ([

@@ -32575,21 +32575,28 @@ function optionalTriggerFilter(read, name = 'trigger') {
         throw new LifeboatError(`Input '${name}' is '${value}'; it must be one of: predeploy, nightly, manual, pre-restore.`);
     return value;
 }
-/** The backup bucket: where it is and how to reach it. Credentials default to the AWS SDK chain (AWS_* variables). */
-function inputs_bucketSettings(read) {
-    const accessKeyId = inputs_optional(read, 'aws-access-key-id');
-    const secretAccessKey = inputs_secretInput(read, 'aws-secret-access-key');
-    const sessionToken = inputs_secretInput(read, 'aws-session-token');
+/**
+ * A bucket's inputs, named `<prefix>aws-access-key-id` and so on. The key id and the secret go
+ * together; when both are empty, `credentials` is undefined and the caller's default applies.
+ */
+function readBucket(read, prefix, bucket, prefixInput, withoutKeys) {
+    const accessKeyId = inputs_optional(read, `${prefix}aws-access-key-id`);
+    const secretAccessKey = inputs_secretInput(read, `${prefix}aws-secret-access-key`);
+    const sessionToken = inputs_secretInput(read, `${prefix}aws-session-token`);
     if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-        throw new LifeboatError("Inputs 'aws-access-key-id' and 'aws-secret-access-key' go together: give both, or neither to use the AWS_* environment variables.");
+        throw new LifeboatError(`Inputs '${prefix}aws-access-key-id' and '${prefix}aws-secret-access-key' go together: give both, or neither to use ${withoutKeys}.`);
     }
     return {
-        bucket: inputs_required(read, 'backup-bucket', 'my-app-backups'),
-        prefix: inputs_optional(read, 'backup-prefix') ?? '',
-        endpoint: inputs_optional(read, 's3-endpoint'),
-        region: inputs_optional(read, 's3-region'),
+        bucket,
+        prefix: inputs_optional(read, prefixInput) ?? '',
+        endpoint: inputs_optional(read, `${prefix}s3-endpoint`),
+        region: inputs_optional(read, `${prefix}s3-region`),
         credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
     };
+}
+/** The backup bucket: where it is and how to reach it. Credentials default to the AWS SDK chain (AWS_* variables). */
+function inputs_bucketSettings(read) {
+    return readBucket(read, '', inputs_required(read, 'backup-bucket', 'my-app-backups'), 'backup-prefix', 'the AWS_* environment variables');
 }
 /**
  * The application's media bucket, when one is given. Endpoint, region and credentials left empty are
@@ -32598,21 +32605,7 @@ function inputs_bucketSettings(read) {
  */
 function mediaSettings(read) {
     const bucket = inputs_optional(read, 'media-bucket');
-    if (!bucket)
-        return undefined;
-    const accessKeyId = inputs_optional(read, 'media-aws-access-key-id');
-    const secretAccessKey = inputs_secretInput(read, 'media-aws-secret-access-key');
-    const sessionToken = inputs_secretInput(read, 'media-aws-session-token');
-    if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-        throw new LifeboatError("Inputs 'media-aws-access-key-id' and 'media-aws-secret-access-key' go together: give both, or neither to use the backup bucket's credentials.");
-    }
-    return {
-        bucket,
-        prefix: inputs_optional(read, 'media-prefix') ?? '',
-        endpoint: inputs_optional(read, 'media-s3-endpoint'),
-        region: inputs_optional(read, 'media-s3-region'),
-        credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
-    };
+    return bucket ? readBucket(read, 'media-', bucket, 'media-prefix', "the backup bucket's credentials") : undefined;
 }
 /** The media inputs, in the order the action.yml files and CLI flags list them. */
 const MEDIA_INPUTS = (/* unused pure expression or super */ null && ([

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 
-/** On-disk bytes (heap, TOAST and indexes) that one unit of scale produces; measured, see calibrate in docs/benchmark.md. */
+/** On-disk bytes (heap, TOAST and indexes) that one unit of scale produces, about: 1,074 units made 1,006 MiB of tables. */
 export const BYTES_PER_UNIT = 1_000_000;
 
 /** Rows per unit of scale, table by table. One unit is about 1 MB on disk. */

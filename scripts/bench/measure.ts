@@ -3,7 +3,7 @@
  *
  * - peak RSS: the worker reports its own Node peak (getrusage maxRSS, exact); the tools it starts
  *   (pg_dump, pg_restore, psql) are read from /proc/<pid>/status (VmHWM, the kernel's high-water mark)
- *   every `sampleMs`, walking the process tree from the worker;
+ *   every `sampleMs` (50 ms), walking the process tree from the worker;
  * - local disk: the job gets a dedicated, empty TMPDIR/RUNNER_TEMP, whose size (allocated blocks) is
  *   polled; its peak is the temp disk the contender needed;
  * - disk written: GNU time's %O, the file-system output blocks of the whole process tree (getrusage of
@@ -11,6 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, lstatSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Job, JobResult } from './worker.js';
 
@@ -33,9 +34,22 @@ export interface Measured {
   localDiskPeakBytes: number;
   /** Bytes the process tree wrote to file systems (GNU time %O × 512); null without GNU time. */
   diskWrittenBytes: number | null;
+  /** CPU seconds (user + system) of the whole process tree (GNU time); null without it. The database server's own CPU is not in it. */
+  cpuSeconds: number | null;
+  /** Average number of cores busy on the whole machine (every process: database, S3 server, anything else) while it ran. */
+  machineCoresBusy: number;
+}
+
+/** Jiffies from /proc/stat's first line: [busy, total]. */
+function cpuTimes(): [number, number] {
+  const fields = (readText('/proc/stat') ?? '').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return [total - idle, total];
 }
 
 const TIME = '/usr/bin/time';
+const HARNESS_NAMES = new Set(['time', 'node', 'MainThread']);
 
 function readText(path: string): string | undefined {
   try {
@@ -125,7 +139,7 @@ export async function runMeasured(job: Job, options: RunOptions): Promise<Measur
   const useTime = existsSync(TIME);
   const node = process.execPath;
   const [command, args] = useTime
-    ? [TIME, ['-f', '%O %M', '-o', timeFile, node, options.worker, jobFile, resultFile]]
+    ? [TIME, ['-f', '%O %M %U %S', '-o', timeFile, node, options.worker, jobFile, resultFile]]
     : [node, [options.worker, jobFile, resultFile]];
   const child = spawn(command, args, {
     env: { ...process.env, ...options.env, TMPDIR: options.tempDir, RUNNER_TEMP: options.tempDir },
@@ -149,10 +163,14 @@ export async function runMeasured(job: Job, options: RunOptions): Promise<Measur
     }
     diskPeak = Math.max(diskPeak, allocatedBytes(options.tempDir));
   };
-  const timer = setInterval(sample, options.sampleMs ?? 100);
+  const cpuBefore = cpuTimes();
+  const timer = setInterval(sample, options.sampleMs ?? 50);
   sample();
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   clearInterval(timer);
+  const cpuAfter = cpuTimes();
+  const cores = cpus().length || 1;
+  const machineCoresBusy = ((cpuAfter[0] - cpuBefore[0]) / Math.max(1, cpuAfter[1] - cpuBefore[1])) * cores;
   diskPeak = Math.max(diskPeak, allocatedBytes(options.tempDir));
 
   const resultText = readText(resultFile);
@@ -161,13 +179,15 @@ export async function runMeasured(job: Job, options: RunOptions): Promise<Measur
   if (!result.ok) throw new Error(`${job.kind} failed: ${result.error}\n${output}`);
 
   let diskWrittenBytes: number | null = null;
+  let cpuSeconds: number | null = null;
   if (useTime) {
-    const text = readText(timeFile)?.trim().split('\n').pop();
-    const blocks = Number(text?.split(' ')[0]);
-    if (Number.isFinite(blocks)) diskWrittenBytes = blocks * 512;
+    const fields = (readText(timeFile)?.trim().split('\n').pop() ?? '').split(' ').map(Number);
+    if (Number.isFinite(fields[0])) diskWrittenBytes = fields[0]! * 512;
+    if (Number.isFinite(fields[2]) && Number.isFinite(fields[3])) cpuSeconds = fields[2]! + fields[3]!;
   }
   const processes = [...peaks.values()];
-  const tools = processes.filter((p) => p.name !== 'node' && p.name !== 'time' && p.pid !== child.pid);
+  // The worker is Node (its main thread is named MainThread in Node 24); GNU time is the harness.
+  const tools = processes.filter((p) => !HARNESS_NAMES.has(p.name) && p.pid !== child.pid);
   const toolPeaks: Record<string, number> = {};
   for (const p of tools) toolPeaks[p.name] = Math.max(toolPeaks[p.name] ?? 0, p.hwmBytes);
   return {
@@ -177,5 +197,7 @@ export async function runMeasured(job: Job, options: RunOptions): Promise<Measur
     toolPeaks,
     localDiskPeakBytes: diskPeak,
     diskWrittenBytes,
+    cpuSeconds,
+    machineCoresBusy,
   };
 }

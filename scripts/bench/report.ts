@@ -3,7 +3,7 @@
 export interface Measurement {
   /** Stable id, e.g. `backup.lifeboat`. */
   id: string;
-  group: 'backup' | 'parallel-dump' | 'restore' | 'media' | 'catalog';
+  group: 'backup' | 'parallel-dump' | 'restore' | 'media' | 'catalog' | 'diagnostics';
   /** What ran, as a reader would name it. */
   name: string;
   /** Median of `runsMs` when repeated. */
@@ -22,6 +22,10 @@ export interface Measurement {
   localDiskPeakBytes: number;
   /** Bytes the process tree wrote to any file system (getrusage); null without GNU time. */
   diskWrittenBytes: number | null;
+  /** CPU seconds of the contender's process tree (Node and the tools; not the database server, not the S3 server). */
+  cpuSeconds: number | null;
+  /** Average cores busy on the whole machine while it ran (of `machine.cpus`): everything, database and S3 server included. */
+  machineCoresBusy: number;
   /** Bytes left in the store: S3 objects, or the local dump for the local baselines; null for restores and listings. */
   storedBytes: number | null;
   phases: { name: string; ms: number }[];
@@ -57,6 +61,7 @@ export interface BenchResults {
 export function mib(bytes: number | null | undefined, digits = 1): string {
   if (bytes === null || bytes === undefined) return '—';
   if (bytes === 0) return '0';
+  if (bytes < 1024 * 1024) return `${Math.max(1, Math.round(bytes / 1024))} KiB`;
   const value = bytes / 1024 / 1024;
   return `${value >= 100 ? value.toFixed(0) : value.toFixed(digits)} MiB`;
 }
@@ -77,12 +82,13 @@ const GROUP_TITLES: Record<Measurement['group'], string> = {
   restore: 'Restore',
   media: 'Media',
   catalog: 'List and prune',
+  diagnostics: 'Diagnostics (where the time and memory go)',
 };
 
 export function measurementsTable(results: BenchResults): string {
   const lines = [
-    '| | Contender | Wall time | Throughput | Ratio to baseline | Peak RSS: Node | Peak RSS: tools | Temp disk | Stored |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| | Contender | Wall time | Throughput | Ratio to baseline | Peak RSS: Node | Peak RSS: tools | CPU | Local disk | Stored |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   let group: string | undefined;
   for (const m of results.measurements) {
@@ -94,7 +100,7 @@ export function measurementsTable(results: BenchResults): string {
       .map(([name, bytes]) => `${name} ${mib(bytes, 0)}`)
       .join(', ');
     lines.push(
-      `| ${title} | ${m.name} | ${seconds(m.wallMs)}${runs} | ${throughput(m)} | ${ratio} | ${m.nodePeakRssBytes === null ? '—' : mib(m.nodePeakRssBytes, 0)} | ${tools || '—'} | ${mib(m.localDiskPeakBytes)} | ${mib(m.storedBytes)} |`,
+      `| ${title} | ${m.name.replace(/\|/g, '\\|')} | ${seconds(m.wallMs)}${runs} | ${throughput(m)} | ${ratio} | ${m.nodePeakRssBytes === null ? '—' : mib(m.nodePeakRssBytes, 0)} | ${tools || '—'} | ${m.cpuSeconds === null ? '—' : `${m.cpuSeconds.toFixed(1)} s`} | ${mib(m.localDiskPeakBytes)} | ${mib(m.storedBytes)} |`,
     );
   }
   return lines.join('\n');

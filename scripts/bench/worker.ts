@@ -8,9 +8,11 @@
  * file. Every job times only its own work: process start-up and module loading are not in `wallMs`.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getBackupOptions } from '../../src/actions/backup/inputs.js';
@@ -25,6 +27,7 @@ import { loadPolicy } from '../../src/engine/policy-file.js';
 import { runPrune } from '../../src/engine/prune.js';
 import { runRestore } from '../../src/engine/restore.js';
 import { createS3Client, type BucketSettings } from '../../src/engine/s3.js';
+import { createDecompressor } from '../../src/engine/streams.js';
 
 /** Where the S3 sandbox is and how to reach it; the same for every job. */
 export interface S3Target {
@@ -36,11 +39,14 @@ export interface S3Target {
 
 export type Job =
   | { kind: 'noop' }
-  | { kind: 'lifeboat-backup'; s3: S3Target; bucket: string; space: string; databaseUrl: string; media?: { bucket: string } }
+  | { kind: 'lifeboat-backup'; s3: S3Target; bucket: string; space: string; databaseUrl: string; media?: { bucket: string }; inputs?: Record<string, string>; queueSize?: number }
+  | { kind: 'shell'; command: string; file?: string }
+  | { kind: 'download'; s3: S3Target; bucket: string; key: string; decompress: boolean; file?: string }
   | { kind: 'pg-dump-file'; pgDump: string; databaseUrl: string; args: string[]; file: string }
   | { kind: 'pg-dump-dir'; pgDump: string; databaseUrl: string; args: string[]; dir: string }
   | { kind: 'dump-then-upload'; pgDump: string; databaseUrl: string; file: string; s3: S3Target; bucket: string; key: string }
   | { kind: 'pg-restore'; pgRestore: string; databaseUrl: string; args: string[]; file: string }
+  | { kind: 'download-then-pg-restore'; s3: S3Target; bucket: string; key: string; file: string; pgRestore: string; databaseUrl: string; args: string[] }
   | {
       kind: 'lifeboat-restore';
       s3: S3Target;
@@ -110,7 +116,7 @@ function runTool(path: string, args: string[], stdoutFile?: string): Promise<voi
     const fd = stdoutFile ? openSync(stdoutFile, 'w') : undefined;
     const child = spawn(path, args, { stdio: ['ignore', fd ?? 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
     child.on('error', (error) => reject(error));
     child.on('close', (code, signal) => {
       if (fd !== undefined) closeSync(fd);
@@ -151,9 +157,11 @@ async function run(job: Job): Promise<Omit<JobResult, 'nodeMaxRssBytes'>> {
     case 'lifeboat-backup': {
       const log = timingLogger();
       const options = getBackupOptions(
-        inputs({ ...s3Inputs(job.s3, job.bucket), space: job.space, trigger: 'nightly', 'database-url': job.databaseUrl, 'media-bucket': job.media?.bucket }),
+        inputs({ ...s3Inputs(job.s3, job.bucket), space: job.space, trigger: 'nightly', 'database-url': job.databaseUrl, 'media-bucket': job.media?.bucket, ...job.inputs }),
         process.env,
       );
+      // Diagnostics only: the upload queue is not an input of the action.
+      if (job.queueSize && options.upload) options.upload = { ...options.upload, queueSize: job.queueSize };
       const t = Date.now();
       const result = await runBackup(options, log);
       const artifact = result.manifest.artifacts[0]!;
@@ -203,9 +211,35 @@ async function run(job: Job): Promise<Omit<JobResult, 'nodeMaxRssBytes'>> {
       return done({ storedBytes: size, phases: [{ name: 'pg_dump -Fc > file', ms: dumpMs }, { name: 'upload the file', ms: uploadMs }] });
     }
 
+    case 'shell': {
+      await runTool('/bin/bash', ['-o', 'pipefail', '-c', job.command]);
+      return done(job.file ? { storedBytes: statSync(job.file).size } : {});
+    }
+
+    case 'download': {
+      const client = createS3Client(bucketSettingsFor(job.s3, job.bucket));
+      const response = await client.send(new GetObjectCommand({ Bucket: job.bucket, Key: job.key }));
+      const sink = job.file ? createWriteStream(job.file) : new Writable({ write: (_c, _e, cb) => cb() });
+      if (job.decompress) await pipeline(response.Body as Readable, createDecompressor('zstd'), sink);
+      else await pipeline(response.Body as Readable, sink);
+      return done({ storedBytes: job.file ? statSync(job.file).size : undefined });
+    }
+
     case 'pg-restore': {
       await runTool(job.pgRestore, [...job.args, `--dbname=${job.databaseUrl}`, job.file]);
       return done();
+    }
+
+    case 'download-then-pg-restore': {
+      // Restoring a remote backup by hand: download the -Fc file, then pg_restore it.
+      const t0 = Date.now();
+      const client = createS3Client(bucketSettingsFor(job.s3, job.bucket));
+      const response = await client.send(new GetObjectCommand({ Bucket: job.bucket, Key: job.key }));
+      await pipeline(response.Body as Readable, createWriteStream(job.file));
+      const downloadMs = Date.now() - t0;
+      const t1 = Date.now();
+      await runTool(job.pgRestore, [...job.args, `--dbname=${job.databaseUrl}`, job.file]);
+      return done({ phases: [{ name: 'download the file', ms: downloadMs }, { name: 'pg_restore', ms: Date.now() - t1 }] });
     }
 
     case 'lifeboat-restore': {
@@ -281,6 +315,7 @@ async function run(job: Job): Promise<Omit<JobResult, 'nodeMaxRssBytes'>> {
           failed: result.failed.length,
           objectsDeleted: result.objectsDeleted,
           deleteRequests: result.deleteRequests,
+          media: (result as { media?: unknown }).media,
         },
       };
     }

@@ -27,7 +27,7 @@ import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from
 import { normalizePrefix, withConnectionOf, type BucketSettings } from './s3.js';
 import { backupMedia, type MediaTraffic, type MediaTuning } from './media.js';
 import { holdSnapshot } from './snapshot.js';
-import { BackupStore, DEFAULT_UPLOAD_TUNING, type UploadTuning } from './store.js';
+import { BackupStore, uploadTuningFor, type UploadTuning } from './store.js';
 import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, Meter } from './streams.js';
 import { LIFEBOAT_VERSION } from './version.js';
 
@@ -41,6 +41,7 @@ export interface BackupOptions {
   /** Count every table's rows in the dump's snapshot, for restore to verify against. */
   rowCounts: boolean;
   progressIntervalMs: number;
+  /** Multipart tuning; by default chosen from the database's size (uploadTuningFor). */
   upload?: UploadTuning;
   /** The application's media bucket, backed up under the same id. */
   media?: { source: BucketSettings; tuning?: MediaTuning };
@@ -104,7 +105,7 @@ export async function runBackup(options: BackupOptions, log: Logger): Promise<Ba
             })
           : Promise.resolve(null);
       const flowing = pipeline(dump.output, raw, createCompressor(options.compression), stored, body);
-      const uploading = store.upload(key, body, 'application/octet-stream', options.upload ?? DEFAULT_UPLOAD_TUNING);
+      const uploading = store.upload(key, body, 'application/octet-stream', options.upload ?? uploadTuningFor(server.databaseBytes));
       let tables: TableCount[] | null;
       try {
         // Wait for all three; the first failure wins, and the rest are stopped.

@@ -72,14 +72,16 @@ export interface ServerInfo {
   version: string;
   versionNum: number;
   major: number;
+  /** pg_database_size of the connected database: the expected order of the dump's size. */
+  databaseBytes: number;
 }
 
 export async function readServerInfo(client: pg.Client): Promise<ServerInfo> {
-  const { rows } = await client.query<{ version: string; num: string }>(
-    "SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num",
+  const { rows } = await client.query<{ version: string; num: string; size: string }>(
+    "SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num, pg_database_size(current_database()) AS size",
   );
   const versionNum = Number(rows[0]!.num);
-  return { version: rows[0]!.version.split(' ')[0]!, versionNum, major: Math.floor(versionNum / 10000) };
+  return { version: rows[0]!.version.split(' ')[0]!, versionNum, major: Math.floor(versionNum / 10000), databaseBytes: Number(rows[0]!.size) };
 }
 
 export async function connectOrExplain(connection: DatabaseConnection, inputName = 'database-url'): Promise<pg.Client> {

@@ -122,3 +122,17 @@ describe('inputs', () => {
     expect(() => now({ LIFEBOAT_NOW: 'yesterday' })).toThrow(/LIFEBOAT_NOW is 'yesterday', which is not an ISO 8601 time/);
   });
 });
+
+describe('upload part size', () => {
+  it('is 8 MiB, or larger when a database could otherwise need more than 10,000 parts', async () => {
+    const { uploadTuningFor } = await import('../../src/engine/store.js');
+    const MiB = 1024 * 1024;
+    expect(uploadTuningFor(0).partSize).toBe(8 * MiB);
+    expect(uploadTuningFor(50 * 1024 * MiB).partSize).toBe(8 * MiB);
+    const tera = 1024 * 1024 * MiB;
+    const big = uploadTuningFor(tera).partSize;
+    expect(big % MiB).toBe(0);
+    expect(Math.ceil(tera / big)).toBeLessThanOrEqual(9000);
+    expect(Math.ceil(tera / (big - MiB))).toBeGreaterThan(9000);
+  });
+});

@@ -20,7 +20,8 @@ export function getBackupOptions(read: InputReader, env: NodeJS.ProcessEnv = pro
   if (!databaseUrl) {
     throw new LifeboatError("Input 'database-url' is required but was not given. For example: database-url: ${{ secrets.DATABASE_URL }}");
   }
-  const partSizeMb = positiveNumber(read, 'part-size-mb', DEFAULT_UPLOAD_TUNING.partSize / 1024 / 1024, { min: 5, max: 5120 });
+  // Empty: chosen from the database's size when the backup starts (uploadTuningFor).
+  const partSizeMb = optional(read, 'part-size-mb') === undefined ? undefined : positiveNumber(read, 'part-size-mb', 0, { min: 5, max: 5120 });
   const media = mediaSettings(read);
   return {
     space: assertSpaceName(required(read, 'space', 'production')),
@@ -31,7 +32,7 @@ export function getBackupOptions(read: InputReader, env: NodeJS.ProcessEnv = pro
     pgDumpPath: optional(read, 'pg-dump-path'),
     rowCounts: booleanInput(read, 'row-counts', true),
     progressIntervalMs: positiveNumber(read, 'progress-interval-seconds', 10, { min: 1 }) * 1000,
-    upload: { partSize: Math.round(partSizeMb * 1024 * 1024), queueSize: DEFAULT_UPLOAD_TUNING.queueSize },
+    ...(partSizeMb ? { upload: { partSize: Math.round(partSizeMb * 1024 * 1024), queueSize: DEFAULT_UPLOAD_TUNING.queueSize } } : {}),
     ...(media ? { media: { source: media } } : {}),
     env,
   };
