@@ -73180,6 +73180,8 @@ function totalStoredBytes(manifest) {
  */
 
 
+
+
 function normalizePrefix(prefix) {
     const trimmed = (prefix ?? '').trim().replace(/^\/+/, '');
     if (!trimmed)
@@ -73221,6 +73223,55 @@ function withConnectionOf(settings, from) {
         credentials: settings.credentials ?? from.credentials,
     };
 }
+/** Every object under a key prefix of any bucket, 1,000 per LIST request. */
+async function listAllObjects(client, bucket, prefix) {
+    const out = [];
+    let token;
+    do {
+        const page = await client.send(new dist_cjs.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) {
+            out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() });
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+}
+/** S3's limit of keys in one DeleteObjects request. */
+const MAX_KEYS_PER_DELETE = 1000;
+/**
+ * Deletes keys with DeleteObjects, up to 1,000 per request and a few requests at a time. Never throws
+ * for a failed key or request: each key ends up in `deleted` or in `failed` with the reason, so the caller
+ * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
+ */
+async function deleteObjects(client, bucket, keys, options = {}) {
+    const batches = [];
+    for (let i = 0; i < keys.length; i += MAX_KEYS_PER_DELETE)
+        batches.push(keys.slice(i, i + MAX_KEYS_PER_DELETE));
+    const outcome = { deleted: [], failed: [], requests: 0 };
+    await forEachConcurrently(batches, options.concurrency ?? 4, async (batch) => {
+        outcome.requests++;
+        try {
+            const response = await client.send(new dist_cjs.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+            const errors = new Map((response.Errors ?? []).map((e) => [e.Key, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
+            for (const key of batch) {
+                const message = errors.get(key);
+                if (message === undefined)
+                    outcome.deleted.push(key);
+                else
+                    outcome.failed.push({ key, message });
+            }
+        }
+        catch (error) {
+            const code = error.name;
+            const text = errors_errorMessage(error);
+            const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
+            for (const key of batch)
+                outcome.failed.push({ key, message });
+        }
+        options.onBatch?.(outcome.deleted.length, keys.length);
+    });
+    return outcome;
+}
 
 ;// CONCATENATED MODULE: ./src/engine/store.ts
 
@@ -73229,9 +73280,8 @@ function withConnectionOf(settings, from) {
 
 
 
+
 const MANIFEST_FILE = 'manifest.json';
-/** S3's limit of keys in one DeleteObjects request. */
-const MAX_KEYS_PER_DELETE = 1000;
 const DEFAULT_UPLOAD_TUNING = { partSize: 8 * 1024 * 1024, queueSize: 3 };
 /** S3 allows 10,000 parts; 9,000 leaves room for a dump larger than the database it came from. */
 const PLANNED_PARTS = 9000;
@@ -73373,15 +73423,7 @@ class BackupStore {
     }
     /** Every object under a key prefix, 1,000 per LIST request. */
     async listObjects(prefix) {
-        const objects = [];
-        let token;
-        do {
-            const page = await this.client.send(new dist_cjs.ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
-            for (const object of page.Contents ?? [])
-                objects.push({ key: object.Key, size: object.Size ?? 0 });
-            token = page.IsTruncated ? page.NextContinuationToken : undefined;
-        } while (token);
-        return objects;
+        return listAllObjects(this.client, this.bucket, prefix);
     }
     async putText(key, body, contentType = 'application/json') {
         await this.client.send(new dist_cjs.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
@@ -73396,38 +73438,7 @@ class BackupStore {
      * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
      */
     async deleteKeys(keys, options = {}) {
-        const batches = [];
-        for (let i = 0; i < keys.length; i += MAX_KEYS_PER_DELETE)
-            batches.push(keys.slice(i, i + MAX_KEYS_PER_DELETE));
-        const outcome = { deleted: [], failed: [], requests: 0 };
-        let next = 0;
-        const worker = async () => {
-            while (next < batches.length) {
-                const batch = batches[next++];
-                outcome.requests++;
-                try {
-                    const response = await this.client.send(new dist_cjs.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-                    const errors = new Map((response.Errors ?? []).map((e) => [e.Key, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
-                    for (const key of batch) {
-                        const message = errors.get(key);
-                        if (message === undefined)
-                            outcome.deleted.push(key);
-                        else
-                            outcome.failed.push({ key, message });
-                    }
-                }
-                catch (error) {
-                    const code = error.name;
-                    const text = errors_errorMessage(error);
-                    const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
-                    for (const key of batch)
-                        outcome.failed.push({ key, message });
-                }
-                options.onBatch?.(outcome.deleted.length, keys.length);
-            }
-        };
-        await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, batches.length)) }, worker));
-        return outcome;
+        return deleteObjects(this.client, this.bucket, keys, options);
     }
 }
 

@@ -82353,10 +82353,8 @@ function clock_now(env = process.env) {
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(3711);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
-var lib_storage_dist_cjs = __nccwpck_require__(2358);
+var dist_cjs = __nccwpck_require__(2358);
 ;// CONCATENATED MODULE: ./src/engine/concurrency.ts
 /** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
 async function concurrency_forEachConcurrently(items, limit, work) {
@@ -82380,11 +82378,15 @@ async function concurrency_forEachConcurrently(items, limit, work) {
         throw rejected.reason;
 }
 
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
+var client_s3_dist_cjs = __nccwpck_require__(3711);
 ;// CONCATENATED MODULE: ./src/engine/s3.ts
 /**
  * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
  * stores alike.
  */
+
+
 
 
 function s3_normalizePrefix(prefix) {
@@ -82409,7 +82411,7 @@ function s3_createS3Client(settings, env = process.env) {
     // The SDK's default integrity protection (aws-chunked bodies with CRC trailers) is rejected by many
     // S3-compatible stores, so with a custom endpoint checksums are sent only where the API requires them.
     const checksums = endpoint ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-    return new dist_cjs.S3Client({
+    return new client_s3_dist_cjs.S3Client({
         region: settings.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
         endpoint,
         forcePathStyle: Boolean(endpoint),
@@ -82427,6 +82429,55 @@ function withConnectionOf(settings, from) {
         region: settings.region ?? from.region,
         credentials: settings.credentials ?? from.credentials,
     };
+}
+/** Every object under a key prefix of any bucket, 1,000 per LIST request. */
+async function s3_listAllObjects(client, bucket, prefix) {
+    const out = [];
+    let token;
+    do {
+        const page = await client.send(new client_s3_dist_cjs.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) {
+            out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() });
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+}
+/** S3's limit of keys in one DeleteObjects request. */
+const MAX_KEYS_PER_DELETE = 1000;
+/**
+ * Deletes keys with DeleteObjects, up to 1,000 per request and a few requests at a time. Never throws
+ * for a failed key or request: each key ends up in `deleted` or in `failed` with the reason, so the caller
+ * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
+ */
+async function s3_deleteObjects(client, bucket, keys, options = {}) {
+    const batches = [];
+    for (let i = 0; i < keys.length; i += MAX_KEYS_PER_DELETE)
+        batches.push(keys.slice(i, i + MAX_KEYS_PER_DELETE));
+    const outcome = { deleted: [], failed: [], requests: 0 };
+    await concurrency_forEachConcurrently(batches, options.concurrency ?? 4, async (batch) => {
+        outcome.requests++;
+        try {
+            const response = await client.send(new client_s3_dist_cjs.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+            const errors = new Map((response.Errors ?? []).map((e) => [e.Key, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
+            for (const key of batch) {
+                const message = errors.get(key);
+                if (message === undefined)
+                    outcome.deleted.push(key);
+                else
+                    outcome.failed.push({ key, message });
+            }
+        }
+        catch (error) {
+            const code = error.name;
+            const text = errors_errorMessage(error);
+            const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
+            for (const key of batch)
+                outcome.failed.push({ key, message });
+        }
+        options.onBatch?.(outcome.deleted.length, keys.length);
+    });
+    return outcome;
 }
 
 // EXTERNAL MODULE: external "node:zlib"
@@ -82518,18 +82569,6 @@ function streams_formatRate(bytes, ms) {
 
 
 const DEFAULT_MEDIA_TUNING = { concurrency: 16, smallObjectBytes: 8 * 1024 * 1024, partSize: 8 * 1024 * 1024 };
-async function listObjects(client, bucket, prefix) {
-    const out = [];
-    let token;
-    do {
-        const page = await client.send(new dist_cjs.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
-        for (const o of page.Contents ?? []) {
-            out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() });
-        }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return out;
-}
 async function readAll(body) {
     const chunks = [];
     for await (const chunk of body)
@@ -82579,7 +82618,7 @@ async function backupMedia(options) {
     const tuning = options.tuning ?? DEFAULT_MEDIA_TUNING;
     const source = createS3Client(options.source);
     const prefix = normalizePrefix(options.source.prefix);
-    const listed = await listObjects(source, options.source.bucket, prefix).catch((error) => {
+    const listed = await listAllObjects(source, options.source.bucket, prefix).catch((error) => {
         throw new LifeboatError(`Cannot list the media bucket '${options.source.bucket}' given in 'media-bucket': ${errorMessage(error)}. Check 'media-bucket' and its credentials.`, {
             cause: error,
         });
@@ -82735,7 +82774,7 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
     const client = createS3Client(target);
     const prefix = normalizePrefix(target.prefix);
     const where = `s3://${target.bucket}/${prefix}`;
-    const present = new Map((await listObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
+    const present = new Map((await listAllObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
     const wanted = new Set(record.objects.map((o) => o.key));
     const traffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
     let unchanged = 0;
@@ -82763,15 +82802,11 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
             `Run the same restore again to finish (it copies only what still differs). Cause: ${failures[0] ?? errorMessage(error)}`, { cause: error });
     });
     const extra = [...present.keys()].filter((key) => !wanted.has(key));
-    let deleted = 0;
-    for (let i = 0; i < extra.length; i += 1000) {
-        const batch = extra.slice(i, i + 1000);
-        const result = await client.send(new DeleteObjectsCommand({ Bucket: target.bucket, Delete: { Objects: batch.map((key) => ({ Key: prefix + key })), Quiet: true } }));
-        if (result.Errors?.length) {
-            throw new LifeboatError(`Media restore into ${where}: every object of the backup is in place, but ${extra.length - deleted} object(s) the backup did not have could not all be deleted ` +
-                `(${result.Errors[0].Key}: ${result.Errors[0].Message}). Run the same restore again to finish.`);
-        }
-        deleted += batch.length;
+    const removal = await deleteObjects(client, target.bucket, extra.map((key) => prefix + key));
+    const deleted = removal.deleted.length;
+    if (removal.failed.length) {
+        throw new LifeboatError(`Media restore into ${where}: every object of the backup is in place, but ${removal.failed.length} object(s) the backup did not have could not be deleted ` +
+            `(${removal.failed[0].key}: ${removal.failed[0].message}). Run the same restore again to finish.`);
     }
     log.info(`Media ${where}: ${uploaded} restored, ${unchanged} already right, ${deleted} deleted that the backup did not have.`);
     return { uploaded, unchanged, deleted, traffic };
@@ -82818,7 +82853,7 @@ async function uploadVerified(body, sha256, what, client, params, tuning, traffi
  * is garbage, because a missed reference would delete data a backup needs.
  */
 async function findMediaGarbage(store, now, graceMs, concurrency = DEFAULT_MEDIA_TUNING.concurrency) {
-    const stored = await listObjects(store.client, store.bucket, store.mediaRoot());
+    const stored = await s3_listAllObjects(store.client, store.bucket, store.mediaRoot());
     if (stored.length === 0)
         return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
     const complete = (await store.listEntries()).filter((e) => e.status === 'complete');
@@ -83063,9 +83098,8 @@ function totalStoredBytes(manifest) {
 
 
 
+
 const MANIFEST_FILE = 'manifest.json';
-/** S3's limit of keys in one DeleteObjects request. */
-const MAX_KEYS_PER_DELETE = 1000;
 const DEFAULT_UPLOAD_TUNING = { partSize: 8 * 1024 * 1024, queueSize: 3 };
 /** S3 allows 10,000 parts; 9,000 leaves room for a dump larger than the database it came from. */
 const PLANNED_PARTS = 9000;
@@ -83116,7 +83150,7 @@ class BackupStore {
     /** Fails early, naming the input, when the bucket is missing or the credentials cannot reach it. */
     async assertReachable(inputName = 'backup-bucket') {
         try {
-            await this.client.send(new dist_cjs.HeadBucketCommand({ Bucket: this.bucket }));
+            await this.client.send(new client_s3_dist_cjs.HeadBucketCommand({ Bucket: this.bucket }));
         }
         catch (error) {
             const status = error.$metadata?.httpStatusCode;
@@ -83133,7 +83167,7 @@ class BackupStore {
      * by the body stream itself, lib-storage aborts the multipart upload so no parts are left behind.
      */
     async upload(key, body, contentType, tuning = DEFAULT_UPLOAD_TUNING) {
-        const upload = new lib_storage_dist_cjs/* Upload */._({
+        const upload = new dist_cjs/* Upload */._({
             client: this.client,
             params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
             partSize: tuning.partSize,
@@ -83143,12 +83177,12 @@ class BackupStore {
         await upload.done();
     }
     async objectSize(key) {
-        const head = await this.client.send(new dist_cjs.HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+        const head = await this.client.send(new client_s3_dist_cjs.HeadObjectCommand({ Bucket: this.bucket, Key: key }));
         return head.ContentLength ?? 0;
     }
     async putManifest(manifest) {
         const body = serializeManifest(manifest);
-        await this.client.send(new dist_cjs.PutObjectCommand({
+        await this.client.send(new client_s3_dist_cjs.PutObjectCommand({
             Bucket: this.bucket,
             Key: this.manifestKey(manifest.space, manifest.id),
             Body: body,
@@ -83158,12 +83192,12 @@ class BackupStore {
     }
     async getManifest(space, id) {
         const key = this.manifestKey(space, id);
-        const response = await this.client.send(new dist_cjs.GetObjectCommand({ Bucket: this.bucket, Key: key }));
+        const response = await this.client.send(new client_s3_dist_cjs.GetObjectCommand({ Bucket: this.bucket, Key: key }));
         const text = await response.Body.transformToString('utf8');
         return parseManifest(text, `s3://${this.bucket}/${key}`);
     }
     async getObjectStream(key) {
-        const response = await this.client.send(new dist_cjs.GetObjectCommand({ Bucket: this.bucket, Key: key }));
+        const response = await this.client.send(new client_s3_dist_cjs.GetObjectCommand({ Bucket: this.bucket, Key: key }));
         return response.Body;
     }
     /**
@@ -83207,21 +83241,13 @@ class BackupStore {
     }
     /** Every object under a key prefix, 1,000 per LIST request. */
     async listObjects(prefix) {
-        const objects = [];
-        let token;
-        do {
-            const page = await this.client.send(new dist_cjs.ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
-            for (const object of page.Contents ?? [])
-                objects.push({ key: object.Key, size: object.Size ?? 0 });
-            token = page.IsTruncated ? page.NextContinuationToken : undefined;
-        } while (token);
-        return objects;
+        return s3_listAllObjects(this.client, this.bucket, prefix);
     }
     async putText(key, body, contentType = 'application/json') {
-        await this.client.send(new dist_cjs.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+        await this.client.send(new client_s3_dist_cjs.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
     }
     async getText(key) {
-        const response = await this.client.send(new dist_cjs.GetObjectCommand({ Bucket: this.bucket, Key: key }));
+        const response = await this.client.send(new client_s3_dist_cjs.GetObjectCommand({ Bucket: this.bucket, Key: key }));
         return response.Body.transformToString('utf8');
     }
     /**
@@ -83230,38 +83256,7 @@ class BackupStore {
      * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
      */
     async deleteKeys(keys, options = {}) {
-        const batches = [];
-        for (let i = 0; i < keys.length; i += MAX_KEYS_PER_DELETE)
-            batches.push(keys.slice(i, i + MAX_KEYS_PER_DELETE));
-        const outcome = { deleted: [], failed: [], requests: 0 };
-        let next = 0;
-        const worker = async () => {
-            while (next < batches.length) {
-                const batch = batches[next++];
-                outcome.requests++;
-                try {
-                    const response = await this.client.send(new dist_cjs.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-                    const errors = new Map((response.Errors ?? []).map((e) => [e.Key, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
-                    for (const key of batch) {
-                        const message = errors.get(key);
-                        if (message === undefined)
-                            outcome.deleted.push(key);
-                        else
-                            outcome.failed.push({ key, message });
-                    }
-                }
-                catch (error) {
-                    const code = error.name;
-                    const text = errors_errorMessage(error);
-                    const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
-                    for (const key of batch)
-                        outcome.failed.push({ key, message });
-                }
-                options.onBatch?.(outcome.deleted.length, keys.length);
-            }
-        };
-        await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, batches.length)) }, worker));
-        return outcome;
+        return s3_deleteObjects(this.client, this.bucket, keys, options);
     }
 }
 
@@ -84279,7 +84274,7 @@ async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF
     try {
         await pollUntil(async (tries) => {
             try {
-                await client.send(new dist_cjs.HeadBucketCommand({ Bucket: settings.bucket }));
+                await client.send(new client_s3_dist_cjs.HeadBucketCommand({ Bucket: settings.bucket }));
                 if (tries > 1)
                     log.info(`The new key works after ${tries} tries.`);
                 return true;

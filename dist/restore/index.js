@@ -90332,11 +90332,36 @@ async function choosePsql(pgRestore, server, env = process.env) {
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(3711);
+;// CONCATENATED MODULE: ./src/engine/concurrency.ts
+/** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
+async function concurrency_forEachConcurrently(items, limit, work) {
+    let next = 0;
+    let failed = false;
+    const worker = async () => {
+        while (!failed && next < items.length) {
+            const index = next++;
+            try {
+                await work(items[index], index);
+            }
+            catch (error) {
+                failed = true;
+                throw error;
+            }
+        }
+    };
+    const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+    const rejected = results.find((r) => r.status === 'rejected');
+    if (rejected)
+        throw rejected.reason;
+}
+
 ;// CONCATENATED MODULE: ./src/engine/s3.ts
 /**
  * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
  * stores alike.
  */
+
+
 
 
 function normalizePrefix(prefix) {
@@ -90380,32 +90405,58 @@ function withConnectionOf(settings, from) {
         credentials: settings.credentials ?? from.credentials,
     };
 }
+/** Every object under a key prefix of any bucket, 1,000 per LIST request. */
+async function s3_listAllObjects(client, bucket, prefix) {
+    const out = [];
+    let token;
+    do {
+        const page = await client.send(new dist_cjs.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) {
+            out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() });
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+}
+/** S3's limit of keys in one DeleteObjects request. */
+const MAX_KEYS_PER_DELETE = 1000;
+/**
+ * Deletes keys with DeleteObjects, up to 1,000 per request and a few requests at a time. Never throws
+ * for a failed key or request: each key ends up in `deleted` or in `failed` with the reason, so the caller
+ * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
+ */
+async function deleteObjects(client, bucket, keys, options = {}) {
+    const batches = [];
+    for (let i = 0; i < keys.length; i += MAX_KEYS_PER_DELETE)
+        batches.push(keys.slice(i, i + MAX_KEYS_PER_DELETE));
+    const outcome = { deleted: [], failed: [], requests: 0 };
+    await concurrency_forEachConcurrently(batches, options.concurrency ?? 4, async (batch) => {
+        outcome.requests++;
+        try {
+            const response = await client.send(new dist_cjs.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+            const errors = new Map((response.Errors ?? []).map((e) => [e.Key, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
+            for (const key of batch) {
+                const message = errors.get(key);
+                if (message === undefined)
+                    outcome.deleted.push(key);
+                else
+                    outcome.failed.push({ key, message });
+            }
+        }
+        catch (error) {
+            const code = error.name;
+            const text = errors_errorMessage(error);
+            const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
+            for (const key of batch)
+                outcome.failed.push({ key, message });
+        }
+        options.onBatch?.(outcome.deleted.length, keys.length);
+    });
+    return outcome;
+}
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
 var lib_storage_dist_cjs = __nccwpck_require__(2358);
-;// CONCATENATED MODULE: ./src/engine/concurrency.ts
-/** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
-async function concurrency_forEachConcurrently(items, limit, work) {
-    let next = 0;
-    let failed = false;
-    const worker = async () => {
-        while (!failed && next < items.length) {
-            const index = next++;
-            try {
-                await work(items[index], index);
-            }
-            catch (error) {
-                failed = true;
-                throw error;
-            }
-        }
-    };
-    const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-    const rejected = results.find((r) => r.status === 'rejected');
-    if (rejected)
-        throw rejected.reason;
-}
-
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./src/engine/streams.ts
@@ -90495,18 +90546,6 @@ function streams_formatRate(bytes, ms) {
 
 
 const DEFAULT_MEDIA_TUNING = { concurrency: 16, smallObjectBytes: 8 * 1024 * 1024, partSize: 8 * 1024 * 1024 };
-async function listObjects(client, bucket, prefix) {
-    const out = [];
-    let token;
-    do {
-        const page = await client.send(new dist_cjs.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
-        for (const o of page.Contents ?? []) {
-            out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() });
-        }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return out;
-}
 async function readAll(body) {
     const chunks = [];
     for await (const chunk of body)
@@ -90556,7 +90595,7 @@ async function backupMedia(options) {
     const tuning = options.tuning ?? DEFAULT_MEDIA_TUNING;
     const source = createS3Client(options.source);
     const prefix = normalizePrefix(options.source.prefix);
-    const listed = await listObjects(source, options.source.bucket, prefix).catch((error) => {
+    const listed = await s3_listAllObjects(source, options.source.bucket, prefix).catch((error) => {
         throw new errors_LifeboatError(`Cannot list the media bucket '${options.source.bucket}' given in 'media-bucket': ${errors_errorMessage(error)}. Check 'media-bucket' and its credentials.`, {
             cause: error,
         });
@@ -90712,7 +90751,7 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
     const client = createS3Client(target);
     const prefix = normalizePrefix(target.prefix);
     const where = `s3://${target.bucket}/${prefix}`;
-    const present = new Map((await listObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
+    const present = new Map((await s3_listAllObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
     const wanted = new Set(record.objects.map((o) => o.key));
     const traffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
     let unchanged = 0;
@@ -90740,15 +90779,11 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
             `Run the same restore again to finish (it copies only what still differs). Cause: ${failures[0] ?? errors_errorMessage(error)}`, { cause: error });
     });
     const extra = [...present.keys()].filter((key) => !wanted.has(key));
-    let deleted = 0;
-    for (let i = 0; i < extra.length; i += 1000) {
-        const batch = extra.slice(i, i + 1000);
-        const result = await client.send(new dist_cjs.DeleteObjectsCommand({ Bucket: target.bucket, Delete: { Objects: batch.map((key) => ({ Key: prefix + key })), Quiet: true } }));
-        if (result.Errors?.length) {
-            throw new errors_LifeboatError(`Media restore into ${where}: every object of the backup is in place, but ${extra.length - deleted} object(s) the backup did not have could not all be deleted ` +
-                `(${result.Errors[0].Key}: ${result.Errors[0].Message}). Run the same restore again to finish.`);
-        }
-        deleted += batch.length;
+    const removal = await deleteObjects(client, target.bucket, extra.map((key) => prefix + key));
+    const deleted = removal.deleted.length;
+    if (removal.failed.length) {
+        throw new errors_LifeboatError(`Media restore into ${where}: every object of the backup is in place, but ${removal.failed.length} object(s) the backup did not have could not be deleted ` +
+            `(${removal.failed[0].key}: ${removal.failed[0].message}). Run the same restore again to finish.`);
     }
     log.info(`Media ${where}: ${uploaded} restored, ${unchanged} already right, ${deleted} deleted that the backup did not have.`);
     return { uploaded, unchanged, deleted, traffic };
@@ -90795,7 +90830,7 @@ async function uploadVerified(body, sha256, what, client, params, tuning, traffi
  * is garbage, because a missed reference would delete data a backup needs.
  */
 async function findMediaGarbage(store, now, graceMs, concurrency = DEFAULT_MEDIA_TUNING.concurrency) {
-    const stored = await listObjects(store.client, store.bucket, store.mediaRoot());
+    const stored = await listAllObjects(store.client, store.bucket, store.mediaRoot());
     if (stored.length === 0)
         return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
     const complete = (await store.listEntries()).filter((e) => e.status === 'complete');
@@ -90867,9 +90902,8 @@ async function holdSnapshot(client) {
 
 
 
+
 const MANIFEST_FILE = 'manifest.json';
-/** S3's limit of keys in one DeleteObjects request. */
-const MAX_KEYS_PER_DELETE = 1000;
 const DEFAULT_UPLOAD_TUNING = { partSize: 8 * 1024 * 1024, queueSize: 3 };
 /** S3 allows 10,000 parts; 9,000 leaves room for a dump larger than the database it came from. */
 const PLANNED_PARTS = 9000;
@@ -91011,15 +91045,7 @@ class BackupStore {
     }
     /** Every object under a key prefix, 1,000 per LIST request. */
     async listObjects(prefix) {
-        const objects = [];
-        let token;
-        do {
-            const page = await this.client.send(new dist_cjs.ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
-            for (const object of page.Contents ?? [])
-                objects.push({ key: object.Key, size: object.Size ?? 0 });
-            token = page.IsTruncated ? page.NextContinuationToken : undefined;
-        } while (token);
-        return objects;
+        return s3_listAllObjects(this.client, this.bucket, prefix);
     }
     async putText(key, body, contentType = 'application/json') {
         await this.client.send(new dist_cjs.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
@@ -91034,38 +91060,7 @@ class BackupStore {
      * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
      */
     async deleteKeys(keys, options = {}) {
-        const batches = [];
-        for (let i = 0; i < keys.length; i += MAX_KEYS_PER_DELETE)
-            batches.push(keys.slice(i, i + MAX_KEYS_PER_DELETE));
-        const outcome = { deleted: [], failed: [], requests: 0 };
-        let next = 0;
-        const worker = async () => {
-            while (next < batches.length) {
-                const batch = batches[next++];
-                outcome.requests++;
-                try {
-                    const response = await this.client.send(new dist_cjs.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-                    const errors = new Map((response.Errors ?? []).map((e) => [e.Key, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
-                    for (const key of batch) {
-                        const message = errors.get(key);
-                        if (message === undefined)
-                            outcome.deleted.push(key);
-                        else
-                            outcome.failed.push({ key, message });
-                    }
-                }
-                catch (error) {
-                    const code = error.name;
-                    const text = errors_errorMessage(error);
-                    const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
-                    for (const key of batch)
-                        outcome.failed.push({ key, message });
-                }
-                options.onBatch?.(outcome.deleted.length, keys.length);
-            }
-        };
-        await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, batches.length)) }, worker));
-        return outcome;
+        return deleteObjects(this.client, this.bucket, keys, options);
     }
 }
 

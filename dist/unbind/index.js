@@ -32002,6 +32002,8 @@ const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
  */
 
 
+
+
 function normalizePrefix(prefix) {
     const trimmed = (prefix ?? '').trim().replace(/^\/+/, '');
     if (!trimmed)
@@ -32042,6 +32044,55 @@ function withConnectionOf(settings, from) {
         region: settings.region ?? from.region,
         credentials: settings.credentials ?? from.credentials,
     };
+}
+/** Every object under a key prefix of any bucket, 1,000 per LIST request. */
+async function listAllObjects(client, bucket, prefix) {
+    const out = [];
+    let token;
+    do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) {
+            out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() });
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+}
+/** S3's limit of keys in one DeleteObjects request. */
+const MAX_KEYS_PER_DELETE = 1000;
+/**
+ * Deletes keys with DeleteObjects, up to 1,000 per request and a few requests at a time. Never throws
+ * for a failed key or request: each key ends up in `deleted` or in `failed` with the reason, so the caller
+ * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
+ */
+async function deleteObjects(client, bucket, keys, options = {}) {
+    const batches = [];
+    for (let i = 0; i < keys.length; i += MAX_KEYS_PER_DELETE)
+        batches.push(keys.slice(i, i + MAX_KEYS_PER_DELETE));
+    const outcome = { deleted: [], failed: [], requests: 0 };
+    await forEachConcurrently(batches, options.concurrency ?? 4, async (batch) => {
+        outcome.requests++;
+        try {
+            const response = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+            const errors = new Map((response.Errors ?? []).map((e) => [e.Key, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
+            for (const key of batch) {
+                const message = errors.get(key);
+                if (message === undefined)
+                    outcome.deleted.push(key);
+                else
+                    outcome.failed.push({ key, message });
+            }
+        }
+        catch (error) {
+            const code = error.name;
+            const text = errorMessage(error);
+            const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
+            for (const key of batch)
+                outcome.failed.push({ key, message });
+        }
+        options.onBatch?.(outcome.deleted.length, keys.length);
+    });
+    return outcome;
 }
 
 ;// CONCATENATED MODULE: ./src/engine/binding/s3-credentials.ts

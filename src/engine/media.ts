@@ -14,21 +14,13 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  CopyObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { MediaObjectRecord, MediaRecord, MediaTotals } from '../domain/manifest.js';
 import { forEachConcurrently } from './concurrency.js';
 import { LifeboatError, errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
-import { createS3Client, normalizePrefix, type BucketSettings } from './s3.js';
+import { createS3Client, deleteObjects, listAllObjects, normalizePrefix, type BucketSettings, type ListedObject } from './s3.js';
 import type { BackupStore } from './store.js';
 import { formatBytes, Meter } from './streams.js';
 
@@ -50,26 +42,6 @@ export interface MediaTraffic {
   /** Bytes written to the backup bucket (backup) or to the target bucket (restore). */
   bytesWritten: number;
   objectsWritten: number;
-}
-
-interface ListedObject {
-  key: string;
-  size: number;
-  etag?: string;
-  lastModified?: string;
-}
-
-async function listObjects(client: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
-  const out: ListedObject[] = [];
-  let token: string | undefined;
-  do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) {
-      out.push({ key: o.Key!, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() });
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return out;
 }
 
 async function readAll(body: Readable): Promise<Buffer> {
@@ -132,7 +104,7 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
   const tuning = options.tuning ?? DEFAULT_MEDIA_TUNING;
   const source = createS3Client(options.source);
   const prefix = normalizePrefix(options.source.prefix);
-  const listed = await listObjects(source, options.source.bucket, prefix).catch((error: unknown) => {
+  const listed = await listAllObjects(source, options.source.bucket, prefix).catch((error: unknown) => {
     throw new LifeboatError(`Cannot list the media bucket '${options.source.bucket}' given in 'media-bucket': ${errorMessage(error)}. Check 'media-bucket' and its credentials.`, {
       cause: error,
     });
@@ -320,7 +292,7 @@ export async function restoreMedia(record: MediaRecord, store: BackupStore, targ
   const client = createS3Client(target);
   const prefix = normalizePrefix(target.prefix);
   const where = `s3://${target.bucket}/${prefix}`;
-  const present = new Map((await listObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
+  const present = new Map((await listAllObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
   const wanted = new Set(record.objects.map((o) => o.key));
   const traffic: MediaTraffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
   let unchanged = 0;
@@ -352,19 +324,13 @@ export async function restoreMedia(record: MediaRecord, store: BackupStore, targ
   });
 
   const extra = [...present.keys()].filter((key) => !wanted.has(key));
-  let deleted = 0;
-  for (let i = 0; i < extra.length; i += 1000) {
-    const batch = extra.slice(i, i + 1000);
-    const result = await client.send(
-      new DeleteObjectsCommand({ Bucket: target.bucket, Delete: { Objects: batch.map((key) => ({ Key: prefix + key })), Quiet: true } }),
+  const removal = await deleteObjects(client, target.bucket, extra.map((key) => prefix + key));
+  const deleted = removal.deleted.length;
+  if (removal.failed.length) {
+    throw new LifeboatError(
+      `Media restore into ${where}: every object of the backup is in place, but ${removal.failed.length} object(s) the backup did not have could not be deleted ` +
+        `(${removal.failed[0]!.key}: ${removal.failed[0]!.message}). Run the same restore again to finish.`,
     );
-    if (result.Errors?.length) {
-      throw new LifeboatError(
-        `Media restore into ${where}: every object of the backup is in place, but ${extra.length - deleted} object(s) the backup did not have could not all be deleted ` +
-          `(${result.Errors[0]!.Key}: ${result.Errors[0]!.Message}). Run the same restore again to finish.`,
-      );
-    }
-    deleted += batch.length;
   }
   log.info(`Media ${where}: ${uploaded} restored, ${unchanged} already right, ${deleted} deleted that the backup did not have.`);
   return { uploaded, unchanged, deleted, traffic };
@@ -434,7 +400,7 @@ export interface MediaGarbage {
  * is garbage, because a missed reference would delete data a backup needs.
  */
 export async function findMediaGarbage(store: BackupStore, now: Date, graceMs: number, concurrency = DEFAULT_MEDIA_TUNING.concurrency): Promise<MediaGarbage> {
-  const stored = await listObjects(store.client, store.bucket, store.mediaRoot());
+  const stored = await listAllObjects(store.client, store.bucket, store.mediaRoot());
   if (stored.length === 0) return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
   const complete = (await store.listEntries()).filter((e) => e.status === 'complete');
   const referenced = new Set<string>();

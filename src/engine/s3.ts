@@ -2,7 +2,9 @@
  * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
  * stores alike.
  */
-import { S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { forEachConcurrently } from './concurrency.js';
+import { errorMessage } from './errors.js';
 import { registerSecret } from './secrets.js';
 
 export interface S3Credentials {
@@ -63,4 +65,73 @@ export function withConnectionOf(settings: BucketSettings, from: BucketSettings)
     region: settings.region ?? from.region,
     credentials: settings.credentials ?? from.credentials,
   };
+}
+
+export interface ListedObject {
+  key: string;
+  size: number;
+  etag?: string;
+  /** ISO 8601. */
+  lastModified?: string;
+}
+
+/** Every object under a key prefix of any bucket, 1,000 per LIST request. */
+export async function listAllObjects(client: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
+  const out: ListedObject[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) {
+      out.push({ key: o.Key!, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() });
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+/** S3's limit of keys in one DeleteObjects request. */
+export const MAX_KEYS_PER_DELETE = 1000;
+
+export interface DeleteOutcome {
+  deleted: string[];
+  failed: { key: string; message: string }[];
+  /** DeleteObjects requests sent. */
+  requests: number;
+}
+
+export interface DeleteOptions {
+  /** Requests in flight at once. */
+  concurrency?: number;
+  /** Called after each request with the keys it deleted; for progress logs. */
+  onBatch?: (deletedSoFar: number, total: number) => void;
+}
+
+/**
+ * Deletes keys with DeleteObjects, up to 1,000 per request and a few requests at a time. Never throws
+ * for a failed key or request: each key ends up in `deleted` or in `failed` with the reason, so the caller
+ * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
+ */
+export async function deleteObjects(client: S3Client, bucket: string, keys: readonly string[], options: DeleteOptions = {}): Promise<DeleteOutcome> {
+  const batches: string[][] = [];
+  for (let i = 0; i < keys.length; i += MAX_KEYS_PER_DELETE) batches.push(keys.slice(i, i + MAX_KEYS_PER_DELETE));
+  const outcome: DeleteOutcome = { deleted: [], failed: [], requests: 0 };
+  await forEachConcurrently(batches, options.concurrency ?? 4, async (batch) => {
+    outcome.requests++;
+    try {
+      const response = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+      const errors = new Map((response.Errors ?? []).map((e) => [e.Key!, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
+      for (const key of batch) {
+        const message = errors.get(key);
+        if (message === undefined) outcome.deleted.push(key);
+        else outcome.failed.push({ key, message });
+      }
+    } catch (error) {
+      const code = (error as { name?: string }).name;
+      const text = errorMessage(error);
+      const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
+      for (const key of batch) outcome.failed.push({ key, message });
+    }
+    options.onBatch?.(outcome.deleted.length, keys.length);
+  });
+  return outcome;
 }

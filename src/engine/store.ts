@@ -23,12 +23,21 @@ import { parseBackupId } from '../domain/backup-id.js';
 import type { BackupEntry } from '../domain/catalog.js';
 import { parseManifest, serializeManifest, type Manifest } from '../domain/manifest.js';
 import { LifeboatError, errorMessage } from './errors.js';
-import { createS3Client, normalizePrefix, type BucketSettings } from './s3.js';
+import {
+  createS3Client,
+  deleteObjects,
+  listAllObjects,
+  normalizePrefix,
+  type BucketSettings,
+  type DeleteOptions,
+  type DeleteOutcome,
+  type ListedObject,
+} from './s3.js';
+
+export { MAX_KEYS_PER_DELETE, type DeleteOptions, type DeleteOutcome } from './s3.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 
-/** S3's limit of keys in one DeleteObjects request. */
-export const MAX_KEYS_PER_DELETE = 1000;
 
 /** A backup as listed, with every key stored under its prefix (manifest included). */
 export interface ListedBackup {
@@ -36,19 +45,7 @@ export interface ListedBackup {
   keys: string[];
 }
 
-export interface DeleteOutcome {
-  deleted: string[];
-  failed: { key: string; message: string }[];
-  /** DeleteObjects requests sent. */
-  requests: number;
-}
 
-export interface DeleteOptions {
-  /** Requests in flight at once. */
-  concurrency?: number;
-  /** Called after each request with the keys it deleted; for progress logs. */
-  onBatch?: (deletedSoFar: number, total: number) => void;
-}
 
 export interface UploadTuning {
   /** Multipart part size in bytes; S3 allows 10,000 parts, so this caps the largest artifact. */
@@ -217,15 +214,8 @@ export class BackupStore {
   }
 
   /** Every object under a key prefix, 1,000 per LIST request. */
-  async listObjects(prefix: string): Promise<{ key: string; size: number }[]> {
-    const objects: { key: string; size: number }[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
-      for (const object of page.Contents ?? []) objects.push({ key: object.Key!, size: object.Size ?? 0 });
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return objects;
+  async listObjects(prefix: string): Promise<ListedObject[]> {
+    return listAllObjects(this.client, this.bucket, prefix);
   }
 
   async putText(key: string, body: string, contentType = 'application/json'): Promise<void> {
@@ -243,34 +233,7 @@ export class BackupStore {
    * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
    */
   async deleteKeys(keys: readonly string[], options: DeleteOptions = {}): Promise<DeleteOutcome> {
-    const batches: string[][] = [];
-    for (let i = 0; i < keys.length; i += MAX_KEYS_PER_DELETE) batches.push(keys.slice(i, i + MAX_KEYS_PER_DELETE));
-    const outcome: DeleteOutcome = { deleted: [], failed: [], requests: 0 };
-    let next = 0;
-    const worker = async () => {
-      while (next < batches.length) {
-        const batch = batches[next++]!;
-        outcome.requests++;
-        try {
-          const response = await this.client.send(
-            new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
-          );
-          const errors = new Map((response.Errors ?? []).map((e) => [e.Key!, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
-          for (const key of batch) {
-            const message = errors.get(key);
-            if (message === undefined) outcome.deleted.push(key);
-            else outcome.failed.push({ key, message });
-          }
-        } catch (error) {
-          const code = (error as { name?: string }).name;
-          const text = errorMessage(error);
-          const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
-          for (const key of batch) outcome.failed.push({ key, message });
-        }
-        options.onBatch?.(outcome.deleted.length, keys.length);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, batches.length)) }, worker));
-    return outcome;
+    return deleteObjects(this.client, this.bucket, keys, options);
   }
+
 }
