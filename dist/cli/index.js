@@ -86280,9 +86280,6 @@ function provenanceFromEnv(env) {
     };
     return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
-function totalStoredBytes(manifest) {
-    return manifest.artifacts.reduce((sum, a) => sum + a.size, 0);
-}
 
 ;// CONCATENATED MODULE: ./src/engine/clock.ts
 

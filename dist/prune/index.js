@@ -83087,9 +83087,6 @@ function provenanceFromEnv(env) {
     };
     return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
-function totalStoredBytes(manifest) {
-    return manifest.artifacts.reduce((sum, a) => sum + a.size, 0);
-}
 
 ;// CONCATENATED MODULE: ./src/engine/store.ts
 

@@ -243,7 +243,3 @@ export function provenanceFromEnv(env: NodeJS.ProcessEnv): Provenance | null {
   };
   return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Provenance;
 }
-
-export function totalStoredBytes(manifest: Manifest): number {
-  return manifest.artifacts.reduce((sum, a) => sum + a.size, 0);
-}

@@ -5,12 +5,16 @@
  * ListMultipartUploads (GET ?uploads). We add them in front of its router, working on its own
  * on-disk layout, so that the tests can prove a failed backup leaves no open multipart upload.
  *
+ * A copy of an object onto itself (CopyObject with MetadataDirective REPLACE) gives it a new
+ * last-modified time on S3; s3rver keeps the old one, since it derives it from the file's mtime and
+ * leaves the file alone. We touch the file after such a copy.
+ *
  * Its ListObjectsV2 continuation tokens are DES-encrypted, which OpenSSL 3 no longer offers, so
  * any listing longer than one page fails. We serve V2 listings through its V1 (marker) listing
  * and use the last key, base64-encoded, as the continuation token.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, utimes } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +45,7 @@ function uploadsDir(root: string, bucket: string): string {
   return join(root, bucket, '._S3rver_uploads');
 }
 
-function multipartExtensions(root: string, partDelayMs: number) {
+function s3Extensions(server: { store: { getResourcePath(bucket: string, key: string, resource: string): string } }, root: string, partDelayMs: number) {
   return async (ctx: KoaContext, next: () => Promise<void>) => {
     const [bucket, ...keyParts] = ctx.path.split('/').filter(Boolean);
     if (partDelayMs > 0 && ctx.method === 'PUT' && 'uploadId' in ctx.query) {
@@ -64,6 +68,16 @@ function multipartExtensions(root: string, partDelayMs: number) {
         `<Bucket>${escape(bucket)}</Bucket><IsTruncated>false</IsTruncated>` +
         uploads.map((u) => `<Upload><Key>${escape(u.key)}</Key><UploadId>${u.id}</UploadId></Upload>`).join('') +
         '</ListMultipartUploadsResult>';
+      return;
+    }
+    const copySource = (ctx as unknown as { headers: Record<string, string | undefined> }).headers['x-amz-copy-source'];
+    if (bucket && ctx.method === 'PUT' && copySource && keyParts.length > 0) {
+      await next();
+      const source = decodeURIComponent(copySource.replace(/^\//, ''));
+      if (source === `${bucket}/${decodeURIComponent(keyParts.join('/'))}`) {
+        const now = new Date();
+        await utimes(server.store.getResourcePath(bucket, decodeURIComponent(keyParts.join('/')), 'object'), now, now);
+      }
       return;
     }
     if (bucket && ctx.method === 'GET' && keyParts.length === 0 && ctx.query['list-type'] === '2') {
@@ -107,7 +121,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Sa
     configureBuckets: (options.buckets ?? []).map((name) => ({ name })),
   });
   // After the logger and the XML encoder (the first two), so that listing results are still objects here.
-  server.middleware.splice(2, 0, multipartExtensions(directory, options.partDelayMs ?? 0));
+  server.middleware.splice(2, 0, s3Extensions(server, directory, options.partDelayMs ?? 0));
   const { port } = (await server.run()) as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,

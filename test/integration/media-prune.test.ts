@@ -70,4 +70,29 @@ describe('prune and media content', () => {
     expect(await content()).not.toContain(stray);
     expect(await content()).toHaveLength(2);
   });
+
+  it('refreshes the age of old content a new backup reuses, so a concurrent prune cannot take it', async () => {
+    const media = await createBucket('media');
+    const backups = await createBucket('backups');
+    const body = 'same bytes as content stored long ago';
+    const store = new BackupStore(settings(backups));
+    const { createHash } = await import('node:crypto');
+    const casKey = store.mediaObjectKey(createHash('sha256').update(body).digest('hex'));
+    // Content some other backup stored earlier, and no manifest refers to any more.
+    await s3Client().send(new PutObjectCommand({ Bucket: backups, Key: casKey, Body: body }));
+    const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+    const before = (await s3Client().send(new HeadObjectCommand({ Bucket: backups, Key: casKey }))).LastModified!;
+    await new Promise((r) => setTimeout(r, 1100)); // last-modified times have whole seconds
+    await s3Client().send(new PutObjectCommand({ Bucket: media, Key: 'reused.txt', Body: body }));
+    const result = await runBackup(
+      {
+        space: 'dev', trigger: 'manual', databaseUrl: await createDatabase('reuse'), compression: 'zstd', rowCounts: false, progressIntervalMs: 60_000,
+        bucket: settings(backups), media: { source: settings(media) },
+      },
+      memoryLogger(),
+    );
+    expect(result.manifest.media!.totals).toMatchObject({ objects: 1, newObjects: 0, reusedObjects: 1 });
+    const after = (await s3Client().send(new HeadObjectCommand({ Bucket: backups, Key: casKey }))).LastModified!;
+    expect(after.getTime()).toBeGreaterThan(before.getTime());
+  });
 });

@@ -3,7 +3,7 @@
  * bundles the way the Actions runner does (INPUT_* variables, GITHUB_OUTPUT and
  * GITHUB_STEP_SUMMARY files, the exit code).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -144,30 +144,70 @@ function baseEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export async function runActionBundle(
-  action: string,
+export interface StepRun extends BundleRun {
+  /** The GITHUB_STATE file as written. */
+  stateText: string;
+  /** Its entries (the last value of a name wins, as in the runner). */
+  state: Record<string, string>;
+}
+
+export interface RunningStep {
+  child: ChildProcess;
+  stateFile: string;
+  /** The state written so far. */
+  currentState(): Record<string, string>;
+  done: Promise<StepRun>;
+}
+
+export function startStep(
+  bundle: string,
   inputs: Record<string, string>,
-  extraEnv: Record<string, string> = {},
-): Promise<BundleRun> {
+  options: { env?: Record<string, string>; state?: Record<string, string> } = {},
+): RunningStep {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-step-'));
   const outputFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary');
-  writeFileSync(outputFile, '');
-  writeFileSync(summaryFile, '');
+  const stateFile = join(dir, 'state');
+  for (const file of [outputFile, summaryFile, stateFile]) writeFileSync(file, '');
   const env: NodeJS.ProcessEnv = {
     ...baseEnv(),
     GITHUB_ACTIONS: 'true',
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
-    GITHUB_STATE: join(dir, 'state'),
+    GITHUB_STATE: stateFile,
     RUNNER_TEMP: dir,
-    ...extraEnv,
+    ...options.env,
   };
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
-  const { code, stdout, stderr } = await runProcess([join(ROOT, 'dist', action, 'index.js')], env);
-  const outputText = readFileSync(outputFile, 'utf8');
-  const summary = readFileSync(summaryFile, 'utf8');
-  return { code, stdout, stderr, outputs: parseOutputFile(outputText), summary, everything: [stdout, stderr, outputText, summary].join('\n') };
+  for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value;
+  const child = spawn(process.execPath, [join(ROOT, 'dist', bundle, 'index.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<StepRun>((resolve) => {
+    child.on('close', (code) => {
+      const outputText = readFileSync(outputFile, 'utf8');
+      const summary = readFileSync(summaryFile, 'utf8');
+      const stateText = readFileSync(stateFile, 'utf8');
+      resolve({
+        code,
+        stdout,
+        stderr,
+        outputs: parseOutputFile(outputText),
+        summary,
+        stateText,
+        state: parseOutputFile(stateText),
+        everything: [stdout, stderr, outputText, summary, stateText].join('\n'),
+      });
+    });
+  });
+  return { child, stateFile, currentState: () => parseOutputFile(readFileSync(stateFile, 'utf8')), done };
+}
+
+/** Runs one action bundle to completion, as the runner runs a main step. */
+export function runActionBundle(action: string, inputs: Record<string, string>, extraEnv: Record<string, string> = {}): Promise<StepRun> {
+  return startStep(action, inputs, { env: extraEnv }).done;
 }
 
 /** What a person sees of a step: the runner consumes ::add-mask:: commands instead of printing them. */
