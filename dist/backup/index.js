@@ -46354,7 +46354,7 @@ const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(1059)
 __webpack_unused_export__ = setGlobalOrigin
 __webpack_unused_export__ = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(5626)
+const { CacheStorage } = __nccwpck_require__(3245)
 const { kConstruct } = __nccwpck_require__(109)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
@@ -58960,7 +58960,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5626:
+/***/ 3245:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -79821,7 +79821,7 @@ function now(env = process.env) {
 
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(1421);
-;// CONCATENATED MODULE: ./src/engine/dump.ts
+;// CONCATENATED MODULE: ./src/engine/postgres/dump.ts
 /**
  * Running pg_dump as a stream. The dump's output is passed on only as far as its exit status
  * allows: the stream does not end until pg_dump has exited, and ends with an error unless it
@@ -79904,7 +79904,7 @@ const defaults = lib.defaults
 // Re-export the default
 /* harmony default export */ const esm = (lib);
 
-;// CONCATENATED MODULE: ./src/engine/postgres.ts
+;// CONCATENATED MODULE: ./src/engine/postgres/connection.ts
 /**
  * Talking to PostgreSQL: the connection given as a URL, the server's version, and the choice of
  * a pg_dump that is not older than the server (pg_dump refuses to dump a newer server, and does
@@ -80074,7 +80074,7 @@ async function concurrency_forEachConcurrently(items, limit, work) {
         throw rejected.reason;
 }
 
-;// CONCATENATED MODULE: ./src/engine/s3.ts
+;// CONCATENATED MODULE: ./src/engine/s3/client.ts
 /**
  * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
  * stores alike.
@@ -80083,7 +80083,7 @@ async function concurrency_forEachConcurrently(items, limit, work) {
 
 
 
-function s3_normalizePrefix(prefix) {
+function client_normalizePrefix(prefix) {
     const trimmed = (prefix ?? '').trim().replace(/^\/+/, '');
     if (!trimmed)
         return '';
@@ -80096,7 +80096,7 @@ function normalizeEndpoint(endpoint) {
         return undefined;
     return /^https?:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
 }
-function s3_createS3Client(settings, env = process.env) {
+function client_createS3Client(settings, env = process.env) {
     if (settings.credentials) {
         registerSecret(settings.credentials.secretAccessKey);
         registerSecret(settings.credentials.sessionToken);
@@ -80125,7 +80125,7 @@ function withConnectionOf(settings, from) {
     };
 }
 /** Every object under a key prefix of any bucket, 1,000 per LIST request. */
-async function s3_listAllObjects(client, bucket, prefix) {
+async function client_listAllObjects(client, bucket, prefix) {
     const out = [];
     let token;
     do {
@@ -80144,7 +80144,7 @@ const MAX_KEYS_PER_DELETE = 1000;
  * for a failed key or request: each key ends up in `deleted` or in `failed` with the reason, so the caller
  * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
  */
-async function s3_deleteObjects(client, bucket, keys, options = {}) {
+async function client_deleteObjects(client, bucket, keys, options = {}) {
     const batches = [];
     for (let i = 0; i < keys.length; i += MAX_KEYS_PER_DELETE)
         batches.push(keys.slice(i, i + MAX_KEYS_PER_DELETE));
@@ -80241,7 +80241,7 @@ function formatRate(bytes, ms) {
     return ms > 0 ? `${streams_formatBytes((bytes * 1000) / ms)}/s` : 'n/a';
 }
 
-;// CONCATENATED MODULE: ./src/engine/media.ts
+;// CONCATENATED MODULE: ./src/engine/media/media.ts
 /**
  * The media bucket: the application's uploaded files, backed up with the database under the same
  * backup id and restored with it.
@@ -80312,9 +80312,9 @@ function emptyTotals() {
 async function backupMedia(options) {
     const { store, log } = options;
     const tuning = options.tuning ?? DEFAULT_MEDIA_TUNING;
-    const source = s3_createS3Client(options.source);
-    const prefix = s3_normalizePrefix(options.source.prefix);
-    const listed = await s3_listAllObjects(source, options.source.bucket, prefix).catch((error) => {
+    const source = client_createS3Client(options.source);
+    const prefix = client_normalizePrefix(options.source.prefix);
+    const listed = await client_listAllObjects(source, options.source.bucket, prefix).catch((error) => {
         throw new errors_LifeboatError(`Cannot list the media bucket '${options.source.bucket}' given in 'media-bucket': ${errors_errorMessage(error)}. Check 'media-bucket' and its credentials.`, {
             cause: error,
         });
@@ -80577,7 +80577,7 @@ async function findMediaGarbage(store, now, graceMs, concurrency = DEFAULT_MEDIA
     return { stored: stored.length, referenced: inUse, garbage, tooYoung };
 }
 
-;// CONCATENATED MODULE: ./src/engine/snapshot.ts
+;// CONCATENATED MODULE: ./src/engine/postgres/snapshot.ts
 const quoteIdent = (name) => '"' + name.replace(/"/g, '""') + '"';
 /** Ordinary tables that pg_dump dumps the data of: not system tables, not members of extensions. */
 const TABLES_SQL = `
@@ -80614,7 +80614,7 @@ async function holdSnapshot(client) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/engine/store.ts
+;// CONCATENATED MODULE: ./src/engine/s3/store.ts
 
 
 
@@ -80643,9 +80643,9 @@ class BackupStore {
     prefix;
     constructor(settings, client) {
         this.settings = settings;
-        this.client = client ?? s3_createS3Client(settings);
+        this.client = client ?? client_createS3Client(settings);
         this.bucket = settings.bucket;
-        this.prefix = s3_normalizePrefix(settings.prefix);
+        this.prefix = client_normalizePrefix(settings.prefix);
     }
     describe() {
         return `s3://${this.bucket}/${this.prefix}`;
@@ -80764,7 +80764,7 @@ class BackupStore {
     }
     /** Every object under a key prefix, 1,000 per LIST request. */
     async listObjects(prefix) {
-        return s3_listAllObjects(this.client, this.bucket, prefix);
+        return client_listAllObjects(this.client, this.bucket, prefix);
     }
     async putText(key, body, contentType = 'application/json') {
         await this.client.send(new dist_cjs.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
@@ -80779,7 +80779,7 @@ class BackupStore {
      * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
      */
     async deleteKeys(keys, options = {}) {
-        return s3_deleteObjects(this.client, this.bucket, keys, options);
+        return client_deleteObjects(this.client, this.bucket, keys, options);
     }
 }
 
@@ -80787,7 +80787,7 @@ class BackupStore {
 /** Kept in step with package.json by a unit test; recorded in every manifest. */
 const LIFEBOAT_VERSION = '0.1.0';
 
-;// CONCATENATED MODULE: ./src/engine/backup.ts
+;// CONCATENATED MODULE: ./src/engine/backup/backup.ts
 /**
  * Backup: one consistent pg_dump snapshot streamed through compression and a SHA-256 meter
  * straight into the backup bucket by multipart upload, then the manifest, last.
@@ -80947,7 +80947,7 @@ async function previousMediaRecord(store, space, source, log) {
         return undefined;
     try {
         const media = (await store.getManifest(space, latest.id)).media;
-        if (media && media.bucket === source.bucket && media.prefix === s3_normalizePrefix(source.prefix))
+        if (media && media.bucket === source.bucket && media.prefix === client_normalizePrefix(source.prefix))
             return media;
     }
     catch (error) {
@@ -81134,7 +81134,7 @@ function mediaTable(media) {
     return table(['Media bucket', 'Objects', 'Bytes', 'New objects', 'New bytes', 'Reused objects', 'Reused bytes'], [[`s3://${media.bucket}/${media.prefix}`, String(t.objects), streams_formatBytes(t.bytes), String(t.newObjects), streams_formatBytes(t.newBytes), String(t.reusedObjects), streams_formatBytes(t.reusedBytes)]]);
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/poll.ts
+;// CONCATENATED MODULE: ./src/engine/platform/poll.ts
 /**
  * Waiting without fixed sleeps: poll a condition with exponential backoff until it is met or a
  * deadline passes. Used for Cloud Foundry jobs and for fresh IAM keys that S3 does not know yet.
@@ -81162,7 +81162,7 @@ async function pollUntil(attempt, backoff, onTimeout) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/uaa.ts
+;// CONCATENATED MODULE: ./src/engine/platform/uaa.ts
 /**
  * UAA, Cloud Foundry's login server: where it is (the API root's links) and a token for a service
  * account by the password grant, as the cf CLI gets one (client `cf`, empty secret).
@@ -81274,7 +81274,7 @@ async function passwordGrant(login, username, password) {
     throw new errors_LifeboatError(`The Cloud Foundry login server at ${login.origin} failed to issue a token (${response.status}: ${said}).`);
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/cf-api.ts
+;// CONCATENATED MODULE: ./src/engine/platform/cf-api.ts
 /**
  * A small Cloud Foundry API v3 client: just the calls Lifeboat's bindings make, over Node's fetch.
  *
@@ -81482,7 +81482,7 @@ class CfClient {
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
-;// CONCATENATED MODULE: ./src/engine/binding/s3-credentials.ts
+;// CONCATENATED MODULE: ./src/engine/platform/s3-credentials.ts
 /**
  * From a service key's credentials to Lifeboat's bucket settings, for the cloud.gov S3 broker's
  * JSON (and any broker that uses the same field names):
@@ -81566,7 +81566,7 @@ const FRESH_KEY_BACKOFF = { initialMs: 500, factor: 2, maxMs: 5_000, timeoutMs: 
  * Other answers end the wait at once: the operation's own first call reports them as usual.
  */
 async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF) {
-    const client = s3_createS3Client(settings);
+    const client = client_createS3Client(settings);
     try {
         await pollUntil(async (tries) => {
             try {
@@ -81593,7 +81593,7 @@ async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/lifecycle.ts
+;// CONCATENATED MODULE: ./src/engine/platform/lifecycle.ts
 /**
  * The life of Lifeboat's service keys: bind (create a key of type `key` on a service instance and
  * read its credentials), unbind (delete it), and sweep (delete keys that crashed runs left behind).
@@ -81882,7 +81882,7 @@ class CfBindings {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/bucket.ts
+;// CONCATENATED MODULE: ./src/engine/platform/bucket.ts
 
 async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
     const bound = await bindings.bind(instance, options.env);
@@ -81892,7 +81892,7 @@ async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
     return settings;
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/index.ts
+;// CONCATENATED MODULE: ./src/engine/platform/index.ts
 /**
  * Binding buckets through Cloud Foundry service keys (cloud.gov and any CF with API v3).
  * See docs/cloud-gov.md.

@@ -73170,7 +73170,7 @@ function provenanceFromEnv(env) {
     return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
 
-;// CONCATENATED MODULE: ./src/engine/s3.ts
+;// CONCATENATED MODULE: ./src/engine/s3/client.ts
 /**
  * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
  * stores alike.
@@ -73270,7 +73270,7 @@ async function deleteObjects(client, bucket, keys, options = {}) {
     return outcome;
 }
 
-;// CONCATENATED MODULE: ./src/engine/store.ts
+;// CONCATENATED MODULE: ./src/engine/s3/store.ts
 
 
 
@@ -73439,7 +73439,7 @@ class BackupStore {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/list.ts
+;// CONCATENATED MODULE: ./src/engine/list/list.ts
 /** List: what can be restored, newest first, from one bucket listing (plus, on request, each manifest). */
 
 
@@ -73731,7 +73731,7 @@ function mediaTable(media) {
     return table(['Media bucket', 'Objects', 'Bytes', 'New objects', 'New bytes', 'Reused objects', 'Reused bytes'], [[`s3://${media.bucket}/${media.prefix}`, String(t.objects), formatBytes(t.bytes), String(t.newObjects), formatBytes(t.newBytes), String(t.reusedObjects), formatBytes(t.reusedBytes)]]);
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/poll.ts
+;// CONCATENATED MODULE: ./src/engine/platform/poll.ts
 /**
  * Waiting without fixed sleeps: poll a condition with exponential backoff until it is met or a
  * deadline passes. Used for Cloud Foundry jobs and for fresh IAM keys that S3 does not know yet.
@@ -73759,7 +73759,7 @@ async function pollUntil(attempt, backoff, onTimeout) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/uaa.ts
+;// CONCATENATED MODULE: ./src/engine/platform/uaa.ts
 /**
  * UAA, Cloud Foundry's login server: where it is (the API root's links) and a token for a service
  * account by the password grant, as the cf CLI gets one (client `cf`, empty secret).
@@ -73871,7 +73871,7 @@ async function passwordGrant(login, username, password) {
     throw new errors_LifeboatError(`The Cloud Foundry login server at ${login.origin} failed to issue a token (${response.status}: ${said}).`);
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/cf-api.ts
+;// CONCATENATED MODULE: ./src/engine/platform/cf-api.ts
 /**
  * A small Cloud Foundry API v3 client: just the calls Lifeboat's bindings make, over Node's fetch.
  *
@@ -74079,7 +74079,7 @@ class CfClient {
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
-;// CONCATENATED MODULE: ./src/engine/binding/s3-credentials.ts
+;// CONCATENATED MODULE: ./src/engine/platform/s3-credentials.ts
 /**
  * From a service key's credentials to Lifeboat's bucket settings, for the cloud.gov S3 broker's
  * JSON (and any broker that uses the same field names):
@@ -74190,7 +74190,7 @@ async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/lifecycle.ts
+;// CONCATENATED MODULE: ./src/engine/platform/lifecycle.ts
 /**
  * The life of Lifeboat's service keys: bind (create a key of type `key` on a service instance and
  * read its credentials), unbind (delete it), and sweep (delete keys that crashed runs left behind).
@@ -74479,7 +74479,7 @@ class CfBindings {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/bucket.ts
+;// CONCATENATED MODULE: ./src/engine/platform/bucket.ts
 
 async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
     const bound = await bindings.bind(instance, options.env);
@@ -74489,7 +74489,7 @@ async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
     return settings;
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/index.ts
+;// CONCATENATED MODULE: ./src/engine/platform/index.ts
 /**
  * Binding buckets through Cloud Foundry service keys (cloud.gov and any CF with API v3).
  * See docs/cloud-gov.md.

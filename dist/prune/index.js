@@ -82380,7 +82380,7 @@ async function concurrency_forEachConcurrently(items, limit, work) {
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var client_s3_dist_cjs = __nccwpck_require__(3711);
-;// CONCATENATED MODULE: ./src/engine/s3.ts
+;// CONCATENATED MODULE: ./src/engine/s3/client.ts
 /**
  * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
  * stores alike.
@@ -82389,7 +82389,7 @@ var client_s3_dist_cjs = __nccwpck_require__(3711);
 
 
 
-function s3_normalizePrefix(prefix) {
+function client_normalizePrefix(prefix) {
     const trimmed = (prefix ?? '').trim().replace(/^\/+/, '');
     if (!trimmed)
         return '';
@@ -82402,7 +82402,7 @@ function normalizeEndpoint(endpoint) {
         return undefined;
     return /^https?:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
 }
-function s3_createS3Client(settings, env = process.env) {
+function client_createS3Client(settings, env = process.env) {
     if (settings.credentials) {
         registerSecret(settings.credentials.secretAccessKey);
         registerSecret(settings.credentials.sessionToken);
@@ -82431,7 +82431,7 @@ function withConnectionOf(settings, from) {
     };
 }
 /** Every object under a key prefix of any bucket, 1,000 per LIST request. */
-async function s3_listAllObjects(client, bucket, prefix) {
+async function client_listAllObjects(client, bucket, prefix) {
     const out = [];
     let token;
     do {
@@ -82450,7 +82450,7 @@ const MAX_KEYS_PER_DELETE = 1000;
  * for a failed key or request: each key ends up in `deleted` or in `failed` with the reason, so the caller
  * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
  */
-async function s3_deleteObjects(client, bucket, keys, options = {}) {
+async function client_deleteObjects(client, bucket, keys, options = {}) {
     const batches = [];
     for (let i = 0; i < keys.length; i += MAX_KEYS_PER_DELETE)
         batches.push(keys.slice(i, i + MAX_KEYS_PER_DELETE));
@@ -82545,7 +82545,7 @@ function streams_formatRate(bytes, ms) {
     return ms > 0 ? `${streams_formatBytes((bytes * 1000) / ms)}/s` : 'n/a';
 }
 
-;// CONCATENATED MODULE: ./src/engine/media.ts
+;// CONCATENATED MODULE: ./src/engine/media/media.ts
 /**
  * The media bucket: the application's uploaded files, backed up with the database under the same
  * backup id and restored with it.
@@ -82853,7 +82853,7 @@ async function uploadVerified(body, sha256, what, client, params, tuning, traffi
  * is garbage, because a missed reference would delete data a backup needs.
  */
 async function findMediaGarbage(store, now, graceMs, concurrency = DEFAULT_MEDIA_TUNING.concurrency) {
-    const stored = await s3_listAllObjects(store.client, store.bucket, store.mediaRoot());
+    const stored = await client_listAllObjects(store.client, store.bucket, store.mediaRoot());
     if (stored.length === 0)
         return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
     const complete = (await store.listEntries()).filter((e) => e.status === 'complete');
@@ -82881,7 +82881,7 @@ async function findMediaGarbage(store, now, graceMs, concurrency = DEFAULT_MEDIA
     return { stored: stored.length, referenced: inUse, garbage, tooYoung };
 }
 
-;// CONCATENATED MODULE: ./src/engine/prune-journal.ts
+;// CONCATENATED MODULE: ./src/engine/prune/journal.ts
 /**
  * The prune journal: before a prune deletes anything, it writes down which backups it is about to delete,
  * and it removes that note once every one of them is gone.
@@ -83088,7 +83088,7 @@ function provenanceFromEnv(env) {
     return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
 
-;// CONCATENATED MODULE: ./src/engine/store.ts
+;// CONCATENATED MODULE: ./src/engine/s3/store.ts
 
 
 
@@ -83117,9 +83117,9 @@ class BackupStore {
     prefix;
     constructor(settings, client) {
         this.settings = settings;
-        this.client = client ?? s3_createS3Client(settings);
+        this.client = client ?? client_createS3Client(settings);
         this.bucket = settings.bucket;
-        this.prefix = s3_normalizePrefix(settings.prefix);
+        this.prefix = client_normalizePrefix(settings.prefix);
     }
     describe() {
         return `s3://${this.bucket}/${this.prefix}`;
@@ -83238,7 +83238,7 @@ class BackupStore {
     }
     /** Every object under a key prefix, 1,000 per LIST request. */
     async listObjects(prefix) {
-        return s3_listAllObjects(this.client, this.bucket, prefix);
+        return client_listAllObjects(this.client, this.bucket, prefix);
     }
     async putText(key, body, contentType = 'application/json') {
         await this.client.send(new client_s3_dist_cjs.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
@@ -83253,11 +83253,11 @@ class BackupStore {
      * can decide what a partial failure means. A key that did not exist counts as deleted, as in S3.
      */
     async deleteKeys(keys, options = {}) {
-        return s3_deleteObjects(this.client, this.bucket, keys, options);
+        return client_deleteObjects(this.client, this.bucket, keys, options);
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/prune.ts
+;// CONCATENATED MODULE: ./src/engine/prune/prune.ts
 
 
 
@@ -83835,7 +83835,7 @@ function graceInput(read, name) {
     return ms;
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/poll.ts
+;// CONCATENATED MODULE: ./src/engine/platform/poll.ts
 /**
  * Waiting without fixed sleeps: poll a condition with exponential backoff until it is met or a
  * deadline passes. Used for Cloud Foundry jobs and for fresh IAM keys that S3 does not know yet.
@@ -83863,7 +83863,7 @@ async function pollUntil(attempt, backoff, onTimeout) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/uaa.ts
+;// CONCATENATED MODULE: ./src/engine/platform/uaa.ts
 /**
  * UAA, Cloud Foundry's login server: where it is (the API root's links) and a token for a service
  * account by the password grant, as the cf CLI gets one (client `cf`, empty secret).
@@ -83975,7 +83975,7 @@ async function passwordGrant(login, username, password) {
     throw new errors_LifeboatError(`The Cloud Foundry login server at ${login.origin} failed to issue a token (${response.status}: ${said}).`);
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/cf-api.ts
+;// CONCATENATED MODULE: ./src/engine/platform/cf-api.ts
 /**
  * A small Cloud Foundry API v3 client: just the calls Lifeboat's bindings make, over Node's fetch.
  *
@@ -84183,7 +84183,7 @@ class CfClient {
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
-;// CONCATENATED MODULE: ./src/engine/binding/s3-credentials.ts
+;// CONCATENATED MODULE: ./src/engine/platform/s3-credentials.ts
 /**
  * From a service key's credentials to Lifeboat's bucket settings, for the cloud.gov S3 broker's
  * JSON (and any broker that uses the same field names):
@@ -84267,7 +84267,7 @@ const FRESH_KEY_BACKOFF = { initialMs: 500, factor: 2, maxMs: 5_000, timeoutMs: 
  * Other answers end the wait at once: the operation's own first call reports them as usual.
  */
 async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF) {
-    const client = s3_createS3Client(settings);
+    const client = client_createS3Client(settings);
     try {
         await pollUntil(async (tries) => {
             try {
@@ -84294,7 +84294,7 @@ async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/lifecycle.ts
+;// CONCATENATED MODULE: ./src/engine/platform/lifecycle.ts
 /**
  * The life of Lifeboat's service keys: bind (create a key of type `key` on a service instance and
  * read its credentials), unbind (delete it), and sweep (delete keys that crashed runs left behind).
@@ -84583,7 +84583,7 @@ class CfBindings {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/bucket.ts
+;// CONCATENATED MODULE: ./src/engine/platform/bucket.ts
 
 async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
     const bound = await bindings.bind(instance, options.env);
@@ -84593,7 +84593,7 @@ async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
     return settings;
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/index.ts
+;// CONCATENATED MODULE: ./src/engine/platform/index.ts
 /**
  * Binding buckets through Cloud Foundry service keys (cloud.gov and any CF with API v3).
  * See docs/cloud-gov.md.

@@ -90103,7 +90103,7 @@ function now(env = process.env) {
 
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(1421);
-;// CONCATENATED MODULE: ./src/engine/dump.ts
+;// CONCATENATED MODULE: ./src/engine/postgres/dump.ts
 /**
  * Running pg_dump as a stream. The dump's output is passed on only as far as its exit status
  * allows: the stream does not end until pg_dump has exited, and ends with an error unless it
@@ -90182,7 +90182,7 @@ const defaults = lib.defaults
 // Re-export the default
 /* harmony default export */ const esm = (lib);
 
-;// CONCATENATED MODULE: ./src/engine/postgres.ts
+;// CONCATENATED MODULE: ./src/engine/postgres/connection.ts
 /**
  * Talking to PostgreSQL: the connection given as a URL, the server's version, and the choice of
  * a pg_dump that is not older than the server (pg_dump refuses to dump a newer server, and does
@@ -90352,7 +90352,7 @@ async function concurrency_forEachConcurrently(items, limit, work) {
         throw rejected.reason;
 }
 
-;// CONCATENATED MODULE: ./src/engine/s3.ts
+;// CONCATENATED MODULE: ./src/engine/s3/client.ts
 /**
  * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
  * stores alike.
@@ -90403,7 +90403,7 @@ function withConnectionOf(settings, from) {
     };
 }
 /** Every object under a key prefix of any bucket, 1,000 per LIST request. */
-async function s3_listAllObjects(client, bucket, prefix) {
+async function client_listAllObjects(client, bucket, prefix) {
     const out = [];
     let token;
     do {
@@ -90519,7 +90519,7 @@ function streams_formatRate(bytes, ms) {
     return ms > 0 ? `${streams_formatBytes((bytes * 1000) / ms)}/s` : 'n/a';
 }
 
-;// CONCATENATED MODULE: ./src/engine/media.ts
+;// CONCATENATED MODULE: ./src/engine/media/media.ts
 /**
  * The media bucket: the application's uploaded files, backed up with the database under the same
  * backup id and restored with it.
@@ -90592,7 +90592,7 @@ async function backupMedia(options) {
     const tuning = options.tuning ?? DEFAULT_MEDIA_TUNING;
     const source = createS3Client(options.source);
     const prefix = normalizePrefix(options.source.prefix);
-    const listed = await s3_listAllObjects(source, options.source.bucket, prefix).catch((error) => {
+    const listed = await client_listAllObjects(source, options.source.bucket, prefix).catch((error) => {
         throw new errors_LifeboatError(`Cannot list the media bucket '${options.source.bucket}' given in 'media-bucket': ${errors_errorMessage(error)}. Check 'media-bucket' and its credentials.`, {
             cause: error,
         });
@@ -90748,7 +90748,7 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
     const client = createS3Client(target);
     const prefix = normalizePrefix(target.prefix);
     const where = `s3://${target.bucket}/${prefix}`;
-    const present = new Map((await s3_listAllObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
+    const present = new Map((await client_listAllObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
     const wanted = new Set(record.objects.map((o) => o.key));
     const traffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
     let unchanged = 0;
@@ -90855,7 +90855,7 @@ async function findMediaGarbage(store, now, graceMs, concurrency = DEFAULT_MEDIA
     return { stored: stored.length, referenced: inUse, garbage, tooYoung };
 }
 
-;// CONCATENATED MODULE: ./src/engine/snapshot.ts
+;// CONCATENATED MODULE: ./src/engine/postgres/snapshot.ts
 const quoteIdent = (name) => '"' + name.replace(/"/g, '""') + '"';
 /** Ordinary tables that pg_dump dumps the data of: not system tables, not members of extensions. */
 const TABLES_SQL = `
@@ -90892,7 +90892,7 @@ async function holdSnapshot(client) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/engine/store.ts
+;// CONCATENATED MODULE: ./src/engine/s3/store.ts
 
 
 
@@ -91042,7 +91042,7 @@ class BackupStore {
     }
     /** Every object under a key prefix, 1,000 per LIST request. */
     async listObjects(prefix) {
-        return s3_listAllObjects(this.client, this.bucket, prefix);
+        return client_listAllObjects(this.client, this.bucket, prefix);
     }
     async putText(key, body, contentType = 'application/json') {
         await this.client.send(new dist_cjs.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
@@ -91065,7 +91065,7 @@ class BackupStore {
 /** Kept in step with package.json by a unit test; recorded in every manifest. */
 const LIFEBOAT_VERSION = '0.1.0';
 
-;// CONCATENATED MODULE: ./src/engine/backup.ts
+;// CONCATENATED MODULE: ./src/engine/backup/backup.ts
 /**
  * Backup: one consistent pg_dump snapshot streamed through compression and a SHA-256 meter
  * straight into the backup bucket by multipart upload, then the manifest, last.
@@ -96232,7 +96232,7 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
-;// CONCATENATED MODULE: ./src/engine/github-teams.ts
+;// CONCATENATED MODULE: ./src/engine/restore/github-teams.ts
 /**
  * The admin team check: is a GitHub user an active member of `org/team-slug`? Asked through the REST
  * API at GITHUB_API_URL, so GitHub Enterprise Server works the same as github.com.
@@ -96346,7 +96346,7 @@ function loadPolicy(explicitPath, log, workspace = process.env.GITHUB_WORKSPACE 
     return policy;
 }
 
-;// CONCATENATED MODULE: ./src/engine/restore-artifacts.ts
+;// CONCATENATED MODULE: ./src/engine/restore/artifacts.ts
 /**
  * Verify first: every artifact of a backup is downloaded, its stored bytes hashed and counted as they
  * arrive and decompressed into a local file, and the result compared with the manifest. Then pg_restore
@@ -96386,7 +96386,7 @@ function describeExit(tool, result) {
     const said = result.stderr.trim() ? `\n${tool} said:\n${redact(result.stderr.trim())}` : '';
     return `${tool} ${how}.${said}`;
 }
-function restore_artifacts_refuse(reason, fix) {
+function artifacts_refuse(reason, fix) {
     return new RestoreRefused({ reason, fix });
 }
 function isMissingObject(error) {
@@ -96403,7 +96403,7 @@ async function downloadArtifact(store, manifest, artifact, file, log) {
     }
     catch (error) {
         if (isMissingObject(error)) {
-            throw restore_artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} is missing: there is no object at ${where}.`, fix);
+            throw artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} is missing: there is no object at ${where}.`, fix);
         }
         throw error;
     }
@@ -96414,7 +96414,7 @@ async function downloadArtifact(store, manifest, artifact, file, log) {
         await (0,external_node_stream_promises_namespaceObject.pipeline)(body, stored, createDecompressor(artifact.compression), raw, (0,external_node_fs_.createWriteStream)(file));
     }
     catch (error) {
-        throw restore_artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} is corrupt or truncated: it does not decompress as ${artifact.compression} (${errors_errorMessage(error)}; ${stored.bytes} of ${artifact.size} bytes read).`, fix);
+        throw artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} is corrupt or truncated: it does not decompress as ${artifact.compression} (${errors_errorMessage(error)}; ${stored.bytes} of ${artifact.size} bytes read).`, fix);
     }
     const problems = [];
     if (stored.bytes !== artifact.size)
@@ -96426,7 +96426,7 @@ async function downloadArtifact(store, manifest, artifact, file, log) {
         problems.push(`${raw.bytes} bytes after decompression where the manifest records ${artifact.uncompressedSize}`);
     }
     if (problems.length > 0) {
-        throw restore_artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} does not match its manifest: ${problems.join('; ')}.`, fix);
+        throw artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} does not match its manifest: ${problems.join('; ')}.`, fix);
     }
     log.info(`Verified ${artifact.name}: ${streams_formatBytes(artifact.size)} stored, SHA-256 ${sha256.slice(0, 16)}… matches; ${streams_formatBytes(raw.bytes)} after ${artifact.compression} decompression (${((Date.now() - started) / 1000).toFixed(1)} s).`);
 }
@@ -96438,17 +96438,17 @@ async function fetchAndVerify(store, manifest, dir, pgRestore, log) {
     const databases = manifest.artifacts.filter((a) => a.format === DATABASE_FORMAT);
     const unknown = manifest.artifacts.filter((a) => a.format !== DATABASE_FORMAT);
     if (unknown.length > 0) {
-        throw restore_artifacts_refuse(`Backup ${manifest.id} holds artifacts this version of Lifeboat cannot restore: ${unknown.map((a) => `'${a.name}' (${a.format})`).join(', ')}; restoring only part of it would leave the target inconsistent.`, `Use the Lifeboat version that made the backup (${manifest.tool.name} ${manifest.tool.version}) or a newer one.`);
+        throw artifacts_refuse(`Backup ${manifest.id} holds artifacts this version of Lifeboat cannot restore: ${unknown.map((a) => `'${a.name}' (${a.format})`).join(', ')}; restoring only part of it would leave the target inconsistent.`, `Use the Lifeboat version that made the backup (${manifest.tool.name} ${manifest.tool.version}) or a newer one.`);
     }
     if (databases.length !== 1) {
-        throw restore_artifacts_refuse(`Backup ${manifest.id} holds ${databases.length} database archives; restore needs exactly one.`, 'Restore another backup; this one was not made by Lifeboat backup.');
+        throw artifacts_refuse(`Backup ${manifest.id} holds ${databases.length} database archives; restore needs exactly one.`, 'Restore another backup; this one was not made by Lifeboat backup.');
     }
     const artifact = databases[0];
     const file = (0,external_node_path_.join)(dir, `${artifact.name}.pgdump`);
     await downloadArtifact(store, manifest, artifact, file, log);
     const listing = await runTool(pgRestore.path, ['--list', file]);
     if (listing.code !== 0) {
-        throw restore_artifacts_refuse(`pg_restore cannot read the table of contents of backup ${manifest.id} (made by pg_dump ${manifest.database.pgDumpVersion}): ${describeExit('pg_restore --list', listing)}`, `If pg_restore (${pgRestore.version}) is older than that pg_dump, give a newer one in 'pg-restore-path'; otherwise restore another backup.`);
+        throw artifacts_refuse(`pg_restore cannot read the table of contents of backup ${manifest.id} (made by pg_dump ${manifest.database.pgDumpVersion}): ${describeExit('pg_restore --list', listing)}`, `If pg_restore (${pgRestore.version}) is older than that pg_dump, give a newer one in 'pg-restore-path'; otherwise restore another backup.`);
     }
     const entries = listing.stdout.split('\n').filter((line) => /^\d+;/.test(line));
     const publicEntry = entries.find((line) => /^\d+; \d+ \d+ SCHEMA - public(\s|$)/.test(line));
@@ -96459,14 +96459,14 @@ async function fetchAndVerify(store, manifest, dir, pgRestore, log) {
         await (0,promises_.writeFile)(listFile, publicEntry + '\n');
         const rendered = await runTool(pgRestore.path, ['--no-owner', '--no-privileges', `--use-list=${listFile}`, '--file=-', file]);
         if (rendered.code !== 0)
-            throw restore_artifacts_refuse(`pg_restore cannot render backup ${manifest.id}: ${describeExit('pg_restore', rendered)}`, 'Restore another backup.');
+            throw artifacts_refuse(`pg_restore cannot render backup ${manifest.id}: ${describeExit('pg_restore', rendered)}`, 'Restore another backup.');
         createsPublicSchema = /^\s*CREATE SCHEMA public\b/im.test(rendered.stdout);
     }
     log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries.length} entries.`);
     return { file, artifact, tocEntries: entries.length, createsPublicSchema };
 }
 
-;// CONCATENATED MODULE: ./src/engine/restore-sql.ts
+;// CONCATENATED MODULE: ./src/engine/restore/sql.ts
 /** Marks the one line of psql output (or the one result row) that carries the verification result. */
 const VERIFY_MARKER = 'LIFEBOAT-VERIFY ';
 /** A string literal; standard_conforming_strings is on (the default since 9.1, and pg_restore's script sets it). */
@@ -96597,7 +96597,7 @@ function parseVerification(output) {
     return rows.map(([schema, table, expected, found]) => ({ schema, table, expected, found }));
 }
 
-;// CONCATENATED MODULE: ./src/engine/restore-apply.ts
+;// CONCATENATED MODULE: ./src/engine/restore/apply.ts
 /**
  * Applying a verified archive to the target, two ways:
  *
@@ -96616,7 +96616,7 @@ function parseVerification(output) {
 
 
 
-const restore_apply_STDERR_LIMIT = 64 * 1024;
+const apply_STDERR_LIMIT = 64 * 1024;
 /** pg_restore's summary line when it carried on past errors; it must never pass as success. */
 const ERRORS_IGNORED = /errors ignored on restore:\s*(\d+)/i;
 /** Whether a pg_restore run failed: a non-zero exit, a signal, or errors it reported but ignored. */
@@ -96651,8 +96651,8 @@ async function applyInOneTransaction(tools, connection, archive, expected, log) 
     let generatorStderr = '';
     const markerLines = [];
     let pending = '';
-    psql.stderr.on('data', (d) => (psqlStderr = (psqlStderr + d.toString()).slice(-restore_apply_STDERR_LIMIT)));
-    generator.stderr.on('data', (d) => (generatorStderr = (generatorStderr + d.toString()).slice(-restore_apply_STDERR_LIMIT)));
+    psql.stderr.on('data', (d) => (psqlStderr = (psqlStderr + d.toString()).slice(-apply_STDERR_LIMIT)));
+    generator.stderr.on('data', (d) => (generatorStderr = (generatorStderr + d.toString()).slice(-apply_STDERR_LIMIT)));
     // psql prints the results of the script's own SELECTs (setval and the like); keep only our marked line.
     psql.stdout.on('data', (d) => {
         const lines = (pending + d.toString()).split('\n');
@@ -96660,7 +96660,7 @@ async function applyInOneTransaction(tools, connection, archive, expected, log) 
         for (const line of lines)
             if (line.startsWith('LIFEBOAT-VERIFY '))
                 markerLines.push(line);
-        if (pending.length > restore_apply_STDERR_LIMIT && !pending.startsWith('LIFEBOAT'))
+        if (pending.length > apply_STDERR_LIMIT && !pending.startsWith('LIFEBOAT'))
             pending = '';
     });
     // psql stops reading when it stops on an error; its exit is reported below, so a broken pipe here is not news.
@@ -96769,7 +96769,7 @@ async function verifyTarget(connection, expected) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/restore.ts
+;// CONCATENATED MODULE: ./src/engine/restore/restore.ts
 /**
  * Restore: put a backup of a source space into a target space, replacing everything in the target.
  *
@@ -97028,7 +97028,7 @@ async function restoreWithSafetyNet(options, tools, store, connection, archive, 
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/poll.ts
+;// CONCATENATED MODULE: ./src/engine/platform/poll.ts
 /**
  * Waiting without fixed sleeps: poll a condition with exponential backoff until it is met or a
  * deadline passes. Used for Cloud Foundry jobs and for fresh IAM keys that S3 does not know yet.
@@ -97056,7 +97056,7 @@ async function pollUntil(attempt, backoff, onTimeout) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/uaa.ts
+;// CONCATENATED MODULE: ./src/engine/platform/uaa.ts
 /**
  * UAA, Cloud Foundry's login server: where it is (the API root's links) and a token for a service
  * account by the password grant, as the cf CLI gets one (client `cf`, empty secret).
@@ -97168,7 +97168,7 @@ async function passwordGrant(login, username, password) {
     throw new errors_LifeboatError(`The Cloud Foundry login server at ${login.origin} failed to issue a token (${response.status}: ${said}).`);
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/cf-api.ts
+;// CONCATENATED MODULE: ./src/engine/platform/cf-api.ts
 /**
  * A small Cloud Foundry API v3 client: just the calls Lifeboat's bindings make, over Node's fetch.
  *
@@ -97374,7 +97374,7 @@ class CfClient {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/s3-credentials.ts
+;// CONCATENATED MODULE: ./src/engine/platform/s3-credentials.ts
 /**
  * From a service key's credentials to Lifeboat's bucket settings, for the cloud.gov S3 broker's
  * JSON (and any broker that uses the same field names):
@@ -97485,7 +97485,7 @@ async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/lifecycle.ts
+;// CONCATENATED MODULE: ./src/engine/platform/lifecycle.ts
 /**
  * The life of Lifeboat's service keys: bind (create a key of type `key` on a service instance and
  * read its credentials), unbind (delete it), and sweep (delete keys that crashed runs left behind).
@@ -97774,7 +97774,7 @@ class CfBindings {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/bucket.ts
+;// CONCATENATED MODULE: ./src/engine/platform/bucket.ts
 
 async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
     const bound = await bindings.bind(instance, options.env);
@@ -97784,7 +97784,7 @@ async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
     return settings;
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/index.ts
+;// CONCATENATED MODULE: ./src/engine/platform/index.ts
 /**
  * Binding buckets through Cloud Foundry service keys (cloud.gov and any CF with API v3).
  * See docs/cloud-gov.md.

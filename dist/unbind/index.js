@@ -31645,7 +31645,7 @@ async function runAction(name, main) {
     process.exit(process.exitCode ?? 0);
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/poll.ts
+;// CONCATENATED MODULE: ./src/engine/platform/poll.ts
 /**
  * Waiting without fixed sleeps: poll a condition with exponential backoff until it is met or a
  * deadline passes. Used for Cloud Foundry jobs and for fresh IAM keys that S3 does not know yet.
@@ -31673,7 +31673,7 @@ async function poll_pollUntil(attempt, backoff, onTimeout) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/uaa.ts
+;// CONCATENATED MODULE: ./src/engine/platform/uaa.ts
 /**
  * UAA, Cloud Foundry's login server: where it is (the API root's links) and a token for a service
  * account by the password grant, as the cf CLI gets one (client `cf`, empty secret).
@@ -31785,7 +31785,7 @@ async function passwordGrant(login, username, password) {
     throw new errors_LifeboatError(`The Cloud Foundry login server at ${login.origin} failed to issue a token (${response.status}: ${said}).`);
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/cf-api.ts
+;// CONCATENATED MODULE: ./src/engine/platform/cf-api.ts
 /**
  * A small Cloud Foundry API v3 client: just the calls Lifeboat's bindings make, over Node's fetch.
  *
@@ -31995,7 +31995,7 @@ class CfClient {
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-;// CONCATENATED MODULE: ./src/engine/s3.ts
+;// CONCATENATED MODULE: ./src/engine/s3/client.ts
 /**
  * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
  * stores alike.
@@ -32017,7 +32017,7 @@ function normalizeEndpoint(endpoint) {
         return undefined;
     return /^https?:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
 }
-function s3_createS3Client(settings, env = process.env) {
+function client_createS3Client(settings, env = process.env) {
     if (settings.credentials) {
         registerSecret(settings.credentials.secretAccessKey);
         registerSecret(settings.credentials.sessionToken);
@@ -32095,7 +32095,7 @@ async function deleteObjects(client, bucket, keys, options = {}) {
     return outcome;
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/s3-credentials.ts
+;// CONCATENATED MODULE: ./src/engine/platform/s3-credentials.ts
 /**
  * From a service key's credentials to Lifeboat's bucket settings, for the cloud.gov S3 broker's
  * JSON (and any broker that uses the same field names):
@@ -32206,7 +32206,7 @@ async function s3_credentials_waitForS3Access(settings, where, log, backoff = FR
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/lifecycle.ts
+;// CONCATENATED MODULE: ./src/engine/platform/lifecycle.ts
 /**
  * The life of Lifeboat's service keys: bind (create a key of type `key` on a service instance and
  * read its credentials), unbind (delete it), and sweep (delete keys that crashed runs left behind).
@@ -32495,7 +32495,7 @@ class lifecycle_CfBindings {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/bucket.ts
+;// CONCATENATED MODULE: ./src/engine/platform/bucket.ts
 
 async function bucket_bindS3Bucket(bindings, instance, overrides, log, options = {}) {
     const bound = await bindings.bind(instance, options.env);
@@ -32505,7 +32505,7 @@ async function bucket_bindS3Bucket(bindings, instance, overrides, log, options =
     return settings;
 }
 
-;// CONCATENATED MODULE: ./src/engine/binding/index.ts
+;// CONCATENATED MODULE: ./src/engine/platform/index.ts
 /**
  * Binding buckets through Cloud Foundry service keys (cloud.gov and any CF with API v3).
  * See docs/cloud-gov.md.

@@ -19,14 +19,14 @@ import { getBackupOptions } from '../../src/actions/backup/inputs.js';
 import { getPruneInputs } from '../../src/actions/prune/inputs.js';
 import { getRestoreOptions } from '../../src/actions/restore/inputs.js';
 import { bucketSettings } from '../../src/actions/shared/inputs.js';
-import { runBackup } from '../../src/engine/backup.js';
+import { runBackup } from '../../src/engine/backup/backup.js';
 import { forEachConcurrently } from '../../src/engine/concurrency.js';
-import { runList } from '../../src/engine/list.js';
+import { runList } from '../../src/engine/list/list.js';
 import type { Logger } from '../../src/engine/logger.js';
 import { loadPolicy } from '../../src/engine/policy-file.js';
-import { runPrune } from '../../src/engine/prune.js';
-import { runRestore } from '../../src/engine/restore.js';
-import { createS3Client, type BucketSettings } from '../../src/engine/s3.js';
+import { runPrune } from '../../src/engine/prune/prune.js';
+import { runRestore } from '../../src/engine/restore/restore.js';
+import { createS3Client, type BucketSettings } from '../../src/engine/s3/client.js';
 import { createDecompressor } from '../../src/engine/streams.js';
 
 /** Where the S3 sandbox is and how to reach it; the same for every job. */

@@ -1,4 +1,4 @@
-import { runBackup } from '../engine/backup.js';
+import { runBackup } from '../engine/backup/backup.js';
 import { getBackupOptions } from '../actions/backup/inputs.js';
 import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
 import { MEDIA_INPUTS } from '../actions/shared/inputs.js';

@@ -1,4 +1,4 @@
-import { runList, toListOutput } from '../engine/list.js';
+import { runList, toListOutput } from '../engine/list/list.js';
 import { formatBytes } from '../engine/streams.js';
 import { describeFilter, getListInputs } from '../actions/list/inputs.js';
 import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';

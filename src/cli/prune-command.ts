@@ -1,6 +1,6 @@
 import { getPruneInputs } from '../actions/prune/inputs.js';
 import { loadPolicy } from '../engine/policy-file.js';
-import { assertNoFailures, runPrune, toPruneOutput } from '../engine/prune.js';
+import { assertNoFailures, runPrune, toPruneOutput } from '../engine/prune/prune.js';
 import { formatBytes } from '../engine/streams.js';
 import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
 import { BUCKET_FLAGS, type CliCommand } from './command.js';

@@ -1,5 +1,5 @@
 import { getRestoreOptions } from '../actions/restore/inputs.js';
-import { authorizeRestoreRun, runRestore } from '../engine/restore.js';
+import { authorizeRestoreRun, runRestore } from '../engine/restore/restore.js';
 import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
 import { MEDIA_INPUTS } from '../actions/shared/inputs.js';
 import { BUCKET_FLAGS, type CliCommand } from './command.js';

@@ -4,10 +4,10 @@
  */
 import type { BackupEntry } from '../domain/catalog.js';
 import type { MediaRecord } from '../domain/manifest.js';
-import type { BackupDetails } from './list.js';
-import type { BackupResult } from './backup.js';
-import type { RestoreResult } from './restore.js';
-import type { PruneResult } from './prune.js';
+import type { BackupDetails } from './list/list.js';
+import type { BackupResult } from './backup/backup.js';
+import type { RestoreResult } from './restore/restore.js';
+import type { PruneResult } from './prune/prune.js';
 import { formatBytes, formatRate } from './streams.js';
 
 const cell = (value: string) => value.replace(/\|/g, '\\|').replace(/\n/g, ' ');

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { runBackup } from '../../src/engine/backup.js';
+import { runBackup } from '../../src/engine/backup/backup.js';
 import { memoryLogger } from '../../src/engine/logger.js';
 import { startS3Server, type S3Sandbox } from '../../src/sandbox/s3-server.js';
 import { awsEnv, bucketInputs, createBucket, createDatabase, listKeys, openMultipartUploads, postgresInfo, runActionBundle, visibleOutput, withClient } from '../support/harness.js';

@@ -1,7 +1,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { formatBackupId } from '../../src/domain/backup-id.js';
-import { runBackup } from '../../src/engine/backup.js';
+import { runBackup } from '../../src/engine/backup/backup.js';
 import { memoryLogger } from '../../src/engine/logger.js';
 import { awsEnv, bucketInputs, createBucket, createDatabase, runActionBundle, runCli, s3Client, s3Info } from '../support/harness.js';
 

@@ -2,12 +2,12 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY } from '../../src/domain/policy.js';
-import { runBackup } from '../../src/engine/backup.js';
+import { runBackup } from '../../src/engine/backup/backup.js';
 import { memoryLogger } from '../../src/engine/logger.js';
-import { verifyMediaPresent } from '../../src/engine/media.js';
-import { runPrune } from '../../src/engine/prune.js';
-import type { BucketSettings } from '../../src/engine/s3.js';
-import { BackupStore } from '../../src/engine/store.js';
+import { verifyMediaPresent } from '../../src/engine/media/media.js';
+import { runPrune } from '../../src/engine/prune/prune.js';
+import type { BucketSettings } from '../../src/engine/s3/client.js';
+import { BackupStore } from '../../src/engine/s3/store.js';
 import { createBucket, createDatabase, listKeys, s3Client, s3Info } from '../support/harness.js';
 
 function settings(bucket: string): BucketSettings {

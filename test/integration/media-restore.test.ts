@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { runBackup } from '../../src/engine/backup.js';
+import { runBackup } from '../../src/engine/backup/backup.js';
 import { memoryLogger } from '../../src/engine/logger.js';
 import { createSampleApp } from '../../src/sandbox/sample-app.js';
 import { tableDigests } from '../support/compare.js';

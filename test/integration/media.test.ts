@@ -2,11 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import type { MediaRecord } from '../../src/domain/manifest.js';
-import { runBackup, type BackupOptions } from '../../src/engine/backup.js';
+import { runBackup, type BackupOptions } from '../../src/engine/backup/backup.js';
 import { memoryLogger } from '../../src/engine/logger.js';
-import { restoreMedia, verifyMediaPresent, type MediaTuning } from '../../src/engine/media.js';
-import type { BucketSettings } from '../../src/engine/s3.js';
-import { BackupStore } from '../../src/engine/store.js';
+import { restoreMedia, verifyMediaPresent, type MediaTuning } from '../../src/engine/media/media.js';
+import type { BucketSettings } from '../../src/engine/s3/client.js';
+import { BackupStore } from '../../src/engine/s3/store.js';
 import { createBucket, createDatabase, listKeys, s3Client, s3Info } from '../support/harness.js';
 
 /** Small thresholds so that a 6 MiB object takes the streamed, multipart path. */

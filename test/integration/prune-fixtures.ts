@@ -14,9 +14,9 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import { formatBackupId, type Trigger } from '../../src/domain/backup-id.js';
 import { MANIFEST_FORMAT, parseManifest, serializeManifest, type ArtifactRecord, type Manifest } from '../../src/domain/manifest.js';
-import { runBackup } from '../../src/engine/backup.js';
+import { runBackup } from '../../src/engine/backup/backup.js';
 import { memoryLogger } from '../../src/engine/logger.js';
-import { BackupStore } from '../../src/engine/store.js';
+import { BackupStore } from '../../src/engine/s3/store.js';
 import { LIFEBOAT_VERSION } from '../../src/engine/version.js';
 import { getObjectBytes, listKeys, s3Client, s3Info } from '../support/harness.js';
 

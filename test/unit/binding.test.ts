@@ -11,7 +11,7 @@ import {
   parseApiUrl,
   parseS3Credentials,
   UnbindError,
-} from '../../src/engine/binding/index.js';
+} from '../../src/engine/platform/index.js';
 import { memoryLogger } from '../../src/engine/logger.js';
 import { redact, resetSecretsForTests } from '../../src/engine/secrets.js';
 

@@ -5,8 +5,8 @@ import { latestComplete, sortNewestFirst, type BackupEntry } from '../../src/dom
 import { MANIFEST_FORMAT, parseManifest, provenanceFromEnv, serializeManifest, type Manifest } from '../../src/domain/manifest.js';
 import { bucketSettings, booleanInput } from '../../src/actions/shared/inputs.js';
 import { now } from '../../src/engine/clock.js';
-import { parseDatabaseUrl } from '../../src/engine/postgres.js';
-import { normalizeEndpoint, normalizePrefix } from '../../src/engine/s3.js';
+import { parseDatabaseUrl } from '../../src/engine/postgres/connection.js';
+import { normalizeEndpoint, normalizePrefix } from '../../src/engine/s3/client.js';
 import { redact, registerSecret, resetSecretsForTests } from '../../src/engine/secrets.js';
 
 describe('backup ids', () => {
@@ -125,7 +125,7 @@ describe('inputs', () => {
 
 describe('upload part size', () => {
   it('is 8 MiB, or larger when a database could otherwise need more than 10,000 parts', async () => {
-    const { uploadTuningFor } = await import('../../src/engine/store.js');
+    const { uploadTuningFor } = await import('../../src/engine/s3/store.js');
     const MiB = 1024 * 1024;
     expect(uploadTuningFor(0).partSize).toBe(8 * MiB);
     expect(uploadTuningFor(50 * 1024 * MiB).partSize).toBe(8 * MiB);

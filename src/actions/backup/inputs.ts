@@ -1,9 +1,9 @@
 import { LifeboatError } from '../../engine/errors.js';
 import { assertSpaceName } from '../../domain/backup-id.js';
 import { COMPRESSIONS } from '../../domain/manifest.js';
-import type { BackupOptions } from '../../engine/backup.js';
-import type { BucketSettings } from '../../engine/s3.js';
-import { DEFAULT_UPLOAD_TUNING } from '../../engine/store.js';
+import type { BackupOptions } from '../../engine/backup/backup.js';
+import type { BucketSettings } from '../../engine/s3/client.js';
+import { DEFAULT_UPLOAD_TUNING } from '../../engine/s3/store.js';
 import { booleanInput, bucketSettings, choice, mediaSettings, optional, positiveNumber, required, secretInput, userTrigger, type InputReader } from '../shared/inputs.js';
 
 export const BackupOutputs = {

@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { runBackup } from '../../engine/backup.js';
+import { runBackup } from '../../engine/backup/backup.js';
 import { backupSummary } from '../../engine/summaries.js';
 import { readBucketRequest } from '../shared/binding.js';
 import { withActionBucket } from '../shared/binding-action.js';

@@ -1,6 +1,6 @@
 import { assertSpaceName } from '../../domain/backup-id.js';
 import type { CatalogFilter } from '../../domain/catalog.js';
-import type { BucketSettings } from '../../engine/s3.js';
+import type { BucketSettings } from '../../engine/s3/client.js';
 import { booleanInput, bucketSettings, optional, optionalTriggerFilter, type InputReader } from '../shared/inputs.js';
 
 export const ListOutputs = {

@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { runList, toListOutput } from '../../engine/list.js';
+import { runList, toListOutput } from '../../engine/list/list.js';
 import { listSummary } from '../../engine/summaries.js';
 import { readBucketRequest } from '../shared/binding.js';
 import { withActionBucket } from '../shared/binding-action.js';

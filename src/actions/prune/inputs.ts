@@ -2,7 +2,7 @@ import { assertSpaceName } from '../../domain/backup-id.js';
 import { DEFAULT_POLICY_PATH } from '../../domain/policy.js';
 import { DEFAULT_INCOMPLETE_GRACE_MS, parseDuration } from '../../domain/retention.js';
 import { LifeboatError } from '../../engine/errors.js';
-import type { BucketSettings } from '../../engine/s3.js';
+import type { BucketSettings } from '../../engine/s3/client.js';
 import { booleanInput, bucketSettings, optional, type InputReader } from '../shared/inputs.js';
 
 export const PruneOutputs = {

@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import { PolicyError } from '../../domain/policy.js';
 import { loadPolicy } from '../../engine/policy-file.js';
-import { assertNoFailures, deletedIds, keptIds, runPrune } from '../../engine/prune.js';
+import { assertNoFailures, deletedIds, keptIds, runPrune } from '../../engine/prune/prune.js';
 import { pruneSummary } from '../../engine/summaries.js';
 import { actionsLogger, readActionInput, writeSummary } from '../shared/toolkit.js';
 import { getPruneInputs, PruneOutputs } from './inputs.js';

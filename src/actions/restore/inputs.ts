@@ -1,7 +1,7 @@
 import { assertSpaceName, parseBackupId } from '../../domain/backup-id.js';
 import { LifeboatError } from '../../engine/errors.js';
-import type { BucketSettings } from '../../engine/s3.js';
-import { callerFromEnv, DEFAULT_JOBS, DEFAULT_PARALLEL_THRESHOLD_MB, type RestoreOptions } from '../../engine/restore.js';
+import type { BucketSettings } from '../../engine/s3/client.js';
+import { callerFromEnv, DEFAULT_JOBS, DEFAULT_PARALLEL_THRESHOLD_MB, type RestoreOptions } from '../../engine/restore/restore.js';
 import { booleanInput, bucketSettings, mediaSettings, optional, optionalTriggerFilter, positiveNumber, required, secretInput, type InputReader } from '../shared/inputs.js';
 
 export const RestoreOutputs = {

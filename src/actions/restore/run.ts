@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { errorMessage } from '../../engine/errors.js';
-import { authorizeRestoreRun, runRestore, type RestoreOptions } from '../../engine/restore.js';
+import { authorizeRestoreRun, runRestore, type RestoreOptions } from '../../engine/restore/restore.js';
 import { readBucketRequest } from '../shared/binding.js';
 import { withActionBucket } from '../shared/binding-action.js';
 import { restoreFailedSummary, restoreSummary } from '../../engine/summaries.js';

@@ -8,8 +8,8 @@
  */
 import * as core from '@actions/core';
 import { LifeboatError, errorMessage } from '../../engine/errors.js';
-import type { BindingJournal, BindingState, KeyRecord } from '../../engine/binding/index.js';
-import type { BucketSettings } from '../../engine/s3.js';
+import type { BindingJournal, BindingState, KeyRecord } from '../../engine/platform/index.js';
+import type { BucketSettings } from '../../engine/s3/client.js';
 import { bindBucket, type BoundBucket, type BucketRequest } from './binding.js';
 import { actionsLogger } from './toolkit.js';
 

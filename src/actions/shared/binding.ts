@@ -14,7 +14,7 @@
  */
 import { errorMessage, LifeboatError } from '../../engine/errors.js';
 import type { Logger } from '../../engine/logger.js';
-import type { BucketSettings } from '../../engine/s3.js';
+import type { BucketSettings } from '../../engine/s3/client.js';
 import {
   bindS3Bucket,
   CfBindings,
@@ -26,7 +26,7 @@ import {
   type CfTarget,
   type SweepOptions,
   type SweepResult,
-} from '../../engine/binding/index.js';
+} from '../../engine/platform/index.js';
 import { bucketSettings, choice, optional, required, secretInput, type InputReader } from './inputs.js';
 
 export const BINDING_MODES = ['none', 'cloudfoundry'] as const;

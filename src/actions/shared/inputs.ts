@@ -5,7 +5,7 @@
  */
 import { isTrigger, USER_TRIGGERS, type Trigger } from '../../domain/backup-id.js';
 import { LifeboatError } from '../../engine/errors.js';
-import type { BucketSettings } from '../../engine/s3.js';
+import type { BucketSettings } from '../../engine/s3/client.js';
 import { registerSecret } from '../../engine/secrets.js';
 
 /** Returns the raw value of an input by its kebab-case name, or undefined/'' when not given. */

@@ -13,7 +13,7 @@
  * saved in state).
  */
 import * as core from '@actions/core';
-import { CfBindings, memoryJournal, UnbindError, type KeyRecord } from '../../engine/binding/index.js';
+import { CfBindings, memoryJournal, UnbindError, type KeyRecord } from '../../engine/platform/index.js';
 import { errorMessage, LifeboatError } from '../../engine/errors.js';
 import { secretInput } from '../shared/inputs.js';
 import { actionsLogger, readActionInput } from '../shared/toolkit.js';

@@ -3,7 +3,7 @@
  * Both are plain SQL (no psql meta-commands), so the same text runs through psql inside the one
  * restore transaction and through node-postgres on the parallel path.
  */
-import type { TableCount } from '../domain/manifest.js';
+import type { TableCount } from '../../domain/manifest.js';
 
 /** Marks the one line of psql output (or the one result row) that carries the verification result. */
 export const VERIFY_MARKER = 'LIFEBOAT-VERIFY ';

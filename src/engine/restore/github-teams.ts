@@ -12,9 +12,9 @@
  * Membership is a whole-login lookup by the API, never a substring test on a list of names.
  */
 import { getOctokit } from '@actions/github';
-import type { AdminTeam } from '../domain/policy.js';
-import { LifeboatError, errorMessage } from './errors.js';
-import { registerSecret } from './secrets.js';
+import type { AdminTeam } from '../../domain/policy.js';
+import { LifeboatError, errorMessage } from '../errors.js';
+import { registerSecret } from '../secrets.js';
 
 export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
 

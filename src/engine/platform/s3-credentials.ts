@@ -12,7 +12,7 @@
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { createS3Client, type BucketSettings } from '../s3.js';
+import { createS3Client, type BucketSettings } from '../s3/client.js';
 import { registerSecret } from '../secrets.js';
 import { pollUntil, type Backoff } from './poll.js';
 

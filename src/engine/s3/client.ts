@@ -3,9 +3,9 @@
  * stores alike.
  */
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { forEachConcurrently } from './concurrency.js';
-import { errorMessage } from './errors.js';
-import { registerSecret } from './secrets.js';
+import { forEachConcurrently } from '../concurrency.js';
+import { errorMessage } from '../errors.js';
+import { registerSecret } from '../secrets.js';
 
 export interface S3Credentials {
   accessKeyId: string;

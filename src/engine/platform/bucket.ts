@@ -3,7 +3,7 @@
  * settings, and wait until S3 accepts the new key.
  */
 import type { Logger } from '../logger.js';
-import type { BucketSettings } from '../s3.js';
+import type { BucketSettings } from '../s3/client.js';
 import { bucketFromCredentials, parseS3Credentials, waitForS3Access, type BucketOverrides } from './s3-credentials.js';
 import type { Backoff } from './poll.js';
 import type { CfBindings } from './lifecycle.js';

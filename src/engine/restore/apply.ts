@@ -11,13 +11,13 @@
  * object is created by, and so owned by, the role the target's database-url connects as.
  */
 import { spawn } from 'node:child_process';
-import type { TableCount } from '../domain/manifest.js';
-import { LifeboatError, errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
-import { connectOrExplain, type DatabaseConnection, type PgTool } from './postgres.js';
-import { describeExit, runTool, type VerifiedArchive } from './restore-artifacts.js';
-import { parseVerification, verificationSql, wipeSql, type TableCheck } from './restore-sql.js';
-import { redact } from './secrets.js';
+import type { TableCount } from '../../domain/manifest.js';
+import { LifeboatError, errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { connectOrExplain, type DatabaseConnection, type PgTool } from '../postgres/connection.js';
+import { describeExit, runTool, type VerifiedArchive } from './artifacts.js';
+import { parseVerification, verificationSql, wipeSql, type TableCheck } from './sql.js';
+import { redact } from '../secrets.js';
 
 const STDERR_LIMIT = 64 * 1024;
 

@@ -16,13 +16,13 @@ import { PassThrough, Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { MediaObjectRecord, MediaRecord, MediaTotals } from '../domain/manifest.js';
-import { forEachConcurrently } from './concurrency.js';
-import { LifeboatError, errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
-import { createS3Client, deleteObjects, listAllObjects, normalizePrefix, type BucketSettings, type ListedObject } from './s3.js';
-import type { BackupStore } from './store.js';
-import { formatBytes, Meter } from './streams.js';
+import type { MediaObjectRecord, MediaRecord, MediaTotals } from '../../domain/manifest.js';
+import { forEachConcurrently } from '../concurrency.js';
+import { LifeboatError, errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { createS3Client, deleteObjects, listAllObjects, normalizePrefix, type BucketSettings, type ListedObject } from '../s3/client.js';
+import type { BackupStore } from '../s3/store.js';
+import { formatBytes, Meter } from '../streams.js';
 
 export interface MediaTuning {
   /** Objects copied at once. */

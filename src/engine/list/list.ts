@@ -1,10 +1,10 @@
 /** List: what can be restored, newest first, from one bucket listing (plus, on request, each manifest). */
-import { filterEntries, latestComplete, sortNewestFirst, type BackupEntry, type CatalogFilter } from '../domain/catalog.js';
-import type { MediaTotals } from '../domain/manifest.js';
-import { forEachConcurrently } from './concurrency.js';
-import { errorMessage } from './errors.js';
-import type { BucketSettings } from './s3.js';
-import { BackupStore } from './store.js';
+import { filterEntries, latestComplete, sortNewestFirst, type BackupEntry, type CatalogFilter } from '../../domain/catalog.js';
+import type { MediaTotals } from '../../domain/manifest.js';
+import { forEachConcurrently } from '../concurrency.js';
+import { errorMessage } from '../errors.js';
+import type { BucketSettings } from '../s3/client.js';
+import { BackupStore } from '../s3/store.js';
 
 /** What only the manifest knows: read when `details` is asked for. */
 export interface BackupDetails {

@@ -14,17 +14,17 @@
  * A prune killed anywhere leaves every backup either complete, with all its artifacts, or incomplete; the
  * next prune removes the incomplete remnants (by the journal, or by their age) and finishes the job.
  */
-import type { BackupEntry } from '../domain/catalog.js';
-import type { Policy } from '../domain/policy.js';
-import { planRetention, RetentionPolicyError, type RetentionPlan } from '../domain/retention.js';
-import { now as clockNow } from './clock.js';
-import { LifeboatError, errorMessage } from './errors.js';
-import { findMediaGarbage } from './media.js';
-import type { Logger } from './logger.js';
-import { readJournals, unfinishedDeletions, writeJournal, type PruneJournal } from './prune-journal.js';
-import type { BucketSettings } from './s3.js';
-import { BackupStore, type ListedBackup } from './store.js';
-import { formatBytes } from './streams.js';
+import type { BackupEntry } from '../../domain/catalog.js';
+import type { Policy } from '../../domain/policy.js';
+import { planRetention, RetentionPolicyError, type RetentionPlan } from '../../domain/retention.js';
+import { now as clockNow } from '../clock.js';
+import { LifeboatError, errorMessage } from '../errors.js';
+import { findMediaGarbage } from '../media/media.js';
+import type { Logger } from '../logger.js';
+import { readJournals, unfinishedDeletions, writeJournal, type PruneJournal } from './journal.js';
+import type { BucketSettings } from '../s3/client.js';
+import { BackupStore, type ListedBackup } from '../s3/store.js';
+import { formatBytes } from '../streams.js';
 
 export interface PruneOptions {
   bucket: BucketSettings;

@@ -6,9 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 import { Transform, type TransformCallback } from 'node:stream';
-import { LifeboatError } from './errors.js';
-import type { DatabaseConnection, PgTool } from './postgres.js';
-import { redact } from './secrets.js';
+import { LifeboatError } from '../errors.js';
+import type { DatabaseConnection, PgTool } from './connection.js';
+import { redact } from '../secrets.js';
 
 const STDERR_LIMIT = 16 * 1024;
 

@@ -19,10 +19,10 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { parseBackupId } from '../domain/backup-id.js';
-import type { BackupEntry } from '../domain/catalog.js';
-import { parseManifest, serializeManifest, type Manifest } from '../domain/manifest.js';
-import { LifeboatError, errorMessage } from './errors.js';
+import { parseBackupId } from '../../domain/backup-id.js';
+import type { BackupEntry } from '../../domain/catalog.js';
+import { parseManifest, serializeManifest, type Manifest } from '../../domain/manifest.js';
+import { LifeboatError, errorMessage } from '../errors.js';
 import {
   createS3Client,
   deleteObjects,
@@ -32,9 +32,9 @@ import {
   type DeleteOptions,
   type DeleteOutcome,
   type ListedObject,
-} from './s3.js';
+} from './client.js';
 
-export { MAX_KEYS_PER_DELETE, type DeleteOptions, type DeleteOutcome } from './s3.js';
+export { MAX_KEYS_PER_DELETE, type DeleteOptions, type DeleteOutcome } from './client.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 

@@ -19,10 +19,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Trigger } from '../domain/backup-id.js';
-import { latestComplete } from '../domain/catalog.js';
-import type { Manifest, TableCount } from '../domain/manifest.js';
-import type { Policy, RestoreRule } from '../domain/policy.js';
+import type { Trigger } from '../../domain/backup-id.js';
+import { latestComplete } from '../../domain/catalog.js';
+import type { Manifest, TableCount } from '../../domain/manifest.js';
+import type { Policy, RestoreRule } from '../../domain/policy.js';
 import {
   assertRestoreAllowed,
   authorizeRestore,
@@ -32,20 +32,20 @@ import {
   type AdminCheck,
   type InvocationKind,
   type RestoreRequest,
-} from '../domain/restore-authorization.js';
-import { runBackup } from './backup.js';
-import { LifeboatError, errorMessage } from './errors.js';
+} from '../../domain/restore-authorization.js';
+import { runBackup } from '../backup/backup.js';
+import { LifeboatError, errorMessage } from '../errors.js';
 import { githubApiFromEnv, isActiveTeamMember, tokenOwner, TOKEN_PERMISSION_HINT } from './github-teams.js';
-import type { Logger } from './logger.js';
-import { loadPolicy } from './policy-file.js';
-import { choosePgTool, choosePsql, connectOrExplain, installHint, parseDatabaseUrl, readServerInfo, type DatabaseConnection } from './postgres.js';
-import { applyInOneTransaction, RolledBackError, restoreInParallel, verifyTarget, wipeInOwnTransaction, type RestoreTools } from './restore-apply.js';
-import { fetchAndVerify, type VerifiedArchive } from './restore-artifacts.js';
-import type { TableCheck } from './restore-sql.js';
-import { withConnectionOf, type BucketSettings } from './s3.js';
-import { restoreMedia, verifyMediaPresent, type MediaRestoreResult } from './media.js';
-import { BackupStore } from './store.js';
-import { formatBytes } from './streams.js';
+import type { Logger } from '../logger.js';
+import { loadPolicy } from '../policy-file.js';
+import { choosePgTool, choosePsql, connectOrExplain, installHint, parseDatabaseUrl, readServerInfo, type DatabaseConnection } from '../postgres/connection.js';
+import { applyInOneTransaction, RolledBackError, restoreInParallel, verifyTarget, wipeInOwnTransaction, type RestoreTools } from './apply.js';
+import { fetchAndVerify, type VerifiedArchive } from './artifacts.js';
+import type { TableCheck } from './sql.js';
+import { withConnectionOf, type BucketSettings } from '../s3/client.js';
+import { restoreMedia, verifyMediaPresent, type MediaRestoreResult } from '../media/media.js';
+import { BackupStore } from '../s3/store.js';
+import { formatBytes } from '../streams.js';
 
 export const DEFAULT_PARALLEL_THRESHOLD_MB = 1024;
 export const DEFAULT_JOBS = 2;

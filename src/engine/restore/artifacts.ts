@@ -9,14 +9,14 @@ import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { ArtifactRecord, Manifest } from '../domain/manifest.js';
-import { RestoreRefused } from '../domain/restore-authorization.js';
-import { errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
-import type { PgTool } from './postgres.js';
-import { redact } from './secrets.js';
-import type { BackupStore } from './store.js';
-import { createDecompressor, formatBytes, Meter } from './streams.js';
+import type { ArtifactRecord, Manifest } from '../../domain/manifest.js';
+import { RestoreRefused } from '../../domain/restore-authorization.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { PgTool } from '../postgres/connection.js';
+import { redact } from '../secrets.js';
+import type { BackupStore } from '../s3/store.js';
+import { createDecompressor, formatBytes, Meter } from '../streams.js';
 
 /** The artifact format restore knows how to apply. */
 export const DATABASE_FORMAT = 'pg_dump-custom';

@@ -8,8 +8,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { LifeboatError, errorMessage } from './errors.js';
-import { registerSecret } from './secrets.js';
+import { LifeboatError, errorMessage } from '../errors.js';
+import { registerSecret } from '../secrets.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -8,8 +8,8 @@
  */
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
-import { formatBackupId, type Trigger } from '../domain/backup-id.js';
-import { latestComplete } from '../domain/catalog.js';
+import { formatBackupId, type Trigger } from '../../domain/backup-id.js';
+import { latestComplete } from '../../domain/catalog.js';
 import {
   MANIFEST_FORMAT,
   provenanceFromEnv,
@@ -18,18 +18,18 @@ import {
   type Manifest,
   type MediaRecord,
   type TableCount,
-} from '../domain/manifest.js';
-import { now } from './clock.js';
-import { startPgDump } from './dump.js';
-import { LifeboatError, errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
-import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from './postgres.js';
-import { normalizePrefix, withConnectionOf, type BucketSettings } from './s3.js';
-import { backupMedia, type MediaTraffic, type MediaTuning } from './media.js';
-import { holdSnapshot } from './snapshot.js';
-import { BackupStore, uploadTuningFor, type UploadTuning } from './store.js';
-import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, Meter } from './streams.js';
-import { LIFEBOAT_VERSION } from './version.js';
+} from '../../domain/manifest.js';
+import { now } from '../clock.js';
+import { startPgDump } from '../postgres/dump.js';
+import { LifeboatError, errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from '../postgres/connection.js';
+import { normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
+import { backupMedia, type MediaTraffic, type MediaTuning } from '../media/media.js';
+import { holdSnapshot } from '../postgres/snapshot.js';
+import { BackupStore, uploadTuningFor, type UploadTuning } from '../s3/store.js';
+import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, Meter } from '../streams.js';
+import { LIFEBOAT_VERSION } from '../version.js';
 
 export interface BackupOptions {
   space: string;

@@ -4,7 +4,7 @@
  * exactly what the dump holds, which is what restore checks the target against afterwards.
  */
 import type pg from 'pg';
-import type { TableCount } from '../domain/manifest.js';
+import type { TableCount } from '../../domain/manifest.js';
 
 export interface SnapshotHolder {
   snapshotId: string;

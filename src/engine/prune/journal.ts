@@ -17,10 +17,10 @@
  *   { "format": "lifeboat-prune-journal/1", "startedAt": "...", "backups": [{ "space": "...", "id": "..." }] }
  */
 import { randomBytes } from 'node:crypto';
-import { backupKey } from '../domain/retention.js';
-import { errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
-import type { BackupStore } from './store.js';
+import { backupKey } from '../../domain/retention.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { BackupStore } from '../s3/store.js';
 
 export const JOURNAL_FORMAT = 'lifeboat-prune-journal/1';
 
