@@ -39,8 +39,9 @@ import { githubApiFromEnv, isActiveTeamMember, tokenOwner, TOKEN_PERMISSION_HINT
 import type { Logger } from '../logger.js';
 import { loadPolicy } from '../policy-file.js';
 import { choosePgTool, choosePsql, connectOrExplain, installHint, parseDatabaseUrl, readServerInfo, type DatabaseConnection } from '../postgres/connection.js';
-import { applyInOneTransaction, RolledBackError, restoreInParallel, verifyTarget, wipeInOwnTransaction, type RestoreTools } from './apply.js';
-import { fetchAndVerify, type VerifiedArchive } from './artifacts.js';
+import { applyInOneTransaction, RolledBackError, restoreInParallel, verifyTarget, wipeInOwnTransaction, type PrivilegesMode, type RestoreTools } from './apply.js';
+import { databaseArtifact, downloadArchive, readTableOfContents, verifyStoredArtifact } from './artifacts.js';
+import type { SkippedGrant } from './script-filter.js';
 import type { TableCheck } from './sql.js';
 import { withConnectionOf, type BucketSettings } from '../s3/client.js';
 import { restoreMedia, verifyMediaPresent, type MediaRestoreResult } from '../media/media.js';
@@ -48,7 +49,12 @@ import { BackupStore } from '../s3/store.js';
 import { formatBytes } from '../streams.js';
 
 export const DEFAULT_PARALLEL_THRESHOLD_MB = 1024;
-export const DEFAULT_JOBS = 2;
+/**
+ * One job, so the default is the streamed one-transaction restore at every size: it needs no local disk
+ * and no pre-restore backup, and it is atomic. The parallel path is opt-in (docs/restore.md has the
+ * measurements behind this choice).
+ */
+export const DEFAULT_JOBS = 1;
 
 /**
  * Who is asking. In GitHub Actions the run's event and actor decide; outside (the CLI on a laptop or in
@@ -82,6 +88,11 @@ export interface RestoreOptions {
   media?: BucketSettings;
   /** Restore only the database of a backup that also holds media. */
   skipMedia?: boolean;
+  /** Grants from the source: 'drop' (default; no grants, everything owned by the target's role) or 'keep'. */
+  privileges?: PrivilegesMode;
+  /** Aborted on SIGINT/SIGTERM: the restore rolls back (or, on the parallel path, puts the target back). */
+  signal?: AbortSignal;
+  progressIntervalMs?: number;
   caller: RestoreCaller;
   env?: NodeJS.ProcessEnv;
 }
@@ -107,6 +118,10 @@ export interface RestoreResult {
   preRestoreBackupId?: string;
   /** Per-table comparison with the backup's row counts; null when the backup recorded none. */
   checks: TableCheck[] | null;
+  privileges: PrivilegesMode;
+  /** With privileges: keep, grants skipped because the target lacks their roles (the first 200, and the count). */
+  skippedGrants: SkippedGrant[];
+  skippedGrantCount: number;
   durationMs: number;
   pgRestoreVersion: string;
   /** What the media mirror did; absent when the backup holds no media or it was skipped. */
@@ -158,15 +173,25 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
   log.info(`Target ${connection.description}: PostgreSQL ${server.version}; using ${pgRestore.path} (${pgRestore.version}) and ${psql.path}.`);
 
   const mediaTarget = chooseMediaTarget(manifest, options, log);
-  const workDir = await mkdtemp(join(env.RUNNER_TEMP || tmpdir(), 'lifeboat-restore-'));
+  const privileges = options.privileges ?? 'drop';
+  const artifact = databaseArtifact(manifest);
+  const size = artifact.uncompressedSize;
+  const parallel = options.jobs > 1 && size >= options.parallelThresholdBytes;
+  const workDir = parallel ? await mkdtemp(join(env.RUNNER_TEMP || tmpdir(), 'lifeboat-restore-')) : undefined;
   try {
-    const archive = await log.group(`Verify backup ${manifest.id}`, async () => {
-      const verified = await fetchAndVerify(store, manifest, workDir, pgRestore, log);
+    // Verify before touching the target: pg_restore reads the archive's table of contents, every byte
+    // stored is hashed against the manifest, and every media object's content is present. The parallel
+    // path's download then also checks the bytes it writes; the streamed path checks them as it applies.
+    const archiveFile = await log.group(`Verify backup ${manifest.id}`, async () => {
+      const file = workDir ? await downloadArchive(store, manifest, artifact, workDir, log) : undefined;
+      if (!file) await verifyStoredArtifact(store, manifest, artifact, log);
+      const entries = await readTableOfContents(store, manifest, artifact, pgRestore);
+      log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries} entries.`);
       if (mediaTarget && manifest.media) {
         await verifyMediaPresent(manifest.media, store);
         log.info(`All ${manifest.media.totals.objects} media objects' content is present in the backup bucket.`);
       }
-      return verified;
+      return file;
     });
     // The database first: its restore is all-or-nothing. The media mirror follows only once it succeeded.
     const withMedia = async <T extends object>(result: T): Promise<T & { media?: RestoreResult['media'] }> => {
@@ -177,8 +202,6 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
     const expected = manifest.database.tables;
     if (!expected) log.warning(`Backup ${manifest.id} recorded no row counts, so the restored data cannot be checked against it.`);
 
-    const size = archive.artifact.uncompressedSize;
-    const parallel = options.jobs > 1 && size >= options.parallelThresholdBytes;
     const base = {
       manifest,
       sourceSpace,
@@ -187,23 +210,33 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
       authorization,
       jobs: parallel ? options.jobs : 1,
       pgRestoreVersion: pgRestore.version,
+      privileges,
     };
-    if (!parallel) {
-      log.info(`Restoring ${formatBytes(size)} in one transaction: on any error nothing in the target changes.`);
-      const checks = await log.group(`Restore into ${targetSpace} (one transaction)`, () =>
-        applyInOneTransaction(tools, connection, archive, expected, log),
+    const applyOptions = { privileges, signal: options.signal, progressIntervalMs: options.progressIntervalMs };
+    if (!archiveFile) {
+      log.info(`Restoring ${formatBytes(size)} streamed from the bucket in one transaction: on any error or cancellation nothing in the target changes.`);
+      const applied = await log.group(`Restore into ${targetSpace} (one transaction)`, () =>
+        applyInOneTransaction(tools, connection, store, artifact, expected, applyOptions, log),
       );
-      return withMedia({ ...base, method: 'transactional' as const, checks, durationMs: Date.now() - started });
+      return await withMedia({ ...base, method: 'transactional' as const, ...applied, durationMs: Date.now() - started });
     }
 
     log.info(
       `Restoring ${formatBytes(size)} with pg_restore --jobs=${options.jobs} (at least ${formatBytes(options.parallelThresholdBytes)}, the parallel threshold); ` +
         `a pre-restore backup of the target is taken first and restored if anything fails.`,
     );
-    const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env }, tools, store, connection, archive, expected, workDir, log);
-    return withMedia({ ...base, method: 'parallel' as const, checks, preRestoreBackupId, durationMs: Date.now() - started });
+    const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env, privileges }, tools, store, connection, archiveFile, expected, log);
+    return await withMedia({
+      ...base,
+      method: 'parallel' as const,
+      checks,
+      skippedGrants: [],
+      skippedGrantCount: 0,
+      preRestoreBackupId,
+      durationMs: Date.now() - started,
+    });
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    if (workDir) await rm(workDir, { recursive: true, force: true });
   }
 }
 
@@ -309,13 +342,12 @@ async function resolveBackup(store: BackupStore, options: RestoreOptions, log: L
 
 /** The parallel path: pre-restore backup, wipe, pg_restore --jobs, check; on failure, back to the pre-restore backup. */
 async function restoreWithSafetyNet(
-  options: RestoreOptions & { env: NodeJS.ProcessEnv },
+  options: RestoreOptions & { env: NodeJS.ProcessEnv; privileges: PrivilegesMode },
   tools: RestoreTools,
   store: BackupStore,
   connection: DatabaseConnection,
-  archive: VerifiedArchive,
+  archiveFile: string,
   expected: readonly TableCount[] | null,
-  workDir: string,
   log: Logger,
 ): Promise<{ checks: TableCheck[] | null; preRestoreBackupId: string }> {
   const siblingPgDump = join(dirname(tools.pgRestore.path), 'pg_dump');
@@ -347,8 +379,8 @@ async function restoreWithSafetyNet(
 
   try {
     return await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
-      await wipeInOwnTransaction(connection, !archive.createsPublicSchema);
-      await restoreInParallel(tools, connection, archive, options.jobs);
+      await wipeInOwnTransaction(connection, true);
+      await restoreInParallel(tools, connection, archiveFile, options.jobs, options.privileges);
       const checks = expected ? await verifyTarget(connection, expected) : null;
       if (checks) log.info(`Row counts of ${checks.length} tables match the backup.`);
       return { checks, preRestoreBackupId: preId };
@@ -358,8 +390,8 @@ async function restoreWithSafetyNet(
     log.warning(`The parallel restore failed: ${cause}\nRolling the target back to the pre-restore backup ${preId}.`);
     try {
       await log.group(`Roll back ${options.targetSpace} to ${preId}`, async () => {
-        const preArchive = await fetchAndVerify(store, pre.manifest, await mkdtemp(join(workDir, 'pre-restore-')), tools.pgRestore, log);
-        await applyInOneTransaction(tools, connection, preArchive, pre.manifest.database.tables, log);
+        // Streamed in one transaction, with no cancellation signal: the put-back must finish.
+        await applyInOneTransaction(tools, connection, store, databaseArtifact(pre.manifest), pre.manifest.database.tables, { privileges: 'keep' }, log);
       });
     } catch (rollbackError) {
       const why = rollbackError instanceof RolledBackError ? rollbackError.detail : errorMessage(rollbackError);
