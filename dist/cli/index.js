@@ -95326,6 +95326,7 @@ const COMMITTED_MARKER = 'LIFEBOAT-COMMITTED';
  */
 function transactionPreamble() {
     return `\\set VERBOSITY verbose
+SET client_min_messages = warning;
 BEGIN;
 SELECT '${PID_MARKER}' || pg_catalog.pg_backend_pid();
 CREATE FUNCTION pg_temp.lifeboat_commit_guard() RETURNS trigger LANGUAGE plpgsql AS $lifeboat_guard$
@@ -95443,7 +95444,9 @@ async function applyInOneTransaction(tools, connection, store, artifact, expecte
     // Open the archive before the target session: a missing object then fails with nothing begun.
     const body = await store.getObjectStream(artifact.key);
     const env = toolEnv(connection, 'lifeboat-restore');
-    const psql = (0,external_node_child_process_.spawn)(tools.psql.path, ['--no-psqlrc', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', `--dbname=${connection.urlWithoutPassword}`], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const psql = (0,external_node_child_process_.spawn)(tools.psql.path, 
+    // --file=- (not plain stdin) makes psql prefix each error with "psql:<stdin>:LINE:", which names the entry.
+    ['--no-psqlrc', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', '--file=-', `--dbname=${connection.urlWithoutPassword}`], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const generator = (0,external_node_child_process_.spawn)(tools.pgRestore.path, ['--no-owner', ...(options.privileges === 'drop' ? ['--no-privileges'] : []), '--single-transaction', '--file=-'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const psqlExit = exitOf(psql);
     const generatorExit = exitOf(generator);

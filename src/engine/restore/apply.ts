@@ -99,6 +99,7 @@ const COMMITTED_MARKER = 'LIFEBOAT-COMMITTED';
  */
 export function transactionPreamble(): string {
   return `\\set VERBOSITY verbose
+SET client_min_messages = warning;
 BEGIN;
 SELECT '${PID_MARKER}' || pg_catalog.pg_backend_pid();
 CREATE FUNCTION pg_temp.lifeboat_commit_guard() RETURNS trigger LANGUAGE plpgsql AS $lifeboat_guard$
@@ -229,7 +230,8 @@ export async function applyInOneTransaction(
   const env = toolEnv(connection, 'lifeboat-restore');
   const psql = spawn(
     tools.psql.path,
-    ['--no-psqlrc', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', `--dbname=${connection.urlWithoutPassword}`],
+    // --file=- (not plain stdin) makes psql prefix each error with "psql:<stdin>:LINE:", which names the entry.
+    ['--no-psqlrc', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', '--file=-', `--dbname=${connection.urlWithoutPassword}`],
     { env, stdio: ['pipe', 'pipe', 'pipe'] },
   );
   const generator = spawn(
