@@ -95344,6 +95344,14 @@ CREATE CONSTRAINT TRIGGER lifeboat_commit_guard AFTER INSERT ON pg_temp.lifeboat
 INSERT INTO pg_temp.lifeboat_commit_guard VALUES (true);
 `;
 }
+/**
+ * psql for the restore session. Never --single-transaction: that would COMMIT at the end of input,
+ * however the input ended. --file=- (not plain stdin) makes psql prefix each error with
+ * "psql:<stdin>:LINE:", which names the archive entry.
+ */
+function restoreSessionArgs(connection) {
+    return ['--no-psqlrc', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', '--file=-', `--dbname=${connection.urlWithoutPassword}`];
+}
 /** The only COMMIT that passes the guard. */
 const FINAL_COMMIT = `SET LOCAL lifeboat.commit_allowed = 'yes';
 COMMIT;
@@ -95444,9 +95452,7 @@ async function applyInOneTransaction(tools, connection, store, artifact, expecte
     // Open the archive before the target session: a missing object then fails with nothing begun.
     const body = await store.getObjectStream(artifact.key);
     const env = toolEnv(connection, 'lifeboat-restore');
-    const psql = (0,external_node_child_process_.spawn)(tools.psql.path, 
-    // --file=- (not plain stdin) makes psql prefix each error with "psql:<stdin>:LINE:", which names the entry.
-    ['--no-psqlrc', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', '--file=-', `--dbname=${connection.urlWithoutPassword}`], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const psql = (0,external_node_child_process_.spawn)(tools.psql.path, restoreSessionArgs(connection), { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const generator = (0,external_node_child_process_.spawn)(tools.pgRestore.path, ['--no-owner', ...(options.privileges === 'drop' ? ['--no-privileges'] : []), '--single-transaction', '--file=-'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const psqlExit = exitOf(psql);
     const generatorExit = exitOf(generator);

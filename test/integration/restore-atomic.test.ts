@@ -363,3 +363,33 @@ describe('restore at any size: no local disk on the default path', () => {
     }
   });
 });
+
+describe('the restore session itself: no end of input ever commits', () => {
+  async function feedAndClose(target: string, script: string): Promise<number | null> {
+    const { parseDatabaseUrl } = await import('../../src/engine/postgres/connection.js');
+    const { restoreSessionArgs, transactionPreamble } = await import('../../src/engine/restore/apply.js');
+    const { wipeSql } = await import('../../src/engine/restore/sql.js');
+    const connection = parseDatabaseUrl(target);
+    const psql = spawn('psql', restoreSessionArgs(connection), { env: { ...process.env, ...connection.env }, stdio: ['pipe', 'ignore', 'ignore'] });
+    // The parent dies mid-COPY: psql's input just ends, after a row that is valid on its own.
+    psql.stdin.end(transactionPreamble() + wipeSql({ recreatePublic: true }) + script);
+    return new Promise((resolve) => psql.on('close', (code) => resolve(code)));
+  }
+
+  it('input that ends in the middle of a COPY rolls back the wipe and the rows', async () => {
+    const target = await stagingTarget();
+    const before = everything(target);
+    await feedAndClose(target, 'CREATE TABLE public.half (id int, body text);\nCOPY public.half (id, body) FROM stdin;\n1\tcomplete row\n2\tcut sho');
+    await waitForNoRestoreSessions(target);
+    expect(everything(target)).toBe(before);
+  });
+
+  it("a COMMIT inside the script is refused by the commit guard and rolls everything back", async () => {
+    const target = await stagingTarget();
+    const before = everything(target);
+    const code = await feedAndClose(target, 'CREATE TABLE public.early (id int);\nCOMMIT;\nCREATE TABLE public.after_commit (id int);\n');
+    expect(code).not.toBe(0);
+    await waitForNoRestoreSessions(target);
+    expect(everything(target)).toBe(before);
+  });
+});

@@ -118,6 +118,15 @@ INSERT INTO pg_temp.lifeboat_commit_guard VALUES (true);
 `;
 }
 
+/**
+ * psql for the restore session. Never --single-transaction: that would COMMIT at the end of input,
+ * however the input ended. --file=- (not plain stdin) makes psql prefix each error with
+ * "psql:<stdin>:LINE:", which names the archive entry.
+ */
+export function restoreSessionArgs(connection: DatabaseConnection): string[] {
+  return ['--no-psqlrc', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', '--file=-', `--dbname=${connection.urlWithoutPassword}`];
+}
+
 /** The only COMMIT that passes the guard. */
 export const FINAL_COMMIT = `SET LOCAL lifeboat.commit_allowed = 'yes';
 COMMIT;
@@ -228,12 +237,7 @@ export async function applyInOneTransaction(
   const body = await store.getObjectStream(artifact.key);
 
   const env = toolEnv(connection, 'lifeboat-restore');
-  const psql = spawn(
-    tools.psql.path,
-    // --file=- (not plain stdin) makes psql prefix each error with "psql:<stdin>:LINE:", which names the entry.
-    ['--no-psqlrc', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', '--file=-', `--dbname=${connection.urlWithoutPassword}`],
-    { env, stdio: ['pipe', 'pipe', 'pipe'] },
-  );
+  const psql = spawn(tools.psql.path, restoreSessionArgs(connection), { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const generator = spawn(
     tools.pgRestore.path,
     ['--no-owner', ...(options.privileges === 'drop' ? ['--no-privileges'] : []), '--single-transaction', '--file=-'],
