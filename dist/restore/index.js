@@ -96815,9 +96815,9 @@ class RestoreScriptFilter extends external_node_stream_.Transform {
             const [, ...after] = this.held;
             this.held = undefined;
             this.sawClosingCommit = true;
-            out.push(Buffer.from('-- (pg_restore\'s COMMIT removed: Lifeboat commits after its checks)\n'));
+            this.emitLine("-- (pg_restore's COMMIT removed: Lifeboat commits after its checks)", out);
             for (const line of after)
-                out.push(Buffer.from(line + '\n'));
+                this.emitLine(line, out);
         }
         callback(null, Buffer.concat(out));
     }

@@ -131,8 +131,8 @@ export class RestoreScriptFilter extends Transform {
       const [, ...after] = this.held;
       this.held = undefined;
       this.sawClosingCommit = true;
-      out.push(Buffer.from('-- (pg_restore\'s COMMIT removed: Lifeboat commits after its checks)\n'));
-      for (const line of after) out.push(Buffer.from(line + '\n'));
+      this.emitLine("-- (pg_restore's COMMIT removed: Lifeboat commits after its checks)", out);
+      for (const line of after) this.emitLine(line, out);
     }
     callback(null, Buffer.concat(out));
   }
