@@ -15,6 +15,7 @@
  *        pre-restore backup is restored in one transaction.
  *   5. Verify after: every table's row count against the counts recorded in the backup's snapshot.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -42,7 +43,8 @@ import { choosePgTool, choosePsql, connectOrExplain, installHint, parseDatabaseU
 import { applyInOneTransaction, RolledBackError, restoreInParallel, verifyTarget, wipeInOwnTransaction, type RestoreTools } from './apply.js';
 import { fetchAndVerify, type VerifiedArchive } from './artifacts.js';
 import type { TableCheck } from './sql.js';
-import { withConnectionOf, type BucketSettings } from '../s3/client.js';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
 import { restoreMedia, verifyMediaPresent, type MediaRestoreResult } from '../media/media.js';
 import { BackupStore } from '../s3/store.js';
 import { formatBytes } from '../streams.js';
@@ -158,6 +160,9 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
   log.info(`Target ${connection.description}: PostgreSQL ${server.version}; using ${pgRestore.path} (${pgRestore.version}) and ${psql.path}.`);
 
   const mediaTarget = chooseMediaTarget(manifest, options, log);
+  // Before anything touches the target database: a media bucket that cannot take the backup's objects
+  // would otherwise be found only after the database had been replaced.
+  if (mediaTarget) await assertMediaTargetWritable(mediaTarget);
   const workDir = await mkdtemp(join(env.RUNNER_TEMP || tmpdir(), 'lifeboat-restore-'));
   try {
     const archive = await log.group(`Verify backup ${manifest.id}`, async () => {
@@ -171,7 +176,16 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
     // The database first: its restore is all-or-nothing. The media mirror follows only once it succeeded.
     const withMedia = async <T extends object>(result: T): Promise<T & { media?: RestoreResult['media'] }> => {
       if (!mediaTarget || !manifest.media) return result;
-      const media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media!, store, mediaTarget, log));
+      let media: MediaRestoreResult;
+      try {
+        media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media!, store, mediaTarget, log));
+      } catch (error) {
+        throw new LifeboatError(
+          `The database of ${targetSpace} was restored from ${manifest.id} and verified, but restoring the media into s3://${mediaTarget.bucket} ('media-bucket') failed: ` +
+            `${describeS3Failure(error)} Fix the media bucket and run the same restore again; it copies only the media that still differ.`,
+          { cause: error },
+        );
+      }
       return { ...result, media: { ...media, bucket: mediaTarget.bucket } };
     };
     const expected = manifest.database.tables;
@@ -193,7 +207,7 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
       const checks = await log.group(`Restore into ${targetSpace} (one transaction)`, () =>
         applyInOneTransaction(tools, connection, archive, expected, log),
       );
-      return withMedia({ ...base, method: 'transactional' as const, checks, durationMs: Date.now() - started });
+      return await withMedia({ ...base, method: 'transactional' as const, checks, durationMs: Date.now() - started });
     }
 
     log.info(
@@ -201,7 +215,7 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
         `a pre-restore backup of the target is taken first and restored if anything fails.`,
     );
     const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env }, tools, store, connection, archive, expected, workDir, log);
-    return withMedia({ ...base, method: 'parallel' as const, checks, preRestoreBackupId, durationMs: Date.now() - started });
+    return await withMedia({ ...base, method: 'parallel' as const, checks, preRestoreBackupId, durationMs: Date.now() - started });
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
@@ -224,6 +238,41 @@ function chooseMediaTarget(manifest: Manifest, options: RestoreOptions, log: Log
     );
   }
   return withConnectionOf(options.media, options.bucket);
+}
+
+/** An S3 failure from its code and HTTP status (some servers, like Ceph RGW, send an empty message). */
+function describeS3Failure(error: unknown): string {
+  if (error instanceof LifeboatError) return error.message;
+  const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  const code = e.Code ?? e.name;
+  const status = e.$metadata?.httpStatusCode;
+  const why =
+    code === 'NoSuchBucket' || (status === 404 && code !== 'NoSuchKey')
+      ? 'the bucket does not exist'
+      : code === 'AccessDenied' || status === 403
+        ? 'the credentials are not allowed to write to it'
+        : errorMessage(error) || 'the request failed';
+  return `${why} (${[code, status].filter(Boolean).join(', HTTP ')}).`;
+}
+
+/**
+ * Proves the target media bucket exists and takes writes, with a small probe object put and deleted
+ * again. Refuses, naming the input, before the target database is touched.
+ */
+async function assertMediaTargetWritable(target: BucketSettings): Promise<void> {
+  const client = createS3Client(target);
+  const probeKey = `${normalizePrefix(target.prefix)}.lifeboat-restore-probe-${randomBytes(6).toString('hex')}`;
+  try {
+    await client.send(new PutObjectCommand({ Bucket: target.bucket, Key: probeKey, Body: 'Lifeboat checks it can write here before a restore.\n' }));
+    await client.send(new DeleteObjectCommand({ Bucket: target.bucket, Key: probeKey }));
+  } catch (error) {
+    throw refuse(
+      `Cannot restore the media into s3://${target.bucket} given in 'media-bucket': ${describeS3Failure(error)} Nothing was changed.`,
+      `Check 'media-bucket', 'media-s3-endpoint', 'media-s3-region' and the media bucket's credentials (media-aws-*), or set 'skip-media: true' to restore only the database.`,
+    );
+  } finally {
+    client.destroy();
+  }
 }
 
 async function authorize(policy: Policy, options: RestoreOptions, env: NodeJS.ProcessEnv, log: Logger): Promise<RestoreAuthorization> {
