@@ -21,7 +21,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Trigger } from '../../domain/backup-id.js';
-import { latestComplete } from '../../domain/catalog.js';
 import type { Manifest, TableCount } from '../../domain/manifest.js';
 import type { Policy, RestoreRule } from '../../domain/policy.js';
 import {
@@ -47,6 +46,7 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
 import { restoreMedia, verifyMediaPresent, type MediaRestoreResult } from '../media/media.js';
 import { BackupStore } from '../s3/store.js';
+import { findLatestValid, manifestProblem } from '../list/latest.js';
 import { formatBytes } from '../streams.js';
 
 export const DEFAULT_PARALLEL_THRESHOLD_MB = 1024;
@@ -319,40 +319,47 @@ async function resolveBackup(store: BackupStore, options: RestoreOptions, log: L
   const { sourceSpace } = options;
   const listFix = `List what can be restored with the list action (space: ${sourceSpace}).`;
   const entries = await store.listEntries(sourceSpace);
-  let id: string;
   if (options.backupId === 'latest') {
-    const latest = latestComplete(entries, { space: sourceSpace, trigger: options.trigger });
-    if (!latest) {
-      const which = options.trigger ? ` with trigger '${options.trigger}'` : '';
-      throw refuse(`There is no complete backup of space '${sourceSpace}'${which} in ${store.describe()}.`, `Make one with the backup action first, or check 'source-space', 'trigger' and the bucket inputs. ${listFix}`);
+    let found;
+    try {
+      found = await findLatestValid(store, entries, { space: sourceSpace, trigger: options.trigger });
+    } catch (error) {
+      throw refuse(`The manifests of '${sourceSpace}' cannot be read from ${store.describe()}: ${errorMessage(error)}`, `Check the bucket inputs and credentials. ${listFix}`);
     }
-    id = latest.id;
-    log.info(`Latest complete backup of '${sourceSpace}'${options.trigger ? ` (${options.trigger})` : ''}: ${id}.`);
-  } else {
-    id = options.backupId;
-    const entry = entries.find((e) => e.id === id);
-    if (!entry) {
-      throw refuse(`Backup ${id} does not exist in space '${sourceSpace}' of ${store.describe()}.`, `Check 'backup-id' and 'source-space'. ${listFix}`);
+    const which = options.trigger ? ` with trigger '${options.trigger}'` : '';
+    // A broken newer backup is reported, never chosen: `latest` is the newest one that can be trusted.
+    for (const { entry, problem } of found.invalid) {
+      log.warning(`Skipping backup ${entry.id}, newer than the one restored: its manifest is invalid, so it cannot be trusted. ${problem}`);
     }
-    if (entry.status !== 'complete') {
-      throw refuse(
-        `Backup ${id} of space '${sourceSpace}' is incomplete (it has no manifest: it failed, was interrupted or is still running).`,
-        `Restore a complete backup instead. ${listFix}`,
-      );
+    if (!found.latest) {
+      const skipped = found.invalid.length ? ` (${found.invalid.length} backup(s) with an invalid manifest were skipped: ${found.invalid.map((i) => i.entry.id).join(', ')})` : '';
+      throw refuse(`There is no complete backup of space '${sourceSpace}'${which} with a valid manifest in ${store.describe()}${skipped}.`, `Make one with the backup action first, or check 'source-space', 'trigger' and the bucket inputs. ${listFix}`);
     }
+    const { entry, manifest } = found.latest;
+    log.info(
+      `Latest complete backup of '${sourceSpace}'${options.trigger ? ` (${options.trigger})` : ''} with a valid manifest: ${entry.id}` +
+        `${found.invalid.length ? ` (the newer ${found.invalid.map((i) => i.entry.id).join(', ')} ${found.invalid.length === 1 ? 'has' : 'have'} an invalid manifest)` : ''}.`,
+    );
+    return manifest;
   }
-  let manifest: Manifest;
+  const id = options.backupId;
+  const entry = entries.find((e) => e.id === id);
+  if (!entry) {
+    throw refuse(`Backup ${id} does not exist in space '${sourceSpace}' of ${store.describe()}.`, `Check 'backup-id' and 'source-space'. ${listFix}`);
+  }
+  if (entry.status !== 'complete') {
+    throw refuse(
+      `Backup ${id} of space '${sourceSpace}' is incomplete (it has no manifest: it failed, was interrupted or is still running).`,
+      `Restore a complete backup instead. ${listFix}`,
+    );
+  }
+  let manifest: Manifest | string;
   try {
-    manifest = await store.getManifest(sourceSpace, id);
+    manifest = await manifestProblem(store, entry);
   } catch (error) {
     throw refuse(`The manifest of backup ${id} cannot be read: ${errorMessage(error)}`, `Restore another backup. ${listFix}`);
   }
-  if (manifest.id !== id || manifest.space !== sourceSpace) {
-    throw refuse(
-      `The manifest stored for backup ${id} of '${sourceSpace}' describes backup ${manifest.id} of '${manifest.space}'; the bucket has been tampered with or mixed up.`,
-      `Restore another backup. ${listFix}`,
-    );
-  }
+  if (typeof manifest === 'string') throw refuse(`The manifest of backup ${id} cannot be read: ${manifest}`, `Restore another backup. ${listFix}`);
   return manifest;
 }
 
