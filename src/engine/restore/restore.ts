@@ -41,6 +41,7 @@ import { loadPolicy } from '../policy-file.js';
 import { choosePgTool, choosePsql, connectOrExplain, installHint, parseDatabaseUrl, readServerInfo, type DatabaseConnection } from '../postgres/connection.js';
 import { applyInOneTransaction, RolledBackError, restoreInParallel, verifyTarget, wipeInOwnTransaction, type RestoreTools } from './apply.js';
 import { fetchAndVerify, type VerifiedArchive } from './artifacts.js';
+import { assertTargetWipeable } from './wipe-check.js';
 import type { TableCheck } from './sql.js';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
@@ -159,6 +160,9 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
   const tools: RestoreTools = { pgRestore, psql };
   log.info(`Target ${connection.description}: PostgreSQL ${server.version}; using ${pgRestore.path} (${pgRestore.version}) and ${psql.path}.`);
 
+  // Before anything is downloaded: a target holding objects this role may not drop is refused at once,
+  // naming them all (the wipe checks again inside the restore's transaction).
+  await assertTargetWipeable(connection);
   const mediaTarget = chooseMediaTarget(manifest, options, log);
   // Before anything touches the target database: a media bucket that cannot take the backup's objects
   // would otherwise be found only after the database had been replaced.
