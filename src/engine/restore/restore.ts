@@ -21,7 +21,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Trigger } from '../../domain/backup-id.js';
-import type { Manifest, TableCount } from '../../domain/manifest.js';
+import { provenanceFromEnv, type Manifest, type TableCount } from '../../domain/manifest.js';
 import type { Policy, RestoreRule } from '../../domain/policy.js';
 import {
   assertRestoreAllowed,
@@ -42,6 +42,7 @@ import { choosePgTool, choosePsql, connectOrExplain, installHint, parseDatabaseU
 import { applyInOneTransaction, RolledBackError, restoreInParallel, verifyTarget, wipeInOwnTransaction, type RestoreTools } from './apply.js';
 import { fetchAndVerify, type VerifiedArchive } from './artifacts.js';
 import { assertTargetWipeable } from './wipe-check.js';
+import { putBackCommand, readRestoreJournal, removeRestoreJournal, RESTORE_JOURNAL_FORMAT, writeRestoreJournal, type RestoreJournal } from './journal.js';
 import type { TableCheck } from './sql.js';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
@@ -143,13 +144,15 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
 
   const store = new BackupStore(options.bucket);
   await store.assertReachable();
-  const manifest = await resolveBackup(store, options, log);
 
   const connection = parseDatabaseUrl(options.databaseUrl);
   const client = await connectOrExplain(connection);
   const server = await readServerInfo(client).finally(() => client.end().catch(() => undefined));
   const pgRestore = await choosePgTool('pg_restore', server, options.pgRestorePath, env);
   const psql = await choosePsql(pgRestore, server, env);
+  // Before anything else: an earlier parallel restore into this space that never finished is undone first.
+  await completeInterruptedRestore(store, options.targetSpace, { pgRestore, psql }, connection, env, log);
+  const manifest = await resolveBackup(store, options, log);
   const dumpMajor = Number.parseInt(manifest.database.pgDumpVersion, 10);
   if (Number.isFinite(dumpMajor) && dumpMajor > pgRestore.major) {
     throw refuse(
@@ -218,7 +221,7 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
       `Restoring ${formatBytes(size)} with pg_restore --jobs=${options.jobs} (at least ${formatBytes(options.parallelThresholdBytes)}, the parallel threshold); ` +
         `a pre-restore backup of the target is taken first and restored if anything fails.`,
     );
-    const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env }, tools, store, connection, archive, expected, workDir, log);
+    const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env }, tools, store, connection, manifest.id, archive, expected, workDir, log);
     return await withMedia({ ...base, method: 'parallel' as const, checks, preRestoreBackupId, durationMs: Date.now() - started });
   } finally {
     await rm(workDir, { recursive: true, force: true });
@@ -373,6 +376,7 @@ async function restoreWithSafetyNet(
   tools: RestoreTools,
   store: BackupStore,
   connection: DatabaseConnection,
+  backupId: string,
   archive: VerifiedArchive,
   expected: readonly TableCount[] | null,
   workDir: string,
@@ -404,9 +408,27 @@ async function restoreWithSafetyNet(
   }
   const preId = pre.manifest.id;
   log.info(`Pre-restore backup ${preId} taken (${pre.location}).`);
-
+  const journal: RestoreJournal = {
+    format: RESTORE_JOURNAL_FORMAT,
+    targetSpace: options.targetSpace,
+    target: connection.description,
+    sourceSpace: options.sourceSpace,
+    backupId,
+    preRestoreBackupId: preId,
+    startedAt: new Date().toISOString(),
+    ...(provenanceFromEnv(options.env)?.runUrl ? { runUrl: provenanceFromEnv(options.env)!.runUrl } : {}),
+  };
   try {
-    return await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
+    await writeRestoreJournal(store, journal);
+  } catch (error) {
+    throw new LifeboatError(`Could not write the restore journal ${store.restoreJournalKey(options.targetSpace)}, so the restore did not start and the target is unchanged: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  }
+
+  let result: { checks: TableCheck[] | null; preRestoreBackupId: string };
+  try {
+    result = await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
       await wipeInOwnTransaction(connection, !archive.createsPublicSchema);
       await restoreInParallel(tools, connection, archive, options.jobs);
       const checks = expected ? await verifyTarget(connection, expected) : null;
@@ -425,14 +447,74 @@ async function restoreWithSafetyNet(
       const why = rollbackError instanceof RolledBackError ? rollbackError.detail : errorMessage(rollbackError);
       throw new LifeboatError(
         `The parallel restore failed (${cause}), and rolling back to the pre-restore backup ${preId} failed too (${why}). ` +
-          `The target may be partly restored. Its state before the restore is saved as backup ${preId} in space '${options.targetSpace}'; ` +
-          `restore it with backup-id: ${preId}, source-space: ${options.targetSpace}, target-space: ${options.targetSpace} (the policy must allow ${options.targetSpace} → ${options.targetSpace}).`,
+          `The target may be partly restored. Its state before the restore is saved as backup ${preId} in space '${options.targetSpace}', ` +
+          `and the restore journal stays, so the next restore into '${options.targetSpace}' completes the put-back before anything else; ` +
+          `or ${putBackCommand(journal)}.`,
         { cause: error },
       );
     }
+    await removeRestoreJournal(store, options.targetSpace).catch((journalError: unknown) =>
+      log.warning(`The target is back to ${preId}, but the restore journal could not be removed (${errorMessage(journalError)}); the next restore into '${options.targetSpace}' will put it back to ${preId} again, which is harmless.`),
+    );
     throw new LifeboatError(
       `The parallel restore failed: ${cause}\nThe target was rolled back to the pre-restore backup ${preId}, taken just before the restore: it is as it was.`,
       { cause: error },
     );
   }
+  try {
+    await removeRestoreJournal(store, options.targetSpace);
+  } catch (error) {
+    // A journal left behind would make the next restore undo this one: that must not pass in silence.
+    throw new LifeboatError(
+      `The restore into '${options.targetSpace}' succeeded and was verified, but its journal ${store.restoreJournalKey(options.targetSpace)} could not be deleted (${errorMessage(error)}). ` +
+        `Delete it by hand; otherwise the next restore into '${options.targetSpace}' puts the target back to the pre-restore backup ${preId} first.`,
+      { cause: error },
+    );
+  }
+  return result;
+}
+
+/**
+ * An earlier parallel restore into this space was interrupted (its process killed, its runner lost, the
+ * server crashed) after the wipe: the journal says so. The target is put back to that restore's
+ * pre-restore backup, in one transaction, before this run does anything else; then the journal is removed.
+ */
+async function completeInterruptedRestore(
+  store: BackupStore,
+  targetSpace: string,
+  tools: RestoreTools,
+  connection: DatabaseConnection,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<void> {
+  const journal = await readRestoreJournal(store, targetSpace);
+  if (!journal) return;
+  const preId = journal.preRestoreBackupId;
+  const what = `A parallel restore of ${journal.backupId} into '${targetSpace}' (${journal.target}), started ${journal.startedAt}${journal.runUrl ? ` by ${journal.runUrl}` : ''}, did not finish`;
+  if (journal.target !== connection.description) {
+    throw refuse(
+      `${what}, and its target may be half-restored; this run's 'database-url' is ${connection.description}, a different database, so Lifeboat will not put it back from here.`,
+      `Run the restore with the 'database-url' of ${journal.target} to complete the put-back first, or ${putBackCommand(journal)}.`,
+    );
+  }
+  log.warning(`${what}: the target may be half-restored. Putting it back to the pre-restore backup ${preId} before anything else.`);
+  const dir = await mkdtemp(join(env.RUNNER_TEMP || tmpdir(), 'lifeboat-put-back-'));
+  try {
+    await log.group(`Complete the put-back of ${targetSpace} to ${preId}`, async () => {
+      const preManifest = await store.getManifest(targetSpace, preId);
+      const archive = await fetchAndVerify(store, preManifest, dir, tools.pgRestore, log);
+      await applyInOneTransaction(tools, connection, archive, preManifest.database.tables, log);
+    });
+  } catch (error) {
+    const why = error instanceof RolledBackError ? error.detail : errorMessage(error);
+    throw new LifeboatError(
+      `${what}, and putting the target back to the pre-restore backup ${preId} failed: ${why}. Nothing else was done; the journal stays, so the next restore into '${targetSpace}' tries again. ` +
+        `Fix the cause, or ${putBackCommand(journal)}.`,
+      { cause: error },
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  await removeRestoreJournal(store, targetSpace);
+  log.info(`The target is back to the pre-restore backup ${preId}, as it was before the interrupted restore; its journal is removed.`);
 }
