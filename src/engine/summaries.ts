@@ -79,6 +79,17 @@ export function listSummary(backups: readonly BackupEntry[], latest: BackupEntry
         : table(header, complete.map(row))
       : '_None._',
   );
+  const invalid = backups.filter((b) => b.status === 'invalid');
+  if (invalid.length) {
+    lines.push(
+      '',
+      `### Invalid manifest, not restorable (${invalid.length})`,
+      '',
+      'Their manifest exists but is corrupt, does not match the schema, or describes another backup; `latest` skips them.',
+      '',
+      table([...header, 'Problem'], invalid.map((b) => [...row(b), b.problem ?? ''])),
+    );
+  }
   if (incomplete.length) {
     lines.push(
       '',
