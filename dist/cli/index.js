@@ -86244,6 +86244,13 @@ const schema = {
     },
 };
 const validate = new ajv.Ajv({ allErrors: true }).compile(schema);
+/** A manifest that was read but is not a valid one: its backup cannot be trusted or restored. */
+class InvalidManifestError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'InvalidManifestError';
+    }
+}
 /** Parses and checks a manifest read from the bucket; a malformed one is an error, never a partial result. */
 function parseManifest(text, where) {
     let data;
@@ -86251,11 +86258,11 @@ function parseManifest(text, where) {
         data = JSON.parse(text);
     }
     catch (error) {
-        throw new Error(`The manifest at ${where} is not valid JSON (${error.message}); the backup cannot be trusted.`);
+        throw new InvalidManifestError(`The manifest at ${where} is not valid JSON (${error.message}); the backup cannot be trusted.`);
     }
     if (!validate(data)) {
         const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
-        throw new Error(`The manifest at ${where} does not match ${MANIFEST_FORMAT}: ${problems}`);
+        throw new InvalidManifestError(`The manifest at ${where} does not match ${MANIFEST_FORMAT}: ${problems}`);
     }
     return data;
 }
@@ -87142,6 +87149,10 @@ class BackupStore {
     }
     manifestKey(space, id) {
         return this.artifactKey(space, id, MANIFEST_FILE);
+    }
+    /** Where a parallel restore records, until it is done, which pre-restore backup undoes it (one per target space). */
+    restoreJournalKey(targetSpace) {
+        return `${this.prefix}restore-journal/${targetSpace}.json`;
     }
     /** Where prunes record what they are deleting (outside backups/, so listings of backups never see it). */
     pruneJournalPrefix() {
@@ -88507,8 +88518,61 @@ const backupCommand = {
     },
 };
 
+;// CONCATENATED MODULE: ./src/engine/list/latest.ts
+/**
+ * `latest` means the newest backup whose manifest is valid. The listing alone shows only that a manifest
+ * exists, so the candidates are read newest first until one parses, matches the schema and names the
+ * backup it is stored under. A broken newer one is reported, never chosen. Usually that is one read.
+ */
+
+
+/**
+ * Reads manifests of the complete backups matching `filter`, newest first, until one is valid. A manifest
+ * that cannot be fetched (network, permissions) is an error, not a reason to fall back to an older backup.
+ */
+async function findLatestValid(store, entries, filter = {}) {
+    const invalid = [];
+    for (const entry of sortNewestFirst(filterEntries(entries, filter))) {
+        if (entry.status !== 'complete')
+            continue;
+        const problem = await manifestProblem(store, entry);
+        if (typeof problem === 'string') {
+            invalid.push({ entry, problem });
+            continue;
+        }
+        return { latest: { entry, manifest: problem }, invalid };
+    }
+    return { invalid };
+}
+/** The manifest, or why it is not a valid manifest of this backup. */
+async function manifestProblem(store, entry) {
+    let manifest;
+    try {
+        manifest = await store.getManifest(entry.space, entry.id);
+    }
+    catch (error) {
+        if (error instanceof InvalidManifestError)
+            return error.message;
+        throw error;
+    }
+    if (manifest.id !== entry.id || manifest.space !== entry.space) {
+        return `The manifest stored for backup ${entry.id} of '${entry.space}' describes backup ${manifest.id} of '${manifest.space}'; the bucket has been tampered with or mixed up.`;
+    }
+    return manifest;
+}
+/** The entries with every invalid one marked as such (status 'invalid' and its problem). */
+function markInvalid(entries, invalid) {
+    const problems = new Map(invalid.map((i) => [`${i.entry.space}/${i.entry.id}`, i.problem]));
+    return entries.map((e) => {
+        const problem = problems.get(`${e.space}/${e.id}`);
+        return problem === undefined ? e : { ...e, status: 'invalid', problem };
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/engine/list/list.ts
 /** List: what can be restored, newest first, from one bucket listing (plus, on request, each manifest). */
+
+
 
 
 
@@ -88517,10 +88581,19 @@ async function runList(bucket, filter, options = {}) {
     const store = new BackupStore(bucket);
     await store.assertReachable();
     const entries = filterEntries(await store.listEntries(filter.space), filter);
-    const backups = sortNewestFirst(entries);
-    const result = { backups, latest: latestComplete(entries) };
-    if (options.details)
+    // Only the newest manifests are read, until one is valid: listing stays one request per 1,000 keys plus about one read.
+    const { latest, invalid } = await findLatestValid(store, entries);
+    let backups = sortNewestFirst(markInvalid(entries, invalid));
+    const result = { backups, latest: latest?.entry };
+    if (options.details) {
         result.details = await readDetails(store, backups);
+        // Every manifest has been read now, so every invalid one is known.
+        backups = backups.map((b) => {
+            const d = result.details.get(b.id);
+            return d?.invalid ? { ...b, status: 'invalid', problem: d.error } : b;
+        });
+        result.backups = backups;
+    }
     return result;
 }
 /** One manifest read per complete backup, many at a time: the listing alone stays one request per 1,000 keys. */
@@ -88529,6 +88602,9 @@ async function readDetails(store, backups) {
     await forEachConcurrently(backups.filter((b) => b.status === 'complete'), 16, async (entry) => {
         try {
             const m = await store.getManifest(entry.space, entry.id);
+            if (m.id !== entry.id || m.space !== entry.space) {
+                throw new InvalidManifestError(`The manifest stored for backup ${entry.id} of '${entry.space}' describes backup ${m.id} of '${m.space}'.`);
+            }
             details.set(entry.id, {
                 databaseBytes: m.artifacts.reduce((sum, a) => sum + a.uncompressedSize, 0),
                 tables: m.database.tables?.length ?? null,
@@ -88536,7 +88612,7 @@ async function readDetails(store, backups) {
             });
         }
         catch (error) {
-            details.set(entry.id, { databaseBytes: 0, tables: null, error: errorMessage(error) });
+            details.set(entry.id, { databaseBytes: 0, tables: null, error: errorMessage(error), ...(error instanceof InvalidManifestError ? { invalid: true } : {}) });
         }
     });
     return details;
@@ -88550,6 +88626,7 @@ function toListOutput(entries, details) {
         createdAt: e.createdAt.toISOString(),
         sizeBytes: e.sizeBytes,
         status: e.status,
+        ...(e.problem ? { problem: e.problem } : {}),
         ...(details?.has(e.id) ? { details: details.get(e.id) } : {}),
     }));
 }
@@ -88596,7 +88673,7 @@ const listCommand = {
         const title = describeFilter(filter);
         out.write(`Backups${title ? ` (${title})` : ''}, newest first; latest restorable: ${latest?.id ?? 'none'}\n`);
         for (const b of backups) {
-            const state = b.status === 'complete' ? 'restorable' : 'INCOMPLETE (not restorable)';
+            const state = b.status === 'complete' ? 'restorable' : b.status === 'invalid' ? `INVALID MANIFEST (not restorable): ${b.problem ?? ''}` : 'INCOMPLETE (not restorable)';
             const d = details?.get(b.id);
             const media = d?.media ? `  media ${d.media.objects} objects, ${d.media.newObjects} new / ${d.media.reusedObjects} reused` : '';
             out.write(`  ${b.id}  ${b.space.padEnd(12)} ${b.trigger.padEnd(11)} ${formatBytes(b.sizeBytes).padStart(10)}  ${state}${media}\n`);
@@ -95134,30 +95211,182 @@ const VERIFY_MARKER = 'LIFEBOAT-VERIFY ';
 function literal(text) {
     return `'${text.replace(/'/g, "''")}'`;
 }
+/** Objects with an OID below this were made by initdb (FirstNormalObjectId): built in, never wiped. */
+const FIRST_NORMAL_OBJECT_ID = 16384;
+/** Not a member of an extension: those go with DROP EXTENSION, and cannot be dropped on their own. */
+function notExtensionMember(catalog, oid) {
+    return `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = '${catalog}'::pg_catalog.regclass AND x.objid = ${oid} AND x.deptype = 'e')`;
+}
 /**
- * Empties the target database: every extension except plpgsql, every schema that is not a system schema
- * (CASCADE, so everything in them goes too) and every large object. Anything the connecting role may not
- * drop makes this fail, and with it the whole restore, before any data is replaced.
+ * Goes anyway when the schemas and extensions are dropped: it depends on a function or type in a wiped
+ * schema, on a language the wipe drops, or on an extension member (DROP … CASCADE takes dependent objects
+ * along without checking who owns them).
+ */
+function goesWithSchemas(catalog, oid) {
+    return `EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+    WHERE d.classid = '${catalog}'::pg_catalog.regclass AND d.objid = ${oid} AND d.deptype IN ('n', 'a')
+      AND (EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid = d.refobjid AND p.pronamespace = ANY (wiped_schemas))
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND t.oid = d.refobjid AND t.typnamespace = ANY (wiped_schemas))
+        OR (d.refclassid = 'pg_catalog.pg_language'::pg_catalog.regclass AND d.refobjid >= ${FIRST_NORMAL_OBJECT_ID} AND d.refobjid <> (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'plpgsql'))
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = d.refclassid AND e.objid = d.refobjid AND e.deptype = 'e')))`;
+}
+/** Whether the restoring role may drop what `owner` owns: it is that role, inherits its privileges, or is a superuser. */
+const MAY_DROP = (owner) => `pg_catalog.pg_has_role(me, ${owner}, 'USAGE')`;
+/**
+ * The first part of the wipe: every object it would drop that the connecting role may not drop, collected
+ * before anything is dropped, and refused in ONE error that names each object and how to fix it. Plain SQL
+ * that changes nothing, so it can also run on its own before a restore starts.
+ */
+function wipeRefusalCheck() {
+    const ext = (catalog, oid) => notExtensionMember(catalog, oid);
+    const stays = (catalog, oid) => `NOT ${goesWithSchemas(catalog, oid)}`;
+    return `
+  me := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user);
+  SELECT coalesce(pg_catalog.array_agg(n.oid), '{}') INTO wiped_schemas FROM pg_catalog.pg_namespace n
+    WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema';
+
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'event trigger %I (owned by %s): only its owner or a superuser may drop it; have a superuser run DROP EVENT TRIGGER %I, or restore as a superuser',
+      e.evtname, e.evtowner::pg_catalog.regrole, e.evtname)
+    FROM pg_catalog.pg_event_trigger e WHERE NOT ${MAY_DROP('e.evtowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'subscription %I (owned by %s): run ALTER SUBSCRIPTION %I OWNER TO %I as its owner or a superuser, or restore as %s',
+      s.subname, s.subowner::pg_catalog.regrole, s.subname, current_user, s.subowner::pg_catalog.regrole)
+    FROM pg_catalog.pg_subscription s
+    WHERE s.subdbid = (SELECT db.oid FROM pg_catalog.pg_database db WHERE db.datname = pg_catalog.current_database())
+      AND NOT ${MAY_DROP('s.subowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'publication %I (owned by %s): run ALTER PUBLICATION %I OWNER TO %I as its owner or a superuser, or restore as %s',
+      p.pubname, p.pubowner::pg_catalog.regrole, p.pubname, current_user, p.pubowner::pg_catalog.regrole)
+    FROM pg_catalog.pg_publication p WHERE NOT ${MAY_DROP('p.pubowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'extension %I (owned by %s): an extension''s owner cannot be changed; have %s or a superuser run DROP EXTENSION %I CASCADE, or restore as %s',
+      x.extname, x.extowner::pg_catalog.regrole, x.extowner::pg_catalog.regrole, x.extname, x.extowner::pg_catalog.regrole)
+    FROM pg_catalog.pg_extension x WHERE x.extname <> 'plpgsql' AND NOT ${MAY_DROP('x.extowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'schema %I (owned by %s): run ALTER SCHEMA %I OWNER TO %I as its owner or a superuser, or restore as %s',
+      n.nspname, n.nspowner::pg_catalog.regrole, n.nspname, current_user, n.nspowner::pg_catalog.regrole)
+    FROM pg_catalog.pg_namespace n WHERE n.oid = ANY (wiped_schemas) AND NOT ${MAY_DROP('n.nspowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'foreign-data wrapper %I (owned by %s), with its servers and user mappings: only a superuser may own one; have a superuser run DROP FOREIGN DATA WRAPPER %I CASCADE, or restore as a superuser',
+      w.fdwname, w.fdwowner::pg_catalog.regrole, w.fdwname)
+    FROM pg_catalog.pg_foreign_data_wrapper w
+    WHERE ${ext('pg_catalog.pg_foreign_data_wrapper', 'w.oid')} AND ${stays('pg_catalog.pg_foreign_data_wrapper', 'w.oid')} AND NOT ${MAY_DROP('w.fdwowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'cast (%s AS %s): only a superuser or the owner of either type may drop it; have one run DROP CAST (%s AS %s), or restore as a superuser',
+      c.castsource::pg_catalog.regtype, c.casttarget::pg_catalog.regtype, c.castsource::pg_catalog.regtype, c.casttarget::pg_catalog.regtype)
+    FROM pg_catalog.pg_cast c
+      JOIN pg_catalog.pg_type st ON st.oid = c.castsource JOIN pg_catalog.pg_type tt ON tt.oid = c.casttarget
+    WHERE c.oid >= ${FIRST_NORMAL_OBJECT_ID} AND ${ext('pg_catalog.pg_cast', 'c.oid')} AND ${stays('pg_catalog.pg_cast', 'c.oid')}
+      AND NOT ${MAY_DROP('st.typowner')} AND NOT ${MAY_DROP('tt.typowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'transform for %s language %I: only a superuser or the type''s owner may drop it; have one run DROP TRANSFORM FOR %s LANGUAGE %I, or restore as a superuser',
+      t.trftype::pg_catalog.regtype, l.lanname, t.trftype::pg_catalog.regtype, l.lanname)
+    FROM pg_catalog.pg_transform t JOIN pg_catalog.pg_language l ON l.oid = t.trflang JOIN pg_catalog.pg_type ty ON ty.oid = t.trftype
+    WHERE t.oid >= ${FIRST_NORMAL_OBJECT_ID} AND ${ext('pg_catalog.pg_transform', 't.oid')} AND ${stays('pg_catalog.pg_transform', 't.oid')}
+      AND NOT ${MAY_DROP('ty.typowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'access method %I: only a superuser may drop one; have one run DROP ACCESS METHOD %I CASCADE, or restore as a superuser', a.amname, a.amname)
+    FROM pg_catalog.pg_am a
+    WHERE a.oid >= ${FIRST_NORMAL_OBJECT_ID} AND ${ext('pg_catalog.pg_am', 'a.oid')} AND ${stays('pg_catalog.pg_am', 'a.oid')}
+      AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = me) ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'language %I (owned by %s): run ALTER LANGUAGE %I OWNER TO %I as its owner or a superuser, or restore as %s',
+      l.lanname, l.lanowner::pg_catalog.regrole, l.lanname, current_user, l.lanowner::pg_catalog.regrole)
+    FROM pg_catalog.pg_language l
+    WHERE l.oid >= ${FIRST_NORMAL_OBJECT_ID} AND l.lanname <> 'plpgsql' AND ${ext('pg_catalog.pg_language', 'l.oid')} AND ${stays('pg_catalog.pg_language', 'l.oid')}
+      AND NOT ${MAY_DROP('l.lanowner')} ORDER BY 1);
+  IF NOT pg_catalog.current_setting('lo_compat_privileges')::boolean THEN
+    blockers := blockers || ARRAY(SELECT pg_catalog.format(
+        '%s large object(s) owned by %s (OID %s): run ALTER LARGE OBJECT <oid> OWNER TO %I for each as their owner or a superuser, or restore as %s',
+        pg_catalog.count(*), m.lomowner::pg_catalog.regrole,
+        pg_catalog.array_to_string((pg_catalog.array_agg(m.oid ORDER BY m.oid))[1:5], ', ') || CASE WHEN pg_catalog.count(*) > 5 THEN ', …' ELSE '' END,
+        current_user, m.lomowner::pg_catalog.regrole)
+      FROM pg_catalog.pg_largeobject_metadata m WHERE NOT ${MAY_DROP('m.lomowner')} GROUP BY m.lomowner ORDER BY 1);
+  END IF;
+
+  IF pg_catalog.cardinality(blockers) > 0 THEN
+    RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+      MESSAGE = pg_catalog.format('lifeboat wipe refused before dropping anything: role %I may not drop %s object(s) in the target, so the target is unchanged: %s',
+        current_user, pg_catalog.cardinality(blockers), pg_catalog.array_to_string(blockers, '; ')),
+      HINT = 'Give these objects to the restoring role, drop them as their owner, or restore as a role that may drop them.';
+  END IF;`;
+}
+/** Declarations the refusal check needs, for a DO block. */
+const CHECK_DECLARATIONS = `
+  me oid;
+  wiped_schemas oid[];
+  blockers text[] := '{}';`;
+/**
+ * The refusal check on its own: changes nothing, RAISEs (insufficient_privilege) naming every object the
+ * role may not drop. The parallel path runs it before taking the pre-restore backup.
+ */
+function wipeRefusalSql() {
+    return `
+DO $lifeboat_wipe_check$
+DECLARE${CHECK_DECLARATIONS}
+BEGIN${wipeRefusalCheck()}
+END
+$lifeboat_wipe_check$;
+`;
+}
+/**
+ * Empties the target database so that restoring an archive into it gives what restoring it into a fresh
+ * database gives, however often it is repeated. First it checks that the connecting role may drop every
+ * object the wipe drops, and refuses with one error naming all it may not (nothing is dropped then). Then
+ * it drops, in an order that keeps each step possible:
+ *   event triggers (first, so none fires during the wipe); subscriptions (disabled and detached from their
+ *   replication slot, which is left alone on the publisher, then dropped); publications; every extension
+ *   except plpgsql; every schema that is not a system schema (CASCADE, so everything in them goes too);
+ *   then what lives outside schemas and is still there: foreign-data wrappers (CASCADE: their servers and
+ *   user mappings), foreign servers, casts, transforms, access methods and procedural languages made after
+ *   initdb (OID >= 16384) that no extension owns; every large object. Finally the default privileges the
+ *   connecting role has set for the objects it creates are reset to the built-in defaults, so that no
+ *   `ALTER DEFAULT PRIVILEGES … GRANT … TO PUBLIC` of the target applies to the restored objects.
+ *
+ * Kept on purpose: the database's own comment and `ALTER DATABASE … SET` settings (pg_dump without
+ * --create does not carry the source's, so they are the target's configuration, not data; see
+ * docs/restore.md), roles and tablespaces (cluster-wide).
  *
  * pg_dump 15 and later never emit CREATE SCHEMA public (they assume every database has it), so unless the
  * archive creates it, `public` is created again here with the target's own owner, privileges and comment,
  * as it was before the wipe: the target keeps its `public` the way its administrators set it up.
  */
 function wipeSql(options) {
+    const ext = (catalog, oid) => notExtensionMember(catalog, oid);
     return `
 DO $lifeboat_wipe$
-DECLARE
+DECLARE${CHECK_DECLARATIONS}
   item record;
+  who oid;
+  in_schema text;
   had_public boolean;
   public_owner oid;
   public_acl aclitem[];
   public_comment text;
-BEGIN
+BEGIN${wipeRefusalCheck()}
+
   SELECT n.nspowner, n.nspacl, pg_catalog.obj_description(n.oid, 'pg_namespace')
     INTO public_owner, public_acl, public_comment
     FROM pg_catalog.pg_namespace n WHERE n.nspname = 'public';
   had_public := FOUND;
 
+  FOR item IN SELECT e.evtname FROM pg_catalog.pg_event_trigger e WHERE ${ext('pg_catalog.pg_event_trigger', 'e.oid')} ORDER BY 1 LOOP
+    EXECUTE pg_catalog.format('DROP EVENT TRIGGER IF EXISTS %I', item.evtname);
+  END LOOP;
+  FOR item IN
+    SELECT s.subname, s.subenabled, s.subslotname FROM pg_catalog.pg_subscription s
+    WHERE s.subdbid = (SELECT db.oid FROM pg_catalog.pg_database db WHERE db.datname = pg_catalog.current_database()) ORDER BY 1
+  LOOP
+    -- A subscription with a slot cannot be dropped inside a transaction (it would drop the slot on the
+    -- publisher); detached from it, it can. The publisher's slot is left for its administrators.
+    IF item.subenabled THEN EXECUTE pg_catalog.format('ALTER SUBSCRIPTION %I DISABLE', item.subname); END IF;
+    IF item.subslotname IS NOT NULL THEN EXECUTE pg_catalog.format('ALTER SUBSCRIPTION %I SET (slot_name = NONE)', item.subname); END IF;
+    EXECUTE pg_catalog.format('DROP SUBSCRIPTION %I', item.subname);
+  END LOOP;
+  FOR item IN SELECT p.pubname FROM pg_catalog.pg_publication p ORDER BY 1 LOOP
+    EXECUTE pg_catalog.format('DROP PUBLICATION IF EXISTS %I', item.pubname);
+  END LOOP;
   FOR item IN SELECT e.extname FROM pg_catalog.pg_extension e WHERE e.extname <> 'plpgsql' ORDER BY 1 LOOP
     EXECUTE pg_catalog.format('DROP EXTENSION IF EXISTS %I CASCADE', item.extname);
   END LOOP;
@@ -95167,13 +95396,67 @@ BEGIN
   LOOP
     EXECUTE pg_catalog.format('DROP SCHEMA IF EXISTS %I CASCADE', item.nspname);
   END LOOP;
+
+  -- What lives outside schemas, as far as it did not go with them.
+  FOR item IN SELECT w.fdwname FROM pg_catalog.pg_foreign_data_wrapper w WHERE ${ext('pg_catalog.pg_foreign_data_wrapper', 'w.oid')} ORDER BY 1 LOOP
+    EXECUTE pg_catalog.format('DROP FOREIGN DATA WRAPPER IF EXISTS %I CASCADE', item.fdwname);
+  END LOOP;
+  FOR item IN SELECT f.srvname FROM pg_catalog.pg_foreign_server f WHERE ${ext('pg_catalog.pg_foreign_server', 'f.oid')} ORDER BY 1 LOOP
+    EXECUTE pg_catalog.format('DROP SERVER IF EXISTS %I CASCADE', item.srvname);
+  END LOOP;
+  FOR item IN
+    SELECT c.castsource::pg_catalog.regtype::text AS source, c.casttarget::pg_catalog.regtype::text AS target FROM pg_catalog.pg_cast c
+    WHERE c.oid >= ${FIRST_NORMAL_OBJECT_ID} AND ${ext('pg_catalog.pg_cast', 'c.oid')} ORDER BY 1, 2
+  LOOP
+    EXECUTE pg_catalog.format('DROP CAST IF EXISTS (%s AS %s) CASCADE', item.source, item.target);
+  END LOOP;
+  FOR item IN
+    SELECT t.trftype::pg_catalog.regtype::text AS type_name, l.lanname FROM pg_catalog.pg_transform t JOIN pg_catalog.pg_language l ON l.oid = t.trflang
+    WHERE t.oid >= ${FIRST_NORMAL_OBJECT_ID} AND ${ext('pg_catalog.pg_transform', 't.oid')} ORDER BY 1, 2
+  LOOP
+    EXECUTE pg_catalog.format('DROP TRANSFORM IF EXISTS FOR %s LANGUAGE %I CASCADE', item.type_name, item.lanname);
+  END LOOP;
+  FOR item IN SELECT a.amname FROM pg_catalog.pg_am a WHERE a.oid >= ${FIRST_NORMAL_OBJECT_ID} AND ${ext('pg_catalog.pg_am', 'a.oid')} ORDER BY 1 LOOP
+    EXECUTE pg_catalog.format('DROP ACCESS METHOD IF EXISTS %I CASCADE', item.amname);
+  END LOOP;
+  FOR item IN
+    SELECT l.lanname FROM pg_catalog.pg_language l
+    WHERE l.oid >= ${FIRST_NORMAL_OBJECT_ID} AND l.lanname <> 'plpgsql' AND ${ext('pg_catalog.pg_language', 'l.oid')} ORDER BY 1
+  LOOP
+    EXECUTE pg_catalog.format('DROP LANGUAGE IF EXISTS %I CASCADE', item.lanname);
+  END LOOP;
   PERFORM pg_catalog.lo_unlink(m.oid) FROM pg_catalog.pg_largeobject_metadata m;
+
+  -- Default privileges of the connecting role (the creator of everything restored), back to the built-in
+  -- defaults: the owner has every privilege, PUBLIC may execute functions and use types, nothing else.
+  -- An entry equal to the defaults is removed by PostgreSQL itself. Per-schema entries in wiped schemas
+  -- went with their schema.
+  FOR item IN
+    SELECT d.defaclnamespace, d.defaclobjtype, d.defaclacl,
+           CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' WHEN 'n' THEN 'SCHEMAS' END AS kind
+    FROM pg_catalog.pg_default_acl d WHERE d.defaclrole = me
+  LOOP
+    in_schema := CASE WHEN item.defaclnamespace = 0 THEN ''
+                      ELSE pg_catalog.format(' IN SCHEMA %I', (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = item.defaclnamespace)) END;
+    FOR who IN SELECT DISTINCT a.grantee FROM pg_catalog.aclexplode(item.defaclacl) a LOOP
+      CONTINUE WHEN who = me AND item.defaclnamespace = 0;
+      EXECUTE pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I%s REVOKE ALL ON %s FROM %s', current_user, in_schema, item.kind,
+        CASE WHEN who = 0 THEN 'PUBLIC' ELSE who::pg_catalog.regrole::text END);
+    END LOOP;
+    IF item.defaclnamespace = 0 THEN
+      EXECUTE pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT ALL ON %s TO %I', current_user, item.kind, current_user);
+      IF item.defaclobjtype = 'f' THEN
+        EXECUTE pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT EXECUTE ON FUNCTIONS TO PUBLIC', current_user);
+      ELSIF item.defaclobjtype = 'T' THEN
+        EXECUTE pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT USAGE ON TYPES TO PUBLIC', current_user);
+      END IF;
+    END IF;
+  END LOOP;
 
   IF ${options.recreatePublic ? 'true' : 'false'} THEN
     CREATE SCHEMA public;
     IF had_public THEN
-      IF public_owner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
-         AND pg_catalog.pg_has_role(current_user, public_owner, 'MEMBER') THEN
+      IF public_owner <> me AND pg_catalog.pg_has_role(current_user, public_owner, 'MEMBER') THEN
         EXECUTE pg_catalog.format('ALTER SCHEMA public OWNER TO %s', public_owner::regrole);
       END IF;
       FOR item IN SELECT a.grantee, a.privilege_type, a.is_grantable FROM pg_catalog.aclexplode(public_acl) a LOOP
@@ -95665,6 +95948,90 @@ async function verifyTarget(connection, expected) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/engine/restore/wipe-check.ts
+/**
+ * The wipe's refusal check, run on its own before a restore starts: it changes nothing, and names every
+ * object in the target that the connecting role may not drop. The same check runs again as the first part
+ * of the wipe itself, inside the restore's transaction, so nothing created in between can slip through.
+ */
+
+
+
+
+async function assertTargetWipeable(connection) {
+    const client = await connectOrExplain(connection);
+    try {
+        await client.query(wipeRefusalSql());
+    }
+    catch (error) {
+        const code = error.code;
+        if (code !== '42501')
+            throw error;
+        throw new RestoreRefused({
+            reason: `The target ${connection.description} holds objects the restore would have to drop and the role in 'database-url' may not drop; nothing was changed. ${errorMessage(error)}`,
+            fix: 'Give those objects to the restoring role or drop them as their owner (the fix for each is given above), or set \'database-url\' to a role that may drop them.',
+        });
+    }
+    finally {
+        await client.end().catch(() => undefined);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/restore/journal.ts
+/**
+ * The parallel path's safety net, made to survive a crash. Its pg_restore --jobs runs outside any one
+ * transaction, so a killed process or a crashed server leaves the target half-restored, and the automatic
+ * put-back of the pre-restore backup never runs. So before the wipe, a journal in the backup bucket records
+ * that a parallel restore into the target space is in progress and which pre-restore backup undoes it. It is
+ * removed once the restore has succeeded or the put-back is complete. The next restore into that space finds
+ * it and completes the put-back before it does anything else.
+ */
+
+const RESTORE_JOURNAL_FORMAT = 'lifeboat-restore-journal/1';
+function isMissing(error) {
+    const e = error;
+    return e.name === 'NoSuchKey' || e.Code === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+}
+async function writeRestoreJournal(store, journal) {
+    await store.putText(store.restoreJournalKey(journal.targetSpace), JSON.stringify(journal, null, 2) + '\n');
+}
+/** The journal of an unfinished parallel restore into this space, if there is one. */
+async function readRestoreJournal(store, targetSpace) {
+    const key = store.restoreJournalKey(targetSpace);
+    let text;
+    try {
+        text = await store.getText(key);
+    }
+    catch (error) {
+        if (isMissing(error))
+            return undefined;
+        throw new LifeboatError(`Cannot read the restore journal s3://${store.bucket}/${key}: ${errorMessage(error)}`, { cause: error });
+    }
+    let journal;
+    try {
+        journal = JSON.parse(text);
+    }
+    catch (error) {
+        throw new LifeboatError(`The restore journal s3://${store.bucket}/${key} is not valid JSON (${errorMessage(error)}).`, { cause: error });
+    }
+    if (journal.format !== RESTORE_JOURNAL_FORMAT || journal.targetSpace !== targetSpace || typeof journal.preRestoreBackupId !== 'string') {
+        throw new LifeboatError(`The restore journal s3://${store.bucket}/${key} is not a ${RESTORE_JOURNAL_FORMAT} journal for space '${targetSpace}'.`);
+    }
+    return journal;
+}
+async function removeRestoreJournal(store, targetSpace) {
+    const key = store.restoreJournalKey(targetSpace);
+    const outcome = await store.deleteKeys([key]);
+    if (outcome.failed.length) {
+        throw new LifeboatError(`Cannot delete the restore journal s3://${store.bucket}/${key}: ${outcome.failed[0].message}`);
+    }
+}
+/** The command that puts the target back by hand, for messages. */
+function putBackCommand(journal) {
+    const space = journal.targetSpace;
+    return `restore with source-space: ${space}, target-space: ${space}, backup-id: ${journal.preRestoreBackupId} (the policy must allow ${space} → ${space})`;
+}
+
 ;// CONCATENATED MODULE: ./src/engine/restore/restore.ts
 /**
  * Restore: put a backup of a source space into a target space, replacing everything in the target.
@@ -95683,6 +96050,11 @@ async function verifyTarget(connection, expected) {
  *        pre-restore backup is restored in one transaction.
  *   5. Verify after: every table's row count against the counts recorded in the backup's snapshot.
  */
+
+
+
+
+
 
 
 
@@ -95734,19 +96106,28 @@ async function runRestore(options, log, authorized) {
         `${authorization.eventName ? `, event ${authorization.eventName}` : ''}${authorization.actor ? `, by ${authorization.actor}` : ''}).`);
     const store = new BackupStore(options.bucket);
     await store.assertReachable();
-    const manifest = await resolveBackup(store, options, log);
     const connection = parseDatabaseUrl(options.databaseUrl);
     const client = await connectOrExplain(connection);
     const server = await readServerInfo(client).finally(() => client.end().catch(() => undefined));
     const pgRestore = await choosePgTool('pg_restore', server, options.pgRestorePath, env);
     const psql = await choosePsql(pgRestore, server, env);
+    // Before anything else: an earlier parallel restore into this space that never finished is undone first.
+    await completeInterruptedRestore(store, options.targetSpace, { pgRestore, psql }, connection, env, log);
+    const manifest = await resolveBackup(store, options, log);
     const dumpMajor = Number.parseInt(manifest.database.pgDumpVersion, 10);
     if (Number.isFinite(dumpMajor) && dumpMajor > pgRestore.major) {
         throw restore_refuse(`Backup ${manifest.id} was made by pg_dump ${manifest.database.pgDumpVersion}, and pg_restore ${pgRestore.version} (${pgRestore.path}) cannot read archives of a newer pg_dump.`, installHint('pg_restore', dumpMajor));
     }
     const tools = { pgRestore, psql };
     log.info(`Target ${connection.description}: PostgreSQL ${server.version}; using ${pgRestore.path} (${pgRestore.version}) and ${psql.path}.`);
+    // Before anything is downloaded: a target holding objects this role may not drop is refused at once,
+    // naming them all (the wipe checks again inside the restore's transaction).
+    await assertTargetWipeable(connection);
     const mediaTarget = chooseMediaTarget(manifest, options, log);
+    // Before anything touches the target database: a media bucket that cannot take the backup's objects
+    // would otherwise be found only after the database had been replaced.
+    if (mediaTarget)
+        await assertMediaTargetWritable(mediaTarget);
     const privileges = options.privileges ?? 'drop';
     const artifact = databaseArtifact(manifest);
     const size = artifact.uncompressedSize;
@@ -95772,7 +96153,14 @@ async function runRestore(options, log, authorized) {
         const withMedia = async (result) => {
             if (!mediaTarget || !manifest.media)
                 return result;
-            const media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media, store, mediaTarget, log));
+            let media;
+            try {
+                media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media, store, mediaTarget, log));
+            }
+            catch (error) {
+                throw new LifeboatError(`The database of ${targetSpace} was restored from ${manifest.id} and verified, but restoring the media into s3://${mediaTarget.bucket} ('media-bucket') failed: ` +
+                    `${describeS3Failure(error)} Fix the media bucket and run the same restore again; it copies only the media that still differ.`, { cause: error });
+            }
             return { ...result, media: { ...media, bucket: mediaTarget.bucket } };
         };
         const expected = manifest.database.tables;
@@ -95796,7 +96184,7 @@ async function runRestore(options, log, authorized) {
         }
         log.info(`Restoring ${formatBytes(size)} with pg_restore --jobs=${options.jobs} (at least ${formatBytes(options.parallelThresholdBytes)}, the parallel threshold); ` +
             `a pre-restore backup of the target is taken first and restored if anything fails.`);
-        const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env, privileges }, tools, store, connection, archiveFile, expected, log);
+        const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env, privileges }, tools, store, connection, manifest.id, archiveFile, expected, log);
         return await withMedia({
             ...base,
             method: 'parallel',
@@ -95827,6 +96215,38 @@ function chooseMediaTarget(manifest, options, log) {
         throw restore_refuse(`Backup ${manifest.id} holds the media bucket too (${manifest.media.totals.objects} objects), but 'media-bucket' (the target space's media bucket) is not given.`, `Set 'media-bucket' to ${options.targetSpace}'s media bucket, or 'skip-media: true' to restore only the database.`);
     }
     return withConnectionOf(options.media, options.bucket);
+}
+/** An S3 failure from its code and HTTP status (some servers, like Ceph RGW, send an empty message). */
+function describeS3Failure(error) {
+    if (error instanceof LifeboatError)
+        return error.message;
+    const e = error;
+    const code = e.Code ?? e.name;
+    const status = e.$metadata?.httpStatusCode;
+    const why = code === 'NoSuchBucket' || (status === 404 && code !== 'NoSuchKey')
+        ? 'the bucket does not exist'
+        : code === 'AccessDenied' || status === 403
+            ? 'the credentials are not allowed to write to it'
+            : errorMessage(error) || 'the request failed';
+    return `${why} (${[code, status].filter(Boolean).join(', HTTP ')}).`;
+}
+/**
+ * Proves the target media bucket exists and takes writes, with a small probe object put and deleted
+ * again. Refuses, naming the input, before the target database is touched.
+ */
+async function assertMediaTargetWritable(target) {
+    const client = createS3Client(target);
+    const probeKey = `${normalizePrefix(target.prefix)}.lifeboat-restore-probe-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
+    try {
+        await client.send(new dist_cjs.PutObjectCommand({ Bucket: target.bucket, Key: probeKey, Body: 'Lifeboat checks it can write here before a restore.\n' }));
+        await client.send(new dist_cjs.DeleteObjectCommand({ Bucket: target.bucket, Key: probeKey }));
+    }
+    catch (error) {
+        throw restore_refuse(`Cannot restore the media into s3://${target.bucket} given in 'media-bucket': ${describeS3Failure(error)} Nothing was changed.`, `Check 'media-bucket', 'media-s3-endpoint', 'media-s3-region' and the media bucket's credentials (media-aws-*), or set 'skip-media: true' to restore only the database.`);
+    }
+    finally {
+        client.destroy();
+    }
 }
 async function authorize(policy, options, env, log) {
     const { caller } = options;
@@ -95864,40 +96284,49 @@ async function resolveBackup(store, options, log) {
     const { sourceSpace } = options;
     const listFix = `List what can be restored with the list action (space: ${sourceSpace}).`;
     const entries = await store.listEntries(sourceSpace);
-    let id;
     if (options.backupId === 'latest') {
-        const latest = latestComplete(entries, { space: sourceSpace, trigger: options.trigger });
-        if (!latest) {
-            const which = options.trigger ? ` with trigger '${options.trigger}'` : '';
-            throw restore_refuse(`There is no complete backup of space '${sourceSpace}'${which} in ${store.describe()}.`, `Make one with the backup action first, or check 'source-space', 'trigger' and the bucket inputs. ${listFix}`);
+        let found;
+        try {
+            found = await findLatestValid(store, entries, { space: sourceSpace, trigger: options.trigger });
         }
-        id = latest.id;
-        log.info(`Latest complete backup of '${sourceSpace}'${options.trigger ? ` (${options.trigger})` : ''}: ${id}.`);
+        catch (error) {
+            throw restore_refuse(`The manifests of '${sourceSpace}' cannot be read from ${store.describe()}: ${errorMessage(error)}`, `Check the bucket inputs and credentials. ${listFix}`);
+        }
+        const which = options.trigger ? ` with trigger '${options.trigger}'` : '';
+        // A broken newer backup is reported, never chosen: `latest` is the newest one that can be trusted.
+        for (const { entry, problem } of found.invalid) {
+            log.warning(`Skipping backup ${entry.id}, newer than the one restored: its manifest is invalid, so it cannot be trusted. ${problem}`);
+        }
+        if (!found.latest) {
+            const skipped = found.invalid.length ? ` (${found.invalid.length} backup(s) with an invalid manifest were skipped: ${found.invalid.map((i) => i.entry.id).join(', ')})` : '';
+            throw restore_refuse(`There is no complete backup of space '${sourceSpace}'${which} with a valid manifest in ${store.describe()}${skipped}.`, `Make one with the backup action first, or check 'source-space', 'trigger' and the bucket inputs. ${listFix}`);
+        }
+        const { entry, manifest } = found.latest;
+        log.info(`Latest complete backup of '${sourceSpace}'${options.trigger ? ` (${options.trigger})` : ''} with a valid manifest: ${entry.id}` +
+            `${found.invalid.length ? ` (the newer ${found.invalid.map((i) => i.entry.id).join(', ')} ${found.invalid.length === 1 ? 'has' : 'have'} an invalid manifest)` : ''}.`);
+        return manifest;
     }
-    else {
-        id = options.backupId;
-        const entry = entries.find((e) => e.id === id);
-        if (!entry) {
-            throw restore_refuse(`Backup ${id} does not exist in space '${sourceSpace}' of ${store.describe()}.`, `Check 'backup-id' and 'source-space'. ${listFix}`);
-        }
-        if (entry.status !== 'complete') {
-            throw restore_refuse(`Backup ${id} of space '${sourceSpace}' is incomplete (it has no manifest: it failed, was interrupted or is still running).`, `Restore a complete backup instead. ${listFix}`);
-        }
+    const id = options.backupId;
+    const entry = entries.find((e) => e.id === id);
+    if (!entry) {
+        throw restore_refuse(`Backup ${id} does not exist in space '${sourceSpace}' of ${store.describe()}.`, `Check 'backup-id' and 'source-space'. ${listFix}`);
+    }
+    if (entry.status !== 'complete') {
+        throw restore_refuse(`Backup ${id} of space '${sourceSpace}' is incomplete (it has no manifest: it failed, was interrupted or is still running).`, `Restore a complete backup instead. ${listFix}`);
     }
     let manifest;
     try {
-        manifest = await store.getManifest(sourceSpace, id);
+        manifest = await manifestProblem(store, entry);
     }
     catch (error) {
         throw restore_refuse(`The manifest of backup ${id} cannot be read: ${errorMessage(error)}`, `Restore another backup. ${listFix}`);
     }
-    if (manifest.id !== id || manifest.space !== sourceSpace) {
-        throw restore_refuse(`The manifest stored for backup ${id} of '${sourceSpace}' describes backup ${manifest.id} of '${manifest.space}'; the bucket has been tampered with or mixed up.`, `Restore another backup. ${listFix}`);
-    }
+    if (typeof manifest === 'string')
+        throw restore_refuse(`The manifest of backup ${id} cannot be read: ${manifest}`, `Restore another backup. ${listFix}`);
     return manifest;
 }
 /** The parallel path: pre-restore backup, wipe, pg_restore --jobs, check; on failure, back to the pre-restore backup. */
-async function restoreWithSafetyNet(options, tools, store, connection, archiveFile, expected, log) {
+async function restoreWithSafetyNet(options, tools, store, connection, backupId, archiveFile, expected, log) {
     const siblingPgDump = (0,external_node_path_.join)((0,external_node_path_.dirname)(tools.pgRestore.path), 'pg_dump');
     let pre;
     try {
@@ -95920,8 +96349,27 @@ async function restoreWithSafetyNet(options, tools, store, connection, archiveFi
     }
     const preId = pre.manifest.id;
     log.info(`Pre-restore backup ${preId} taken (${pre.location}).`);
+    const journal = {
+        format: RESTORE_JOURNAL_FORMAT,
+        targetSpace: options.targetSpace,
+        target: connection.description,
+        sourceSpace: options.sourceSpace,
+        backupId,
+        preRestoreBackupId: preId,
+        startedAt: new Date().toISOString(),
+        ...(provenanceFromEnv(options.env)?.runUrl ? { runUrl: provenanceFromEnv(options.env).runUrl } : {}),
+    };
     try {
-        return await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
+        await writeRestoreJournal(store, journal);
+    }
+    catch (error) {
+        throw new LifeboatError(`Could not write the restore journal ${store.restoreJournalKey(options.targetSpace)}, so the restore did not start and the target is unchanged: ${errorMessage(error)}`, {
+            cause: error,
+        });
+    }
+    let result;
+    try {
+        result = await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
             await wipeInOwnTransaction(connection, true);
             await restoreInParallel(tools, connection, archiveFile, options.jobs, options.privileges);
             const checks = expected ? await verifyTarget(connection, expected) : null;
@@ -95942,11 +96390,55 @@ async function restoreWithSafetyNet(options, tools, store, connection, archiveFi
         catch (rollbackError) {
             const why = rollbackError instanceof RolledBackError ? rollbackError.detail : errorMessage(rollbackError);
             throw new LifeboatError(`The parallel restore failed (${cause}), and rolling back to the pre-restore backup ${preId} failed too (${why}). ` +
-                `The target may be partly restored. Its state before the restore is saved as backup ${preId} in space '${options.targetSpace}'; ` +
-                `restore it with backup-id: ${preId}, source-space: ${options.targetSpace}, target-space: ${options.targetSpace} (the policy must allow ${options.targetSpace} → ${options.targetSpace}).`, { cause: error });
+                `The target may be partly restored. Its state before the restore is saved as backup ${preId} in space '${options.targetSpace}', ` +
+                `and the restore journal stays, so the next restore into '${options.targetSpace}' completes the put-back before anything else; ` +
+                `or ${putBackCommand(journal)}.`, { cause: error });
         }
+        await removeRestoreJournal(store, options.targetSpace).catch((journalError) => log.warning(`The target is back to ${preId}, but the restore journal could not be removed (${errorMessage(journalError)}); the next restore into '${options.targetSpace}' will put it back to ${preId} again, which is harmless.`));
         throw new LifeboatError(`The parallel restore failed: ${cause}\nThe target was rolled back to the pre-restore backup ${preId}, taken just before the restore: it is as it was.`, { cause: error });
     }
+    try {
+        await removeRestoreJournal(store, options.targetSpace);
+    }
+    catch (error) {
+        // A journal left behind would make the next restore undo this one: that must not pass in silence.
+        throw new LifeboatError(`The restore into '${options.targetSpace}' succeeded and was verified, but its journal ${store.restoreJournalKey(options.targetSpace)} could not be deleted (${errorMessage(error)}). ` +
+            `Delete it by hand; otherwise the next restore into '${options.targetSpace}' puts the target back to the pre-restore backup ${preId} first.`, { cause: error });
+    }
+    return result;
+}
+/**
+ * An earlier parallel restore into this space was interrupted (its process killed, its runner lost, the
+ * server crashed) after the wipe: the journal says so. The target is put back to that restore's
+ * pre-restore backup, in one transaction, before this run does anything else; then the journal is removed.
+ */
+async function completeInterruptedRestore(store, targetSpace, tools, connection, env, log) {
+    const journal = await readRestoreJournal(store, targetSpace);
+    if (!journal)
+        return;
+    const preId = journal.preRestoreBackupId;
+    const what = `A parallel restore of ${journal.backupId} into '${targetSpace}' (${journal.target}), started ${journal.startedAt}${journal.runUrl ? ` by ${journal.runUrl}` : ''}, did not finish`;
+    if (journal.target !== connection.description) {
+        throw restore_refuse(`${what}, and its target may be half-restored; this run's 'database-url' is ${connection.description}, a different database, so Lifeboat will not put it back from here.`, `Run the restore with the 'database-url' of ${journal.target} to complete the put-back first, or ${putBackCommand(journal)}.`);
+    }
+    log.warning(`${what}: the target may be half-restored. Putting it back to the pre-restore backup ${preId} before anything else.`);
+    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'lifeboat-put-back-'));
+    try {
+        await log.group(`Complete the put-back of ${targetSpace} to ${preId}`, async () => {
+            const preManifest = await store.getManifest(targetSpace, preId);
+            await applyInOneTransaction(tools, connection, store, databaseArtifact(preManifest), preManifest.database.tables, { privileges: 'keep' }, log);
+        });
+    }
+    catch (error) {
+        const why = error instanceof RolledBackError ? error.detail : errorMessage(error);
+        throw new LifeboatError(`${what}, and putting the target back to the pre-restore backup ${preId} failed: ${why}. Nothing else was done; the journal stays, so the next restore into '${targetSpace}' tries again. ` +
+            `Fix the cause, or ${putBackCommand(journal)}.`, { cause: error });
+    }
+    finally {
+        await (0,promises_.rm)(dir, { recursive: true, force: true });
+    }
+    await removeRestoreJournal(store, targetSpace);
+    log.info(`The target is back to the pre-restore backup ${preId}, as it was before the interrupted restore; its journal is removed.`);
 }
 
 ;// CONCATENATED MODULE: ./src/actions/restore/inputs.ts

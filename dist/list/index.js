@@ -72947,33 +72947,8 @@ function latestComplete(entries, filter = {}) {
     return sortNewestFirst(filterEntries(entries, filter)).find((e) => e.status === 'complete');
 }
 
-;// CONCATENATED MODULE: ./src/engine/concurrency.ts
-/** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
-async function forEachConcurrently(items, limit, work) {
-    let next = 0;
-    let failed = false;
-    const worker = async () => {
-        while (!failed && next < items.length) {
-            const index = next++;
-            try {
-                await work(items[index], index);
-            }
-            catch (error) {
-                failed = true;
-                throw error;
-            }
-        }
-    };
-    const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-    const rejected = results.find((r) => r.status === 'rejected');
-    if (rejected)
-        throw rejected.reason;
-}
-
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(3711);
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
-var lib_storage_dist_cjs = __nccwpck_require__(2358);
+// EXTERNAL MODULE: ./node_modules/ajv/dist/ajv.js
+var ajv = __nccwpck_require__(2463);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/domain/backup-id.ts
@@ -73021,8 +72996,6 @@ function assertSpaceName(space, inputName = 'space') {
     return space;
 }
 
-// EXTERNAL MODULE: ./node_modules/ajv/dist/ajv.js
-var ajv = __nccwpck_require__(2463);
 ;// CONCATENATED MODULE: ./src/domain/manifest.ts
 /**
  * The manifest: the record of one backup, written last. Its presence makes a backup complete,
@@ -73133,6 +73106,13 @@ const schema = {
     },
 };
 const validate = new ajv.Ajv({ allErrors: true }).compile(schema);
+/** A manifest that was read but is not a valid one: its backup cannot be trusted or restored. */
+class InvalidManifestError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'InvalidManifestError';
+    }
+}
 /** Parses and checks a manifest read from the bucket; a malformed one is an error, never a partial result. */
 function parseManifest(text, where) {
     let data;
@@ -73140,11 +73120,11 @@ function parseManifest(text, where) {
         data = JSON.parse(text);
     }
     catch (error) {
-        throw new Error(`The manifest at ${where} is not valid JSON (${error.message}); the backup cannot be trusted.`);
+        throw new InvalidManifestError(`The manifest at ${where} is not valid JSON (${error.message}); the backup cannot be trusted.`);
     }
     if (!validate(data)) {
         const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
-        throw new Error(`The manifest at ${where} does not match ${MANIFEST_FORMAT}: ${problems}`);
+        throw new InvalidManifestError(`The manifest at ${where} does not match ${MANIFEST_FORMAT}: ${problems}`);
     }
     return data;
 }
@@ -73170,6 +73150,33 @@ function provenanceFromEnv(env) {
     return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
 
+;// CONCATENATED MODULE: ./src/engine/concurrency.ts
+/** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
+async function forEachConcurrently(items, limit, work) {
+    let next = 0;
+    let failed = false;
+    const worker = async () => {
+        while (!failed && next < items.length) {
+            const index = next++;
+            try {
+                await work(items[index], index);
+            }
+            catch (error) {
+                failed = true;
+                throw error;
+            }
+        }
+    };
+    const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+    const rejected = results.find((r) => r.status === 'rejected');
+    if (rejected)
+        throw rejected.reason;
+}
+
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(3711);
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
+var lib_storage_dist_cjs = __nccwpck_require__(2358);
 ;// CONCATENATED MODULE: ./src/engine/s3/client.ts
 /**
  * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
@@ -73322,6 +73329,10 @@ class BackupStore {
     manifestKey(space, id) {
         return this.artifactKey(space, id, MANIFEST_FILE);
     }
+    /** Where a parallel restore records, until it is done, which pre-restore backup undoes it (one per target space). */
+    restoreJournalKey(targetSpace) {
+        return `${this.prefix}restore-journal/${targetSpace}.json`;
+    }
     /** Where prunes record what they are deleting (outside backups/, so listings of backups never see it). */
     pruneJournalPrefix() {
         return `${this.prefix}prune-journal/`;
@@ -73439,8 +73450,61 @@ class BackupStore {
     }
 }
 
+;// CONCATENATED MODULE: ./src/engine/list/latest.ts
+/**
+ * `latest` means the newest backup whose manifest is valid. The listing alone shows only that a manifest
+ * exists, so the candidates are read newest first until one parses, matches the schema and names the
+ * backup it is stored under. A broken newer one is reported, never chosen. Usually that is one read.
+ */
+
+
+/**
+ * Reads manifests of the complete backups matching `filter`, newest first, until one is valid. A manifest
+ * that cannot be fetched (network, permissions) is an error, not a reason to fall back to an older backup.
+ */
+async function findLatestValid(store, entries, filter = {}) {
+    const invalid = [];
+    for (const entry of sortNewestFirst(filterEntries(entries, filter))) {
+        if (entry.status !== 'complete')
+            continue;
+        const problem = await manifestProblem(store, entry);
+        if (typeof problem === 'string') {
+            invalid.push({ entry, problem });
+            continue;
+        }
+        return { latest: { entry, manifest: problem }, invalid };
+    }
+    return { invalid };
+}
+/** The manifest, or why it is not a valid manifest of this backup. */
+async function manifestProblem(store, entry) {
+    let manifest;
+    try {
+        manifest = await store.getManifest(entry.space, entry.id);
+    }
+    catch (error) {
+        if (error instanceof InvalidManifestError)
+            return error.message;
+        throw error;
+    }
+    if (manifest.id !== entry.id || manifest.space !== entry.space) {
+        return `The manifest stored for backup ${entry.id} of '${entry.space}' describes backup ${manifest.id} of '${manifest.space}'; the bucket has been tampered with or mixed up.`;
+    }
+    return manifest;
+}
+/** The entries with every invalid one marked as such (status 'invalid' and its problem). */
+function markInvalid(entries, invalid) {
+    const problems = new Map(invalid.map((i) => [`${i.entry.space}/${i.entry.id}`, i.problem]));
+    return entries.map((e) => {
+        const problem = problems.get(`${e.space}/${e.id}`);
+        return problem === undefined ? e : { ...e, status: 'invalid', problem };
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/engine/list/list.ts
 /** List: what can be restored, newest first, from one bucket listing (plus, on request, each manifest). */
+
+
 
 
 
@@ -73449,10 +73513,19 @@ async function runList(bucket, filter, options = {}) {
     const store = new BackupStore(bucket);
     await store.assertReachable();
     const entries = filterEntries(await store.listEntries(filter.space), filter);
-    const backups = sortNewestFirst(entries);
-    const result = { backups, latest: latestComplete(entries) };
-    if (options.details)
+    // Only the newest manifests are read, until one is valid: listing stays one request per 1,000 keys plus about one read.
+    const { latest, invalid } = await findLatestValid(store, entries);
+    let backups = sortNewestFirst(markInvalid(entries, invalid));
+    const result = { backups, latest: latest?.entry };
+    if (options.details) {
         result.details = await readDetails(store, backups);
+        // Every manifest has been read now, so every invalid one is known.
+        backups = backups.map((b) => {
+            const d = result.details.get(b.id);
+            return d?.invalid ? { ...b, status: 'invalid', problem: d.error } : b;
+        });
+        result.backups = backups;
+    }
     return result;
 }
 /** One manifest read per complete backup, many at a time: the listing alone stays one request per 1,000 keys. */
@@ -73461,6 +73534,9 @@ async function readDetails(store, backups) {
     await forEachConcurrently(backups.filter((b) => b.status === 'complete'), 16, async (entry) => {
         try {
             const m = await store.getManifest(entry.space, entry.id);
+            if (m.id !== entry.id || m.space !== entry.space) {
+                throw new InvalidManifestError(`The manifest stored for backup ${entry.id} of '${entry.space}' describes backup ${m.id} of '${m.space}'.`);
+            }
             details.set(entry.id, {
                 databaseBytes: m.artifacts.reduce((sum, a) => sum + a.uncompressedSize, 0),
                 tables: m.database.tables?.length ?? null,
@@ -73468,7 +73544,7 @@ async function readDetails(store, backups) {
             });
         }
         catch (error) {
-            details.set(entry.id, { databaseBytes: 0, tables: null, error: errors_errorMessage(error) });
+            details.set(entry.id, { databaseBytes: 0, tables: null, error: errors_errorMessage(error), ...(error instanceof InvalidManifestError ? { invalid: true } : {}) });
         }
     });
     return details;
@@ -73482,6 +73558,7 @@ function toListOutput(entries, details) {
         createdAt: e.createdAt.toISOString(),
         sizeBytes: e.sizeBytes,
         status: e.status,
+        ...(e.problem ? { problem: e.problem } : {}),
         ...(details?.has(e.id) ? { details: details.get(e.id) } : {}),
     }));
 }
@@ -73615,6 +73692,10 @@ function listSummary(backups, latest, filterText, details) {
             ? table([...header, ...detailHeader], complete.map((b) => [...row(b), ...detailRow(b)]))
             : table(header, complete.map(row))
         : '_None._');
+    const invalid = backups.filter((b) => b.status === 'invalid');
+    if (invalid.length) {
+        lines.push('', `### Invalid manifest, not restorable (${invalid.length})`, '', 'Their manifest exists but is corrupt, does not match the schema, or describes another backup; `latest` skips them.', '', table([...header, 'Problem'], invalid.map((b) => [...row(b), b.problem ?? ''])));
+    }
     if (incomplete.length) {
         lines.push('', `### Incomplete, not restorable (${incomplete.length})`, '', 'These have no manifest: they failed, were interrupted or are still running.', '', table(header, incomplete.map(row)));
     }
@@ -74827,7 +74908,10 @@ async function run() {
     const { filter, details: withDetails } = getListInputs(readActionInput, request.draft);
     const { backups, latest, details } = await withActionBucket(request, 'list', (bucket) => runList(bucket, filter, { details: withDetails }));
     const incomplete = backups.filter((b) => b.status === 'incomplete').length;
-    actionsLogger.info(`${backups.length - incomplete} restorable and ${incomplete} incomplete backups${describeFilter(filter) ? ` for ${describeFilter(filter)}` : ''}; latest: ${latest?.id ?? 'none'}.`);
+    const invalid = backups.filter((b) => b.status === 'invalid');
+    for (const b of invalid)
+        actionsLogger.warning(`Backup ${b.id} of '${b.space}' is not restorable: ${b.problem ?? 'its manifest is invalid'}`);
+    actionsLogger.info(`${backups.length - incomplete - invalid.length} restorable, ${incomplete} incomplete and ${invalid.length} invalid backups${describeFilter(filter) ? ` for ${describeFilter(filter)}` : ''}; latest: ${latest?.id ?? 'none'}.`);
     setOutput(ListOutputs.Backups, JSON.stringify(toListOutput(backups, details)));
     setOutput(ListOutputs.Latest, latest?.id ?? '');
     await writeSummary(listSummary(backups, latest, describeFilter(filter), details));

@@ -83051,6 +83051,13 @@ const schema = {
     },
 };
 const validate = new ajv.Ajv({ allErrors: true }).compile(schema);
+/** A manifest that was read but is not a valid one: its backup cannot be trusted or restored. */
+class InvalidManifestError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'InvalidManifestError';
+    }
+}
 /** Parses and checks a manifest read from the bucket; a malformed one is an error, never a partial result. */
 function parseManifest(text, where) {
     let data;
@@ -83058,11 +83065,11 @@ function parseManifest(text, where) {
         data = JSON.parse(text);
     }
     catch (error) {
-        throw new Error(`The manifest at ${where} is not valid JSON (${error.message}); the backup cannot be trusted.`);
+        throw new InvalidManifestError(`The manifest at ${where} is not valid JSON (${error.message}); the backup cannot be trusted.`);
     }
     if (!validate(data)) {
         const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
-        throw new Error(`The manifest at ${where} does not match ${MANIFEST_FORMAT}: ${problems}`);
+        throw new InvalidManifestError(`The manifest at ${where} does not match ${MANIFEST_FORMAT}: ${problems}`);
     }
     return data;
 }
@@ -83139,6 +83146,10 @@ class BackupStore {
     }
     manifestKey(space, id) {
         return this.artifactKey(space, id, MANIFEST_FILE);
+    }
+    /** Where a parallel restore records, until it is done, which pre-restore backup undoes it (one per target space). */
+    restoreJournalKey(targetSpace) {
+        return `${this.prefix}restore-journal/${targetSpace}.json`;
     }
     /** Where prunes record what they are deleting (outside backups/, so listings of backups never see it). */
     pruneJournalPrefix() {
@@ -83563,6 +83574,10 @@ function listSummary(backups, latest, filterText, details) {
             ? table([...header, ...detailHeader], complete.map((b) => [...row(b), ...detailRow(b)]))
             : table(header, complete.map(row))
         : '_None._');
+    const invalid = backups.filter((b) => b.status === 'invalid');
+    if (invalid.length) {
+        lines.push('', `### Invalid manifest, not restorable (${invalid.length})`, '', 'Their manifest exists but is corrupt, does not match the schema, or describes another backup; `latest` skips them.', '', table([...header, 'Problem'], invalid.map((b) => [...row(b), b.problem ?? ''])));
+    }
     if (incomplete.length) {
         lines.push('', `### Incomplete, not restorable (${incomplete.length})`, '', 'These have no manifest: they failed, were interrupted or are still running.', '', table(header, incomplete.map(row)));
     }

@@ -34421,7 +34421,7 @@ Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function (
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-var validation_error_1 = __nccwpck_require__(5402);
+var validation_error_1 = __nccwpck_require__(3021);
 Object.defineProperty(exports, "ValidationError", ({ enumerable: true, get: function () { return validation_error_1.default; } }));
 var ref_error_1 = __nccwpck_require__(3162);
 Object.defineProperty(exports, "MissingRefError", ({ enumerable: true, get: function () { return ref_error_1.default; } }));
@@ -34598,7 +34598,7 @@ exports.regexpCode = regexpCode;
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.or = exports.and = exports.not = exports.CodeGen = exports.operators = exports.varKinds = exports.ValueScopeName = exports.ValueScope = exports.Scope = exports.Name = exports.regexpCode = exports.stringify = exports.getProperty = exports.nil = exports.strConcat = exports.str = exports._ = void 0;
 const code_1 = __nccwpck_require__(567);
-const scope_1 = __nccwpck_require__(5407);
+const scope_1 = __nccwpck_require__(7788);
 var code_2 = __nccwpck_require__(567);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return code_2._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return code_2.str; } }));
@@ -34608,7 +34608,7 @@ Object.defineProperty(exports, "getProperty", ({ enumerable: true, get: function
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return code_2.stringify; } }));
 Object.defineProperty(exports, "regexpCode", ({ enumerable: true, get: function () { return code_2.regexpCode; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return code_2.Name; } }));
-var scope_2 = __nccwpck_require__(5407);
+var scope_2 = __nccwpck_require__(7788);
 Object.defineProperty(exports, "Scope", ({ enumerable: true, get: function () { return scope_2.Scope; } }));
 Object.defineProperty(exports, "ValueScope", ({ enumerable: true, get: function () { return scope_2.ValueScope; } }));
 Object.defineProperty(exports, "ValueScopeName", ({ enumerable: true, get: function () { return scope_2.ValueScopeName; } }));
@@ -35294,7 +35294,7 @@ function par(x) {
 
 /***/ }),
 
-/***/ 5407:
+/***/ 7788:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -35579,7 +35579,7 @@ function extraErrorProps(cxt, { params, message }, keyValues) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.resolveSchema = exports.getCompilingSchema = exports.resolveRef = exports.compileSchema = exports.SchemaEnv = void 0;
 const codegen_1 = __nccwpck_require__(1436);
-const validation_error_1 = __nccwpck_require__(5402);
+const validation_error_1 = __nccwpck_require__(3021);
 const names_1 = __nccwpck_require__(630);
 const resolve_1 = __nccwpck_require__(4090);
 const util_1 = __nccwpck_require__(4464);
@@ -37338,7 +37338,7 @@ Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function (
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-const validation_error_1 = __nccwpck_require__(5402);
+const validation_error_1 = __nccwpck_require__(3021);
 const ref_error_1 = __nccwpck_require__(3162);
 const rules_1 = __nccwpck_require__(7353);
 const compile_1 = __nccwpck_require__(2718);
@@ -38002,7 +38002,7 @@ exports["default"] = uri;
 
 /***/ }),
 
-/***/ 5402:
+/***/ 3021:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -38517,7 +38517,7 @@ const anyOf_1 = __nccwpck_require__(9380);
 const oneOf_1 = __nccwpck_require__(2490);
 const allOf_1 = __nccwpck_require__(9205);
 const if_1 = __nccwpck_require__(8584);
-const thenElse_1 = __nccwpck_require__(9210);
+const thenElse_1 = __nccwpck_require__(6829);
 function getApplicator(draft2020 = false) {
     const applicator = [
         // any
@@ -38942,7 +38942,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9210:
+/***/ 6829:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -77388,9 +77388,9 @@ exports.composeCollection = composeCollection;
 
 
 
-var Document = __nccwpck_require__(3021);
+var Document = __nccwpck_require__(5402);
 var composeNode = __nccwpck_require__(5937);
-var resolveEnd = __nccwpck_require__(7788);
+var resolveEnd = __nccwpck_require__(5407);
 var resolveProps = __nccwpck_require__(4631);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
@@ -77444,7 +77444,7 @@ var Alias = __nccwpck_require__(4065);
 var identity = __nccwpck_require__(1127);
 var composeCollection = __nccwpck_require__(7349);
 var composeScalar = __nccwpck_require__(5413);
-var resolveEnd = __nccwpck_require__(7788);
+var resolveEnd = __nccwpck_require__(5407);
 var utilEmptyScalarPosition = __nccwpck_require__(2599);
 
 const CN = { composeNode, composeEmptyNode };
@@ -77656,11 +77656,11 @@ exports.composeScalar = composeScalar;
 
 var node_process = __nccwpck_require__(932);
 var directives = __nccwpck_require__(1342);
-var Document = __nccwpck_require__(3021);
+var Document = __nccwpck_require__(5402);
 var errors = __nccwpck_require__(1464);
 var identity = __nccwpck_require__(1127);
 var composeDoc = __nccwpck_require__(3683);
-var resolveEnd = __nccwpck_require__(7788);
+var resolveEnd = __nccwpck_require__(5407);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -78269,7 +78269,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 7788:
+/***/ 5407:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -78324,7 +78324,7 @@ var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
 var YAMLMap = __nccwpck_require__(4454);
 var YAMLSeq = __nccwpck_require__(2223);
-var resolveEnd = __nccwpck_require__(7788);
+var resolveEnd = __nccwpck_require__(5407);
 var resolveProps = __nccwpck_require__(4631);
 var utilContainsNewline = __nccwpck_require__(9499);
 var utilMapIncludes = __nccwpck_require__(1187);
@@ -78537,7 +78537,7 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 
 var Scalar = __nccwpck_require__(3301);
-var resolveEnd = __nccwpck_require__(7788);
+var resolveEnd = __nccwpck_require__(5407);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -79045,7 +79045,7 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 3021:
+/***/ 5402:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -79056,7 +79056,7 @@ var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
 var toJS = __nccwpck_require__(6424);
 var Schema = __nccwpck_require__(5840);
-var stringifyDocument = __nccwpck_require__(6829);
+var stringifyDocument = __nccwpck_require__(9210);
 var anchors = __nccwpck_require__(1596);
 var applyReviver = __nccwpck_require__(3661);
 var createNode = __nccwpck_require__(2404);
@@ -79894,7 +79894,7 @@ var __webpack_unused_export__;
 
 
 var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(3021);
+var Document = __nccwpck_require__(5402);
 var Schema = __nccwpck_require__(5840);
 var errors = __nccwpck_require__(1464);
 var Alias = __nccwpck_require__(4065);
@@ -83128,7 +83128,7 @@ exports.Parser = Parser;
 
 
 var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(3021);
+var Document = __nccwpck_require__(5402);
 var errors = __nccwpck_require__(1464);
 var log = __nccwpck_require__(7249);
 var identity = __nccwpck_require__(1127);
@@ -83635,7 +83635,7 @@ var omap = __nccwpck_require__(303);
 var pairs = __nccwpck_require__(8385);
 var schema$2 = __nccwpck_require__(5913);
 var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(1990);
+var timestamp = __nccwpck_require__(4371);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -84242,7 +84242,7 @@ var merge = __nccwpck_require__(452);
 var omap = __nccwpck_require__(303);
 var pairs = __nccwpck_require__(8385);
 var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(1990);
+var timestamp = __nccwpck_require__(4371);
 
 const schema = [
     map.map,
@@ -84376,7 +84376,7 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 1990:
+/***/ 4371:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -84978,7 +84978,7 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 6829:
+/***/ 9210:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -89030,6 +89030,8 @@ async function withCancellation(body) {
     }
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:fs/promises"
@@ -89038,23 +89040,8 @@ var promises_ = __nccwpck_require__(1455);
 var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: ./src/domain/catalog.ts
-/** Newest first; ids break ties so the order is total and stable. */
-function catalog_sortNewestFirst(entries) {
-    return [...entries].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-}
-function filterEntries(entries, filter) {
-    return entries.filter((e) => (!filter.space || e.space === filter.space) && (!filter.trigger || e.trigger === filter.trigger));
-}
-/** The newest complete backup: never an incomplete one, which may still be running or may have failed. */
-function latestComplete(entries, filter = {}) {
-    return catalog_sortNewestFirst(filterEntries(entries, filter)).find((e) => e.status === 'complete');
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ./node_modules/ajv/dist/ajv.js
+var ajv = __nccwpck_require__(2463);
 ;// CONCATENATED MODULE: ./src/domain/backup-id.ts
 /**
  * Backup ids: a UTC timestamp, the trigger and a short random suffix, for example
@@ -89100,6 +89087,162 @@ function assertSpaceName(space, inputName = 'space') {
     return space;
 }
 
+;// CONCATENATED MODULE: ./src/domain/manifest.ts
+/**
+ * The manifest: the record of one backup, written last. Its presence makes a backup complete,
+ * and it holds a SHA-256 of every byte stored, so restore can verify before it touches anything.
+ */
+
+
+const MANIFEST_FORMAT = 'lifeboat-manifest/1';
+const COMPRESSIONS = ['zstd', 'gzip', 'none'];
+const stringProp = { type: 'string' };
+const optionalString = { type: 'string' };
+const schema = {
+    type: 'object',
+    required: ['format', 'id', 'space', 'trigger', 'startedAt', 'finishedAt', 'tool', 'provenance', 'database', 'artifacts'],
+    properties: {
+        format: { type: 'string', const: MANIFEST_FORMAT },
+        id: stringProp,
+        space: stringProp,
+        trigger: { type: 'string', enum: [...TRIGGERS] },
+        startedAt: stringProp,
+        finishedAt: stringProp,
+        tool: { type: 'object', required: ['name', 'version'], properties: { name: stringProp, version: stringProp } },
+        provenance: {
+            type: ['object', 'null'],
+            properties: {
+                repository: optionalString,
+                ref: optionalString,
+                commit: optionalString,
+                workflow: optionalString,
+                eventName: optionalString,
+                runId: optionalString,
+                runAttempt: optionalString,
+                runUrl: optionalString,
+                actor: optionalString,
+            },
+        },
+        database: {
+            type: 'object',
+            required: ['source', 'serverVersion', 'serverVersionNum', 'pgDumpVersion', 'tables'],
+            properties: {
+                source: stringProp,
+                serverVersion: stringProp,
+                serverVersionNum: { type: 'integer' },
+                pgDumpVersion: stringProp,
+                tables: {
+                    type: ['array', 'null'],
+                    items: {
+                        type: 'object',
+                        required: ['schema', 'table', 'rows'],
+                        properties: { schema: stringProp, table: stringProp, rows: { type: 'integer', minimum: 0 } },
+                    },
+                },
+            },
+        },
+        media: {
+            type: 'object',
+            required: ['bucket', 'prefix', 'objects', 'totals'],
+            properties: {
+                bucket: stringProp,
+                prefix: { type: 'string' },
+                objects: {
+                    type: 'array',
+                    items: {
+                        type: 'object',
+                        required: ['key', 'size', 'sha256', 'md5', 'metadata'],
+                        properties: {
+                            key: { type: 'string' },
+                            size: { type: 'integer', minimum: 0 },
+                            sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+                            md5: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+                            contentType: { type: 'string' },
+                            metadata: { type: 'object', additionalProperties: { type: 'string' } },
+                            etag: { type: 'string' },
+                            lastModified: { type: 'string' },
+                        },
+                    },
+                },
+                totals: {
+                    type: 'object',
+                    required: ['objects', 'bytes', 'newObjects', 'newBytes', 'reusedObjects', 'reusedBytes'],
+                    properties: {
+                        objects: { type: 'integer' },
+                        bytes: { type: 'integer' },
+                        newObjects: { type: 'integer' },
+                        newBytes: { type: 'integer' },
+                        reusedObjects: { type: 'integer' },
+                        reusedBytes: { type: 'integer' },
+                    },
+                },
+            },
+        },
+        artifacts: {
+            type: 'array',
+            items: {
+                type: 'object',
+                required: ['name', 'key', 'size', 'sha256', 'compression', 'format', 'uncompressedSize'],
+                properties: {
+                    name: stringProp,
+                    key: stringProp,
+                    size: { type: 'integer', minimum: 0 },
+                    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+                    compression: { type: 'string', enum: [...COMPRESSIONS] },
+                    format: stringProp,
+                    uncompressedSize: { type: 'integer', minimum: 0 },
+                },
+            },
+        },
+    },
+};
+const validate = new ajv.Ajv({ allErrors: true }).compile(schema);
+/** A manifest that was read but is not a valid one: its backup cannot be trusted or restored. */
+class InvalidManifestError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'InvalidManifestError';
+    }
+}
+/** Parses and checks a manifest read from the bucket; a malformed one is an error, never a partial result. */
+function parseManifest(text, where) {
+    let data;
+    try {
+        data = JSON.parse(text);
+    }
+    catch (error) {
+        throw new InvalidManifestError(`The manifest at ${where} is not valid JSON (${error.message}); the backup cannot be trusted.`);
+    }
+    if (!validate(data)) {
+        const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
+        throw new InvalidManifestError(`The manifest at ${where} does not match ${MANIFEST_FORMAT}: ${problems}`);
+    }
+    return data;
+}
+function serializeManifest(manifest) {
+    return JSON.stringify(manifest, null, 2) + '\n';
+}
+function provenanceFromEnv(env) {
+    if (env.GITHUB_ACTIONS !== 'true')
+        return null;
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+    const runUrl = env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined;
+    const record = {
+        repository: env.GITHUB_REPOSITORY,
+        ref: env.GITHUB_REF,
+        commit: env.GITHUB_SHA,
+        workflow: env.GITHUB_WORKFLOW,
+        eventName: env.GITHUB_EVENT_NAME,
+        runId: env.GITHUB_RUN_ID,
+        runAttempt: env.GITHUB_RUN_ATTEMPT,
+        runUrl,
+        actor: env.GITHUB_ACTOR,
+    };
+    return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/domain/retention.ts
 
 /** A policy that cannot be applied as written: a malformed rule, or two rule sets for the same backups. */
@@ -89961,153 +90104,17 @@ function formatTeam(team) {
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
-// EXTERNAL MODULE: ./node_modules/ajv/dist/ajv.js
-var ajv = __nccwpck_require__(2463);
-;// CONCATENATED MODULE: ./src/domain/manifest.ts
-/**
- * The manifest: the record of one backup, written last. Its presence makes a backup complete,
- * and it holds a SHA-256 of every byte stored, so restore can verify before it touches anything.
- */
-
-
-const MANIFEST_FORMAT = 'lifeboat-manifest/1';
-const COMPRESSIONS = ['zstd', 'gzip', 'none'];
-const stringProp = { type: 'string' };
-const optionalString = { type: 'string' };
-const schema = {
-    type: 'object',
-    required: ['format', 'id', 'space', 'trigger', 'startedAt', 'finishedAt', 'tool', 'provenance', 'database', 'artifacts'],
-    properties: {
-        format: { type: 'string', const: MANIFEST_FORMAT },
-        id: stringProp,
-        space: stringProp,
-        trigger: { type: 'string', enum: [...TRIGGERS] },
-        startedAt: stringProp,
-        finishedAt: stringProp,
-        tool: { type: 'object', required: ['name', 'version'], properties: { name: stringProp, version: stringProp } },
-        provenance: {
-            type: ['object', 'null'],
-            properties: {
-                repository: optionalString,
-                ref: optionalString,
-                commit: optionalString,
-                workflow: optionalString,
-                eventName: optionalString,
-                runId: optionalString,
-                runAttempt: optionalString,
-                runUrl: optionalString,
-                actor: optionalString,
-            },
-        },
-        database: {
-            type: 'object',
-            required: ['source', 'serverVersion', 'serverVersionNum', 'pgDumpVersion', 'tables'],
-            properties: {
-                source: stringProp,
-                serverVersion: stringProp,
-                serverVersionNum: { type: 'integer' },
-                pgDumpVersion: stringProp,
-                tables: {
-                    type: ['array', 'null'],
-                    items: {
-                        type: 'object',
-                        required: ['schema', 'table', 'rows'],
-                        properties: { schema: stringProp, table: stringProp, rows: { type: 'integer', minimum: 0 } },
-                    },
-                },
-            },
-        },
-        media: {
-            type: 'object',
-            required: ['bucket', 'prefix', 'objects', 'totals'],
-            properties: {
-                bucket: stringProp,
-                prefix: { type: 'string' },
-                objects: {
-                    type: 'array',
-                    items: {
-                        type: 'object',
-                        required: ['key', 'size', 'sha256', 'md5', 'metadata'],
-                        properties: {
-                            key: { type: 'string' },
-                            size: { type: 'integer', minimum: 0 },
-                            sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-                            md5: { type: 'string', pattern: '^[0-9a-f]{32}$' },
-                            contentType: { type: 'string' },
-                            metadata: { type: 'object', additionalProperties: { type: 'string' } },
-                            etag: { type: 'string' },
-                            lastModified: { type: 'string' },
-                        },
-                    },
-                },
-                totals: {
-                    type: 'object',
-                    required: ['objects', 'bytes', 'newObjects', 'newBytes', 'reusedObjects', 'reusedBytes'],
-                    properties: {
-                        objects: { type: 'integer' },
-                        bytes: { type: 'integer' },
-                        newObjects: { type: 'integer' },
-                        newBytes: { type: 'integer' },
-                        reusedObjects: { type: 'integer' },
-                        reusedBytes: { type: 'integer' },
-                    },
-                },
-            },
-        },
-        artifacts: {
-            type: 'array',
-            items: {
-                type: 'object',
-                required: ['name', 'key', 'size', 'sha256', 'compression', 'format', 'uncompressedSize'],
-                properties: {
-                    name: stringProp,
-                    key: stringProp,
-                    size: { type: 'integer', minimum: 0 },
-                    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-                    compression: { type: 'string', enum: [...COMPRESSIONS] },
-                    format: stringProp,
-                    uncompressedSize: { type: 'integer', minimum: 0 },
-                },
-            },
-        },
-    },
-};
-const validate = new ajv.Ajv({ allErrors: true }).compile(schema);
-/** Parses and checks a manifest read from the bucket; a malformed one is an error, never a partial result. */
-function parseManifest(text, where) {
-    let data;
-    try {
-        data = JSON.parse(text);
-    }
-    catch (error) {
-        throw new Error(`The manifest at ${where} is not valid JSON (${error.message}); the backup cannot be trusted.`);
-    }
-    if (!validate(data)) {
-        const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
-        throw new Error(`The manifest at ${where} does not match ${MANIFEST_FORMAT}: ${problems}`);
-    }
-    return data;
+;// CONCATENATED MODULE: ./src/domain/catalog.ts
+/** Newest first; ids break ties so the order is total and stable. */
+function catalog_sortNewestFirst(entries) {
+    return [...entries].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 }
-function serializeManifest(manifest) {
-    return JSON.stringify(manifest, null, 2) + '\n';
+function filterEntries(entries, filter) {
+    return entries.filter((e) => (!filter.space || e.space === filter.space) && (!filter.trigger || e.trigger === filter.trigger));
 }
-function provenanceFromEnv(env) {
-    if (env.GITHUB_ACTIONS !== 'true')
-        return null;
-    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
-    const runUrl = env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined;
-    const record = {
-        repository: env.GITHUB_REPOSITORY,
-        ref: env.GITHUB_REF,
-        commit: env.GITHUB_SHA,
-        workflow: env.GITHUB_WORKFLOW,
-        eventName: env.GITHUB_EVENT_NAME,
-        runId: env.GITHUB_RUN_ID,
-        runAttempt: env.GITHUB_RUN_ATTEMPT,
-        runUrl,
-        actor: env.GITHUB_ACTOR,
-    };
-    return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
+/** The newest complete backup: never an incomplete one, which may still be running or may have failed. */
+function latestComplete(entries, filter = {}) {
+    return catalog_sortNewestFirst(filterEntries(entries, filter)).find((e) => e.status === 'complete');
 }
 
 ;// CONCATENATED MODULE: ./src/engine/clock.ts
@@ -90969,6 +90976,10 @@ class BackupStore {
     }
     manifestKey(space, id) {
         return this.artifactKey(space, id, MANIFEST_FILE);
+    }
+    /** Where a parallel restore records, until it is done, which pre-restore backup undoes it (one per target space). */
+    restoreJournalKey(targetSpace) {
+        return `${this.prefix}restore-journal/${targetSpace}.json`;
     }
     /** Where prunes record what they are deleting (outside backups/, so listings of backups never see it). */
     pruneJournalPrefix() {
@@ -96920,30 +96931,182 @@ const VERIFY_MARKER = 'LIFEBOAT-VERIFY ';
 function literal(text) {
     return `'${text.replace(/'/g, "''")}'`;
 }
+/** Objects with an OID below this were made by initdb (FirstNormalObjectId): built in, never wiped. */
+const FIRST_NORMAL_OBJECT_ID = 16384;
+/** Not a member of an extension: those go with DROP EXTENSION, and cannot be dropped on their own. */
+function notExtensionMember(catalog, oid) {
+    return `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = '${catalog}'::pg_catalog.regclass AND x.objid = ${oid} AND x.deptype = 'e')`;
+}
 /**
- * Empties the target database: every extension except plpgsql, every schema that is not a system schema
- * (CASCADE, so everything in them goes too) and every large object. Anything the connecting role may not
- * drop makes this fail, and with it the whole restore, before any data is replaced.
+ * Goes anyway when the schemas and extensions are dropped: it depends on a function or type in a wiped
+ * schema, on a language the wipe drops, or on an extension member (DROP … CASCADE takes dependent objects
+ * along without checking who owns them).
+ */
+function goesWithSchemas(catalog, oid) {
+    return `EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+    WHERE d.classid = '${catalog}'::pg_catalog.regclass AND d.objid = ${oid} AND d.deptype IN ('n', 'a')
+      AND (EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid = d.refobjid AND p.pronamespace = ANY (wiped_schemas))
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND t.oid = d.refobjid AND t.typnamespace = ANY (wiped_schemas))
+        OR (d.refclassid = 'pg_catalog.pg_language'::pg_catalog.regclass AND d.refobjid >= ${FIRST_NORMAL_OBJECT_ID} AND d.refobjid <> (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'plpgsql'))
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = d.refclassid AND e.objid = d.refobjid AND e.deptype = 'e')))`;
+}
+/** Whether the restoring role may drop what `owner` owns: it is that role, inherits its privileges, or is a superuser. */
+const MAY_DROP = (owner) => `pg_catalog.pg_has_role(me, ${owner}, 'USAGE')`;
+/**
+ * The first part of the wipe: every object it would drop that the connecting role may not drop, collected
+ * before anything is dropped, and refused in ONE error that names each object and how to fix it. Plain SQL
+ * that changes nothing, so it can also run on its own before a restore starts.
+ */
+function wipeRefusalCheck() {
+    const ext = (catalog, oid) => notExtensionMember(catalog, oid);
+    const stays = (catalog, oid) => `NOT ${goesWithSchemas(catalog, oid)}`;
+    return `
+  me := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user);
+  SELECT coalesce(pg_catalog.array_agg(n.oid), '{}') INTO wiped_schemas FROM pg_catalog.pg_namespace n
+    WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema';
+
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'event trigger %I (owned by %s): only its owner or a superuser may drop it; have a superuser run DROP EVENT TRIGGER %I, or restore as a superuser',
+      e.evtname, e.evtowner::pg_catalog.regrole, e.evtname)
+    FROM pg_catalog.pg_event_trigger e WHERE NOT ${MAY_DROP('e.evtowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'subscription %I (owned by %s): run ALTER SUBSCRIPTION %I OWNER TO %I as its owner or a superuser, or restore as %s',
+      s.subname, s.subowner::pg_catalog.regrole, s.subname, current_user, s.subowner::pg_catalog.regrole)
+    FROM pg_catalog.pg_subscription s
+    WHERE s.subdbid = (SELECT db.oid FROM pg_catalog.pg_database db WHERE db.datname = pg_catalog.current_database())
+      AND NOT ${MAY_DROP('s.subowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'publication %I (owned by %s): run ALTER PUBLICATION %I OWNER TO %I as its owner or a superuser, or restore as %s',
+      p.pubname, p.pubowner::pg_catalog.regrole, p.pubname, current_user, p.pubowner::pg_catalog.regrole)
+    FROM pg_catalog.pg_publication p WHERE NOT ${MAY_DROP('p.pubowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'extension %I (owned by %s): an extension''s owner cannot be changed; have %s or a superuser run DROP EXTENSION %I CASCADE, or restore as %s',
+      x.extname, x.extowner::pg_catalog.regrole, x.extowner::pg_catalog.regrole, x.extname, x.extowner::pg_catalog.regrole)
+    FROM pg_catalog.pg_extension x WHERE x.extname <> 'plpgsql' AND NOT ${MAY_DROP('x.extowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'schema %I (owned by %s): run ALTER SCHEMA %I OWNER TO %I as its owner or a superuser, or restore as %s',
+      n.nspname, n.nspowner::pg_catalog.regrole, n.nspname, current_user, n.nspowner::pg_catalog.regrole)
+    FROM pg_catalog.pg_namespace n WHERE n.oid = ANY (wiped_schemas) AND NOT ${MAY_DROP('n.nspowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'foreign-data wrapper %I (owned by %s), with its servers and user mappings: only a superuser may own one; have a superuser run DROP FOREIGN DATA WRAPPER %I CASCADE, or restore as a superuser',
+      w.fdwname, w.fdwowner::pg_catalog.regrole, w.fdwname)
+    FROM pg_catalog.pg_foreign_data_wrapper w
+    WHERE ${ext('pg_catalog.pg_foreign_data_wrapper', 'w.oid')} AND ${stays('pg_catalog.pg_foreign_data_wrapper', 'w.oid')} AND NOT ${MAY_DROP('w.fdwowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'cast (%s AS %s): only a superuser or the owner of either type may drop it; have one run DROP CAST (%s AS %s), or restore as a superuser',
+      c.castsource::pg_catalog.regtype, c.casttarget::pg_catalog.regtype, c.castsource::pg_catalog.regtype, c.casttarget::pg_catalog.regtype)
+    FROM pg_catalog.pg_cast c
+      JOIN pg_catalog.pg_type st ON st.oid = c.castsource JOIN pg_catalog.pg_type tt ON tt.oid = c.casttarget
+    WHERE c.oid >= ${FIRST_NORMAL_OBJECT_ID} AND ${ext('pg_catalog.pg_cast', 'c.oid')} AND ${stays('pg_catalog.pg_cast', 'c.oid')}
+      AND NOT ${MAY_DROP('st.typowner')} AND NOT ${MAY_DROP('tt.typowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'transform for %s language %I: only a superuser or the type''s owner may drop it; have one run DROP TRANSFORM FOR %s LANGUAGE %I, or restore as a superuser',
+      t.trftype::pg_catalog.regtype, l.lanname, t.trftype::pg_catalog.regtype, l.lanname)
+    FROM pg_catalog.pg_transform t JOIN pg_catalog.pg_language l ON l.oid = t.trflang JOIN pg_catalog.pg_type ty ON ty.oid = t.trftype
+    WHERE t.oid >= ${FIRST_NORMAL_OBJECT_ID} AND ${ext('pg_catalog.pg_transform', 't.oid')} AND ${stays('pg_catalog.pg_transform', 't.oid')}
+      AND NOT ${MAY_DROP('ty.typowner')} ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'access method %I: only a superuser may drop one; have one run DROP ACCESS METHOD %I CASCADE, or restore as a superuser', a.amname, a.amname)
+    FROM pg_catalog.pg_am a
+    WHERE a.oid >= ${FIRST_NORMAL_OBJECT_ID} AND ${ext('pg_catalog.pg_am', 'a.oid')} AND ${stays('pg_catalog.pg_am', 'a.oid')}
+      AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = me) ORDER BY 1);
+  blockers := blockers || ARRAY(SELECT pg_catalog.format(
+      'language %I (owned by %s): run ALTER LANGUAGE %I OWNER TO %I as its owner or a superuser, or restore as %s',
+      l.lanname, l.lanowner::pg_catalog.regrole, l.lanname, current_user, l.lanowner::pg_catalog.regrole)
+    FROM pg_catalog.pg_language l
+    WHERE l.oid >= ${FIRST_NORMAL_OBJECT_ID} AND l.lanname <> 'plpgsql' AND ${ext('pg_catalog.pg_language', 'l.oid')} AND ${stays('pg_catalog.pg_language', 'l.oid')}
+      AND NOT ${MAY_DROP('l.lanowner')} ORDER BY 1);
+  IF NOT pg_catalog.current_setting('lo_compat_privileges')::boolean THEN
+    blockers := blockers || ARRAY(SELECT pg_catalog.format(
+        '%s large object(s) owned by %s (OID %s): run ALTER LARGE OBJECT <oid> OWNER TO %I for each as their owner or a superuser, or restore as %s',
+        pg_catalog.count(*), m.lomowner::pg_catalog.regrole,
+        pg_catalog.array_to_string((pg_catalog.array_agg(m.oid ORDER BY m.oid))[1:5], ', ') || CASE WHEN pg_catalog.count(*) > 5 THEN ', …' ELSE '' END,
+        current_user, m.lomowner::pg_catalog.regrole)
+      FROM pg_catalog.pg_largeobject_metadata m WHERE NOT ${MAY_DROP('m.lomowner')} GROUP BY m.lomowner ORDER BY 1);
+  END IF;
+
+  IF pg_catalog.cardinality(blockers) > 0 THEN
+    RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+      MESSAGE = pg_catalog.format('lifeboat wipe refused before dropping anything: role %I may not drop %s object(s) in the target, so the target is unchanged: %s',
+        current_user, pg_catalog.cardinality(blockers), pg_catalog.array_to_string(blockers, '; ')),
+      HINT = 'Give these objects to the restoring role, drop them as their owner, or restore as a role that may drop them.';
+  END IF;`;
+}
+/** Declarations the refusal check needs, for a DO block. */
+const CHECK_DECLARATIONS = `
+  me oid;
+  wiped_schemas oid[];
+  blockers text[] := '{}';`;
+/**
+ * The refusal check on its own: changes nothing, RAISEs (insufficient_privilege) naming every object the
+ * role may not drop. The parallel path runs it before taking the pre-restore backup.
+ */
+function wipeRefusalSql() {
+    return `
+DO $lifeboat_wipe_check$
+DECLARE${CHECK_DECLARATIONS}
+BEGIN${wipeRefusalCheck()}
+END
+$lifeboat_wipe_check$;
+`;
+}
+/**
+ * Empties the target database so that restoring an archive into it gives what restoring it into a fresh
+ * database gives, however often it is repeated. First it checks that the connecting role may drop every
+ * object the wipe drops, and refuses with one error naming all it may not (nothing is dropped then). Then
+ * it drops, in an order that keeps each step possible:
+ *   event triggers (first, so none fires during the wipe); subscriptions (disabled and detached from their
+ *   replication slot, which is left alone on the publisher, then dropped); publications; every extension
+ *   except plpgsql; every schema that is not a system schema (CASCADE, so everything in them goes too);
+ *   then what lives outside schemas and is still there: foreign-data wrappers (CASCADE: their servers and
+ *   user mappings), foreign servers, casts, transforms, access methods and procedural languages made after
+ *   initdb (OID >= 16384) that no extension owns; every large object. Finally the default privileges the
+ *   connecting role has set for the objects it creates are reset to the built-in defaults, so that no
+ *   `ALTER DEFAULT PRIVILEGES … GRANT … TO PUBLIC` of the target applies to the restored objects.
+ *
+ * Kept on purpose: the database's own comment and `ALTER DATABASE … SET` settings (pg_dump without
+ * --create does not carry the source's, so they are the target's configuration, not data; see
+ * docs/restore.md), roles and tablespaces (cluster-wide).
  *
  * pg_dump 15 and later never emit CREATE SCHEMA public (they assume every database has it), so unless the
  * archive creates it, `public` is created again here with the target's own owner, privileges and comment,
  * as it was before the wipe: the target keeps its `public` the way its administrators set it up.
  */
 function wipeSql(options) {
+    const ext = (catalog, oid) => notExtensionMember(catalog, oid);
     return `
 DO $lifeboat_wipe$
-DECLARE
+DECLARE${CHECK_DECLARATIONS}
   item record;
+  who oid;
+  in_schema text;
   had_public boolean;
   public_owner oid;
   public_acl aclitem[];
   public_comment text;
-BEGIN
+BEGIN${wipeRefusalCheck()}
+
   SELECT n.nspowner, n.nspacl, pg_catalog.obj_description(n.oid, 'pg_namespace')
     INTO public_owner, public_acl, public_comment
     FROM pg_catalog.pg_namespace n WHERE n.nspname = 'public';
   had_public := FOUND;
 
+  FOR item IN SELECT e.evtname FROM pg_catalog.pg_event_trigger e WHERE ${ext('pg_catalog.pg_event_trigger', 'e.oid')} ORDER BY 1 LOOP
+    EXECUTE pg_catalog.format('DROP EVENT TRIGGER IF EXISTS %I', item.evtname);
+  END LOOP;
+  FOR item IN
+    SELECT s.subname, s.subenabled, s.subslotname FROM pg_catalog.pg_subscription s
+    WHERE s.subdbid = (SELECT db.oid FROM pg_catalog.pg_database db WHERE db.datname = pg_catalog.current_database()) ORDER BY 1
+  LOOP
+    -- A subscription with a slot cannot be dropped inside a transaction (it would drop the slot on the
+    -- publisher); detached from it, it can. The publisher's slot is left for its administrators.
+    IF item.subenabled THEN EXECUTE pg_catalog.format('ALTER SUBSCRIPTION %I DISABLE', item.subname); END IF;
+    IF item.subslotname IS NOT NULL THEN EXECUTE pg_catalog.format('ALTER SUBSCRIPTION %I SET (slot_name = NONE)', item.subname); END IF;
+    EXECUTE pg_catalog.format('DROP SUBSCRIPTION %I', item.subname);
+  END LOOP;
+  FOR item IN SELECT p.pubname FROM pg_catalog.pg_publication p ORDER BY 1 LOOP
+    EXECUTE pg_catalog.format('DROP PUBLICATION IF EXISTS %I', item.pubname);
+  END LOOP;
   FOR item IN SELECT e.extname FROM pg_catalog.pg_extension e WHERE e.extname <> 'plpgsql' ORDER BY 1 LOOP
     EXECUTE pg_catalog.format('DROP EXTENSION IF EXISTS %I CASCADE', item.extname);
   END LOOP;
@@ -96953,13 +97116,67 @@ BEGIN
   LOOP
     EXECUTE pg_catalog.format('DROP SCHEMA IF EXISTS %I CASCADE', item.nspname);
   END LOOP;
+
+  -- What lives outside schemas, as far as it did not go with them.
+  FOR item IN SELECT w.fdwname FROM pg_catalog.pg_foreign_data_wrapper w WHERE ${ext('pg_catalog.pg_foreign_data_wrapper', 'w.oid')} ORDER BY 1 LOOP
+    EXECUTE pg_catalog.format('DROP FOREIGN DATA WRAPPER IF EXISTS %I CASCADE', item.fdwname);
+  END LOOP;
+  FOR item IN SELECT f.srvname FROM pg_catalog.pg_foreign_server f WHERE ${ext('pg_catalog.pg_foreign_server', 'f.oid')} ORDER BY 1 LOOP
+    EXECUTE pg_catalog.format('DROP SERVER IF EXISTS %I CASCADE', item.srvname);
+  END LOOP;
+  FOR item IN
+    SELECT c.castsource::pg_catalog.regtype::text AS source, c.casttarget::pg_catalog.regtype::text AS target FROM pg_catalog.pg_cast c
+    WHERE c.oid >= ${FIRST_NORMAL_OBJECT_ID} AND ${ext('pg_catalog.pg_cast', 'c.oid')} ORDER BY 1, 2
+  LOOP
+    EXECUTE pg_catalog.format('DROP CAST IF EXISTS (%s AS %s) CASCADE', item.source, item.target);
+  END LOOP;
+  FOR item IN
+    SELECT t.trftype::pg_catalog.regtype::text AS type_name, l.lanname FROM pg_catalog.pg_transform t JOIN pg_catalog.pg_language l ON l.oid = t.trflang
+    WHERE t.oid >= ${FIRST_NORMAL_OBJECT_ID} AND ${ext('pg_catalog.pg_transform', 't.oid')} ORDER BY 1, 2
+  LOOP
+    EXECUTE pg_catalog.format('DROP TRANSFORM IF EXISTS FOR %s LANGUAGE %I CASCADE', item.type_name, item.lanname);
+  END LOOP;
+  FOR item IN SELECT a.amname FROM pg_catalog.pg_am a WHERE a.oid >= ${FIRST_NORMAL_OBJECT_ID} AND ${ext('pg_catalog.pg_am', 'a.oid')} ORDER BY 1 LOOP
+    EXECUTE pg_catalog.format('DROP ACCESS METHOD IF EXISTS %I CASCADE', item.amname);
+  END LOOP;
+  FOR item IN
+    SELECT l.lanname FROM pg_catalog.pg_language l
+    WHERE l.oid >= ${FIRST_NORMAL_OBJECT_ID} AND l.lanname <> 'plpgsql' AND ${ext('pg_catalog.pg_language', 'l.oid')} ORDER BY 1
+  LOOP
+    EXECUTE pg_catalog.format('DROP LANGUAGE IF EXISTS %I CASCADE', item.lanname);
+  END LOOP;
   PERFORM pg_catalog.lo_unlink(m.oid) FROM pg_catalog.pg_largeobject_metadata m;
+
+  -- Default privileges of the connecting role (the creator of everything restored), back to the built-in
+  -- defaults: the owner has every privilege, PUBLIC may execute functions and use types, nothing else.
+  -- An entry equal to the defaults is removed by PostgreSQL itself. Per-schema entries in wiped schemas
+  -- went with their schema.
+  FOR item IN
+    SELECT d.defaclnamespace, d.defaclobjtype, d.defaclacl,
+           CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' WHEN 'n' THEN 'SCHEMAS' END AS kind
+    FROM pg_catalog.pg_default_acl d WHERE d.defaclrole = me
+  LOOP
+    in_schema := CASE WHEN item.defaclnamespace = 0 THEN ''
+                      ELSE pg_catalog.format(' IN SCHEMA %I', (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = item.defaclnamespace)) END;
+    FOR who IN SELECT DISTINCT a.grantee FROM pg_catalog.aclexplode(item.defaclacl) a LOOP
+      CONTINUE WHEN who = me AND item.defaclnamespace = 0;
+      EXECUTE pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I%s REVOKE ALL ON %s FROM %s', current_user, in_schema, item.kind,
+        CASE WHEN who = 0 THEN 'PUBLIC' ELSE who::pg_catalog.regrole::text END);
+    END LOOP;
+    IF item.defaclnamespace = 0 THEN
+      EXECUTE pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT ALL ON %s TO %I', current_user, item.kind, current_user);
+      IF item.defaclobjtype = 'f' THEN
+        EXECUTE pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT EXECUTE ON FUNCTIONS TO PUBLIC', current_user);
+      ELSIF item.defaclobjtype = 'T' THEN
+        EXECUTE pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT USAGE ON TYPES TO PUBLIC', current_user);
+      END IF;
+    END IF;
+  END LOOP;
 
   IF ${options.recreatePublic ? 'true' : 'false'} THEN
     CREATE SCHEMA public;
     IF had_public THEN
-      IF public_owner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
-         AND pg_catalog.pg_has_role(current_user, public_owner, 'MEMBER') THEN
+      IF public_owner <> me AND pg_catalog.pg_has_role(current_user, public_owner, 'MEMBER') THEN
         EXECUTE pg_catalog.format('ALTER SCHEMA public OWNER TO %s', public_owner::regrole);
       END IF;
       FOR item IN SELECT a.grantee, a.privilege_type, a.is_grantable FROM pg_catalog.aclexplode(public_acl) a LOOP
@@ -97451,6 +97668,141 @@ async function verifyTarget(connection, expected) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/engine/restore/wipe-check.ts
+/**
+ * The wipe's refusal check, run on its own before a restore starts: it changes nothing, and names every
+ * object in the target that the connecting role may not drop. The same check runs again as the first part
+ * of the wipe itself, inside the restore's transaction, so nothing created in between can slip through.
+ */
+
+
+
+
+async function assertTargetWipeable(connection) {
+    const client = await connectOrExplain(connection);
+    try {
+        await client.query(wipeRefusalSql());
+    }
+    catch (error) {
+        const code = error.code;
+        if (code !== '42501')
+            throw error;
+        throw new RestoreRefused({
+            reason: `The target ${connection.description} holds objects the restore would have to drop and the role in 'database-url' may not drop; nothing was changed. ${errors_errorMessage(error)}`,
+            fix: 'Give those objects to the restoring role or drop them as their owner (the fix for each is given above), or set \'database-url\' to a role that may drop them.',
+        });
+    }
+    finally {
+        await client.end().catch(() => undefined);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/restore/journal.ts
+/**
+ * The parallel path's safety net, made to survive a crash. Its pg_restore --jobs runs outside any one
+ * transaction, so a killed process or a crashed server leaves the target half-restored, and the automatic
+ * put-back of the pre-restore backup never runs. So before the wipe, a journal in the backup bucket records
+ * that a parallel restore into the target space is in progress and which pre-restore backup undoes it. It is
+ * removed once the restore has succeeded or the put-back is complete. The next restore into that space finds
+ * it and completes the put-back before it does anything else.
+ */
+
+const RESTORE_JOURNAL_FORMAT = 'lifeboat-restore-journal/1';
+function isMissing(error) {
+    const e = error;
+    return e.name === 'NoSuchKey' || e.Code === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+}
+async function writeRestoreJournal(store, journal) {
+    await store.putText(store.restoreJournalKey(journal.targetSpace), JSON.stringify(journal, null, 2) + '\n');
+}
+/** The journal of an unfinished parallel restore into this space, if there is one. */
+async function readRestoreJournal(store, targetSpace) {
+    const key = store.restoreJournalKey(targetSpace);
+    let text;
+    try {
+        text = await store.getText(key);
+    }
+    catch (error) {
+        if (isMissing(error))
+            return undefined;
+        throw new errors_LifeboatError(`Cannot read the restore journal s3://${store.bucket}/${key}: ${errors_errorMessage(error)}`, { cause: error });
+    }
+    let journal;
+    try {
+        journal = JSON.parse(text);
+    }
+    catch (error) {
+        throw new errors_LifeboatError(`The restore journal s3://${store.bucket}/${key} is not valid JSON (${errors_errorMessage(error)}).`, { cause: error });
+    }
+    if (journal.format !== RESTORE_JOURNAL_FORMAT || journal.targetSpace !== targetSpace || typeof journal.preRestoreBackupId !== 'string') {
+        throw new errors_LifeboatError(`The restore journal s3://${store.bucket}/${key} is not a ${RESTORE_JOURNAL_FORMAT} journal for space '${targetSpace}'.`);
+    }
+    return journal;
+}
+async function removeRestoreJournal(store, targetSpace) {
+    const key = store.restoreJournalKey(targetSpace);
+    const outcome = await store.deleteKeys([key]);
+    if (outcome.failed.length) {
+        throw new errors_LifeboatError(`Cannot delete the restore journal s3://${store.bucket}/${key}: ${outcome.failed[0].message}`);
+    }
+}
+/** The command that puts the target back by hand, for messages. */
+function putBackCommand(journal) {
+    const space = journal.targetSpace;
+    return `restore with source-space: ${space}, target-space: ${space}, backup-id: ${journal.preRestoreBackupId} (the policy must allow ${space} → ${space})`;
+}
+
+;// CONCATENATED MODULE: ./src/engine/list/latest.ts
+/**
+ * `latest` means the newest backup whose manifest is valid. The listing alone shows only that a manifest
+ * exists, so the candidates are read newest first until one parses, matches the schema and names the
+ * backup it is stored under. A broken newer one is reported, never chosen. Usually that is one read.
+ */
+
+
+/**
+ * Reads manifests of the complete backups matching `filter`, newest first, until one is valid. A manifest
+ * that cannot be fetched (network, permissions) is an error, not a reason to fall back to an older backup.
+ */
+async function findLatestValid(store, entries, filter = {}) {
+    const invalid = [];
+    for (const entry of catalog_sortNewestFirst(filterEntries(entries, filter))) {
+        if (entry.status !== 'complete')
+            continue;
+        const problem = await manifestProblem(store, entry);
+        if (typeof problem === 'string') {
+            invalid.push({ entry, problem });
+            continue;
+        }
+        return { latest: { entry, manifest: problem }, invalid };
+    }
+    return { invalid };
+}
+/** The manifest, or why it is not a valid manifest of this backup. */
+async function manifestProblem(store, entry) {
+    let manifest;
+    try {
+        manifest = await store.getManifest(entry.space, entry.id);
+    }
+    catch (error) {
+        if (error instanceof InvalidManifestError)
+            return error.message;
+        throw error;
+    }
+    if (manifest.id !== entry.id || manifest.space !== entry.space) {
+        return `The manifest stored for backup ${entry.id} of '${entry.space}' describes backup ${manifest.id} of '${manifest.space}'; the bucket has been tampered with or mixed up.`;
+    }
+    return manifest;
+}
+/** The entries with every invalid one marked as such (status 'invalid' and its problem). */
+function markInvalid(entries, invalid) {
+    const problems = new Map(invalid.map((i) => [`${i.entry.space}/${i.entry.id}`, i.problem]));
+    return entries.map((e) => {
+        const problem = problems.get(`${e.space}/${e.id}`);
+        return problem === undefined ? e : { ...e, status: 'invalid', problem };
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/engine/restore/restore.ts
 /**
  * Restore: put a backup of a source space into a target space, replacing everything in the target.
@@ -97469,6 +97821,11 @@ async function verifyTarget(connection, expected) {
  *        pre-restore backup is restored in one transaction.
  *   5. Verify after: every table's row count against the counts recorded in the backup's snapshot.
  */
+
+
+
+
+
 
 
 
@@ -97520,19 +97877,28 @@ async function runRestore(options, log, authorized) {
         `${authorization.eventName ? `, event ${authorization.eventName}` : ''}${authorization.actor ? `, by ${authorization.actor}` : ''}).`);
     const store = new BackupStore(options.bucket);
     await store.assertReachable();
-    const manifest = await resolveBackup(store, options, log);
     const connection = parseDatabaseUrl(options.databaseUrl);
     const client = await connectOrExplain(connection);
     const server = await readServerInfo(client).finally(() => client.end().catch(() => undefined));
     const pgRestore = await choosePgTool('pg_restore', server, options.pgRestorePath, env);
     const psql = await choosePsql(pgRestore, server, env);
+    // Before anything else: an earlier parallel restore into this space that never finished is undone first.
+    await completeInterruptedRestore(store, options.targetSpace, { pgRestore, psql }, connection, env, log);
+    const manifest = await resolveBackup(store, options, log);
     const dumpMajor = Number.parseInt(manifest.database.pgDumpVersion, 10);
     if (Number.isFinite(dumpMajor) && dumpMajor > pgRestore.major) {
         throw restore_refuse(`Backup ${manifest.id} was made by pg_dump ${manifest.database.pgDumpVersion}, and pg_restore ${pgRestore.version} (${pgRestore.path}) cannot read archives of a newer pg_dump.`, installHint('pg_restore', dumpMajor));
     }
     const tools = { pgRestore, psql };
     log.info(`Target ${connection.description}: PostgreSQL ${server.version}; using ${pgRestore.path} (${pgRestore.version}) and ${psql.path}.`);
+    // Before anything is downloaded: a target holding objects this role may not drop is refused at once,
+    // naming them all (the wipe checks again inside the restore's transaction).
+    await assertTargetWipeable(connection);
     const mediaTarget = chooseMediaTarget(manifest, options, log);
+    // Before anything touches the target database: a media bucket that cannot take the backup's objects
+    // would otherwise be found only after the database had been replaced.
+    if (mediaTarget)
+        await assertMediaTargetWritable(mediaTarget);
     const privileges = options.privileges ?? 'drop';
     const artifact = databaseArtifact(manifest);
     const size = artifact.uncompressedSize;
@@ -97558,7 +97924,14 @@ async function runRestore(options, log, authorized) {
         const withMedia = async (result) => {
             if (!mediaTarget || !manifest.media)
                 return result;
-            const media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media, store, mediaTarget, log));
+            let media;
+            try {
+                media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media, store, mediaTarget, log));
+            }
+            catch (error) {
+                throw new errors_LifeboatError(`The database of ${targetSpace} was restored from ${manifest.id} and verified, but restoring the media into s3://${mediaTarget.bucket} ('media-bucket') failed: ` +
+                    `${describeS3Failure(error)} Fix the media bucket and run the same restore again; it copies only the media that still differ.`, { cause: error });
+            }
             return { ...result, media: { ...media, bucket: mediaTarget.bucket } };
         };
         const expected = manifest.database.tables;
@@ -97582,7 +97955,7 @@ async function runRestore(options, log, authorized) {
         }
         log.info(`Restoring ${streams_formatBytes(size)} with pg_restore --jobs=${options.jobs} (at least ${streams_formatBytes(options.parallelThresholdBytes)}, the parallel threshold); ` +
             `a pre-restore backup of the target is taken first and restored if anything fails.`);
-        const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env, privileges }, tools, store, connection, archiveFile, expected, log);
+        const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env, privileges }, tools, store, connection, manifest.id, archiveFile, expected, log);
         return await withMedia({
             ...base,
             method: 'parallel',
@@ -97613,6 +97986,38 @@ function chooseMediaTarget(manifest, options, log) {
         throw restore_refuse(`Backup ${manifest.id} holds the media bucket too (${manifest.media.totals.objects} objects), but 'media-bucket' (the target space's media bucket) is not given.`, `Set 'media-bucket' to ${options.targetSpace}'s media bucket, or 'skip-media: true' to restore only the database.`);
     }
     return withConnectionOf(options.media, options.bucket);
+}
+/** An S3 failure from its code and HTTP status (some servers, like Ceph RGW, send an empty message). */
+function describeS3Failure(error) {
+    if (error instanceof errors_LifeboatError)
+        return error.message;
+    const e = error;
+    const code = e.Code ?? e.name;
+    const status = e.$metadata?.httpStatusCode;
+    const why = code === 'NoSuchBucket' || (status === 404 && code !== 'NoSuchKey')
+        ? 'the bucket does not exist'
+        : code === 'AccessDenied' || status === 403
+            ? 'the credentials are not allowed to write to it'
+            : errors_errorMessage(error) || 'the request failed';
+    return `${why} (${[code, status].filter(Boolean).join(', HTTP ')}).`;
+}
+/**
+ * Proves the target media bucket exists and takes writes, with a small probe object put and deleted
+ * again. Refuses, naming the input, before the target database is touched.
+ */
+async function assertMediaTargetWritable(target) {
+    const client = createS3Client(target);
+    const probeKey = `${normalizePrefix(target.prefix)}.lifeboat-restore-probe-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
+    try {
+        await client.send(new dist_cjs.PutObjectCommand({ Bucket: target.bucket, Key: probeKey, Body: 'Lifeboat checks it can write here before a restore.\n' }));
+        await client.send(new dist_cjs.DeleteObjectCommand({ Bucket: target.bucket, Key: probeKey }));
+    }
+    catch (error) {
+        throw restore_refuse(`Cannot restore the media into s3://${target.bucket} given in 'media-bucket': ${describeS3Failure(error)} Nothing was changed.`, `Check 'media-bucket', 'media-s3-endpoint', 'media-s3-region' and the media bucket's credentials (media-aws-*), or set 'skip-media: true' to restore only the database.`);
+    }
+    finally {
+        client.destroy();
+    }
 }
 async function authorize(policy, options, env, log) {
     const { caller } = options;
@@ -97650,40 +98055,49 @@ async function resolveBackup(store, options, log) {
     const { sourceSpace } = options;
     const listFix = `List what can be restored with the list action (space: ${sourceSpace}).`;
     const entries = await store.listEntries(sourceSpace);
-    let id;
     if (options.backupId === 'latest') {
-        const latest = latestComplete(entries, { space: sourceSpace, trigger: options.trigger });
-        if (!latest) {
-            const which = options.trigger ? ` with trigger '${options.trigger}'` : '';
-            throw restore_refuse(`There is no complete backup of space '${sourceSpace}'${which} in ${store.describe()}.`, `Make one with the backup action first, or check 'source-space', 'trigger' and the bucket inputs. ${listFix}`);
+        let found;
+        try {
+            found = await findLatestValid(store, entries, { space: sourceSpace, trigger: options.trigger });
         }
-        id = latest.id;
-        log.info(`Latest complete backup of '${sourceSpace}'${options.trigger ? ` (${options.trigger})` : ''}: ${id}.`);
+        catch (error) {
+            throw restore_refuse(`The manifests of '${sourceSpace}' cannot be read from ${store.describe()}: ${errors_errorMessage(error)}`, `Check the bucket inputs and credentials. ${listFix}`);
+        }
+        const which = options.trigger ? ` with trigger '${options.trigger}'` : '';
+        // A broken newer backup is reported, never chosen: `latest` is the newest one that can be trusted.
+        for (const { entry, problem } of found.invalid) {
+            log.warning(`Skipping backup ${entry.id}, newer than the one restored: its manifest is invalid, so it cannot be trusted. ${problem}`);
+        }
+        if (!found.latest) {
+            const skipped = found.invalid.length ? ` (${found.invalid.length} backup(s) with an invalid manifest were skipped: ${found.invalid.map((i) => i.entry.id).join(', ')})` : '';
+            throw restore_refuse(`There is no complete backup of space '${sourceSpace}'${which} with a valid manifest in ${store.describe()}${skipped}.`, `Make one with the backup action first, or check 'source-space', 'trigger' and the bucket inputs. ${listFix}`);
+        }
+        const { entry, manifest } = found.latest;
+        log.info(`Latest complete backup of '${sourceSpace}'${options.trigger ? ` (${options.trigger})` : ''} with a valid manifest: ${entry.id}` +
+            `${found.invalid.length ? ` (the newer ${found.invalid.map((i) => i.entry.id).join(', ')} ${found.invalid.length === 1 ? 'has' : 'have'} an invalid manifest)` : ''}.`);
+        return manifest;
     }
-    else {
-        id = options.backupId;
-        const entry = entries.find((e) => e.id === id);
-        if (!entry) {
-            throw restore_refuse(`Backup ${id} does not exist in space '${sourceSpace}' of ${store.describe()}.`, `Check 'backup-id' and 'source-space'. ${listFix}`);
-        }
-        if (entry.status !== 'complete') {
-            throw restore_refuse(`Backup ${id} of space '${sourceSpace}' is incomplete (it has no manifest: it failed, was interrupted or is still running).`, `Restore a complete backup instead. ${listFix}`);
-        }
+    const id = options.backupId;
+    const entry = entries.find((e) => e.id === id);
+    if (!entry) {
+        throw restore_refuse(`Backup ${id} does not exist in space '${sourceSpace}' of ${store.describe()}.`, `Check 'backup-id' and 'source-space'. ${listFix}`);
+    }
+    if (entry.status !== 'complete') {
+        throw restore_refuse(`Backup ${id} of space '${sourceSpace}' is incomplete (it has no manifest: it failed, was interrupted or is still running).`, `Restore a complete backup instead. ${listFix}`);
     }
     let manifest;
     try {
-        manifest = await store.getManifest(sourceSpace, id);
+        manifest = await manifestProblem(store, entry);
     }
     catch (error) {
         throw restore_refuse(`The manifest of backup ${id} cannot be read: ${errors_errorMessage(error)}`, `Restore another backup. ${listFix}`);
     }
-    if (manifest.id !== id || manifest.space !== sourceSpace) {
-        throw restore_refuse(`The manifest stored for backup ${id} of '${sourceSpace}' describes backup ${manifest.id} of '${manifest.space}'; the bucket has been tampered with or mixed up.`, `Restore another backup. ${listFix}`);
-    }
+    if (typeof manifest === 'string')
+        throw restore_refuse(`The manifest of backup ${id} cannot be read: ${manifest}`, `Restore another backup. ${listFix}`);
     return manifest;
 }
 /** The parallel path: pre-restore backup, wipe, pg_restore --jobs, check; on failure, back to the pre-restore backup. */
-async function restoreWithSafetyNet(options, tools, store, connection, archiveFile, expected, log) {
+async function restoreWithSafetyNet(options, tools, store, connection, backupId, archiveFile, expected, log) {
     const siblingPgDump = (0,external_node_path_.join)((0,external_node_path_.dirname)(tools.pgRestore.path), 'pg_dump');
     let pre;
     try {
@@ -97706,8 +98120,27 @@ async function restoreWithSafetyNet(options, tools, store, connection, archiveFi
     }
     const preId = pre.manifest.id;
     log.info(`Pre-restore backup ${preId} taken (${pre.location}).`);
+    const journal = {
+        format: RESTORE_JOURNAL_FORMAT,
+        targetSpace: options.targetSpace,
+        target: connection.description,
+        sourceSpace: options.sourceSpace,
+        backupId,
+        preRestoreBackupId: preId,
+        startedAt: new Date().toISOString(),
+        ...(provenanceFromEnv(options.env)?.runUrl ? { runUrl: provenanceFromEnv(options.env).runUrl } : {}),
+    };
     try {
-        return await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
+        await writeRestoreJournal(store, journal);
+    }
+    catch (error) {
+        throw new errors_LifeboatError(`Could not write the restore journal ${store.restoreJournalKey(options.targetSpace)}, so the restore did not start and the target is unchanged: ${errors_errorMessage(error)}`, {
+            cause: error,
+        });
+    }
+    let result;
+    try {
+        result = await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
             await wipeInOwnTransaction(connection, true);
             await restoreInParallel(tools, connection, archiveFile, options.jobs, options.privileges);
             const checks = expected ? await verifyTarget(connection, expected) : null;
@@ -97728,11 +98161,55 @@ async function restoreWithSafetyNet(options, tools, store, connection, archiveFi
         catch (rollbackError) {
             const why = rollbackError instanceof RolledBackError ? rollbackError.detail : errors_errorMessage(rollbackError);
             throw new errors_LifeboatError(`The parallel restore failed (${cause}), and rolling back to the pre-restore backup ${preId} failed too (${why}). ` +
-                `The target may be partly restored. Its state before the restore is saved as backup ${preId} in space '${options.targetSpace}'; ` +
-                `restore it with backup-id: ${preId}, source-space: ${options.targetSpace}, target-space: ${options.targetSpace} (the policy must allow ${options.targetSpace} → ${options.targetSpace}).`, { cause: error });
+                `The target may be partly restored. Its state before the restore is saved as backup ${preId} in space '${options.targetSpace}', ` +
+                `and the restore journal stays, so the next restore into '${options.targetSpace}' completes the put-back before anything else; ` +
+                `or ${putBackCommand(journal)}.`, { cause: error });
         }
+        await removeRestoreJournal(store, options.targetSpace).catch((journalError) => log.warning(`The target is back to ${preId}, but the restore journal could not be removed (${errors_errorMessage(journalError)}); the next restore into '${options.targetSpace}' will put it back to ${preId} again, which is harmless.`));
         throw new errors_LifeboatError(`The parallel restore failed: ${cause}\nThe target was rolled back to the pre-restore backup ${preId}, taken just before the restore: it is as it was.`, { cause: error });
     }
+    try {
+        await removeRestoreJournal(store, options.targetSpace);
+    }
+    catch (error) {
+        // A journal left behind would make the next restore undo this one: that must not pass in silence.
+        throw new errors_LifeboatError(`The restore into '${options.targetSpace}' succeeded and was verified, but its journal ${store.restoreJournalKey(options.targetSpace)} could not be deleted (${errors_errorMessage(error)}). ` +
+            `Delete it by hand; otherwise the next restore into '${options.targetSpace}' puts the target back to the pre-restore backup ${preId} first.`, { cause: error });
+    }
+    return result;
+}
+/**
+ * An earlier parallel restore into this space was interrupted (its process killed, its runner lost, the
+ * server crashed) after the wipe: the journal says so. The target is put back to that restore's
+ * pre-restore backup, in one transaction, before this run does anything else; then the journal is removed.
+ */
+async function completeInterruptedRestore(store, targetSpace, tools, connection, env, log) {
+    const journal = await readRestoreJournal(store, targetSpace);
+    if (!journal)
+        return;
+    const preId = journal.preRestoreBackupId;
+    const what = `A parallel restore of ${journal.backupId} into '${targetSpace}' (${journal.target}), started ${journal.startedAt}${journal.runUrl ? ` by ${journal.runUrl}` : ''}, did not finish`;
+    if (journal.target !== connection.description) {
+        throw restore_refuse(`${what}, and its target may be half-restored; this run's 'database-url' is ${connection.description}, a different database, so Lifeboat will not put it back from here.`, `Run the restore with the 'database-url' of ${journal.target} to complete the put-back first, or ${putBackCommand(journal)}.`);
+    }
+    log.warning(`${what}: the target may be half-restored. Putting it back to the pre-restore backup ${preId} before anything else.`);
+    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'lifeboat-put-back-'));
+    try {
+        await log.group(`Complete the put-back of ${targetSpace} to ${preId}`, async () => {
+            const preManifest = await store.getManifest(targetSpace, preId);
+            await applyInOneTransaction(tools, connection, store, databaseArtifact(preManifest), preManifest.database.tables, { privileges: 'keep' }, log);
+        });
+    }
+    catch (error) {
+        const why = error instanceof RolledBackError ? error.detail : errors_errorMessage(error);
+        throw new errors_LifeboatError(`${what}, and putting the target back to the pre-restore backup ${preId} failed: ${why}. Nothing else was done; the journal stays, so the next restore into '${targetSpace}' tries again. ` +
+            `Fix the cause, or ${putBackCommand(journal)}.`, { cause: error });
+    }
+    finally {
+        await (0,promises_.rm)(dir, { recursive: true, force: true });
+    }
+    await removeRestoreJournal(store, targetSpace);
+    log.info(`The target is back to the pre-restore backup ${preId}, as it was before the interrupted restore; its journal is removed.`);
 }
 
 ;// CONCATENATED MODULE: ./src/engine/platform/poll.ts
@@ -98849,6 +99326,10 @@ function listSummary(backups, latest, filterText, details) {
             ? table([...header, ...detailHeader], complete.map((b) => [...row(b), ...detailRow(b)]))
             : table(header, complete.map(row))
         : '_None._');
+    const invalid = backups.filter((b) => b.status === 'invalid');
+    if (invalid.length) {
+        lines.push('', `### Invalid manifest, not restorable (${invalid.length})`, '', 'Their manifest exists but is corrupt, does not match the schema, or describes another backup; `latest` skips them.', '', table([...header, 'Problem'], invalid.map((b) => [...row(b), b.problem ?? ''])));
+    }
     if (incomplete.length) {
         lines.push('', `### Incomplete, not restorable (${incomplete.length})`, '', 'These have no manifest: they failed, were interrupted or are still running.', '', table(header, incomplete.map(row)));
     }
