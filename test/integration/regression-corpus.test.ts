@@ -113,6 +113,13 @@ beforeAll(async () => {
   log(`${corpus.database} from ${corpus.source}: ${size.rows[0]!.size}`);
   source = await timed('source snapshot (schema entries and digests)', () => snapshotDatabase(corpus.url));
   log(`source: ${Object.keys(source.schema).length} schema entries, ${Object.keys(source.data).length} relations digested`);
+  // What lives outside any schema: a wipe that drops schemas does not reach these.
+  const outside = new Map<string, number>();
+  for (const key of Object.keys(source.schema)) {
+    const [type, , schema] = key.split('; ');
+    if (schema?.startsWith('-')) outside.set(type!, (outside.get(type!) ?? 0) + 1);
+  }
+  log(`source entries outside any schema: ${[...outside].map(([type, n]) => `${n} × ${type}`).join(', ')}`);
 
   bucket = await createBucket('corpus');
   const backup = await timed('backup bundle', () =>

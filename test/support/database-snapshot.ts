@@ -1,7 +1,8 @@
 /**
  * A comparable picture of a whole database, for databases nobody on the project wrote (the
  * regression database): every pg_dump --schema-only entry, keyed by its TOC header, with its
- * privileges; and a digest of every table's, materialized view's and large object's contents.
+ * privileges; a digest of every table's, materialized view's and large object's contents; and every
+ * sequence's position.
  *
  * Differences are listed per entry (missing, extra, changed), so a restore's differences from its
  * source can be checked one by one against those of a plain pg_dump | pg_restore.
@@ -14,7 +15,7 @@ import { postgresInfo, withClient } from './harness.js';
 export interface DatabaseSnapshot {
   /** "TYPE; name; schema" → the entry's SQL, without comments and blank lines. */
   schema: Record<string, string>;
-  /** qualified relation name (or "large objects") → "rows:md5", or "error: …" when it cannot be read. */
+  /** qualified relation name (or "large objects") → "rows:md5" ("1:last_value is_called" for a sequence), or "error: …". */
   data: Record<string, string>;
 }
 
@@ -63,19 +64,22 @@ const PINNED_SETTINGS = `
 export async function dataDigests(url: string): Promise<Record<string, string>> {
   return withClient(url, async (client: pg.Client) => {
     await client.query(PINNED_SETTINGS);
-    const { rows: relations } = await client.query<{ name: string }>(
-      `SELECT format('%I.%I', n.nspname, c.relname) AS name
+    const { rows: relations } = await client.query<{ name: string; kind: string }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relkind AS kind
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't'
+        WHERE c.relkind IN ('r', 'm', 'S') AND c.relpersistence <> 't'
           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
         ORDER BY 1`,
     );
     const out: Record<string, string> = {};
-    for (const { name } of relations) {
+    for (const { name, kind } of relations) {
       try {
+        // A sequence's position (log_cnt is how many values the server has pre-logged: not state to restore).
         // ONLY: each inheritance child and partition is digested on its own.
         const { rows } = await client.query<{ n: string; digest: string | null }>(
-          `SELECT count(*) AS n, md5(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE "C")) AS digest FROM ONLY ${name} t`,
+          kind === 'S'
+            ? `SELECT 1 AS n, last_value || ' ' || is_called AS digest FROM ${name}`
+            : `SELECT count(*) AS n, md5(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE "C")) AS digest FROM ONLY ${name} t`,
         );
         out[name] = `${rows[0]!.n}:${rows[0]!.digest ?? ''}`;
       } catch (error) {
