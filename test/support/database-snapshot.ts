@@ -32,18 +32,13 @@ export interface Difference {
 export function schemaEntries(url: string): Record<string, string> {
   const pgDump = join(postgresInfo().binDir, 'pg_dump');
   const text = execFileSync(pgDump, ['--schema-only', '--no-owner', `--dbname=${url}`], { encoding: 'utf8', maxBuffer: 1 << 30 });
-  const entries: Record<string, string> = {};
+  const found: [string, string][] = [];
   let key = 'preamble';
   let body: string[] = [];
-  const flush = () => {
-    let unique = key;
-    for (let n = 2; unique in entries; n++) unique = `${key} #${n}`;
-    entries[unique] = body.join('\n');
-  };
   for (const line of text.split('\n')) {
     const header = /^-- (?:Data for )?Name: (.*); Type: (.*); Schema: (.*); Owner: .*$/.exec(line);
     if (header) {
-      flush();
+      found.push([key, body.join('\n')]);
       key = `${header[2]}; ${header[1]}; ${header[3]}`;
       body = [];
       continue;
@@ -51,7 +46,16 @@ export function schemaEntries(url: string): Record<string, string> {
     if (line === '' || line.startsWith('--') || line.startsWith('\\restrict') || line.startsWith('\\unrestrict')) continue;
     body.push(line);
   }
-  flush();
+  found.push([key, body.join('\n')]);
+  // Entries with the same header (rare) are told apart by their text, not by dump order, which can
+  // depend on OIDs.
+  found.sort(([ka, ba], [kb, bb]) => (ka < kb ? -1 : ka > kb ? 1 : ba < bb ? -1 : ba > bb ? 1 : 0));
+  const entries: Record<string, string> = {};
+  for (const [k, b] of found) {
+    let unique = k;
+    for (let n = 2; unique in entries; n++) unique = `${k} #${n}`;
+    entries[unique] = b;
+  }
   return entries;
 }
 
