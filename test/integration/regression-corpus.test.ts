@@ -148,6 +148,18 @@ describe('PostgreSQL regression database: backup, then restore into a target wit
   it.each([
     ['transactional (one transaction)', {}],
     ['parallel (pg_restore --jobs=2)', { jobs: '2', 'parallel-threshold-mb': '0' }],
+  ] as const)('%s: into an empty database, the restore has no difference that plain pg_dump | pg_restore does not have', async (path, extra) => {
+    const target = await createDatabase('empty_target');
+    const run = await timed(`${path}: restore into an empty database`, () => restoreStep(target, extra));
+    expect(failure(run)).toBe('');
+    expect(run.code).toBe(0);
+    const unexpected = differencesNotIn(differences(source, await snapshotDatabase(target)), baseline);
+    expect(unexpected, describeDifferences(unexpected)).toEqual([]);
+  }, 10 * MINUTE);
+
+  it.each([
+    ['transactional (one transaction)', {}],
+    ['parallel (pg_restore --jobs=2)', { jobs: '2', 'parallel-threshold-mb': '0' }],
   ] as const)(
     '%s: three restores in a row each give the same result, with no difference that plain pg_dump | pg_restore does not have',
     async (path, extra) => {
