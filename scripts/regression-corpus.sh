@@ -75,16 +75,21 @@ if ! apt-cache showsrc "$PACKAGE" 2>/dev/null | grep -qx "Version: $VERSION"; th
       [ -f "$file" ] || continue
       sources+="$(sed -E 's/^Types:[[:space:]]*deb[[:space:]]*$/Types: deb-src/' "$file")"$'\n\n'
     done
-    if [ -f /etc/apt/sources.list ]; then
-      sources+="$(grep -E '^deb ' /etc/apt/sources.list | sed -E 's/^deb /deb-src /' || true)"
-    fi
+    for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+      [ -f "$file" ] || continue
+      sources+="$(grep -E '^deb ' "$file" | sed -E 's/^deb /deb-src /' || true)"$'\n'
+    done
     if ! grep -q 'deb-src' <<<"$sources"; then
       echo "no apt sources to derive deb-src entries from" >&2
       exit 2
     fi
     # Old one-line entries cannot go into a deb822 file; keep each kind in its own file.
-    grep -q '^Types:' <<<"$sources" && awk '/^deb-src /{next} {print}' <<<"$sources" | $SUDO tee /etc/apt/sources.list.d/lifeboat-deb-src.sources >/dev/null
-    grep -q '^deb-src ' <<<"$sources" && grep '^deb-src ' <<<"$sources" | $SUDO tee /etc/apt/sources.list.d/lifeboat-deb-src.list >/dev/null
+    if grep -q '^Types:' <<<"$sources"; then
+      grep -v '^deb-src ' <<<"$sources" | $SUDO tee /etc/apt/sources.list.d/lifeboat-deb-src.sources >/dev/null
+    fi
+    if grep -q '^deb-src ' <<<"$sources"; then
+      grep '^deb-src ' <<<"$sources" | $SUDO tee /etc/apt/sources.list.d/lifeboat-deb-src.list >/dev/null
+    fi
   fi
   $SUDO apt-get update -qq
 fi
