@@ -16,8 +16,8 @@
  * the sandbox is gone (a test run killed with SIGKILL included), and the next start sweeps any
  * directory whose owner is dead, in case the watchdog was killed too.
  */
-import { execFile, spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,8 +157,19 @@ function requireCommands(): void {
 }
 
 export async function startRgwServer(options: RgwServerOptions = {}): Promise<S3Sandbox> {
-  const started = Date.now();
   requireCommands();
+  // The free ports are found before the daemons bind them, and other programs on a shared machine may
+  // take one in between: a second attempt, on new ports, makes that harmless.
+  try {
+    return await startOnce(options);
+  } catch (error) {
+    process.emitWarning(`The RGW sandbox failed to start; trying once more. ${(error as Error).message.split('\n')[0]}`);
+    return await startOnce(options);
+  }
+}
+
+async function startOnce(options: RgwServerOptions): Promise<S3Sandbox> {
+  const started = Date.now();
   const step = (name: string) => options.onStep?.(name, Date.now() - started);
   sweepStaleSandboxes();
   const objectStore = options.objectStore ?? (process.env.LIFEBOAT_RGW_OBJECTSTORE === 'bluestore' ? 'bluestore' : 'memstore');
@@ -182,21 +193,30 @@ export async function startRgwServer(options: RgwServerOptions = {}): Promise<S3
   );
   watchdog.unref();
 
-  const daemons: { name: string; pid: number; exited: boolean; exit: Promise<void> }[] = [];
+  const daemons: { name: string; child: ChildProcess; exit: Promise<void> }[] = [];
   const conf = join(directory, 'ceph.conf');
+  // Rejects as soon as a daemon dies during startup (a port taken meanwhile, a bad setting), so that
+  // the steps waiting on it fail at once instead of at their timeouts.
+  let daemonDied: (error: Error) => void = () => {};
+  const anyDaemonDies = new Promise<never>((_, reject) => (daemonDied = reject));
+  anyDaemonDies.catch(() => {});
   const daemon = (name: string, command: string, args: string[]) => {
     const log = openSync(join(directory, 'log', `${name}.stderr`), 'a');
     const child = spawn(command, ['-c', conf, '-f', ...args], { detached: true, stdio: ['ignore', log, log] });
     closeSync(log);
     child.unref();
-    const entry = { name, pid: child.pid!, exited: false, exit: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
-    void entry.exit.then(() => (entry.exited = true));
+    const entry = { name, child, exit: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
+    child.once('exit', (code, signal) => {
+      if (!stopped) daemonDied(new Error(`${name} exited (${signal ?? `code ${code}`}) during startup`));
+    });
     addGroup(child.pid!);
     daemons.push(entry);
   };
 
   // A throwaway cluster has nothing worth a clean shutdown: SIGKILL is immediate.
+  const tools = new AbortController();
   const killAll = () => {
+    tools.abort();
     killGroups(directory);
     try {
       process.kill(-watchdog.pid!, 'SIGKILL');
@@ -211,6 +231,8 @@ export async function startRgwServer(options: RgwServerOptions = {}): Promise<S3
     stopped = true;
     process.removeListener('exit', killAll);
     killAll();
+    // Reaped here, so no zombies are left; ref() keeps this process alive until they are.
+    for (const d of daemons) d.child.ref();
     await Promise.all(daemons.map((d) => d.exit));
     rmSync(directory, { recursive: true, force: true });
   };
@@ -219,41 +241,43 @@ export async function startRgwServer(options: RgwServerOptions = {}): Promise<S3
     const [monPort, rgwPort] = [await freePort(), await freePort()];
     const fsid = randomUUID();
     writeFileSync(conf, cephConf(directory, monPort, rgwPort, fsid, objectStore));
-    const ceph = (args: string[], timeoutMs = 60_000) => run('ceph', ['-c', conf, '--connect-timeout', '60', ...args], { timeout: timeoutMs });
+    // The command-line tools are stopped with the daemons if startup fails while they wait.
+    const tool = (command: string, args: string[], timeoutMs = 120_000) => run(command, args, { timeout: timeoutMs, signal: tools.signal, killSignal: 'SIGKILL' });
+    const ceph = (args: string[]) => tool('ceph', ['-c', conf, '--connect-timeout', '60', ...args]);
 
-    await run('ceph-authtool', ['--create-keyring', join(directory, 'keyring'), '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *']);
-    await run('monmaptool', ['--create', '--fsid', fsid, '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, join(directory, 'monmap')]);
-    await run('ceph-mon', ['-c', conf, '--mkfs', '-i', 'a', '--monmap', join(directory, 'monmap'), '--keyring', join(directory, 'keyring')]);
+    await tool('ceph-authtool', ['--create-keyring', join(directory, 'keyring'), '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *']);
+    await tool('monmaptool', ['--create', '--fsid', fsid, '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, join(directory, 'monmap')]);
+    await tool('ceph-mon', ['-c', conf, '--mkfs', '-i', 'a', '--monmap', join(directory, 'monmap'), '--keyring', join(directory, 'keyring')]);
     step('monitor created');
     daemon('mon.a', 'ceph-mon', ['-i', 'a']);
 
     const osdUuid = randomUUID();
-    const { stdout: osdId } = await ceph(['osd', 'new', osdUuid]);
+    const { stdout: osdId } = await Promise.race([ceph(['osd', 'new', osdUuid]), anyDaemonDies]);
     if (osdId.trim() !== '0') throw new Error(`expected OSD id 0, got ${osdId.trim()}`);
     step('monitor answers, OSD registered');
-    await run('ceph-osd', ['-c', conf, '-i', '0', '--mkfs', '--osd-uuid', osdUuid], { timeout: 120_000 });
+    await tool('ceph-osd', ['-c', conf, '-i', '0', '--mkfs', '--osd-uuid', osdUuid]);
     step('OSD created');
     daemon('osd.0', 'ceph-osd', ['-i', '0']);
     daemon('rgw', 'radosgw', ['-n', 'client.rgw']);
 
-    const accessKeyId = `LIFEBOAT${randomBytes(6).toString('hex').toUpperCase()}`;
-    const secretAccessKey = randomBytes(24).toString('base64url');
-    // radosgw-admin reads the secret from its command line: fine for a throwaway key on loopback.
-    await run('radosgw-admin', ['-c', conf, 'user', 'create', '--uid', 'lifeboat', '--display-name', 'Lifeboat tests', '--access-key', accessKeyId, '--secret-key', secretAccessKey], {
-      timeout: options.startTimeoutMs ?? 120_000,
-    });
+    // radosgw-admin makes the keys and prints them, so the secret is on no command line.
+    const { stdout: user } = await Promise.race([
+      tool('radosgw-admin', ['-c', conf, 'user', 'create', '--uid', 'lifeboat', '--display-name', 'Lifeboat tests', '--gen-access-key', '--gen-secret']),
+      anyDaemonDies,
+    ]);
+    const key = (JSON.parse(user) as { keys: { access_key: string; secret_key: string }[] }).keys[0]!;
+    const { access_key: accessKeyId, secret_key: secretAccessKey } = key;
     step('S3 user created');
 
     const endpoint = `http://127.0.0.1:${rgwPort}`;
     const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
     const deadline = started + (options.startTimeoutMs ?? 120_000);
     for (;;) {
-      const dead = daemons.find((d) => d.exited);
-      if (dead) throw new Error(`${dead.name} exited during startup; see ${join(directory, 'log')}`);
       try {
-        await client.send(new ListBucketsCommand({}));
+        await Promise.race([client.send(new ListBucketsCommand({})), anyDaemonDies]);
         break;
       } catch (error) {
+        if (/during startup$/.test((error as Error).message)) throw error;
         if (Date.now() > deadline) throw new Error(`RGW did not answer S3 at ${endpoint} in time: ${(error as Error).name}`);
         await new Promise((r) => setTimeout(r, 200));
       }
