@@ -192,6 +192,7 @@ async function startOnce(options: RgwServerOptions): Promise<S3Sandbox> {
     { detached: true, stdio: 'ignore' },
   );
   watchdog.unref();
+  writeFileSync(join(directory, 'watchdog'), String(watchdog.pid));
 
   const daemons: { name: string; child: ChildProcess; exit: Promise<void> }[] = [];
   const conf = join(directory, 'ceph.conf');

@@ -57,7 +57,8 @@ describe.runIf(s3Info().kind === 'rgw')('the RGW sandbox', () => {
     expect(existsSync(rgw.directory)).toBe(false);
   });
 
-  it('leaves nothing behind when the process that started it is killed with SIGKILL', async () => {
+  /** Starts the sandbox in a process of its own, as a test run would; returns that process and the sandbox's directory. */
+  async function sandboxInAnotherProcess() {
     const script = `import { startRgwServer } from ${JSON.stringify(join(ROOT, 'src/sandbox/rgw-server.ts'))};
       const rgw = await startRgwServer();
       console.log(JSON.stringify({ directory: rgw.directory }));
@@ -72,11 +73,32 @@ describe.runIf(s3Info().kind === 'rgw')('the RGW sandbox', () => {
       });
       child.on('exit', (code) => reject(new Error(`the sandbox process exited with ${code} before starting`)));
     });
+    return { child, directory };
+  }
+
+  it('leaves nothing behind when the process that started it is killed with SIGKILL', async () => {
+    const { child, directory } = await sandboxInAnotherProcess();
     const pids = daemonPids(directory);
     expect(pids).toHaveLength(3);
     expect(pids.every(running)).toBe(true);
     child.kill('SIGKILL');
     expect(await eventually(() => pids.every((pid) => !running(pid)), 15_000)).toBe(true);
     expect(await eventually(() => !existsSync(directory), 5_000)).toBe(true);
+  });
+
+  it('sweeps what a dead run left behind, when its watchdog died too, at the next start', async () => {
+    const { child, directory } = await sandboxInAnotherProcess();
+    const pids = daemonPids(directory);
+    process.kill(-Number(readFileSync(join(directory, 'watchdog'), 'utf8')), 'SIGKILL');
+    child.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(pids.every(running)).toBe(true);
+    const next = await startRgwServer();
+    try {
+      expect(pids.filter(running)).toEqual([]);
+      expect(existsSync(directory)).toBe(false);
+    } finally {
+      await next.stop();
+    }
   });
 });
