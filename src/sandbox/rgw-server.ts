@@ -47,10 +47,12 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Kills each daemon's process group, if that pid is still one of this sandbox's daemons (pids get reused). */
 function killGroups(directory: string): void {
   const pids = existsSync(join(directory, 'pids')) ? readFileSync(join(directory, 'pids'), 'utf8').split(/\s+/).filter(Boolean).map(Number) : [];
   for (const pid of pids) {
     try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(directory)) continue;
       process.kill(-pid, 'SIGKILL');
     } catch {
       // Already gone.
@@ -184,7 +186,7 @@ async function startOnce(options: RgwServerOptions): Promise<S3Sandbox> {
     'sh',
     [
       '-c',
-      'while kill -0 "$1" 2>/dev/null; do sleep 1; done; for p in $(cat "$2/pids"); do kill -KILL "-$p" 2>/dev/null; done; rm -rf "$2"',
+      'while kill -0 "$1" 2>/dev/null; do sleep 1; done; for p in $(cat "$2/pids"); do grep -qF "$2" "/proc/$p/cmdline" 2>/dev/null && kill -KILL "-$p"; done; rm -rf "$2"',
       'lifeboat-rgw-watchdog',
       String(process.pid),
       directory,
