@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
@@ -18,6 +18,19 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
+          pool: 'forks',
+        },
+      },
+      {
+        // The same files against Ceph's RADOS Gateway, a real S3 (Debian's radosgw, ceph-mon, ceph-osd):
+        // it finds what the fake hides (empty error messages, multipart ETags, metadata names).
+        extends: true,
+        test: {
+          name: 'integration-rgw',
+          include: ['test/integration/**/*.test.ts'],
+          // The bench starts its own s3rver: nothing in it meets the sandbox's S3.
+          exclude: [...configDefaults.exclude, 'test/integration/bench-smoke.test.ts'],
+          globalSetup: ['test/support/global-setup-rgw.ts'],
           pool: 'forks',
         },
       },

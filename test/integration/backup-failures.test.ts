@@ -3,19 +3,20 @@
  * cause (with pg_dump's own stderr) in the error, free of secrets.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { runBackup } from '../../src/engine/backup/backup.js';
 import { memoryLogger } from '../../src/engine/logger.js';
-import { startS3Server, type S3Sandbox } from '../../src/sandbox/s3-server.js';
-import { awsEnv, bucketInputs, createBucket, createDatabase, listKeys, openMultipartUploads, postgresInfo, runActionBundle, visibleOutput, withClient } from '../support/harness.js';
+import { awsEnv, bucketInputs, createBucket, createDatabase, listKeys, openMultipartUploads, postgresInfo, runActionBundle, s3Info, visibleOutput, withClient } from '../support/harness.js';
+import { startSlowProxy, type SlowProxy } from '../support/slow-proxy.js';
 
 describe('failed backups', () => {
-  let slowS3: S3Sandbox;
+  // A slow network in front of the test S3 server, so that the upload is still running when the connection drops.
+  let slowS3: SlowProxy;
   beforeAll(async () => {
-    slowS3 = await startS3Server({ buckets: ['slow'], partDelayMs: 300 });
+    slowS3 = await startSlowProxy(s3Info().endpoint, 300);
   });
   afterAll(async () => {
-    await slowS3?.stop();
+    await slowS3?.close();
   });
 
   it('aborts the multipart upload and writes no manifest when the connection drops mid-dump', async () => {
@@ -24,16 +25,18 @@ describe('failed backups', () => {
     await withClient(source, (c) =>
       c.query(`CREATE TABLE filler AS SELECT g AS id, repeat(md5(g::text), 20) AS body FROM generate_series(1, 100000) g`),
     );
+    const slow = await createBucket('slow');
+    const { region, accessKeyId, secretAccessKey } = s3Info();
     const client = new S3Client({
-      endpoint: slowS3.endpoint, region: slowS3.region, forcePathStyle: true,
-      credentials: { accessKeyId: slowS3.accessKeyId, secretAccessKey: slowS3.secretAccessKey },
+      endpoint: slowS3.endpoint, region, forcePathStyle: true,
+      credentials: { accessKeyId, secretAccessKey },
       requestChecksumCalculation: 'WHEN_REQUIRED',
     });
     const log = memoryLogger();
     const backup = runBackup(
       {
         space: 'production', trigger: 'nightly', databaseUrl: source, compression: 'none', rowCounts: true, progressIntervalMs: 100,
-        bucket: { bucket: 'slow', prefix: '', endpoint: slowS3.endpoint, region: slowS3.region, credentials: { accessKeyId: slowS3.accessKeyId, secretAccessKey: slowS3.secretAccessKey } },
+        bucket: { bucket: slow, prefix: '', endpoint: slowS3.endpoint, region, credentials: { accessKeyId, secretAccessKey } },
         upload: { partSize: 5 * 1024 * 1024, queueSize: 2 },
       },
       log,
@@ -42,7 +45,7 @@ describe('failed backups', () => {
 
     // Wait until the multipart upload is under way, then cut pg_dump's connection.
     const deadline = Date.now() + 20_000;
-    while (((await client.send(new ListMultipartUploadsCommand({ Bucket: 'slow' }))).Uploads ?? []).length === 0) {
+    while (((await client.send(new ListMultipartUploadsCommand({ Bucket: slow }))).Uploads ?? []).length === 0) {
       if (Date.now() > deadline) throw new Error('the multipart upload never started');
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -58,8 +61,8 @@ describe('failed backups', () => {
     expect((error as Error).message).toMatch(/pg_dump (exited with code|was killed)/);
     expect((error as Error).message).toMatch(/pg_dump said:[\s\S]*(terminat|connection)/i);
     expect((error as Error).message).not.toContain(postgresInfo().password);
-    expect((await client.send(new ListMultipartUploadsCommand({ Bucket: 'slow' }))).Uploads ?? []).toEqual([]);
-    const keys = (await client.send(new ListObjectsV2Command({ Bucket: 'slow' }))).Contents ?? [];
+    expect((await client.send(new ListMultipartUploadsCommand({ Bucket: slow }))).Uploads ?? []).toEqual([]);
+    const keys = (await client.send(new ListObjectsV2Command({ Bucket: slow }))).Contents ?? [];
     expect(keys.filter((k) => k.Key!.endsWith('manifest.json'))).toEqual([]);
     expect(keys).toEqual([]);
   });

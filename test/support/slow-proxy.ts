@@ -1,0 +1,47 @@
+/**
+ * A slow network in front of the test S3 server: an HTTP proxy on loopback that holds each multipart
+ * part upload (PUT …?uploadId=…) for a while before passing it on, so that tests can act while an
+ * upload is under way. It works the same in front of s3rver and RGW. Requests pass through unchanged,
+ * Host header included, so AWS signatures made for the proxy's address still verify upstream.
+ */
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SlowProxy {
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+export async function startSlowProxy(upstreamEndpoint: string, partDelayMs: number): Promise<SlowProxy> {
+  const upstream = new URL(upstreamEndpoint);
+  const server: Server = createServer((incoming, outgoing) => {
+    const isPart = incoming.method === 'PUT' && /[?&]uploadId=/.test(incoming.url ?? '');
+    incoming.pause();
+    setTimeout(
+      () => {
+        const forward = request(
+          { host: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers: incoming.headers },
+          (response) => {
+            outgoing.writeHead(response.statusCode ?? 502, response.headers);
+            response.pipe(outgoing);
+          },
+        );
+        forward.on('error', () => outgoing.destroy());
+        incoming.on('error', () => forward.destroy());
+        incoming.pipe(forward);
+        incoming.resume();
+      },
+      isPart ? partDelayMs : 0,
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
