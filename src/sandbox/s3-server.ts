@@ -13,7 +13,7 @@
  * any listing longer than one page fails. We serve V2 listings through its V1 (marker) listing
  * and use the last key, base64-encoded, as the continuation token.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile, rm, utimes } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -48,8 +48,15 @@ function uploadsDir(root: string, bucket: string): string {
 function s3Extensions(server: { store: { getResourcePath(bucket: string, key: string, resource: string): string } }, root: string, partDelayMs: number) {
   return async (ctx: KoaContext, next: () => Promise<void>) => {
     const [bucket, ...keyParts] = ctx.path.split('/').filter(Boolean);
-    if (partDelayMs > 0 && ctx.method === 'PUT' && 'uploadId' in ctx.query) {
-      await new Promise((resolve) => setTimeout(resolve, partDelayMs));
+    if (bucket && ctx.method === 'PUT' && 'uploadId' in ctx.query) {
+      if (partDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, partDelayMs));
+      // s3rver would recreate an aborted upload's directory for a late part; S3 refuses the part.
+      if (!existsSync(join(uploadsDir(root, bucket), String(ctx.query.uploadId), 'key'))) {
+        ctx.status = 404;
+        ctx.type = 'application/xml';
+        ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
+        return;
+      }
     }
     if (bucket && ctx.method === 'DELETE' && 'uploadId' in ctx.query && keyParts.length > 0) {
       await rm(join(uploadsDir(root, bucket), String(ctx.query.uploadId)), { recursive: true, force: true });
@@ -58,9 +65,10 @@ function s3Extensions(server: { store: { getResourcePath(bucket: string, key: st
     }
     if (bucket && ctx.method === 'GET' && 'uploads' in ctx.query && keyParts.length === 0) {
       const ids = await readdir(uploadsDir(root, bucket)).catch(() => [] as string[]);
-      const uploads = await Promise.all(
-        ids.map(async (id) => ({ id, key: await readFile(join(uploadsDir(root, bucket), id, 'key'), 'utf8').catch(() => '') })),
-      );
+      // A directory without its key file holds only a part that raced the upload's abort: not an upload.
+      const uploads = (
+        await Promise.all(ids.map(async (id) => ({ id, key: await readFile(join(uploadsDir(root, bucket), id, 'key'), 'utf8').catch(() => undefined) })))
+      ).filter((u): u is { id: string; key: string } => u.key !== undefined);
       const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
       ctx.type = 'application/xml';
       ctx.body =

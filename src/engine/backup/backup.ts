@@ -24,7 +24,8 @@ import { startPgDump } from '../postgres/dump.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from '../postgres/connection.js';
-import { normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
+import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
+import { cancellationOf } from '../cancellation.js';
 import { backupMedia, type MediaTraffic, type MediaTuning } from '../media/media.js';
 import { holdSnapshot } from '../postgres/snapshot.js';
 import { BackupStore, uploadTuningFor, type UploadTuning } from '../s3/store.js';
@@ -46,6 +47,8 @@ export interface BackupOptions {
   /** The application's media bucket, backed up under the same id. */
   media?: { source: BucketSettings; tuning?: MediaTuning };
   env?: NodeJS.ProcessEnv;
+  /** Cancellation (SIGINT/SIGTERM, see cancellation.ts): stops pg_dump and aborts every upload; the backup then fails. */
+  signal?: AbortSignal;
 }
 
 export interface BackupResult {
@@ -59,9 +62,21 @@ export interface BackupResult {
 }
 
 export async function runBackup(options: BackupOptions, log: Logger): Promise<BackupResult> {
+  try {
+    return await backUp(options, log);
+  } catch (error) {
+    // Whatever a cancellation broke on its way (a request, pg_dump's exit), the cause is the cancellation.
+    throw cancellationOf(options.signal) ?? error;
+  }
+}
+
+async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult> {
   const env = options.env ?? process.env;
+  const { signal } = options;
+  signal?.throwIfAborted();
   const connection = parseDatabaseUrl(options.databaseUrl);
-  const store = new BackupStore(options.bucket);
+  // Made with the cancellation signal, this client fails every request once cancelled, except the abort of a multipart upload.
+  const store = new BackupStore(options.bucket, createS3Client(options.bucket, env, signal));
 
   const client = await connectOrExplain(connection);
   try {
@@ -85,7 +100,10 @@ export async function runBackup(options: BackupOptions, log: Logger): Promise<Ba
       log.warning(`Could not export a snapshot (${errorMessage(error)}); row counts will not be recorded.`);
     }
     try {
+      signal?.throwIfAborted();
       const dump = startPgDump(pgDump, connection, { snapshot: snapshot?.snapshotId });
+      const stopDump = () => dump.kill();
+      signal?.addEventListener('abort', stopDump, { once: true });
       const raw = new Meter();
       const stored = new Meter();
       const body = new PassThrough();
@@ -131,6 +149,7 @@ export async function runBackup(options: BackupOptions, log: Logger): Promise<Ba
           : new LifeboatError(`Backup of ${connection.description} failed: ${errorMessage(error)}`, { cause: error });
       } finally {
         clearInterval(progress);
+        signal?.removeEventListener('abort', stopDump);
       }
 
       const size = await store.objectSize(key);
@@ -173,6 +192,8 @@ export async function runBackup(options: BackupOptions, log: Logger): Promise<Ba
         artifacts: [artifact],
         ...(media ? { media: media.record } : {}),
       };
+      // The commit point: a cancelled backup must never get its manifest.
+      signal?.throwIfAborted();
       const manifestBytes = await store.putManifest(manifest);
       const durationMs = Date.now() - clockStart;
       log.info(

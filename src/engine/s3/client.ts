@@ -3,6 +3,8 @@
  * stores alike.
  */
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { HttpHandlerOptions } from '@smithy/types';
 import { forEachConcurrently } from '../concurrency.js';
 import { errorMessage } from '../errors.js';
 import { registerSecret } from '../secrets.js';
@@ -37,7 +39,29 @@ export function normalizeEndpoint(endpoint: string | undefined): string | undefi
   return /^https?:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
 }
 
-export function createS3Client(settings: BucketSettings, env: NodeJS.ProcessEnv = process.env): S3Client {
+/**
+ * Sends every request with the operation's cancellation signal, so a cancelled operation's uploads,
+ * copies and listings fail at once. Two requests are let through: AbortMultipartUpload
+ * (DELETE ?uploadId=), which is how a cancelled upload cleans up after itself, and
+ * CreateMultipartUpload (POST ?uploads): cut off in flight, the server may still open the upload
+ * without the client ever learning its id, and then nothing could abort it.
+ */
+class CancellableHttpHandler extends NodeHttpHandler {
+  constructor(private readonly cancel: AbortSignal) {
+    super();
+  }
+
+  override handle(request: Parameters<NodeHttpHandler['handle']>[0], options: HttpHandlerOptions = {}) {
+    const abortsUpload = request.method === 'DELETE' && request.query?.uploadId !== undefined;
+    const opensUpload = request.method === 'POST' && request.query?.uploads !== undefined;
+    if (abortsUpload || opensUpload) return super.handle(request, options);
+    const signals = [this.cancel, options.abortSignal].filter((s): s is AbortSignal => s instanceof AbortSignal);
+    // One short-lived signal per request, so the request's listener goes away with it.
+    return super.handle(request, { ...options, abortSignal: AbortSignal.any(signals) });
+  }
+}
+
+export function createS3Client(settings: BucketSettings, env: NodeJS.ProcessEnv = process.env, cancel?: AbortSignal): S3Client {
   if (settings.credentials) {
     registerSecret(settings.credentials.secretAccessKey);
     registerSecret(settings.credentials.sessionToken);
@@ -54,6 +78,7 @@ export function createS3Client(settings: BucketSettings, env: NodeJS.ProcessEnv 
     requestChecksumCalculation: checksums,
     responseChecksumValidation: checksums,
     maxAttempts: 5,
+    ...(cancel ? { requestHandler: new CancellableHttpHandler(cancel) } : {}),
   });
 }
 
