@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import type { TableCount } from '../../domain/manifest.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { connectOrExplain, type DatabaseConnection, type PgTool } from '../postgres/connection.js';
+import { connectOrExplain, databaseOnlyArgument, libpqEnv, type DatabaseConnection, type PgTool } from '../postgres/connection.js';
 import { describeExit, runTool, type VerifiedArchive } from './artifacts.js';
 import { parseVerification, verificationSql, wipeSql, type TableCheck } from './sql.js';
 import { redact } from '../secrets.js';
@@ -46,7 +46,7 @@ export interface RestoreTools {
 
 /** Environment for libpq tools: the password travels in PGPASSWORD, never on the command line. */
 function toolEnv(connection: DatabaseConnection, appName: string): NodeJS.ProcessEnv {
-  return { ...process.env, ...connection.env, PGAPPNAME: appName };
+  return libpqEnv(connection, appName);
 }
 
 /**
@@ -63,7 +63,7 @@ export async function applyInOneTransaction(
   const env = toolEnv(connection, 'lifeboat-restore');
   const psql = spawn(
     tools.psql.path,
-    ['--no-psqlrc', '--single-transaction', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', `--dbname=${connection.urlWithoutPassword}`],
+    ['--no-psqlrc', '--single-transaction', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password'],
     { env, stdio: ['pipe', 'pipe', 'pipe'] },
   );
   const generator = spawn(tools.pgRestore.path, ['--no-owner', '--no-privileges', '--file=-', archive.file], {
@@ -161,7 +161,7 @@ export async function wipeInOwnTransaction(connection: DatabaseConnection, recre
 export async function restoreInParallel(tools: RestoreTools, connection: DatabaseConnection, archive: VerifiedArchive, jobs: number): Promise<void> {
   const result = await runTool(
     tools.pgRestore.path,
-    ['--no-owner', '--no-privileges', '--exit-on-error', `--jobs=${jobs}`, '--no-password', `--dbname=${connection.urlWithoutPassword}`, archive.file],
+    ['--no-owner', '--no-privileges', '--exit-on-error', `--jobs=${jobs}`, '--no-password', databaseOnlyArgument(connection), archive.file],
     toolEnv(connection, 'lifeboat-restore'),
   );
   if (pgRestoreFailed(result)) {
