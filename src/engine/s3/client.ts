@@ -2,7 +2,7 @@
  * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
  * stores alike.
  */
-import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, DeleteObjectsCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { HttpHandlerOptions } from '@smithy/types';
 import { forEachConcurrently } from '../concurrency.js';
@@ -112,6 +112,42 @@ export async function listAllObjects(client: S3Client, bucket: string, prefix: s
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return out;
+}
+
+/** A multipart upload that was started and neither completed nor aborted: its parts are stored and billed. */
+export interface OpenUpload {
+  key: string;
+  uploadId: string;
+  initiated?: Date;
+}
+
+/** Every open multipart upload under a key prefix, 1,000 per request. */
+export async function listOpenUploads(client: S3Client, bucket: string, prefix: string): Promise<OpenUpload[]> {
+  const out: OpenUpload[] = [];
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  for (;;) {
+    const page = await client.send(
+      new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+    );
+    for (const u of page.Uploads ?? []) {
+      if (u.Key && u.UploadId) out.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated });
+    }
+    if (!page.IsTruncated || (!page.NextKeyMarker && !page.NextUploadIdMarker)) return out;
+    keyMarker = page.NextKeyMarker;
+    uploadIdMarker = page.NextUploadIdMarker;
+  }
+}
+
+/** Aborts one multipart upload; one that is already gone (NoSuchUpload, 404) counts as aborted. */
+export async function abortUpload(client: S3Client, bucket: string, upload: OpenUpload): Promise<void> {
+  try {
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.key, UploadId: upload.uploadId }));
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if ((error as Error).name === 'NoSuchUpload' || status === 404) return;
+    throw error;
+  }
 }
 
 /** S3's limit of keys in one DeleteObjects request. */
