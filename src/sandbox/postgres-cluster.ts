@@ -22,6 +22,8 @@ export interface PostgresCluster {
   /** Server major version, e.g. 15. */
   major: number;
   urlFor(database: string, user?: string, password?: string): string;
+  /** An immediate shutdown (pg_ctl stop -m immediate): every session cut off at once, as in a crash. For fault tests. */
+  shutDownImmediately(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -133,6 +135,14 @@ export async function startPostgresCluster(options: StartClusterOptions = {}): P
     rmSync(base, { recursive: true, force: true });
   };
 
+  const shutDownImmediately = async () => {
+    if (server.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+    const [ctlCmd, ctlArgs] = asServerUser(join(binDir, 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'immediate', '-w']);
+    execFileSync(ctlCmd, ctlArgs, { env, stdio: 'ignore' });
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  };
+
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (server.exitCode !== null) {
@@ -145,7 +155,7 @@ export async function startPostgresCluster(options: StartClusterOptions = {}): P
       const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
       await client.end();
       const major = Math.floor(Number(rows[0]!.v) / 10000);
-      return { url, port, password, binDir, major, urlFor, stop };
+      return { url, port, password, binDir, major, urlFor, shutDownImmediately, stop };
     } catch {
       await client.end().catch(() => undefined);
       if (Date.now() > deadline) {

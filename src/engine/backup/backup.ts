@@ -27,7 +27,7 @@ import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from
 import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
 import { cancellationOf } from '../cancellation.js';
 import { backupMedia, type MediaTraffic, type MediaTuning } from '../media/media.js';
-import { holdSnapshot } from '../postgres/snapshot.js';
+import { disableSessionTimeouts, holdSnapshot, watchSession } from '../postgres/snapshot.js';
 import { BackupStore, uploadTuningFor, type UploadTuning } from '../s3/store.js';
 import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, Meter } from '../streams.js';
 import { LIFEBOAT_VERSION } from '../version.js';
@@ -79,7 +79,10 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
   const store = new BackupStore(options.bucket, createS3Client(options.bucket, env, signal));
 
   const client = await connectOrExplain(connection);
+  // From here on this session is part of the backup: its failure ends the backup cleanly, never the process.
+  const session = watchSession(client, "the backup's snapshot");
   try {
+    await disableSessionTimeouts(client);
     const server = await readServerInfo(client);
     const pgDump = await choosePgTool('pg_dump', server, options.pgDumpPath, env);
     log.info(`Database ${connection.description}: PostgreSQL ${server.version}; using ${pgDump.path} (${pgDump.version}).`);
@@ -115,33 +118,33 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
       }, options.progressIntervalMs);
       progress.unref();
 
-      const counting =
-        options.rowCounts && snapshot
-          ? snapshot.countRows().catch((error) => {
-              log.warning(`Could not count rows (${errorMessage(error)}); restore will not be able to verify row counts.`);
-              return null;
-            })
-          : Promise.resolve(null);
+      // Counting runs in the snapshot's own transaction: if it fails, that transaction is broken, so the backup fails with it.
+      const counting = options.rowCounts && snapshot ? snapshot.countRows() : Promise.resolve(null);
       const flowing = pipeline(dump.output, raw, createCompressor(options.compression), stored, body);
       const uploading = store.upload(key, body, 'application/octet-stream', options.upload ?? uploadTuningFor(server.databaseBytes));
       let tables: TableCount[] | null;
       try {
-        // Wait for all three; the first failure wins, and the rest are stopped.
-        const [, , counted] = await Promise.all([
-          flowing.catch((error) => {
-            body.destroy(error);
-            throw error;
-          }),
-          uploading.catch((error) => {
-            dump.kill();
-            throw error;
-          }),
-          counting,
+        // Wait for all three; the first failure wins, and the rest are stopped. The snapshot session failing
+        // (terminated, timed out, the server shut down) is a failure too.
+        const [, , counted] = await Promise.race([
+          session.failed,
+          Promise.all([
+            flowing.catch((error) => {
+              body.destroy(error);
+              throw error;
+            }),
+            uploading.catch((error) => {
+              dump.kill();
+              throw error;
+            }),
+            counting,
+          ]),
         ]);
         tables = counted;
       } catch (error) {
         dump.kill();
-        body.destroy();
+        // With the error, so the upload fails (and is aborted) rather than taking the cut-short body as whole.
+        body.destroy(error instanceof Error ? error : new Error(String(error)));
         // Let the upload finish aborting before we report, so no parts are left behind.
         await uploading.catch(() => undefined);
         throw error instanceof LifeboatError
