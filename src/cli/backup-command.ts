@@ -1,4 +1,5 @@
 import { runBackup } from '../engine/backup/backup.js';
+import { cancellable } from '../engine/cancellation.js';
 import { getBackupOptions } from '../actions/backup/inputs.js';
 import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
 import { MEDIA_INPUTS } from '../actions/shared/inputs.js';
@@ -22,7 +23,9 @@ export const backupCommand: CliCommand = {
   async run(read, { log, json, out }) {
     const request = readBucketRequest(read);
     const options = getBackupOptions(read, process.env, request.draft);
-    const result = await withCliBucket(request, 'backup', log, ({ settings }) => runBackup({ ...options, bucket: settings }, log));
+    const result = await cancellable(log, { operation: 'backup' }, (signal) =>
+      withCliBucket(request, 'backup', log, ({ settings }) => runBackup({ ...options, bucket: settings, signal }, log)),
+    );
     out.write(
       json ? JSON.stringify({ backupId: result.manifest.id, size: result.storedBytes, manifest: result.manifest }, null, 2) + '\n' : `${result.manifest.id}\n`,
     );

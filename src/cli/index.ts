@@ -5,6 +5,7 @@
  * LIFEBOAT_<NAME> (LIFEBOAT_DATABASE_URL), which keeps secrets out of the process list.
  */
 import { parseArgs } from 'node:util';
+import { CancelledError } from '../engine/cancellation.js';
 import { errorMessage } from '../engine/errors.js';
 import { consoleLogger } from '../engine/logger.js';
 import { redact } from '../engine/secrets.js';
@@ -62,5 +63,6 @@ function exitAfterFlush(code: number): void {
 
 main(process.argv.slice(2)).then(exitAfterFlush, (error: unknown) => {
   process.stderr.write(`lifeboat: ${redact(errorMessage(error))}\n`);
-  exitAfterFlush(1);
+  // A cancelled run exits as the signal asked (130 after SIGINT, 143 after SIGTERM), never 0.
+  exitAfterFlush(error instanceof CancelledError ? error.exitCode : 1);
 });

@@ -1,5 +1,5 @@
 import { getRestoreOptions } from '../actions/restore/inputs.js';
-import { withCancellation } from '../engine/cancellation.js';
+import { cancellable } from '../engine/cancellation.js';
 import { authorizeRestoreRun, runRestore } from '../engine/restore/restore.js';
 import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
 import { MEDIA_INPUTS } from '../actions/shared/inputs.js';
@@ -35,7 +35,7 @@ export const restoreCommand: CliCommand = {
     const options = getRestoreOptions(read, process.env, request.draft);
     // Authorized before binding: a refused restore creates no credentials.
     const authorization = await authorizeRestoreRun(options, log);
-    const result = await withCancellation((signal) =>
+    const result = await cancellable(log, { operation: 'restore', keepAccount: true }, (signal) =>
       withCliBucket(request, 'restore', log, ({ settings }) => runRestore({ ...options, bucket: settings, signal }, log, authorization)),
     );
     if (json) {

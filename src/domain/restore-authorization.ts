@@ -9,8 +9,10 @@
  * const rule = assertRestoreAllowed(authorizeRestore(policy, request, invocation, adminCheck));
  * ```
  *
- * Checks run in a fixed order: the restore matrix first (so a pair that is never allowed is refused before
- * anything else is looked at), then who started the run, then the typed confirmation for protected spaces.
+ * The restore matrix is checked first: a pair that is never allowed is refused on that ground alone, before
+ * anything else is looked at (no other check could make it allowed). For an allowed pair, who started the
+ * run and the typed confirmation for protected spaces are both checked, and a refusal names every one that
+ * failed, so a single re-run with both fixed succeeds.
  * Every comparison of names is whole-string equality: no prefixes, substrings or case folding.
  */
 import { DEFAULT_POLICY_PATH, type AdminTeam, type Policy, type RestoreRule } from './policy.js';
@@ -42,7 +44,13 @@ export interface RequiredChecks {
   adminTeam?: AdminTeam;
 }
 
-export type RestoreDecision = { allowed: true; rule: RestoreRule } | { allowed: false; reason: string; fix: string };
+export interface RefusalReason {
+  reason: string;
+  fix: string;
+}
+
+/** A refusal's `reason` and `fix` join those of every failed check, in order; `reasons` keeps them apart. */
+export type RestoreDecision = { allowed: true; rule: RestoreRule } | { allowed: false; reason: string; fix: string; reasons: RefusalReason[] };
 
 /**
  * Events that no person chose to start at that moment: a clock, another workflow finishing, an outside
@@ -79,6 +87,14 @@ export function authorizeRestore(policy: Policy, request: RestoreRequest, invoca
   const matrix = checkMatrix(policy, request);
   if (!matrix.allowed) return matrix;
   const { rule } = matrix;
+  const who = checkWhoStartedIt(policy, rule, invocation, adminCheck);
+  const confirmation = checkConfirmation(policy, request);
+  const failed = [who, confirmation].filter((d): d is Extract<RestoreDecision, { allowed: false }> => !d.allowed);
+  if (failed.length === 0) return { allowed: true, rule };
+  return refuseAll(failed.flatMap((d) => d.reasons));
+}
+
+function checkWhoStartedIt(policy: Policy, rule: RestoreRule, invocation: Invocation, adminCheck: AdminCheck | undefined): RestoreDecision {
   const file = policyFile(policy);
   const pair = `${rule.from} → ${rule.to}`;
 
@@ -110,6 +126,10 @@ export function authorizeRestore(policy: Policy, request: RestoreRequest, invoca
     }
   }
 
+  return { allowed: true, rule };
+}
+
+function checkConfirmation(policy: Policy, request: RestoreRequest): RestoreDecision | { allowed: true } {
   if (policy.protectedSpaces.includes(request.targetSpace) && request.confirm !== request.targetSpace) {
     const given = request.confirm ? ` (got '${request.confirm}')` : '';
     return refuse(
@@ -117,8 +137,7 @@ export function authorizeRestore(policy: Policy, request: RestoreRequest, invoca
       `Set the input 'confirm: ${request.targetSpace}' and run again.`,
     );
   }
-
-  return { allowed: true, rule };
+  return { allowed: true };
 }
 
 export class RestoreRefused extends Error {
@@ -126,10 +145,18 @@ export class RestoreRefused extends Error {
   readonly reason: string;
   readonly fix: string;
 
-  constructor(decision: { reason: string; fix: string }) {
-    super(`Restore refused: ${decision.reason} To fix: ${decision.fix}`);
+  readonly reasons: RefusalReason[];
+
+  constructor(decision: { reason: string; fix: string; reasons?: RefusalReason[] }) {
+    const reasons = decision.reasons ?? [{ reason: decision.reason, fix: decision.fix }];
+    super(
+      reasons.length === 1
+        ? `Restore refused: ${reasons[0]!.reason} To fix: ${reasons[0]!.fix}`
+        : `Restore refused for ${reasons.length} reasons: ${reasons.map((r, i) => `(${i + 1}) ${r.reason} To fix: ${r.fix}`).join(' ')}`,
+    );
     this.reason = decision.reason;
     this.fix = decision.fix;
+    this.reasons = reasons;
   }
 }
 
@@ -166,7 +193,11 @@ function checkMatrix(policy: Policy, request: RestoreRequest): RestoreDecision {
 }
 
 function refuse(reason: string, fix: string): RestoreDecision {
-  return { allowed: false, reason, fix };
+  return refuseAll([{ reason, fix }]);
+}
+
+function refuseAll(reasons: RefusalReason[]): RestoreDecision {
+  return { allowed: false, reason: reasons.map((r) => r.reason).join(' '), fix: reasons.map((r) => r.fix).join(' '), reasons };
 }
 
 function policyFile(policy: Policy): string {

@@ -160,6 +160,19 @@ export function pruneSummary(result: PruneResult): string {
     );
     if (rows.length > PRUNE_SUMMARY_ROWS) lines.push('', `… and ${rows.length - PRUNE_SUMMARY_ROWS} more backups; the step log has the whole plan.`);
   }
+  const uploads = result.uploads;
+  if (uploads && (uploads.open > 0 || uploads.skipped)) {
+    lines.push('', '### Open multipart uploads', '');
+    if (uploads.skipped) lines.push(`Not swept: ${uploads.skipped}`);
+    else {
+      lines.push(
+        table(
+          ['Open', result.dryRun ? 'Older than the grace period, would be aborted' : 'Older than the grace period, aborted', 'Younger, kept', 'Failed'],
+          [[String(uploads.open), String(uploads.aborted.length), String(uploads.tooYoung), String(uploads.failed.length)]],
+        ),
+      );
+    }
+  }
   const media = result.media;
   if (media) {
     lines.push('', '### Media content', '');

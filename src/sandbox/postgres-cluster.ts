@@ -22,6 +22,8 @@ export interface PostgresCluster {
   /** Server major version, e.g. 15. */
   major: number;
   urlFor(database: string, user?: string, password?: string): string;
+  /** The same as crash(): an immediate shutdown (pg_ctl stop -m immediate), every session cut off at once. */
+  shutDownImmediately(): Promise<void>;
   stop(): Promise<void>;
   /** Immediate shutdown, as a crash looks to clients (for fault tests). */
   crash(): Promise<void>;
@@ -187,5 +189,5 @@ export async function startPostgresCluster(options: StartClusterOptions = {}): P
   };
 
   const major = await ready();
-  return { url, port, password, binDir, major, urlFor, stop, crash, restart };
+  return { url, port, password, binDir, major, urlFor, stop, crash, restart, shutDownImmediately: crash };
 }

@@ -13,8 +13,8 @@
  * any listing longer than one page fails. We serve V2 listings through its V1 (marker) listing
  * and use the last key, base64-encoded, as the continuation token.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { readdir, readFile, rm, utimes } from 'node:fs/promises';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,8 +48,15 @@ function uploadsDir(root: string, bucket: string): string {
 function s3Extensions(server: { store: { getResourcePath(bucket: string, key: string, resource: string): string } }, root: string, partDelayMs: number) {
   return async (ctx: KoaContext, next: () => Promise<void>) => {
     const [bucket, ...keyParts] = ctx.path.split('/').filter(Boolean);
-    if (partDelayMs > 0 && ctx.method === 'PUT' && 'uploadId' in ctx.query) {
-      await new Promise((resolve) => setTimeout(resolve, partDelayMs));
+    if (bucket && ctx.method === 'PUT' && 'uploadId' in ctx.query) {
+      if (partDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, partDelayMs));
+      // s3rver would recreate an aborted upload's directory for a late part; S3 refuses the part.
+      if (!existsSync(join(uploadsDir(root, bucket), String(ctx.query.uploadId), 'key'))) {
+        ctx.status = 404;
+        ctx.type = 'application/xml';
+        ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
+        return;
+      }
     }
     if (bucket && ctx.method === 'DELETE' && 'uploadId' in ctx.query && keyParts.length > 0) {
       await rm(join(uploadsDir(root, bucket), String(ctx.query.uploadId)), { recursive: true, force: true });
@@ -58,15 +65,24 @@ function s3Extensions(server: { store: { getResourcePath(bucket: string, key: st
     }
     if (bucket && ctx.method === 'GET' && 'uploads' in ctx.query && keyParts.length === 0) {
       const ids = await readdir(uploadsDir(root, bucket)).catch(() => [] as string[]);
-      const uploads = await Promise.all(
-        ids.map(async (id) => ({ id, key: await readFile(join(uploadsDir(root, bucket), id, 'key'), 'utf8').catch(() => '') })),
-      );
+      // A directory without its key file holds only a part that raced the upload's abort: not an upload.
+      const prefix = ctx.query.prefix ?? '';
+      const uploads = (
+        await Promise.all(
+          ids.map(async (id) => {
+            const keyFile = join(uploadsDir(root, bucket), id, 'key');
+            const key = await readFile(keyFile, 'utf8').catch(() => undefined);
+            const initiated = key === undefined ? undefined : (await stat(keyFile)).mtime;
+            return { id, key, initiated };
+          }),
+        )
+      ).filter((u): u is { id: string; key: string; initiated: Date } => u.key !== undefined && u.key.startsWith(prefix));
       const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
       ctx.type = 'application/xml';
       ctx.body =
         '<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
         `<Bucket>${escape(bucket)}</Bucket><IsTruncated>false</IsTruncated>` +
-        uploads.map((u) => `<Upload><Key>${escape(u.key)}</Key><UploadId>${u.id}</UploadId></Upload>`).join('') +
+        uploads.map((u) => `<Upload><Key>${escape(u.key)}</Key><UploadId>${u.id}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated></Upload>`).join('') +
         '</ListMultipartUploadsResult>';
       return;
     }

@@ -366,11 +366,11 @@ describe('restore at any size: no local disk on the default path', () => {
 
 describe('the restore session itself: no end of input ever commits', () => {
   async function feedAndClose(target: string, script: string): Promise<number | null> {
-    const { parseDatabaseUrl } = await import('../../src/engine/postgres/connection.js');
+    const { libpqEnv, parseDatabaseUrl } = await import('../../src/engine/postgres/connection.js');
     const { restoreSessionArgs, transactionPreamble } = await import('../../src/engine/restore/apply.js');
     const { wipeSql } = await import('../../src/engine/restore/sql.js');
     const connection = parseDatabaseUrl(target);
-    const psql = spawn('psql', restoreSessionArgs(connection), { env: { ...process.env, ...connection.env }, stdio: ['pipe', 'ignore', 'ignore'] });
+    const psql = spawn('psql', restoreSessionArgs(connection), { env: libpqEnv(connection, 'lifeboat-restore'), stdio: ['pipe', 'ignore', 'ignore'] });
     // The parent dies mid-COPY: psql's input just ends, after a row that is valid on its own.
     psql.stdin.end(transactionPreamble() + wipeSql({ recreatePublic: true }) + script);
     return new Promise((resolve) => psql.on('close', (code) => resolve(code)));

@@ -5,7 +5,7 @@ import { latestComplete, sortNewestFirst, type BackupEntry } from '../../src/dom
 import { MANIFEST_FORMAT, parseManifest, provenanceFromEnv, serializeManifest, type Manifest } from '../../src/domain/manifest.js';
 import { bucketSettings, booleanInput } from '../../src/actions/shared/inputs.js';
 import { now } from '../../src/engine/clock.js';
-import { parseDatabaseUrl } from '../../src/engine/postgres/connection.js';
+import { databaseOnlyArgument, parseDatabaseUrl } from '../../src/engine/postgres/connection.js';
 import { normalizeEndpoint, normalizePrefix } from '../../src/engine/s3/client.js';
 import { redact, registerSecret, resetSecretsForTests } from '../../src/engine/secrets.js';
 
@@ -112,10 +112,25 @@ describe('inputs', () => {
   it('parses database URLs without ever putting the password on a command line', () => {
     const c = parseDatabaseUrl('postgresql://app:s%40cret@db.internal:6543/app_prod?sslmode=require');
     expect(c.password).toBe('s@cret');
-    expect(c.urlWithoutPassword).toBe('postgresql://app@db.internal:6543/app_prod?sslmode=require');
-    expect(c.env.PGPASSWORD).toBe('s@cret');
+    expect(c.env).toMatchObject({ PGHOST: 'db.internal', PGPORT: '6543', PGUSER: 'app', PGPASSWORD: 's@cret', PGDATABASE: 'app_prod', PGSSLMODE: 'require' });
     expect(c.description).toBe('db.internal:6543/app_prod');
+    expect(databaseOnlyArgument(c)).toBe("--dbname=dbname='app_prod'");
+    expect(databaseOnlyArgument(parseDatabaseUrl("postgres://u@h/it's"))).toBe("--dbname=dbname='it\\'s'");
     expect(() => parseDatabaseUrl('postgres://u:p@h:5432/')).toThrow(/names no database/);
+  });
+  it('takes the password from ?password= too, and registers every form of it for masking', () => {
+    const c = parseDatabaseUrl('postgres://app@[::1]/app_prod?password=p%26ss%2Fw0rd&sslmode=verify-full');
+    expect(c.env).toMatchObject({ PGHOST: '::1', PGUSER: 'app', PGPASSWORD: 'p&ss/w0rd', PGSSLMODE: 'verify-full' });
+    expect(redact('p&ss/w0rd and p%26ss%2Fw0rd')).toBe('*** and ***');
+    const encoded = parseDatabaseUrl('postgres://app:%41bc%2Adef@h/db');
+    expect(encoded.env.PGPASSWORD).toBe('Abc*def');
+    expect(redact('x %41bc%2Adef Abc*def')).toBe('x *** ***');
+  });
+  it('refuses a malformed percent-encoding and unknown parameters, naming the input and never echoing the password', () => {
+    const attempt = () => parseDatabaseUrl('postgres://app:hunter%zz2@h/db');
+    expect(attempt).toThrow(/Input 'database-url' has a malformed percent-encoding in its password.*Write a literal '%' as %25/);
+    expect(attempt).not.toThrow(/hunter/);
+    expect(() => parseDatabaseUrl('postgres://app@h/db?sslmod=require')).toThrow(/Input 'database-url' has the parameter 'sslmod', which Lifeboat does not know/);
   });
   it('reads LIFEBOAT_NOW, and rejects a malformed one', () => {
     expect(now({ LIFEBOAT_NOW: '2026-01-02T03:04:05Z' }).toISOString()).toBe('2026-01-02T03:04:05.000Z');

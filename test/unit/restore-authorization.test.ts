@@ -162,9 +162,46 @@ describe('authorizeRestore: manual runs', () => {
     expect(allowedRule(authorizeRestore(WITH_ADMINS, { sourceSpace: 'production', targetSpace: 'staging' }, byHand, admin))).toBe('production → staging');
   });
 
-  it('checks who may run it before the confirmation', () => {
+  it('names every reason that applies: a failed team check and a missing confirmation, each with its fix', () => {
     const decision = authorizeRestore(WITH_ADMINS, { sourceSpace: 'production', targetSpace: 'production' }, byHand, notAdmin);
-    expect(refusal(decision).reason).toMatch(/is not a member/);
+    if (decision.allowed) throw new Error('expected a refusal');
+    expect(decision.reasons).toEqual([
+      {
+        reason: "'user1' is not a member of the admin team my-org/backup-admins, which manual restores require.",
+        fix: 'Ask a member of my-org/backup-admins to run the restore, or ask to be added to that team.',
+      },
+      {
+        reason: "'production' is a protected space: restoring overwrites its data, so the target's name must be typed as confirmation.",
+        fix: "Set the input 'confirm: production' and run again.",
+      },
+    ]);
+    expect(decision.reason).toBe(`${decision.reasons[0]!.reason} ${decision.reasons[1]!.reason}`);
+    expect(decision.fix).toBe(`${decision.reasons[0]!.fix} ${decision.reasons[1]!.fix}`);
+    let caught: unknown;
+    try {
+      assertRestoreAllowed(decision);
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as RestoreRefused).message).toBe(
+      `Restore refused for 2 reasons: (1) ${decision.reasons[0]!.reason} To fix: ${decision.reasons[0]!.fix} (2) ${decision.reasons[1]!.reason} To fix: ${decision.reasons[1]!.fix}`,
+    );
+  });
+
+  it('names both an automated run of a pair that needs a person and a missing confirmation', () => {
+    const policy = parsePolicy('protected-spaces: [production, preview]\n', 'p.yml');
+    const decision = authorizeRestore(policy, { sourceSpace: 'dev', targetSpace: 'preview', confirm: 'dev' }, schedule);
+    if (decision.allowed) throw new Error('expected a refusal');
+    expect(decision.reasons.map((r) => r.reason)).toEqual([
+      "The restore dev → preview (testing) must be started by a person, but this run was started by the 'schedule' event.",
+      "'preview' is a protected space: restoring overwrites its data, so the target's name must be typed as confirmation (got 'dev').",
+    ]);
+  });
+
+  it('names only the confirmation when the team check passes', () => {
+    const decision = authorizeRestore(WITH_ADMINS, { sourceSpace: 'production', targetSpace: 'production' }, byHand, admin);
+    if (decision.allowed) throw new Error('expected a refusal');
+    expect(decision.reasons).toHaveLength(1);
   });
 });
 

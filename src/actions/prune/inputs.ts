@@ -8,6 +8,7 @@ import { booleanInput, bucketSettings, optional, type InputReader } from '../sha
 export const PruneOutputs = {
   Deleted: 'deleted',
   Kept: 'kept',
+  AbortedUploads: 'aborted-uploads',
 } as const;
 
 export interface PruneInputs {

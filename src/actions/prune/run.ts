@@ -35,6 +35,7 @@ export async function run(): Promise<void> {
   });
   core.setOutput(PruneOutputs.Deleted, JSON.stringify(deletedIds(result)));
   core.setOutput(PruneOutputs.Kept, JSON.stringify(keptIds(result)));
+  core.setOutput(PruneOutputs.AbortedUploads, JSON.stringify((result.uploads?.aborted ?? []).map((u) => u.key)));
   await writeSummary(pruneSummary(result));
   assertNoFailures(result);
 }

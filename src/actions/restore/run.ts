@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { withCancellation } from '../../engine/cancellation.js';
+import { cancellable } from '../../engine/cancellation.js';
 import { errorMessage } from '../../engine/errors.js';
 import { authorizeRestoreRun, runRestore, type RestoreOptions } from '../../engine/restore/restore.js';
 import { readBucketRequest } from '../shared/binding.js';
@@ -15,7 +15,7 @@ export async function run(): Promise<void> {
     options = getRestoreOptions(readActionInput, process.env, request.draft);
     const authorization = await authorizeRestoreRun(options, actionsLogger);
     const ready = options;
-    const result = await withCancellation((signal) =>
+    const result = await cancellable(actionsLogger, { operation: 'restore', keepAccount: true }, (signal) =>
       withActionBucket(request, 'restore', (bucket) => runRestore({ ...ready, bucket, signal }, actionsLogger, authorization)),
     );
     core.setOutput(RestoreOutputs.BackupId, result.manifest.id);

@@ -12,6 +12,7 @@
  *           `post: '../../dist/unbind/index.js'` in its action.yml, with BINDING_INPUTS declared
  *   CLI     `withCliBucket(request, 'restore', log, (bucket) => …)` and `...BINDING_INPUTS` in flags
  */
+import { cancellationHandled } from '../../engine/cancellation.js';
 import { errorMessage, LifeboatError } from '../../engine/errors.js';
 import type { Logger } from '../../engine/logger.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
@@ -156,7 +157,8 @@ export async function withCliBucket<T>(request: BucketRequest, operation: string
         },
       );
     };
-    if (request.mode === 'cloudfoundry') process.once(signal, handler);
+    // Inside `cancellable` the operation stops on the signal and the key is deleted on the way out, below.
+    if (request.mode === 'cloudfoundry' && !cancellationHandled()) process.once(signal, handler);
     return [signal, handler] as const;
   });
   try {

@@ -24,9 +24,10 @@ import { startPgDump } from '../postgres/dump.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from '../postgres/connection.js';
-import { normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
+import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
+import { cancellationOf } from '../cancellation.js';
 import { backupMedia, type MediaTraffic, type MediaTuning } from '../media/media.js';
-import { holdSnapshot } from '../postgres/snapshot.js';
+import { disableSessionTimeouts, holdSnapshot, watchSession } from '../postgres/snapshot.js';
 import { BackupStore, uploadTuningFor, type UploadTuning } from '../s3/store.js';
 import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, Meter } from '../streams.js';
 import { LIFEBOAT_VERSION } from '../version.js';
@@ -46,6 +47,8 @@ export interface BackupOptions {
   /** The application's media bucket, backed up under the same id. */
   media?: { source: BucketSettings; tuning?: MediaTuning };
   env?: NodeJS.ProcessEnv;
+  /** Cancellation (SIGINT/SIGTERM, see cancellation.ts): stops pg_dump and aborts every upload; the backup then fails. */
+  signal?: AbortSignal;
 }
 
 export interface BackupResult {
@@ -59,12 +62,27 @@ export interface BackupResult {
 }
 
 export async function runBackup(options: BackupOptions, log: Logger): Promise<BackupResult> {
+  try {
+    return await backUp(options, log);
+  } catch (error) {
+    // Whatever a cancellation broke on its way (a request, pg_dump's exit), the cause is the cancellation.
+    throw cancellationOf(options.signal) ?? error;
+  }
+}
+
+async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult> {
   const env = options.env ?? process.env;
+  const { signal } = options;
+  signal?.throwIfAborted();
   const connection = parseDatabaseUrl(options.databaseUrl);
-  const store = new BackupStore(options.bucket);
+  // Made with the cancellation signal, this client fails every request once cancelled, except the abort of a multipart upload.
+  const store = new BackupStore(options.bucket, createS3Client(options.bucket, env, signal));
 
   const client = await connectOrExplain(connection);
+  // From here on this session is part of the backup: its failure ends the backup cleanly, never the process.
+  const session = watchSession(client, "the backup's snapshot");
   try {
+    await disableSessionTimeouts(client);
     const server = await readServerInfo(client);
     const pgDump = await choosePgTool('pg_dump', server, options.pgDumpPath, env);
     log.info(`Database ${connection.description}: PostgreSQL ${server.version}; using ${pgDump.path} (${pgDump.version}).`);
@@ -85,7 +103,10 @@ export async function runBackup(options: BackupOptions, log: Logger): Promise<Ba
       log.warning(`Could not export a snapshot (${errorMessage(error)}); row counts will not be recorded.`);
     }
     try {
+      signal?.throwIfAborted();
       const dump = startPgDump(pgDump, connection, { snapshot: snapshot?.snapshotId });
+      const stopDump = () => dump.kill();
+      signal?.addEventListener('abort', stopDump, { once: true });
       const raw = new Meter();
       const stored = new Meter();
       const body = new PassThrough();
@@ -97,33 +118,33 @@ export async function runBackup(options: BackupOptions, log: Logger): Promise<Ba
       }, options.progressIntervalMs);
       progress.unref();
 
-      const counting =
-        options.rowCounts && snapshot
-          ? snapshot.countRows().catch((error) => {
-              log.warning(`Could not count rows (${errorMessage(error)}); restore will not be able to verify row counts.`);
-              return null;
-            })
-          : Promise.resolve(null);
+      // Counting runs in the snapshot's own transaction: if it fails, that transaction is broken, so the backup fails with it.
+      const counting = options.rowCounts && snapshot ? snapshot.countRows() : Promise.resolve(null);
       const flowing = pipeline(dump.output, raw, createCompressor(options.compression), stored, body);
       const uploading = store.upload(key, body, 'application/octet-stream', options.upload ?? uploadTuningFor(server.databaseBytes));
       let tables: TableCount[] | null;
       try {
-        // Wait for all three; the first failure wins, and the rest are stopped.
-        const [, , counted] = await Promise.all([
-          flowing.catch((error) => {
-            body.destroy(error);
-            throw error;
-          }),
-          uploading.catch((error) => {
-            dump.kill();
-            throw error;
-          }),
-          counting,
+        // Wait for all three; the first failure wins, and the rest are stopped. The snapshot session failing
+        // (terminated, timed out, the server shut down) is a failure too.
+        const [, , counted] = await Promise.race([
+          session.failed,
+          Promise.all([
+            flowing.catch((error) => {
+              body.destroy(error);
+              throw error;
+            }),
+            uploading.catch((error) => {
+              dump.kill();
+              throw error;
+            }),
+            counting,
+          ]),
         ]);
         tables = counted;
       } catch (error) {
         dump.kill();
-        body.destroy();
+        // With the error, so the upload fails (and is aborted) rather than taking the cut-short body as whole.
+        body.destroy(error instanceof Error ? error : new Error(String(error)));
         // Let the upload finish aborting before we report, so no parts are left behind.
         await uploading.catch(() => undefined);
         throw error instanceof LifeboatError
@@ -131,6 +152,7 @@ export async function runBackup(options: BackupOptions, log: Logger): Promise<Ba
           : new LifeboatError(`Backup of ${connection.description} failed: ${errorMessage(error)}`, { cause: error });
       } finally {
         clearInterval(progress);
+        signal?.removeEventListener('abort', stopDump);
       }
 
       const size = await store.objectSize(key);
@@ -173,6 +195,8 @@ export async function runBackup(options: BackupOptions, log: Logger): Promise<Ba
         artifacts: [artifact],
         ...(media ? { media: media.record } : {}),
       };
+      // The commit point: a cancelled backup must never get its manifest.
+      signal?.throwIfAborted();
       const manifestBytes = await store.putManifest(manifest);
       const durationMs = Date.now() - clockStart;
       log.info(

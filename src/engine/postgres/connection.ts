@@ -14,18 +14,65 @@ import { registerSecret } from '../secrets.js';
 const execFileAsync = promisify(execFile);
 
 export interface DatabaseConnection {
-  /** The full URL, for in-process clients only. */
+  /** The full URL, for in-process clients only: never on a command line, never logged. */
   url: string;
-  /** The URL without its password: safe to pass on a command line. */
-  urlWithoutPassword: string;
   password?: string;
+  /** The database's name (not a secret). */
+  database: string;
   /** host:port/database, for logs and manifests. */
   description: string;
-  /** Environment for libpq tools: the password travels here, never in argv. */
+  /**
+   * Every connection detail for libpq tools (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE…):
+   * tools get no --dbname at all, so nothing about the connection, the password least of all, is on
+   * their command line, where every user of the machine can read it (/proc/<pid>/cmdline).
+   */
   env: NodeJS.ProcessEnv;
 }
 
+/** The libpq URL parameters Lifeboat accepts, and the environment variable each one travels in. */
+const QUERY_PARAMETER_ENV: Record<string, string> = {
+  host: 'PGHOST',
+  hostaddr: 'PGHOSTADDR',
+  port: 'PGPORT',
+  dbname: 'PGDATABASE',
+  user: 'PGUSER',
+  password: 'PGPASSWORD',
+  passfile: 'PGPASSFILE',
+  sslmode: 'PGSSLMODE',
+  sslrootcert: 'PGSSLROOTCERT',
+  sslcert: 'PGSSLCERT',
+  sslkey: 'PGSSLKEY',
+  sslcrl: 'PGSSLCRL',
+  sslnegotiation: 'PGSSLNEGOTIATION',
+  requiressl: 'PGREQUIRESSL',
+  channel_binding: 'PGCHANNELBINDING',
+  gssencmode: 'PGGSSENCMODE',
+  connect_timeout: 'PGCONNECT_TIMEOUT',
+  target_session_attrs: 'PGTARGETSESSIONATTRS',
+  application_name: 'PGAPPNAME',
+  options: 'PGOPTIONS',
+};
+
+/** Connection variables of the runner's own environment that would otherwise override or redirect the URL's. */
+const INHERITED_TARGET_VARIABLES = ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSERVICE'];
+
+/** A long dump or restore must not be cut off by server-side timeouts meant for the application. */
+const NO_TIMEOUTS = '-c statement_timeout=0 -c idle_in_transaction_session_timeout=0 -c lock_timeout=0';
+
+function decodeComponent(raw: string, part: string, inputName: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    // Do not echo the value: it may be the password.
+    throw new LifeboatError(
+      `Input '${inputName}' has a malformed percent-encoding in its ${part}: a '%' must be followed by two hexadecimal digits. ` +
+        `Write a literal '%' as %25 (percent-encode special characters: encodeURIComponent in JavaScript, urllib.parse.quote in Python).`,
+    );
+  }
+}
+
 export function parseDatabaseUrl(raw: string, inputName = 'database-url'): DatabaseConnection {
+  registerSecret(raw.trim());
   let url: URL;
   try {
     url = new URL(raw.trim());
@@ -40,27 +87,70 @@ export function parseDatabaseUrl(raw: string, inputName = 'database-url'): Datab
       `Input '${inputName}' uses the scheme '${url.protocol.replace(/:$/, '')}'; Lifeboat needs a postgres:// or postgresql:// URL.`,
     );
   }
-  const password = url.password ? decodeURIComponent(url.password) : undefined;
-  registerSecret(password);
-  registerSecret(raw);
-  if (!url.pathname || url.pathname === '/') {
+  const params = new Map<string, string>();
+  for (const [name, value] of url.searchParams) params.set(name, value);
+  // Secrets first, in every form they can appear in, before anything can fail and print a message.
+  const queryPassword = params.get('password');
+  registerSecret(url.password);
+  registerSecret(queryPassword);
+  const rawQueryPassword = /[?&]password=([^&#]*)/.exec(raw)?.[1];
+  registerSecret(rawQueryPassword);
+  const userinfoPassword = url.password ? decodeComponent(url.password, 'password', inputName) : undefined;
+  registerSecret(userinfoPassword);
+  const password = userinfoPassword || queryPassword || undefined;
+
+  const unknown = [...params.keys()].filter((name) => !(name in QUERY_PARAMETER_ENV));
+  if (unknown.length) {
+    throw new LifeboatError(
+      `Input '${inputName}' has the parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}, which Lifeboat does not know. ` +
+        `Remove ${unknown.length > 1 ? 'them' : 'it'}, or use one of: ${Object.keys(QUERY_PARAMETER_ENV).join(', ')}.`,
+    );
+  }
+  const database = params.get('dbname') ?? decodeComponent(url.pathname.slice(1), 'database name', inputName);
+  if (!database) {
     throw new LifeboatError(`Input '${inputName}' names no database. Add it to the path: postgres://user@host:5432/<database>.`);
   }
-  const withoutPassword = new URL(url.toString());
-  withoutPassword.password = '';
-  const database = decodeURIComponent(url.pathname.slice(1));
+  const user = url.username ? decodeComponent(url.username, 'user name', inputName) : params.get('user');
+  const host = params.get('host') ?? url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = params.get('port') ?? url.port;
+
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of params) env[QUERY_PARAMETER_ENV[name]!] = value;
+  Object.assign(env, {
+    PGDATABASE: database,
+    ...(host ? { PGHOST: host } : {}),
+    ...(port ? { PGPORT: port } : {}),
+    ...(user ? { PGUSER: user } : {}),
+    ...(password ? { PGPASSWORD: password } : {}),
+    PGOPTIONS: params.has('options') ? `${params.get('options')} ${NO_TIMEOUTS}` : NO_TIMEOUTS,
+    PGAPPNAME: params.get('application_name') ?? 'lifeboat',
+  });
   return {
     url: url.toString(),
-    urlWithoutPassword: withoutPassword.toString(),
     password,
-    description: `${url.hostname}:${url.port || '5432'}/${database}`,
-    env: {
-      ...(password ? { PGPASSWORD: password } : {}),
-      // A long dump must not be cut off by server-side timeouts meant for the application.
-      PGOPTIONS: '-c statement_timeout=0 -c idle_in_transaction_session_timeout=0 -c lock_timeout=0',
-      PGAPPNAME: 'lifeboat',
-    },
+    database,
+    description: `${host || 'localhost'}:${port || '5432'}/${database}`,
+    env,
   };
+}
+
+/**
+ * For pg_restore, which writes a script to stdout unless it is given --dbname: a connection string
+ * naming only the database (no secret); everything else comes from the environment (libpqEnv).
+ */
+export function databaseOnlyArgument(connection: DatabaseConnection): string {
+  return `--dbname=dbname='${connection.database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * The environment of a libpq tool (pg_dump, pg_restore, psql) for a connection: the runner's own,
+ * without connection variables that would redirect it, and the connection's. Tools are never given
+ * --dbname, so this is the whole connection.
+ */
+export function libpqEnv(connection: DatabaseConnection, applicationName: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of INHERITED_TARGET_VARIABLES) delete env[name];
+  return { ...env, ...connection.env, PGAPPNAME: applicationName };
 }
 
 export function connectClient(connection: DatabaseConnection, applicationName = 'lifeboat'): pg.Client {

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { Transform, type TransformCallback } from 'node:stream';
 import { LifeboatError } from '../errors.js';
-import type { DatabaseConnection, PgTool } from './connection.js';
+import { libpqEnv, type DatabaseConnection, type PgTool } from './connection.js';
 import { redact } from '../secrets.js';
 
 const STDERR_LIMIT = 16 * 1024;
@@ -20,10 +20,11 @@ export interface DumpProcess {
 }
 
 export function startPgDump(tool: PgTool, connection: DatabaseConnection, options: { snapshot?: string }): DumpProcess {
-  const args = ['--format=custom', '--compress=0', '--no-password', `--dbname=${connection.urlWithoutPassword}`];
+  // No --dbname: the whole connection, password included, goes to libpq through the environment.
+  const args = ['--format=custom', '--compress=0', '--no-password'];
   if (options.snapshot) args.push(`--snapshot=${options.snapshot}`);
   const child = spawn(tool.path, args, {
-    env: { ...process.env, ...connection.env, PGAPPNAME: 'lifeboat-pg_dump' },
+    env: libpqEnv(connection, 'lifeboat-pg_dump'),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import type { TableCount } from '../../domain/manifest.js';
+import { LifeboatError, errorMessage } from '../errors.js';
 
 export interface SnapshotHolder {
   snapshotId: string;
@@ -34,6 +35,52 @@ export async function countRows(client: pg.Client): Promise<TableCount[]> {
     counts.push({ schema, table, rows: Number(rows[0]!.n) });
   }
   return counts;
+}
+
+/**
+ * The snapshot session must outlive the dump, so it gets what pg_dump gives its own session: no
+ * statement, lock, idle or transaction timeout. Managed PostgreSQL often sets them per role or
+ * database (idle_in_transaction_session_timeout especially), and the snapshot session sits idle in its
+ * transaction for as long as pg_dump runs. Settings this server does not have are skipped.
+ */
+export async function disableSessionTimeouts(client: pg.Client): Promise<void> {
+  await client.query(
+    `SELECT set_config(name, '0', false) FROM pg_settings
+     WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'idle_session_timeout', 'transaction_timeout')`,
+  );
+}
+
+export interface SessionWatch {
+  /** Rejects, with an explanation, when the session fails: terminated, the server shut down, the network lost. */
+  failed: Promise<never>;
+}
+
+/**
+ * Listens for the failure of a long-held session. Without a listener, node-postgres emits an 'error'
+ * event nobody handles and the process dies ("Unhandled 'error' event") with the upload left open.
+ */
+export function watchSession(client: pg.Client, what: string): SessionWatch {
+  let reject!: (error: Error) => void;
+  const failed = new Promise<never>((_, r) => (reject = r));
+  failed.catch(() => undefined); // observed by whoever races it; never an unhandled rejection
+  client.on('error', (error: Error) => {
+    const code = (error as { code?: string }).code;
+    const why =
+      code === '57P01'
+        ? 'the session was terminated (pg_terminate_backend, or the server is shutting down)'
+        : code === '25P03'
+          ? 'the server ended it for idling in its transaction (idle_in_transaction_session_timeout)'
+          : code === '57P02' || code === '57P03'
+            ? 'the server shut down or is restarting'
+            : 'the connection failed';
+    reject(
+      new LifeboatError(
+        `The database session holding ${what} ended: ${why} (${errorMessage(error)}). Nothing was recorded; run the backup again once the server is available.`,
+        { cause: error },
+      ),
+    );
+  });
+  return { failed };
 }
 
 export async function holdSnapshot(client: pg.Client): Promise<SnapshotHolder> {

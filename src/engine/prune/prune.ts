@@ -22,6 +22,7 @@ import { LifeboatError, errorMessage } from '../errors.js';
 import { findMediaGarbage } from '../media/media.js';
 import type { Logger } from '../logger.js';
 import { readJournals, unfinishedDeletions, writeJournal, type PruneJournal } from './journal.js';
+import { sweepStaleUploads, type UploadSweep } from './uploads.js';
 import type { BucketSettings } from '../s3/client.js';
 import { BackupStore, type ListedBackup } from '../s3/store.js';
 import { formatBytes } from '../streams.js';
@@ -65,6 +66,8 @@ export interface PruneResult {
   durationMs: number;
   /** Media content clean-up; absent when the bucket holds no media content. */
   media?: MediaCleanup;
+  /** Open multipart uploads older than the grace period, aborted (dry run: that would be). */
+  uploads?: UploadSweep;
 }
 
 export interface MediaCleanup {
@@ -132,6 +135,8 @@ export async function runPrune(options: PruneOptions, log: Logger): Promise<Prun
     deleteRequests: 0,
     durationMs: 0,
   };
+  // Parts of uploads that killed backups left open; their backups, if listed at all, are incomplete and go by the plan.
+  result.uploads = await sweepStaleUploads(store, { now, graceMs: options.incompleteGraceMs, dryRun: options.dryRun, space }, log);
   if (options.dryRun) {
     // What the clean-up would delete if these backups were gone is not known without deleting them; the dry
     // run reports the media content that is unreferenced already.
@@ -315,6 +320,7 @@ export function toPruneOutput(result: PruneResult) {
     bytesFreed: result.bytesFreed,
     deleteRequests: result.deleteRequests,
     ...(result.media ? { media: result.media } : {}),
+    ...(result.uploads ? { uploads: result.uploads } : {}),
   };
 }
 

@@ -34,7 +34,7 @@ import type { ArtifactRecord, TableCount } from '../../domain/manifest.js';
 import { describeEntry, entryAtLine, isPrivilegeError, parsePsqlError, type TargetRoles } from '../../domain/restore-script.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { connectOrExplain, type DatabaseConnection, type PgTool } from '../postgres/connection.js';
+import { connectOrExplain, databaseOnlyArgument, libpqEnv, type DatabaseConnection, type PgTool } from '../postgres/connection.js';
 import type { BackupStore } from '../s3/store.js';
 import { redact } from '../secrets.js';
 import { createDecompressor, formatBytes, formatRate, Meter } from '../streams.js';
@@ -69,7 +69,7 @@ export interface RestoreTools {
 
 /** Environment for libpq tools: the password travels in PGPASSWORD, never on the command line. */
 function toolEnv(connection: DatabaseConnection, appName: string): NodeJS.ProcessEnv {
-  return { ...process.env, ...connection.env, PGAPPNAME: appName };
+  return libpqEnv(connection, appName);
 }
 
 /** How grants from the source are treated: dropped (every object owned by the target's role, no grants) or kept. */
@@ -124,7 +124,7 @@ INSERT INTO pg_temp.lifeboat_commit_guard VALUES (true);
  * "psql:<stdin>:LINE:", which names the archive entry.
  */
 export function restoreSessionArgs(connection: DatabaseConnection): string[] {
-  return ['--no-psqlrc', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', '--file=-', `--dbname=${connection.urlWithoutPassword}`];
+  return ['--no-psqlrc', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', '--file=-', databaseOnlyArgument(connection)];
 }
 
 /** The only COMMIT that passes the guard. */
@@ -286,7 +286,7 @@ export async function applyInOneTransaction(
     killedPsql = psql.exitCode === null && psql.signalCode === null;
     psql.kill('SIGKILL');
   };
-  const onAbort = (): void => stop(`The restore was cancelled (${String(options.signal?.reason ?? 'aborted')}).`);
+  const onAbort = (): void => stop('It was cancelled before it could commit.');
   options.signal?.addEventListener('abort', onAbort, { once: true });
   // If psql stops first (an error in the script), pg_restore and the download would block: stop them.
   void psqlExit.then(() => {
@@ -352,7 +352,7 @@ export async function applyInOneTransaction(
     if (!commitSent || !committed) {
       if (pid !== undefined) await terminateSession(connection, pid);
       if (problems.length) throw new RolledBackError(problems.join('\n'));
-      if (options.signal?.aborted) throw new RolledBackError(stopped ?? 'The restore was cancelled.');
+      if (options.signal?.aborted) throw new RolledBackError(stopped ?? 'It was cancelled before it could commit.');
       const psqlFailed = finished.code !== 0 || Boolean(finished.signal) || Boolean(finished.spawnError);
       if (!killedPsql && psqlFailed) throw new RolledBackError(explainPsqlFailure(psqlStderr, finished, filter, preamble));
       if (!commitSent) throw new RolledBackError(`psql ended before the restore script was complete. ${describeExit('psql', { ...finished, stderr: psqlStderr })}`);
@@ -425,7 +425,7 @@ export async function wipeInOwnTransaction(connection: DatabaseConnection, recre
 export async function restoreInParallel(tools: RestoreTools, connection: DatabaseConnection, archiveFile: string, jobs: number, privileges: PrivilegesMode): Promise<void> {
   const result = await runTool(
     tools.pgRestore.path,
-    ['--no-owner', ...(privileges === 'drop' ? ['--no-privileges'] : []), '--exit-on-error', `--jobs=${jobs}`, '--no-password', `--dbname=${connection.urlWithoutPassword}`, archiveFile],
+    ['--no-owner', ...(privileges === 'drop' ? ['--no-privileges'] : []), '--exit-on-error', `--jobs=${jobs}`, '--no-password', databaseOnlyArgument(connection), archiveFile],
     toolEnv(connection, 'lifeboat-restore'),
   );
   if (pgRestoreFailed(result)) {

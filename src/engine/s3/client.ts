@@ -2,7 +2,9 @@
  * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
  * stores alike.
  */
-import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, DeleteObjectsCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { HttpHandlerOptions } from '@smithy/types';
 import { forEachConcurrently } from '../concurrency.js';
 import { errorMessage } from '../errors.js';
 import { registerSecret } from '../secrets.js';
@@ -37,7 +39,29 @@ export function normalizeEndpoint(endpoint: string | undefined): string | undefi
   return /^https?:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
 }
 
-export function createS3Client(settings: BucketSettings, env: NodeJS.ProcessEnv = process.env): S3Client {
+/**
+ * Sends every request with the operation's cancellation signal, so a cancelled operation's uploads,
+ * copies and listings fail at once. Two requests are let through: AbortMultipartUpload
+ * (DELETE ?uploadId=), which is how a cancelled upload cleans up after itself, and
+ * CreateMultipartUpload (POST ?uploads): cut off in flight, the server may still open the upload
+ * without the client ever learning its id, and then nothing could abort it.
+ */
+class CancellableHttpHandler extends NodeHttpHandler {
+  constructor(private readonly cancel: AbortSignal) {
+    super();
+  }
+
+  override handle(request: Parameters<NodeHttpHandler['handle']>[0], options: HttpHandlerOptions = {}) {
+    const abortsUpload = request.method === 'DELETE' && request.query?.uploadId !== undefined;
+    const opensUpload = request.method === 'POST' && request.query?.uploads !== undefined;
+    if (abortsUpload || opensUpload) return super.handle(request, options);
+    const signals = [this.cancel, options.abortSignal].filter((s): s is AbortSignal => s instanceof AbortSignal);
+    // One short-lived signal per request, so the request's listener goes away with it.
+    return super.handle(request, { ...options, abortSignal: AbortSignal.any(signals) });
+  }
+}
+
+export function createS3Client(settings: BucketSettings, env: NodeJS.ProcessEnv = process.env, cancel?: AbortSignal): S3Client {
   if (settings.credentials) {
     registerSecret(settings.credentials.secretAccessKey);
     registerSecret(settings.credentials.sessionToken);
@@ -54,6 +78,7 @@ export function createS3Client(settings: BucketSettings, env: NodeJS.ProcessEnv 
     requestChecksumCalculation: checksums,
     responseChecksumValidation: checksums,
     maxAttempts: 5,
+    ...(cancel ? { requestHandler: new CancellableHttpHandler(cancel) } : {}),
   });
 }
 
@@ -87,6 +112,42 @@ export async function listAllObjects(client: S3Client, bucket: string, prefix: s
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return out;
+}
+
+/** A multipart upload that was started and neither completed nor aborted: its parts are stored and billed. */
+export interface OpenUpload {
+  key: string;
+  uploadId: string;
+  initiated?: Date;
+}
+
+/** Every open multipart upload under a key prefix, 1,000 per request. */
+export async function listOpenUploads(client: S3Client, bucket: string, prefix: string): Promise<OpenUpload[]> {
+  const out: OpenUpload[] = [];
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  for (;;) {
+    const page = await client.send(
+      new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+    );
+    for (const u of page.Uploads ?? []) {
+      if (u.Key && u.UploadId) out.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated });
+    }
+    if (!page.IsTruncated || (!page.NextKeyMarker && !page.NextUploadIdMarker)) return out;
+    keyMarker = page.NextKeyMarker;
+    uploadIdMarker = page.NextUploadIdMarker;
+  }
+}
+
+/** Aborts one multipart upload; one that is already gone (NoSuchUpload, 404) counts as aborted. */
+export async function abortUpload(client: S3Client, bucket: string, upload: OpenUpload): Promise<void> {
+  try {
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.key, UploadId: upload.uploadId }));
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if ((error as Error).name === 'NoSuchUpload' || status === 404) return;
+    throw error;
+  }
 }
 
 /** S3's limit of keys in one DeleteObjects request. */

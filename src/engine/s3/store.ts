@@ -28,6 +28,8 @@ import {
   createS3Client,
   deleteObjects,
   listAllObjects,
+  listOpenUploads,
+  type OpenUpload,
   normalizePrefix,
   type BucketSettings,
   type DeleteOptions,
@@ -44,6 +46,8 @@ export const MANIFEST_FILE = 'manifest.json';
 export interface ListedBackup {
   entry: BackupEntry;
   keys: string[];
+  /** Multipart uploads still open under its prefix: a backup running, or one that was killed. */
+  openUploads: OpenUpload[];
 }
 
 
@@ -192,31 +196,58 @@ export class BackupStore {
   /** Like listEntries, with the keys of each backup, so they can be deleted without listing each one again. */
   async listBackups(space?: string): Promise<ListedBackup[]> {
     const root = `${this.prefix}backups/`;
+    const under = space ? `${root}${space}/` : root;
+    // A backup killed while uploading its first artifact has no object at all, only an open upload:
+    // it must still show, as incomplete. One more listing request per 1,000 open uploads.
+    const [objects, uploads] = await Promise.all([this.listObjects(under), this.listOpenUploadsIfAllowed(under)]);
     const byBackup = new Map<string, ListedBackup>();
-    for (const object of await this.listObjects(space ? `${root}${space}/` : root)) {
-      const rest = object.key.slice(root.length).split('/');
-      if (rest.length < 3) continue;
+    const backupOf = (key: string): ListedBackup | undefined => {
+      const rest = key.slice(root.length).split('/');
+      if (rest.length < 3) return undefined;
       const [entrySpace, id] = rest as [string, string];
       const parsed = parseBackupId(id);
-      if (!parsed) continue;
+      if (!parsed) return undefined;
       const mapKey = `${entrySpace}/${id}`;
-      const backup = byBackup.get(mapKey) ?? {
-        entry: {
-          id,
-          space: entrySpace,
-          trigger: parsed.trigger,
-          createdAt: parsed.createdAt,
-          sizeBytes: 0,
-          status: 'incomplete' as const,
-        },
-        keys: [],
-      };
+      let backup = byBackup.get(mapKey);
+      if (!backup) {
+        backup = {
+          entry: { id, space: entrySpace, trigger: parsed.trigger, createdAt: parsed.createdAt, sizeBytes: 0, status: 'incomplete' },
+          keys: [],
+          openUploads: [],
+        };
+        byBackup.set(mapKey, backup);
+      }
+      return backup;
+    };
+    for (const object of objects) {
+      const backup = backupOf(object.key);
+      if (!backup) continue;
       backup.entry.sizeBytes += object.size;
       backup.keys.push(object.key);
-      if (rest.length === 3 && rest[2] === MANIFEST_FILE) backup.entry.status = 'complete';
-      byBackup.set(mapKey, backup);
+      if (object.key === this.manifestKey(backup.entry.space, backup.entry.id)) backup.entry.status = 'complete';
     }
+    for (const upload of uploads) backupOf(upload.key)?.openUploads.push(upload);
     return [...byBackup.values()];
+  }
+
+  /** Open multipart uploads under a key prefix, 1,000 per request. */
+  async listOpenUploads(prefix: string): Promise<OpenUpload[]> {
+    return listOpenUploads(this.client, this.bucket, prefix);
+  }
+
+  /**
+   * For listings: open uploads, or none when the store refuses to list them (credentials without
+   * s3:ListBucketMultipartUploads, or a store without the call), so list and restore still work there.
+   */
+  private async listOpenUploadsIfAllowed(prefix: string): Promise<OpenUpload[]> {
+    try {
+      return await this.listOpenUploads(prefix);
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const name = (error as Error).name;
+      if (status === 403 || status === 405 || status === 501 || name === 'AccessDenied' || name === 'NotImplemented') return [];
+      throw error;
+    }
   }
 
   /** Every object under a key prefix, 1,000 per LIST request. */

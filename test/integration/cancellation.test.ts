@@ -1,0 +1,135 @@
+/**
+ * Cancellation: a cancelled job gets SIGINT, then SIGTERM. The real CLI and the real action bundle
+ * are signalled while a multipart upload is open (the database dump's, or a media copy's); the run
+ * must fail, pg_dump must stop, every multipart upload must be aborted and no manifest written.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { startS3Server, type S3Sandbox } from '../../src/sandbox/s3-server.js';
+import { createDatabase, postgresInfo, ROOT, startStep, uniqueName, withClient } from '../support/harness.js';
+
+const BUCKET = 'cancel';
+const MEDIA_BUCKET = 'uploads';
+
+describe('cancellation', () => {
+  let slowS3: S3Sandbox;
+  let client: S3Client;
+  let bigDatabase: string;
+  let smallDatabase: string;
+
+  beforeAll(async () => {
+    // Each part waits 300 ms, so an upload is still open when the signal arrives.
+    slowS3 = await startS3Server({ buckets: [BUCKET, MEDIA_BUCKET], partDelayMs: 300 });
+    client = new S3Client({
+      endpoint: slowS3.endpoint,
+      region: slowS3.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: slowS3.accessKeyId, secretAccessKey: slowS3.secretAccessKey },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
+    bigDatabase = await createDatabase('cancel_big');
+    // About 60 MiB of dump output: a dozen 5 MiB parts.
+    await withClient(bigDatabase, (c) => c.query(`CREATE TABLE filler AS SELECT g AS id, repeat(md5(g::text), 20) AS body FROM generate_series(1, 100000) g`));
+    smallDatabase = await createDatabase('cancel_small');
+    await withClient(smallDatabase, (c) => c.query(`CREATE TABLE notes AS SELECT g AS id FROM generate_series(1, 10) g`));
+    // Media objects over 8 MiB are copied by multipart upload.
+    for (const name of ['a.bin', 'b.bin', 'c.bin']) {
+      await client.send(new PutObjectCommand({ Bucket: MEDIA_BUCKET, Key: `app/${name}`, Body: randomBytes(20 * 1024 * 1024) }));
+    }
+  });
+  afterAll(async () => {
+    await slowS3?.stop();
+  });
+
+  const openUploads = async () => (await client.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }))).Uploads ?? [];
+
+  async function waitForOpenUpload(child: ChildProcess, keyPart: string): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (!(await openUploads()).some((u) => u.Key?.includes(keyPart))) {
+      if (child.exitCode !== null) throw new Error(`the run ended (code ${child.exitCode}) before an upload of ${keyPart} opened`);
+      if (Date.now() > deadline) throw new Error(`no upload of ${keyPart} opened`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async function dumpSessions(database: string): Promise<number> {
+    const { rows } = await withClient(postgresInfo().url, (c) =>
+      c.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'lifeboat-pg_dump' AND datname = $1`, [new URL(database).pathname.slice(1)]),
+    );
+    return rows.length;
+  }
+
+  async function assertNothingLeft(prefix: string, database: string) {
+    expect(await openUploads()).toEqual([]);
+    const keys = ((await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!);
+    expect(keys.filter((k) => k.endsWith('manifest.json'))).toEqual([]);
+    // pg_dump was stopped, not left to run into a closed pipe.
+    expect(await dumpSessions(database)).toBe(0);
+  }
+
+  function inputs(prefix: string, database: string, withMedia: boolean): Record<string, string> {
+    return {
+      space: 'production',
+      'database-url': database,
+      'backup-bucket': BUCKET,
+      'backup-prefix': prefix,
+      's3-endpoint': slowS3.endpoint,
+      's3-region': slowS3.region,
+      'aws-access-key-id': slowS3.accessKeyId,
+      'aws-secret-access-key': slowS3.secretAccessKey,
+      compression: 'none',
+      'part-size-mb': '5',
+      ...(withMedia ? { 'media-bucket': MEDIA_BUCKET, 'media-prefix': 'app/' } : {}),
+    };
+  }
+
+  function startCli(values: Record<string, string>) {
+    const args = [join(ROOT, 'dist', 'cli', 'index.js'), 'backup', ...Object.entries(values).flatMap(([k, v]) => [`--${k}`, v])];
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve) =>
+      child.on('close', (code, signal) => resolve({ code, signal, output })),
+    );
+    return { child, done };
+  }
+
+  it.each([
+    ['SIGINT', 'database dump', 130],
+    ['SIGTERM', 'media copy', 143],
+  ] as const)('the CLI, on %s during the %s, aborts every upload, stops pg_dump and exits %i', async (signal, phase, exitCode) => {
+    const prefix = uniqueName('cli') + '/';
+    const media = phase === 'media copy';
+    const database = media ? smallDatabase : bigDatabase;
+    const { child, done } = startCli(inputs(prefix, database, media));
+    await waitForOpenUpload(child, media ? `${prefix}media/` : 'database.pgdump');
+    child.kill(signal);
+    const run = await done;
+    expect(run.signal).toBeNull(); // it handled the signal and exited by itself…
+    expect(run.code).toBe(exitCode); // …with the status a shell expects after that signal
+    expect(run.output).toMatch(new RegExp(`The backup was cancelled \\(${signal}\\)`));
+    await assertNothingLeft(prefix, database);
+  });
+
+  it.each([
+    ['SIGTERM', 'database dump'],
+    ['SIGINT', 'media copy'],
+  ] as const)('the action, on %s during the %s, aborts every upload, stops pg_dump and fails the step', async (signal, phase) => {
+    const prefix = uniqueName('action') + '/';
+    const media = phase === 'media copy';
+    const database = media ? smallDatabase : bigDatabase;
+    const step = startStep('backup', inputs(prefix, database, media));
+    await waitForOpenUpload(step.child, media ? `${prefix}media/` : 'database.pgdump');
+    step.child.kill(signal);
+    const run = await step.done;
+    expect(run.code).not.toBe(0);
+    expect(run.code).not.toBeNull();
+    expect(run.stdout).toMatch(new RegExp(`::error::lifeboat backup failed: The backup was cancelled \\(${signal}\\)`));
+    expect(run.outputs['backup-id']).toBeUndefined();
+    await assertNothingLeft(prefix, database);
+  });
+});
