@@ -125,10 +125,13 @@ export async function runBackup(options: BackupOptions, log: Logger): Promise<Ba
         dump.kill();
         body.destroy();
         // Let the upload finish aborting before we report, so no parts are left behind.
-        await uploading.catch(() => undefined);
-        throw error instanceof LifeboatError
-          ? error
-          : new LifeboatError(`Backup of ${connection.description} failed: ${errorMessage(error)}`, { cause: error });
+        const uploadError: unknown = await uploading.then(() => undefined, (e: unknown) => e);
+        // A failed upload stops reading its body, and the dump's pipeline then fails with a bare AbortError:
+        // the upload's own error says what happened.
+        const cause = (error as Error | undefined)?.name === 'AbortError' && uploadError !== undefined ? uploadError : error;
+        throw cause instanceof LifeboatError
+          ? cause
+          : new LifeboatError(`Backup of ${connection.description} failed: ${errorMessage(cause)}`, { cause });
       } finally {
         clearInterval(progress);
       }
