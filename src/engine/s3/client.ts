@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { forEachConcurrently } from '../concurrency.js';
 import { errorMessage } from '../errors.js';
+import { describeS3Error } from './errors.js';
 import { registerSecret } from '../secrets.js';
 
 export interface S3Credentials {
@@ -189,16 +190,16 @@ export async function deleteObjects(client: S3Client, bucket: string, keys: read
     outcome.requests++;
     try {
       const response = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-      const errors = new Map((response.Errors ?? []).map((e) => [e.Key!, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
+      const errors = new Map(
+        (response.Errors ?? []).map((e) => [e.Key!, describeS3Error({ Code: e.Code ?? 'Error', message: e.Message, $metadata: {} }) ?? `${e.Code ?? 'Error'}: ${e.Message || 'not deleted'}`]),
+      );
       for (const key of batch) {
         const message = errors.get(key);
         if (message === undefined) outcome.deleted.push(key);
         else outcome.failed.push({ key, message });
       }
     } catch (error) {
-      const code = (error as { name?: string }).name;
-      const text = errorMessage(error);
-      const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
+      const message = errorMessage(error);
       for (const key of batch) outcome.failed.push({ key, message });
     }
     options.onBatch?.(outcome.deleted.length, keys.length);
