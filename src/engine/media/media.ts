@@ -573,10 +573,17 @@ export interface MediaGarbage {
  * space's manifests, since content is shared across spaces; if any manifest cannot be read, nothing
  * is garbage, because a missed reference would delete data a backup needs.
  */
-export async function findMediaGarbage(store: BackupStore, now: Date, graceMs: number, concurrency = DEFAULT_MEDIA_TUNING.concurrency): Promise<MediaGarbage> {
+export async function findMediaGarbage(
+  store: BackupStore,
+  now: Date,
+  graceMs: number,
+  concurrency = DEFAULT_MEDIA_TUNING.concurrency,
+  /** Backups (`space/id`) to count as gone: a dry run's planned deletions, so it reports what the real run would delete. */
+  assumeDeleted: ReadonlySet<string> = new Set(),
+): Promise<MediaGarbage> {
   const stored = await listAllObjects(store.client, store.bucket, store.mediaRoot());
   if (stored.length === 0) return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
-  const complete = (await store.listEntries()).filter((e) => e.status === 'complete');
+  const complete = (await store.listEntries()).filter((e) => e.status === 'complete' && !assumeDeleted.has(`${e.space}/${e.id}`));
   const referenced = new Set<string>();
   await forEachConcurrently(complete, concurrency, async (entry) => {
     const manifest = await store.getManifest(entry.space, entry.id).catch((error: unknown) => {

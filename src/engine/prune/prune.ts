@@ -133,9 +133,9 @@ export async function runPrune(options: PruneOptions, log: Logger): Promise<Prun
     durationMs: 0,
   };
   if (options.dryRun) {
-    // What the clean-up would delete if these backups were gone is not known without deleting them; the dry
-    // run reports the media content that is unreferenced already.
-    result.media = await cleanUpMedia(store, now, options, log, true);
+    // The media the real run would delete: content unreferenced once the planned backups are gone.
+    const planned = new Set(retention.remove.map((r) => `${r.entry.space}/${r.entry.id}`));
+    result.media = await cleanUpMedia(store, now, options, log, true, planned);
     result.durationMs = Date.now() - clockStart;
     return result;
   }
@@ -193,10 +193,17 @@ function plan(entries: BackupEntry[], options: PruneOptions, now: Date, unfinish
   }
 }
 
-async function cleanUpMedia(store: BackupStore, now: Date, options: PruneOptions, log: Logger, dryRun: boolean): Promise<MediaCleanup | undefined> {
+async function cleanUpMedia(
+  store: BackupStore,
+  now: Date,
+  options: PruneOptions,
+  log: Logger,
+  dryRun: boolean,
+  assumeDeleted?: ReadonlySet<string>,
+): Promise<MediaCleanup | undefined> {
   let found;
   try {
-    found = await findMediaGarbage(store, now, options.incompleteGraceMs);
+    found = await findMediaGarbage(store, now, options.incompleteGraceMs, undefined, assumeDeleted);
   } catch (error) {
     const skipped = errorMessage(error);
     log.warning(skipped);
