@@ -27,6 +27,7 @@ import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from
 import { normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
 import { backupMedia, type MediaTraffic, type MediaTuning } from '../media/media.js';
 import { holdSnapshot } from '../postgres/snapshot.js';
+import { takeBackupLock } from '../media/locks.js';
 import { BackupStore, uploadTuningFor, type UploadTuning } from '../s3/store.js';
 import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, Meter } from '../streams.js';
 import { LIFEBOAT_VERSION } from '../version.js';
@@ -152,10 +153,18 @@ export async function runBackup(options: BackupOptions, log: Logger): Promise<Ba
       // Media after the database snapshot: an application writes a file before the row that refers to
       // it, so every file the dumped rows refer to already exists when the bucket is listed.
       let media: { record: MediaRecord; traffic: MediaTraffic } | undefined;
+      // Held from before the media work until the manifest is written, so no prune deletes content this
+      // backup reuses (media/locks.ts).
+      const mediaLock = options.media ? await takeBackupLock(store, options.space, id, log) : undefined;
       if (options.media) {
         const source = withConnectionOf(options.media.source, options.bucket);
-        const previous = await previousMediaRecord(store, options.space, source, log);
-        media = await log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media!.tuning, log }));
+        media = await (async () => {
+          const previous = await previousMediaRecord(store, options.space, source, log);
+          return log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media!.tuning, log }));
+        })().catch(async (error: unknown) => {
+          await mediaLock?.release().catch(() => undefined);
+          throw error;
+        });
       }
       const manifest: Manifest = {
         format: MANIFEST_FORMAT,
@@ -176,7 +185,7 @@ export async function runBackup(options: BackupOptions, log: Logger): Promise<Ba
         artifacts: [artifact],
         ...(media ? { media: media.record } : {}),
       };
-      const manifestBytes = await store.putManifest(manifest);
+      const manifestBytes = await store.putManifest(manifest).finally(() => mediaLock?.release().catch(() => undefined));
       const durationMs = Date.now() - clockStart;
       log.info(
         `Backup ${id} complete: ${formatBytes(raw.bytes)} dumped, ${formatBytes(size)} stored (${options.compression}) in ${(durationMs / 1000).toFixed(1)} s, ${formatRate(raw.bytes, durationMs)}.`,
