@@ -201,7 +201,8 @@ function headerParams(object: MediaObjectRecord) {
     ContentDisposition: object.contentDisposition,
     ContentEncoding: object.contentEncoding,
     ContentLanguage: object.contentLanguage,
-    Expires: object.expires !== undefined ? new Date(object.expires) : undefined,
+    // An Expires that is not a date (S3 stores any text) cannot be sent back through the SDK; it is left out.
+    Expires: object.expires !== undefined && !Number.isNaN(Date.parse(object.expires)) ? new Date(object.expires) : undefined,
     WebsiteRedirectLocation: object.websiteRedirectLocation,
   };
 }
@@ -294,7 +295,9 @@ async function copyVerified(
   }
   const check = (bytes: number, md5: string) => {
     if (bytes !== object.size) throw new ChangedDuringRead(`${bytes} bytes arrived, the listing said ${object.size}`);
-    const etagMd5 = md5OfEtag(pinned ?? response.ETag);
+    // The ETag of an SSE-KMS or SSE-C object is not the MD5 of its content.
+    const encrypted = response.SSECustomerAlgorithm !== undefined || (response.ServerSideEncryption ?? '').startsWith('aws:kms');
+    const etagMd5 = encrypted ? undefined : md5OfEtag(pinned ?? response.ETag);
     if (etagMd5 !== undefined && etagMd5 !== md5) throw new ChangedDuringRead(`the bytes read have MD5 ${md5}, the ETag says ${etagMd5}`);
   };
   const readFailed = (error: unknown): never => {
@@ -506,7 +509,8 @@ export async function restoreMedia(record: MediaRecord, store: BackupStore, targ
 async function alreadyInPlace(client: S3Client, bucket: string, key: string, object: MediaObjectRecord): Promise<boolean> {
   const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
   if (head.ContentLength !== object.size) return false;
-  const etagMd5 = md5OfEtag(head.ETag);
+  const encrypted = head.SSECustomerAlgorithm !== undefined || (head.ServerSideEncryption ?? '').startsWith('aws:kms');
+  const etagMd5 = encrypted ? undefined : md5OfEtag(head.ETag);
   const sameContent = etagMd5 !== undefined ? etagMd5 === object.md5 : head.Metadata?.[SHA256_METADATA] === object.sha256;
   if (!sameContent) return false;
   const metadata = userMetadata(head);
@@ -514,7 +518,12 @@ async function alreadyInPlace(client: S3Client, bucket: string, key: string, obj
     Object.keys(metadata).length === Object.keys(object.metadata).length && Object.entries(object.metadata).every(([k, v]) => metadata[k] === v);
   const recorded = standardHeaders({ ...headerParams(object), ExpiresString: object.expires });
   const present = standardHeaders(head);
-  const sameStandard = (Object.keys(recorded) as (keyof StandardHeaders)[]).every((name) => name === 'expires' ? Date.parse(present.expires ?? '') === Date.parse(recorded.expires!) : present[name] === recorded[name]);
+  // A record of this version names every header the object had, so a header the target has beyond them
+  // differs too; older records named only the content type.
+  const names = new Set([...Object.keys(recorded), ...(object.verified ? Object.keys(present) : [])] as (keyof StandardHeaders)[]);
+  const sameStandard = [...names].every((name) =>
+    name === 'expires' ? Date.parse(present.expires ?? '') === Date.parse(recorded.expires ?? '') : present[name] === recorded[name],
+  );
   return sameMetadata && sameStandard;
 }
 
