@@ -46,6 +46,20 @@ export interface MediaObjectRecord {
   /** Source ETag and last-modified time: an object with both unchanged is not read again by the next backup. */
   etag?: string;
   lastModified?: string;
+  /**
+   * True when the bytes hashed were checked at the source: read pinned to the listed ETag (If-Match), as
+   * many as the listing and Content-Length said, and matching the ETag where it is an MD5. Only a verified
+   * record is carried over to the next backup; records from older manifests lack it and are read again.
+   */
+  verified?: boolean;
+  /** The object's standard headers, restored with it. */
+  cacheControl?: string;
+  contentDisposition?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  /** The Expires header as the store gave it (an HTTP date). */
+  expires?: string;
+  websiteRedirectLocation?: string;
 }
 
 export interface MediaTotals {
@@ -168,6 +182,13 @@ const schema = {
               metadata: { type: 'object', additionalProperties: { type: 'string' } },
               etag: { type: 'string' },
               lastModified: { type: 'string' },
+              verified: { type: 'boolean' },
+              cacheControl: { type: 'string' },
+              contentDisposition: { type: 'string' },
+              contentEncoding: { type: 'string' },
+              contentLanguage: { type: 'string' },
+              expires: { type: 'string' },
+              websiteRedirectLocation: { type: 'string' },
             },
           },
         },

@@ -1,3 +1,4 @@
+import { describeS3Error } from './s3/errors.js';
 import { redact } from './secrets.js';
 
 /**
@@ -11,6 +12,10 @@ export class LifeboatError extends Error {
   }
 }
 
+/** The message of any error; S3 and network errors are described from their code and HTTP status (s3/errors.ts). */
 export function errorMessage(error: unknown): string {
+  if (error instanceof LifeboatError) return error.message;
+  const described = describeS3Error(error);
+  if (described !== undefined) return redact(described);
   return redact(error instanceof Error ? error.message : String(error));
 }

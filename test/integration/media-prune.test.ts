@@ -50,12 +50,14 @@ describe('prune and media content', () => {
       runPrune({ bucket: settings(backups), policy: DEFAULT_POLICY, incompleteGraceMs: DAY, dryRun, env: { ...process.env, LIFEBOAT_NOW: iso(at) } }, memoryLogger());
 
     // dev nightly keeps 1 day: only the third backup stays. Its content (a v2, b) stays; a v1 goes.
+    // The dry run reports exactly what the real run then deletes: content unreferenced once the planned backups are gone.
     const dry = await prune(t0 + 2 * DAY + 3_600_000, true);
-    expect(dry.media).toMatchObject({ stored: 3, deleted: 0 }); // nothing is unreferenced until the backups are gone
+    expect(dry.media).toMatchObject({ stored: 3, referenced: 2, deleted: 1, bytesFreed: 'version 1 of a'.length, tooYoung: 0 });
     expect(await content()).toHaveLength(3);
     const result = await prune(t0 + 2 * DAY + 3_600_000);
     expect(result.deleted.map((e) => e.id).sort()).toEqual([first.id, second.id].sort());
     expect(result.media).toMatchObject({ stored: 3, referenced: 2, deleted: 1, bytesFreed: 'version 1 of a'.length, tooYoung: 0 });
+    expect(result.media).toEqual(dry.media);
     expect(await content()).toEqual([sha(third, 'a.txt'), sha(third, 'b.txt')].sort());
     await verifyMediaPresent(third.media!, new BackupStore(settings(backups)));
 

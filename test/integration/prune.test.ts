@@ -258,7 +258,7 @@ describe('prune action bundle (dist/prune)', () => {
     denyManifests.cutOff();
     expect(first.code).toBe(1);
     expect(first.stdout).toContain('::error::lifeboat prune failed: 15 of the 15 backups planned for deletion could not be deleted fully');
-    expect(first.stdout).toContain(`dev/${history.devNightly[8]!.id}: its manifest could not be deleted: AccessDenied: Access Denied`);
+    expect(first.stdout).toContain(`dev/${history.devNightly[8]!.id}: its manifest could not be deleted: access denied: the credentials are not allowed to do this (AccessDenied, HTTP 403)`);
     expect(first.stdout).toContain('Manifests deleted (0 of 15); deleting 0 artifact objects.');
     expect(parseIds(first.outputs.deleted)).toEqual([]);
     expect(first.summary).toContain('| delete FAILED |');

@@ -28,6 +28,7 @@ import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings 
 import { cancellationOf } from '../cancellation.js';
 import { backupMedia, type MediaTraffic, type MediaTuning } from '../media/media.js';
 import { disableSessionTimeouts, holdSnapshot, watchSession } from '../postgres/snapshot.js';
+import { takeBackupLock } from '../media/locks.js';
 import { BackupStore, uploadTuningFor, type UploadTuning } from '../s3/store.js';
 import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, Meter } from '../streams.js';
 import { LIFEBOAT_VERSION } from '../version.js';
@@ -146,10 +147,13 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
         // With the error, so the upload fails (and is aborted) rather than taking the cut-short body as whole.
         body.destroy(error instanceof Error ? error : new Error(String(error)));
         // Let the upload finish aborting before we report, so no parts are left behind.
-        await uploading.catch(() => undefined);
-        throw error instanceof LifeboatError
-          ? error
-          : new LifeboatError(`Backup of ${connection.description} failed: ${errorMessage(error)}`, { cause: error });
+        const uploadError: unknown = await uploading.then(() => undefined, (e: unknown) => e);
+        // A failed upload stops reading its body, and the dump's pipeline then fails with a bare AbortError:
+        // the upload's own error says what happened.
+        const cause = (error as Error | undefined)?.name === 'AbortError' && uploadError !== undefined ? uploadError : error;
+        throw cause instanceof LifeboatError
+          ? cause
+          : new LifeboatError(`Backup of ${connection.description} failed: ${errorMessage(cause)}`, { cause });
       } finally {
         clearInterval(progress);
         signal?.removeEventListener('abort', stopDump);
@@ -171,10 +175,18 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
       // Media after the database snapshot: an application writes a file before the row that refers to
       // it, so every file the dumped rows refer to already exists when the bucket is listed.
       let media: { record: MediaRecord; traffic: MediaTraffic } | undefined;
+      // Held from before the media work until the manifest is written, so no prune deletes content this
+      // backup reuses (media/locks.ts).
+      const mediaLock = options.media ? await takeBackupLock(store, options.space, id, log) : undefined;
       if (options.media) {
         const source = withConnectionOf(options.media.source, options.bucket);
-        const previous = await previousMediaRecord(store, options.space, source, log);
-        media = await log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media!.tuning, log }));
+        media = await (async () => {
+          const previous = await previousMediaRecord(store, options.space, source, log);
+          return log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media!.tuning, log }));
+        })().catch(async (error: unknown) => {
+          await mediaLock?.release().catch(() => undefined);
+          throw error;
+        });
       }
       const manifest: Manifest = {
         format: MANIFEST_FORMAT,
@@ -197,7 +209,7 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
       };
       // The commit point: a cancelled backup must never get its manifest.
       signal?.throwIfAborted();
-      const manifestBytes = await store.putManifest(manifest);
+      const manifestBytes = await store.putManifest(manifest).finally(() => mediaLock?.release().catch(() => undefined));
       const durationMs = Date.now() - clockStart;
       log.info(
         `Backup ${id} complete: ${formatBytes(raw.bytes)} dumped, ${formatBytes(size)} stored (${options.compression}) in ${(durationMs / 1000).toFixed(1)} s, ${formatRate(raw.bytes, durationMs)}.`,

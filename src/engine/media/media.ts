@@ -20,7 +20,7 @@ import type { MediaObjectRecord, MediaRecord, MediaTotals } from '../../domain/m
 import { forEachConcurrently } from '../concurrency.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { createS3Client, deleteObjects, listAllObjects, normalizePrefix, type BucketSettings, type ListedObject } from '../s3/client.js';
+import { createS3Client, deleteObjects, listAllObjects, md5OfEtag, normalizePrefix, type BucketSettings, type ListedObject } from '../s3/client.js';
 import type { BackupStore } from '../s3/store.js';
 import { formatBytes, Meter } from '../streams.js';
 
@@ -120,22 +120,28 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
   await forEachConcurrently(listed, tuning.concurrency, async (object, index) => {
     const key = object.key.slice(prefix.length);
     const before = previous.get(key);
-    if (before && before.size === object.size && before.etag === object.etag && before.lastModified === object.lastModified) {
+    // Only a record whose bytes were verified when first stored is carried over: an unverified one may
+    // describe other bytes than the object holds, and would be inherited until the object changes.
+    if (before?.verified && before.size === object.size && before.etag === object.etag && before.lastModified === object.lastModified) {
       records[index] = before;
       totals.reusedObjects++;
       totals.reusedBytes += object.size;
       return;
     }
-    const { record, stored } = await copyIntoStore(source, options.source.bucket, object, key, store, tuning, traffic, storedNow);
+    const copied = await copyIntoStore(source, options.source.bucket, object, key, store, tuning, traffic, storedNow, log);
+    if (!copied) return;
+    const { record, stored } = copied;
     records[index] = record;
     if (stored) {
       totals.newObjects++;
-      totals.newBytes += object.size;
+      totals.newBytes += record.size;
     } else {
       totals.reusedObjects++;
-      totals.reusedBytes += object.size;
+      totals.reusedBytes += record.size;
     }
   });
+  // Objects deleted between the listing and their read leave holes.
+  records.splice(0, records.length, ...records.filter((r) => r !== undefined));
 
   totals.objects = records.length;
   totals.bytes = records.reduce((sum, r) => sum + r.size, 0);
@@ -146,8 +152,122 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
   return { record: { bucket: options.source.bucket, prefix, objects: records, totals }, traffic };
 }
 
-/** Copies one changed or new object into content-addressed storage; returns whether its content was new. */
+/** How many times an object that changed while it was read is read again before the backup fails. */
+export const MEDIA_READ_ATTEMPTS = 3;
+
+/** The object is not what the listing (or the last HEAD) said: it changed, or its bytes came back wrong. */
+class ChangedDuringRead extends Error {}
+
+/** User metadata Lifeboat writes on restored multipart objects, whose ETag is not an MD5 (see restoreMedia). */
+export const SHA256_METADATA = 'lifeboat-sha256';
+
+type StandardHeaders = Pick<
+  MediaObjectRecord,
+  'contentType' | 'cacheControl' | 'contentDisposition' | 'contentEncoding' | 'contentLanguage' | 'expires' | 'websiteRedirectLocation'
+>;
+
+interface ObjectHeadersResponse {
+  ContentType?: string;
+  CacheControl?: string;
+  ContentDisposition?: string;
+  ContentEncoding?: string;
+  ContentLanguage?: string;
+  Expires?: Date;
+  ExpiresString?: string;
+  WebsiteRedirectLocation?: string;
+  Metadata?: Record<string, string>;
+}
+
+/** Every standard header of an object that changes how it is served, as recorded in the manifest. */
+function standardHeaders(response: ObjectHeadersResponse): StandardHeaders {
+  const expires = response.ExpiresString ?? response.Expires?.toUTCString();
+  const headers: StandardHeaders = {
+    contentType: response.ContentType,
+    cacheControl: response.CacheControl,
+    contentDisposition: response.ContentDisposition,
+    contentEncoding: response.ContentEncoding,
+    contentLanguage: response.ContentLanguage,
+    expires,
+    websiteRedirectLocation: response.WebsiteRedirectLocation,
+  };
+  return Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined && v !== '')) as StandardHeaders;
+}
+
+/** The same headers, as PutObject and multipart upload parameters. */
+function headerParams(object: MediaObjectRecord) {
+  return {
+    ContentType: object.contentType,
+    CacheControl: object.cacheControl,
+    ContentDisposition: object.contentDisposition,
+    ContentEncoding: object.contentEncoding,
+    ContentLanguage: object.contentLanguage,
+    // An Expires that is not a date (S3 stores any text) cannot be sent back through the SDK; it is left out.
+    Expires: object.expires !== undefined && !Number.isNaN(Date.parse(object.expires)) ? new Date(object.expires) : undefined,
+    WebsiteRedirectLocation: object.websiteRedirectLocation,
+  };
+}
+
+function userMetadata(response: ObjectHeadersResponse): Record<string, string> {
+  const { [SHA256_METADATA]: _bookkeeping, ...metadata } = response.Metadata ?? {};
+  return metadata;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
+/** The object as it is now, or undefined when it is gone. */
+async function headSource(source: S3Client, bucket: string, key: string): Promise<ListedObject | undefined> {
+  try {
+    const head = await source.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return { key, size: head.ContentLength ?? 0, etag: head.ETag, lastModified: head.LastModified?.toISOString() };
+  } catch (error) {
+    if (statusOf(error) === 404) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Copies one changed or new object into content-addressed storage; returns its record and whether its
+ * content was new, or undefined when the object was deleted after the listing. An object that changes
+ * while it is read is read again as it is now, up to MEDIA_READ_ATTEMPTS times; then the backup fails,
+ * naming it. A record is never written for bytes that were not verified.
+ */
 async function copyIntoStore(
+  source: S3Client,
+  bucket: string,
+  listed: ListedObject,
+  key: string,
+  store: BackupStore,
+  tuning: MediaTuning,
+  traffic: MediaTraffic,
+  storedNow: Map<string, Promise<void>>,
+  log: Logger,
+): Promise<{ record: MediaObjectRecord; stored: boolean } | undefined> {
+  let object: ListedObject = listed;
+  const problems: string[] = [];
+  for (let attempt = 1; attempt <= MEDIA_READ_ATTEMPTS; attempt++) {
+    try {
+      return await copyVerified(source, bucket, object, key, store, tuning, traffic, storedNow);
+    } catch (error) {
+      if (!(error instanceof ChangedDuringRead)) throw error;
+      problems.push(error.message);
+      const now = await headSource(source, bucket, object.key);
+      if (!now) {
+        log.warning(`The media object '${key}' was deleted after the bucket was listed; it is not in this backup.`);
+        return undefined;
+      }
+      object = now;
+    }
+  }
+  throw new LifeboatError(
+    `The media object '${key}' changed or came back wrong each of the ${MEDIA_READ_ATTEMPTS} times it was read (${problems.join('; ')}), ` +
+      `so it cannot be recorded truthfully and the backup is not complete. If the application rewrites it constantly, run the backup again; otherwise check the network path to the media bucket.`,
+  );
+}
+
+/** One read of an object, every byte checked against what the listing said, then stored by its digest. */
+async function copyVerified(
   source: S3Client,
   bucket: string,
   object: ListedObject,
@@ -157,22 +277,50 @@ async function copyIntoStore(
   traffic: MediaTraffic,
   storedNow: Map<string, Promise<void>>,
 ): Promise<{ record: MediaObjectRecord; stored: boolean }> {
-  const response = await source.send(new GetObjectCommand({ Bucket: bucket, Key: object.key }));
+  const pinned = object.etag;
+  const response = await source.send(new GetObjectCommand({ Bucket: bucket, Key: object.key, IfMatch: pinned })).catch((error: unknown) => {
+    const status = statusOf(error);
+    if (status === 412) throw new ChangedDuringRead(`its ETag is no longer ${pinned}`);
+    if (status === 404) throw new ChangedDuringRead('it was deleted');
+    throw error;
+  });
+  // Stores that ignore If-Match still name the version they sent.
+  if (pinned && response.ETag && response.ETag !== pinned) {
+    (response.Body as Readable | undefined)?.destroy();
+    throw new ChangedDuringRead(`its ETag is ${response.ETag}, not the listed ${pinned}`);
+  }
+  if (response.ContentLength !== undefined && response.ContentLength !== object.size) {
+    (response.Body as Readable | undefined)?.destroy();
+    throw new ChangedDuringRead(`the store sent Content-Length ${response.ContentLength}, the listing said ${object.size} bytes`);
+  }
+  const check = (bytes: number, md5: string) => {
+    if (bytes !== object.size) throw new ChangedDuringRead(`${bytes} bytes arrived, the listing said ${object.size}`);
+    // The ETag of an SSE-KMS or SSE-C object is not the MD5 of its content.
+    const encrypted = response.SSECustomerAlgorithm !== undefined || (response.ServerSideEncryption ?? '').startsWith('aws:kms');
+    const etagMd5 = encrypted ? undefined : md5OfEtag(pinned ?? response.ETag);
+    if (etagMd5 !== undefined && etagMd5 !== md5) throw new ChangedDuringRead(`the bytes read have MD5 ${md5}, the ETag says ${etagMd5}`);
+  };
+  const readFailed = (error: unknown): never => {
+    if (error instanceof LifeboatError) throw error;
+    throw new ChangedDuringRead(`reading it failed: ${errorMessage(error)}`);
+  };
   const describe = (sha256: string, md5: string): MediaObjectRecord => ({
     key,
     size: object.size,
     sha256,
     md5,
-    ...(response.ContentType ? { contentType: response.ContentType } : {}),
-    metadata: response.Metadata ?? {},
-    ...(response.ETag ? { etag: response.ETag } : object.etag ? { etag: object.etag } : {}),
+    ...standardHeaders(response),
+    metadata: userMetadata(response),
+    ...(pinned ? { etag: pinned } : response.ETag ? { etag: response.ETag } : {}),
     ...(object.lastModified ? { lastModified: object.lastModified } : {}),
+    verified: true,
   });
 
   if (object.size <= tuning.smallObjectBytes) {
-    const data = await readAll(response.Body as Readable);
+    const data = await readAll(response.Body as Readable).catch(readFailed);
     traffic.bytesRead += data.length;
     const { sha256, md5 } = digests(data);
+    check(data.length, md5);
     const stored = await storeOnce(storedNow, sha256, store, async (casKey) => {
       await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: casKey, Body: data, ContentType: 'application/octet-stream' }));
       traffic.bytesWritten += data.length;
@@ -182,18 +330,25 @@ async function copyIntoStore(
   }
 
   // Large: one pass to learn the digest, a second (only if the content is not stored yet) to store it.
-  // Memory stays at a few parts, and the second read is pinned to the same version by its ETag.
+  // Memory stays at a few parts, and the second read is pinned to the same version by its ETag and
+  // checked against the first pass's SHA-256 as it streams.
   const first = new DigestSink();
-  await pipeline(response.Body as Readable, first);
+  await pipeline(response.Body as Readable, first).catch(readFailed);
   traffic.bytesRead += first.bytes;
   const { sha256, md5 } = first.digests();
+  check(first.bytes, md5);
   const stored = await storeOnce(storedNow, sha256, store, async (casKey) => {
-    const again = await source.send(new GetObjectCommand({ Bucket: bucket, Key: object.key, IfMatch: response.ETag }));
+    const again = await source.send(new GetObjectCommand({ Bucket: bucket, Key: object.key, IfMatch: response.ETag ?? pinned })).catch((error: unknown) => {
+      if (statusOf(error) === 412 || statusOf(error) === 404) throw new ChangedDuringRead('it changed between its two reads');
+      throw error;
+    });
     await uploadVerified(again.Body as Readable, sha256, `The media object '${object.key}' changed while it was copied, and`, store.client, {
       Bucket: store.bucket,
       Key: casKey,
       ContentType: 'application/octet-stream',
-    }, tuning, traffic);
+    }, tuning, traffic).catch((error: unknown) => {
+      throw new ChangedDuringRead(errorMessage(error));
+    });
   });
   return { record: describe(sha256, md5), stored };
 }
@@ -210,8 +365,9 @@ async function storeOnce(
 ): Promise<boolean> {
   const pending = storedNow.get(sha256);
   if (pending) {
-    await pending;
-    return false;
+    // If the other copy failed, this object's own bytes are stored instead.
+    if (await pending.then(() => true, () => false)) return false;
+    return storeOnce(storedNow, sha256, store, write);
   }
   const casKey = store.mediaObjectKey(sha256);
   let stored = false;
@@ -221,7 +377,12 @@ async function storeOnce(
     stored = true;
   })();
   storedNow.set(sha256, work);
-  await work;
+  try {
+    await work;
+  } catch (error) {
+    if (storedNow.get(sha256) === work) storedNow.delete(sha256);
+    throw error;
+  }
   return stored;
 }
 
@@ -292,7 +453,10 @@ export async function restoreMedia(record: MediaRecord, store: BackupStore, targ
   const client = createS3Client(target);
   const prefix = normalizePrefix(target.prefix);
   const where = `s3://${target.bucket}/${prefix}`;
-  const present = new Map((await listAllObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
+  const listing = await listAllObjects(client, target.bucket, prefix).catch((error: unknown) => {
+    throw new LifeboatError(`Cannot list the target media bucket ${where}: ${errorMessage(error)}. Nothing in it was changed.`, { cause: error });
+  });
+  const present = new Map(listing.map((o) => [o.key.slice(prefix.length), o]));
   const wanted = new Set(record.objects.map((o) => o.key));
   const traffic: MediaTraffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
   let unchanged = 0;
@@ -302,7 +466,7 @@ export async function restoreMedia(record: MediaRecord, store: BackupStore, targ
   const failures: string[] = [];
   await forEachConcurrently(toCheck, tuning.concurrency, async (object) => {
     const current = present.get(object.key);
-    if (current && current.size === object.size && current.etag?.replace(/"/g, '') === object.md5 && (await sameHeaders(client, target.bucket, prefix + object.key, object))) {
+    if (current && current.size === object.size && (await alreadyInPlace(client, target.bucket, prefix + object.key, object))) {
       unchanged++;
       return;
     }
@@ -336,28 +500,47 @@ export async function restoreMedia(record: MediaRecord, store: BackupStore, targ
   return { uploaded, unchanged, deleted, traffic };
 }
 
-async function sameHeaders(client: S3Client, bucket: string, key: string, object: MediaObjectRecord): Promise<boolean> {
+/**
+ * Whether the target's object already has the backup's content, headers and metadata. Content is compared
+ * by MD5 where the ETag is one (single-part uploads), otherwise by the SHA-256 restore recorded on the
+ * object when it uploaded it by multipart (SHA256_METADATA): a multipart ETag is not an MD5, so
+ * comparing the two would copy every large object again on every restore.
+ */
+async function alreadyInPlace(client: S3Client, bucket: string, key: string, object: MediaObjectRecord): Promise<boolean> {
   const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-  const metadata = head.Metadata ?? {};
+  if (head.ContentLength !== object.size) return false;
+  const encrypted = head.SSECustomerAlgorithm !== undefined || (head.ServerSideEncryption ?? '').startsWith('aws:kms');
+  const etagMd5 = encrypted ? undefined : md5OfEtag(head.ETag);
+  const sameContent = etagMd5 !== undefined ? etagMd5 === object.md5 : head.Metadata?.[SHA256_METADATA] === object.sha256;
+  if (!sameContent) return false;
+  const metadata = userMetadata(head);
   const sameMetadata =
     Object.keys(metadata).length === Object.keys(object.metadata).length && Object.entries(object.metadata).every(([k, v]) => metadata[k] === v);
-  return sameMetadata && (object.contentType === undefined || head.ContentType === object.contentType);
+  const recorded = standardHeaders({ ...headerParams(object), ExpiresString: object.expires });
+  const present = standardHeaders(head);
+  // A record of this version names every header the object had, so a header the target has beyond them
+  // differs too; older records named only the content type.
+  const names = new Set([...Object.keys(recorded), ...(object.verified ? Object.keys(present) : [])] as (keyof StandardHeaders)[]);
+  const sameStandard = [...names].every((name) =>
+    name === 'expires' ? Date.parse(present.expires ?? '') === Date.parse(recorded.expires ?? '') : present[name] === recorded[name],
+  );
+  return sameMetadata && sameStandard;
 }
 
 async function copyFromStore(store: BackupStore, object: MediaObjectRecord, client: S3Client, bucket: string, key: string, tuning: MediaTuning, traffic: MediaTraffic): Promise<void> {
   const response = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: store.mediaObjectKey(object.sha256) }));
-  const headers = { ContentType: object.contentType, Metadata: object.metadata };
   if (object.size <= tuning.smallObjectBytes) {
     const data = await readAll(response.Body as Readable);
     traffic.bytesRead += data.length;
     const { sha256 } = digests(data);
     if (sha256 !== object.sha256) throw new LifeboatError(`its stored content does not match its SHA-256 (expected ${object.sha256}, got ${sha256})`);
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ...headers }));
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ...headerParams(object), Metadata: object.metadata }));
     traffic.bytesWritten += data.length;
     traffic.objectsWritten++;
     return;
   }
-  await uploadVerified(response.Body as Readable, object.sha256, 'its stored content', client, { Bucket: bucket, Key: key, ...headers }, tuning, traffic);
+  const metadata = { ...object.metadata, [SHA256_METADATA]: object.sha256 };
+  await uploadVerified(response.Body as Readable, object.sha256, 'its stored content', client, { Bucket: bucket, Key: key, ...headerParams(object), Metadata: metadata }, tuning, traffic);
 }
 
 /**
@@ -369,7 +552,7 @@ async function uploadVerified(
   sha256: string,
   what: string,
   client: S3Client,
-  params: { Bucket: string; Key: string; ContentType?: string; Metadata?: Record<string, string> },
+  params: { Bucket: string; Key: string; ContentType?: string; Metadata?: Record<string, string> } & Partial<ReturnType<typeof headerParams>>,
   tuning: MediaTuning,
   traffic: MediaTraffic,
 ): Promise<void> {
@@ -399,10 +582,17 @@ export interface MediaGarbage {
  * space's manifests, since content is shared across spaces; if any manifest cannot be read, nothing
  * is garbage, because a missed reference would delete data a backup needs.
  */
-export async function findMediaGarbage(store: BackupStore, now: Date, graceMs: number, concurrency = DEFAULT_MEDIA_TUNING.concurrency): Promise<MediaGarbage> {
+export async function findMediaGarbage(
+  store: BackupStore,
+  now: Date,
+  graceMs: number,
+  concurrency = DEFAULT_MEDIA_TUNING.concurrency,
+  /** Backups (`space/id`) to count as gone: a dry run's planned deletions, so it reports what the real run would delete. */
+  assumeDeleted: ReadonlySet<string> = new Set(),
+): Promise<MediaGarbage> {
   const stored = await listAllObjects(store.client, store.bucket, store.mediaRoot());
   if (stored.length === 0) return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
-  const complete = (await store.listEntries()).filter((e) => e.status === 'complete');
+  const complete = (await store.listEntries()).filter((e) => e.status === 'complete' && !assumeDeleted.has(`${e.space}/${e.id}`));
   const referenced = new Set<string>();
   await forEachConcurrently(complete, concurrency, async (entry) => {
     const manifest = await store.getManifest(entry.space, entry.id).catch((error: unknown) => {

@@ -20,11 +20,12 @@ import { planRetention, RetentionPolicyError, type RetentionPlan } from '../../d
 import { now as clockNow } from '../clock.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import { findMediaGarbage } from '../media/media.js';
+import { lockSeams, takePruneLock, type PruneLock } from '../media/locks.js';
 import type { Logger } from '../logger.js';
 import { readJournals, unfinishedDeletions, writeJournal, type PruneJournal } from './journal.js';
 import { sweepStaleUploads, type UploadSweep } from './uploads.js';
 import type { BucketSettings } from '../s3/client.js';
-import { BackupStore, type ListedBackup } from '../s3/store.js';
+import { BackupStore, MAX_KEYS_PER_DELETE, type ListedBackup } from '../s3/store.js';
 import { formatBytes } from '../streams.js';
 
 export interface PruneOptions {
@@ -138,9 +139,9 @@ export async function runPrune(options: PruneOptions, log: Logger): Promise<Prun
   // Parts of uploads that killed backups left open; their backups, if listed at all, are incomplete and go by the plan.
   result.uploads = await sweepStaleUploads(store, { now, graceMs: options.incompleteGraceMs, dryRun: options.dryRun, space }, log);
   if (options.dryRun) {
-    // What the clean-up would delete if these backups were gone is not known without deleting them; the dry
-    // run reports the media content that is unreferenced already.
-    result.media = await cleanUpMedia(store, now, options, log, true);
+    // The media the real run would delete: content unreferenced once the planned backups are gone.
+    const planned = new Set(retention.remove.map((r) => `${r.entry.space}/${r.entry.id}`));
+    result.media = await cleanUpMedia(store, now, options, log, true, planned);
     result.durationMs = Date.now() - clockStart;
     return result;
   }
@@ -198,38 +199,81 @@ function plan(entries: BackupEntry[], options: PruneOptions, now: Date, unfinish
   }
 }
 
-async function cleanUpMedia(store: BackupStore, now: Date, options: PruneOptions, log: Logger, dryRun: boolean): Promise<MediaCleanup | undefined> {
-  let found;
-  try {
-    found = await findMediaGarbage(store, now, options.incompleteGraceMs);
-  } catch (error) {
-    const skipped = errorMessage(error);
+async function cleanUpMedia(
+  store: BackupStore,
+  now: Date,
+  options: PruneOptions,
+  log: Logger,
+  dryRun: boolean,
+  assumeDeleted?: ReadonlySet<string>,
+): Promise<MediaCleanup | undefined> {
+  const skip = (skipped: string): MediaCleanup => {
     log.warning(skipped);
     return { stored: 0, referenced: 0, deleted: 0, bytesFreed: 0, tooYoung: 0, skipped };
-  }
-  if (found.stored === 0) return undefined;
-  const cleanup: MediaCleanup = {
-    stored: found.stored,
-    referenced: found.referenced,
-    deleted: 0,
-    bytesFreed: 0,
-    tooYoung: found.tooYoung,
   };
-  if (dryRun) {
-    cleanup.deleted = found.garbage.length;
-    cleanup.bytesFreed = found.garbage.reduce((sum, g) => sum + g.size, 0);
-  } else if (found.garbage.length > 0) {
-    const outcome = await store.deleteKeys(found.garbage.map((g) => g.key), { concurrency: options.deleteConcurrency ?? 4 });
-    const gone = new Set(outcome.deleted);
-    cleanup.deleted = gone.size;
-    cleanup.bytesFreed = found.garbage.filter((g) => gone.has(g.key)).reduce((sum, g) => sum + g.size, 0);
-    for (const { key, message } of outcome.failed.slice(0, 5)) log.warning(`Could not delete unreferenced media content ${key} (${message}); the next prune will.`);
+  // The lock protocol of media/locks.ts: no backup does media work while this prune may delete content.
+  let lock: PruneLock | undefined;
+  if (!dryRun) {
+    try {
+      lock = await takePruneLock(store, options.incompleteGraceMs);
+    } catch (error) {
+      return skip(`Media clean-up skipped: the prune lock could not be written (${errorMessage(error)}).`);
+    }
   }
-  log.info(
-    `Media content: ${cleanup.stored} stored, ${cleanup.referenced} in use; ${cleanup.deleted} unreferenced ${dryRun ? 'would be deleted' : 'deleted'} (${formatBytes(cleanup.bytesFreed)})` +
-      `${cleanup.tooYoung ? `, ${cleanup.tooYoung} unreferenced but younger than the grace period kept` : ''}.`,
-  );
-  return cleanup;
+  try {
+    if (lock && lock.liveBackups.length > 0) {
+      return skip(
+        `Media clean-up skipped: ${lock.liveBackups.length} backup(s) may be running (${lock.liveBackups.slice(0, 3).join(', ')}), and may reuse old content. The next prune will do it.`,
+      );
+    }
+    let found;
+    try {
+      found = await findMediaGarbage(store, now, options.incompleteGraceMs, undefined, assumeDeleted);
+    } catch (error) {
+      return skip(errorMessage(error));
+    }
+    if (found.stored === 0) return undefined;
+    const cleanup: MediaCleanup = {
+      stored: found.stored,
+      referenced: found.referenced,
+      deleted: 0,
+      bytesFreed: 0,
+      tooYoung: found.tooYoung,
+    };
+    if (dryRun) {
+      cleanup.deleted = found.garbage.length;
+      cleanup.bytesFreed = found.garbage.reduce((sum, g) => sum + g.size, 0);
+    } else if (found.garbage.length > 0) {
+      await lockSeams.pruneBeforeMediaDeletion?.();
+      const gone = new Set<string>();
+      // A few DeleteObjects requests at a time, the lock's deadline checked between them.
+      const step = MAX_KEYS_PER_DELETE * (options.deleteConcurrency ?? 4);
+      for (let i = 0; i < found.garbage.length; i += step) {
+        // Never delete under an expired lock: a backup may take it for a killed prune's and start.
+        if (Date.now() >= lock!.deleteBefore) {
+          log.warning(`Media clean-up stopped after ${gone.size} objects: it has run too long to hold its lock. The next prune deletes the rest.`);
+          break;
+        }
+        const batch = found.garbage.slice(i, i + step).map((g) => g.key);
+        const outcome = await store.deleteKeys(batch, { concurrency: options.deleteConcurrency ?? 4 });
+        for (const key of outcome.deleted) gone.add(key);
+        for (const { key, message } of outcome.failed.slice(0, 5)) log.warning(`Could not delete unreferenced media content ${key} (${message}); the next prune will.`);
+      }
+      cleanup.deleted = gone.size;
+      cleanup.bytesFreed = found.garbage.filter((g) => gone.has(g.key)).reduce((sum, g) => sum + g.size, 0);
+    }
+    if (lock && lock.expired.length > 0) {
+      const cleared = await store.deleteKeys(lock.expired);
+      log.info(`Removed ${cleared.deleted.length} lock(s) left by killed backups or prunes.`);
+    }
+    log.info(
+      `Media content: ${cleanup.stored} stored, ${cleanup.referenced} in use; ${cleanup.deleted} unreferenced ${dryRun ? 'would be deleted' : 'deleted'} (${formatBytes(cleanup.bytesFreed)})` +
+        `${cleanup.tooYoung ? `, ${cleanup.tooYoung} unreferenced but younger than the grace period kept` : ''}.`,
+    );
+    return cleanup;
+  } finally {
+    await lock?.release().catch((error: unknown) => log.warning(`Could not delete the prune lock ${lock!.key} (${errorMessage(error)}); it expires by itself.`));
+  }
 }
 
 function inScope(journal: PruneJournal, space: string | undefined): boolean {

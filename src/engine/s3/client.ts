@@ -2,11 +2,13 @@
  * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
  * stores alike.
  */
+import { createHash } from 'node:crypto';
 import { AbortMultipartUploadCommand, DeleteObjectsCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { HttpHandlerOptions } from '@smithy/types';
 import { forEachConcurrently } from '../concurrency.js';
 import { errorMessage } from '../errors.js';
+import { describeS3Error } from './errors.js';
 import { registerSecret } from '../secrets.js';
 
 export interface S3Credentials {
@@ -70,7 +72,7 @@ export function createS3Client(settings: BucketSettings, env: NodeJS.ProcessEnv 
   // The SDK's default integrity protection (aws-chunked bodies with CRC trailers) is rejected by many
   // S3-compatible stores, so with a custom endpoint checksums are sent only where the API requires them.
   const checksums = endpoint ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-  return new S3Client({
+  const client = new S3Client({
     region: settings.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
     endpoint,
     forcePathStyle: Boolean(endpoint),
@@ -80,6 +82,75 @@ export function createS3Client(settings: BucketSettings, env: NodeJS.ProcessEnv 
     maxAttempts: 5,
     ...(cancel ? { requestHandler: new CancellableHttpHandler(cancel) } : {}),
   });
+  addWireIntegrity(client);
+  return client;
+}
+
+/** The calls that carry object bytes to the store. */
+const WRITES_WITH_BODY = new Set(['PutObjectCommand', 'UploadPartCommand']);
+
+/** Thrown when the store's ETag for a PUT or part is not the MD5 of the bytes sent: retried, like a dropped connection. */
+export class WireIntegrityError extends Error {
+  readonly $retryable = {};
+  constructor(message: string) {
+    super(message);
+    this.name = 'WireIntegrityError';
+  }
+}
+
+function bodyBytes(body: unknown): Uint8Array | undefined {
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (body instanceof Uint8Array) return body;
+  return undefined;
+}
+
+/** An ETag that is an MD5 of the content: 32 hex digits. Multipart ETags end in -<parts>; SSE-KMS and SSE-C ones are not MD5s. */
+export function md5OfEtag(etag: string | undefined): string | undefined {
+  const bare = etag?.replace(/"/g, '').toLowerCase();
+  return bare && /^[0-9a-f]{32}$/.test(bare) ? bare : undefined;
+}
+
+/**
+ * Integrity on the wire, for every PutObject and UploadPart this client sends (lib-storage's parts
+ * included): each carries a Content-MD5, which the store checks, and the ETag it answers with must
+ * be the MD5 of the bytes sent wherever the ETag is an MD5 (not for SSE-KMS or SSE-C objects). A
+ * mismatch fails that request as retryable, so the SDK sends it again; a part that stays wrong fails
+ * the upload, which is then aborted. With a custom endpoint the SDK itself sends no checksum (see
+ * above), so without this a byte flipped in transit would be stored silently.
+ *
+ * Bodies are buffers here (lib-storage cuts streams into buffered parts); a stream body is passed
+ * through unchecked, and Lifeboat sends none.
+ */
+function addWireIntegrity(client: S3Client): void {
+  const sentMd5 = (headers: Record<string, string>) => Object.entries(headers).find(([h]) => h.toLowerCase() === 'content-md5')?.[1];
+  // Before signing, so the header is signed with the rest.
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const request = args.request as { headers: Record<string, string>; body?: unknown };
+      const bytes = WRITES_WITH_BODY.has(context.commandName ?? '') ? bodyBytes(request.body) : undefined;
+      if (bytes && sentMd5(request.headers) === undefined) request.headers['content-md5'] = createHash('md5').update(bytes).digest('base64');
+      return next(args);
+    },
+    { step: 'build', name: 'lifeboatContentMd5', override: true },
+  );
+  // Inside the retry loop, so a mismatch is sent again.
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (!WRITES_WITH_BODY.has(context.commandName ?? '')) return result;
+      const sent = sentMd5((args.request as { headers: Record<string, string> }).headers);
+      if (sent === undefined) return result;
+      const expected = Buffer.from(sent, 'base64').toString('hex');
+      const output = result.output as { ETag?: string; ServerSideEncryption?: string; SSECustomerAlgorithm?: string };
+      const encrypted = output.SSECustomerAlgorithm !== undefined || (output.ServerSideEncryption ?? '').startsWith('aws:kms');
+      const returned = encrypted ? undefined : md5OfEtag(output.ETag);
+      if (returned !== undefined && returned !== expected) {
+        throw new WireIntegrityError(`The store's ETag ${returned} is not the MD5 ${expected} of the bytes sent: they were changed on the way.`);
+      }
+      return result;
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'lifeboatEtagCheck', override: true },
+  );
 }
 
 /** Fills a bucket's unset endpoint, region and credentials from another's: the media bucket from the backup bucket's. */
@@ -180,16 +251,16 @@ export async function deleteObjects(client: S3Client, bucket: string, keys: read
     outcome.requests++;
     try {
       const response = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-      const errors = new Map((response.Errors ?? []).map((e) => [e.Key!, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
+      const errors = new Map(
+        (response.Errors ?? []).map((e) => [e.Key!, describeS3Error({ Code: e.Code ?? 'Error', message: e.Message, $metadata: {} }) ?? `${e.Code ?? 'Error'}: ${e.Message || 'not deleted'}`]),
+      );
       for (const key of batch) {
         const message = errors.get(key);
         if (message === undefined) outcome.deleted.push(key);
         else outcome.failed.push({ key, message });
       }
     } catch (error) {
-      const code = (error as { name?: string }).name;
-      const text = errorMessage(error);
-      const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
+      const message = errorMessage(error);
       for (const key of batch) outcome.failed.push({ key, message });
     }
     options.onBatch?.(outcome.deleted.length, keys.length);
