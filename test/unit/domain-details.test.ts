@@ -167,6 +167,14 @@ describe('retention windows', () => {
     expect(subtractDuration(now, { years: 0, months: 0, weeks: 0, days: 1e8, hours: 0 }).getTime()).toBe(now.getTime() - 1e8 * 24 * HOUR);
   });
 
+  it('accepts a grace period of zero: an incomplete backup is then removed as soon as it is older than now', () => {
+    const now = new Date('2026-11-21T12:00:00Z');
+    const started = backup('dev', 'nightly', '2026-11-21T11:59:59Z', 'incomplete');
+    const plan = planRetention([started], [], { now, incompleteGraceMs: 0 });
+    expect(plan.remove.map((r) => r.reason)).toEqual(['incomplete and older than grace period 0h']);
+    expect(plan.keep).toEqual([]);
+  });
+
   it('states the grace period of an incomplete backup in the largest whole unit', () => {
     const now = new Date('2026-11-21T12:00:00Z');
     const running = backup('dev', 'nightly', '2026-11-21T11:59:59Z', 'incomplete');
