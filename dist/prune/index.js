@@ -83635,7 +83635,7 @@ function restoreSummary(result) {
         ? `automated (${a.eventName ?? 'machine-started'})`
         : `manual, by ${a.actor ?? 'unknown'}${a.adminTeam ? ` (member of ${a.adminTeam})` : ''}`;
     const method = result.method === 'transactional'
-        ? 'one transaction (wipe, restore and check commit together)'
+        ? 'one transaction, streamed from the bucket (wipe, restore and check commit together)'
         : `pg_restore --jobs=${result.jobs}, after pre-restore backup \`${result.preRestoreBackupId}\``;
     const lines = [
         `## Lifeboat restore: \`${m.id}\` into ${result.targetSpace}`,
@@ -83644,7 +83644,16 @@ function restoreSummary(result) {
         '',
         `Rule: ${a.rule.from} → ${a.rule.to} (${a.rule.purpose || 'no purpose given'}). Every artifact's size and SHA-256 matched the manifest, and pg_restore ${result.pgRestoreVersion} read its table of contents, before the target was touched.`,
         '',
+        result.privileges === 'keep'
+            ? `Privileges: **keep**. Every object is owned by the target's role; grants were restored for the roles the target has.`
+            : `Privileges: **drop**. Every object is owned by the target's role, with no grants from the backup.`,
+        '',
     ];
+    if (result.skippedGrantCount > 0) {
+        lines.push(`### ${result.skippedGrantCount} grant(s) skipped: the target lacks their roles`, '', table(['Object', 'Statement', 'Why'], result.skippedGrants.slice(0, RESTORE_TABLE_ROWS).map((g) => [g.entry, `\`${g.statement.replace(/`/g, "'")}\``, g.reason])), '');
+        if (result.skippedGrantCount > RESTORE_TABLE_ROWS)
+            lines.push(`… and ${result.skippedGrantCount - Math.min(RESTORE_TABLE_ROWS, result.skippedGrants.length)} more.`, '');
+    }
     if (!result.checks) {
         lines.push('**Not verified:** the backup recorded no row counts, so the restored data could not be compared with it.');
     }

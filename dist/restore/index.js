@@ -83635,7 +83635,7 @@ var omap = __nccwpck_require__(303);
 var pairs = __nccwpck_require__(8385);
 var schema$2 = __nccwpck_require__(5913);
 var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(4371);
+var timestamp = __nccwpck_require__(1990);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -84242,7 +84242,7 @@ var merge = __nccwpck_require__(452);
 var omap = __nccwpck_require__(303);
 var pairs = __nccwpck_require__(8385);
 var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(4371);
+var timestamp = __nccwpck_require__(1990);
 
 const schema = [
     map.map,
@@ -84376,7 +84376,7 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 4371:
+/***/ 1990:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -89002,6 +89002,32 @@ async function runAction(name, main) {
         setFailed(`lifeboat ${name} failed: ${errors_errorMessage(error)}`);
     }
     process.exit(process.exitCode ?? 0);
+}
+
+;// CONCATENATED MODULE: ./src/engine/cancellation.ts
+/**
+ * A cancelled GitHub job sends SIGINT, then SIGTERM, then SIGKILL; Ctrl-C and `kill` do the same to the
+ * CLI. Node's default for the first two is to die on the spot, which would leave the operation's
+ * children and uploads to fend for themselves. Instead, for the length of an operation, both signals
+ * abort one AbortSignal that the operation passes down, so it can roll back or abort cleanly and
+ * still fail the run, saying why.
+ */
+const SIGNALS = ['SIGINT', 'SIGTERM'];
+async function withCancellation(body) {
+    const controller = new AbortController();
+    const onSignal = (name) => {
+        if (!controller.signal.aborted)
+            controller.abort(name);
+    };
+    for (const name of SIGNALS)
+        process.on(name, onSignal);
+    try {
+        return await body(controller.signal);
+    }
+    finally {
+        for (const name of SIGNALS)
+            process.off(name, onSignal);
+    }
 }
 
 // EXTERNAL MODULE: external "node:fs"
@@ -96346,13 +96372,180 @@ function loadPolicy(explicitPath, log, workspace = process.env.GITHUB_WORKSPACE 
     return policy;
 }
 
+;// CONCATENATED MODULE: ./src/domain/restore-script.ts
+/**
+ * Reading the SQL script that `pg_restore --file=-` writes, one line at a time, without executing it:
+ * which archive entry a line belongs to, which roles a GRANT or REVOKE names, and which entry a psql
+ * error points at. Pure: the streaming filter (src/engine/restore/script-filter.ts) feeds it lines.
+ */
+const ENTRY_HEADER = /^-- (Data for )?Name: (.*); Type: (.*); Schema: (.*); Owner: .*$/;
+/** The entry a header comment line announces, or undefined for any other line. */
+function parseEntryHeader(line, lineNumber) {
+    const match = ENTRY_HEADER.exec(line);
+    if (!match)
+        return undefined;
+    return { line: lineNumber, data: match[1] !== undefined, name: match[2], type: match[3], schema: match[4] };
+}
+/** Names an entry the way a person looks for it: "TABLE DATA public.orders", "FUNCTION public.f()". */
+function describeEntry(entry) {
+    const qualified = entry.schema === '-' || entry.schema === '' ? entry.name : `${entry.schema}.${entry.name}`;
+    return `${entry.data && !/DATA$|BLOBS|LARGE OBJECTS/.test(entry.type) ? `${entry.type} DATA` : entry.type} ${qualified}`;
+}
+/** The last entry that starts at or before `line` (entries are in line order), if any. */
+function entryAtLine(entries, line) {
+    let low = 0;
+    let high = entries.length - 1;
+    let found;
+    while (low <= high) {
+        const middle = (low + high) >> 1;
+        const entry = entries[middle];
+        if (entry.line <= line) {
+            found = entry;
+            low = middle + 1;
+        }
+        else {
+            high = middle - 1;
+        }
+    }
+    return found;
+}
+const PSQL_ERROR = /^psql:[^:\n]*:(\d+): (?:ERROR|FATAL):\s+(?:([0-9A-Z]{5}): )?(.*)$/m;
+function parsePsqlError(stderr) {
+    const match = PSQL_ERROR.exec(stderr);
+    if (!match)
+        return undefined;
+    return { line: Number(match[1]), sqlstate: match[2], message: match[3].trim() };
+}
+/** SQLSTATE class 42501 and friends: the restoring role lacks a privilege or ownership. */
+function isPrivilegeError(error) {
+    return error.sqlstate === '42501' || (error.sqlstate === undefined && /^(must be owner of|permission denied)/.test(error.message));
+}
+/**
+ * Splits an SQL line into identifier-level tokens: "quoted identifiers" (with "" inside) stay whole,
+ * everything else splits on white space, commas and the final semicolon (which become tokens too).
+ */
+function tokenize(line) {
+    const tokens = [];
+    let i = 0;
+    while (i < line.length) {
+        const c = line[i];
+        if (c === ' ' || c === '\t') {
+            i++;
+        }
+        else if (c === ',' || c === ';') {
+            tokens.push(c);
+            i++;
+        }
+        else if (c === '"') {
+            let j = i + 1;
+            for (;;) {
+                const close = line.indexOf('"', j);
+                if (close < 0) {
+                    j = line.length;
+                    break;
+                }
+                if (line[close + 1] === '"') {
+                    j = close + 2;
+                    continue;
+                }
+                j = close + 1;
+                break;
+            }
+            tokens.push(line.slice(i, j));
+            i = j;
+        }
+        else {
+            let j = i;
+            while (j < line.length && !' \t,;"'.includes(line[j]))
+                j++;
+            tokens.push(line.slice(i, j));
+            i = j;
+        }
+    }
+    return tokens;
+}
+/** A role name as written in SQL ("Quoted ""x""" or bare, which folds to lower case) as stored in pg_roles. */
+function roleName(token) {
+    if (token.startsWith('"'))
+        return token.slice(1, token.endsWith('"') && token.length > 1 ? -1 : undefined).replace(/""/g, '"');
+    return token.toLowerCase();
+}
+/**
+ * Recognises the privilege statements pg_dump writes for ACL and DEFAULT ACL entries, one a line:
+ * `GRANT … TO a, "b";`, `REVOKE … FROM PUBLIC;`, `ALTER DEFAULT PRIVILEGES FOR ROLE r … GRANT … TO x;`
+ * and the `SET SESSION AUTHORIZATION r;` / `RESET SESSION AUTHORIZATION;` pairs around grants made by
+ * someone other than the owner. Returns undefined for anything else.
+ */
+function parsePrivilegeStatement(line) {
+    const tokens = tokenize(line.trim());
+    if (tokens.length === 0 || tokens[tokens.length - 1] !== ';')
+        return undefined;
+    const upper = tokens.map((t) => (t.startsWith('"') ? t : t.toUpperCase()));
+    if (upper[0] === 'RESET' && upper[1] === 'SESSION' && upper[2] === 'AUTHORIZATION')
+        return { kind: 'session-authorization' };
+    if (upper[0] === 'SET' && upper[1] === 'SESSION' && upper[2] === 'AUTHORIZATION' && tokens.length === 5) {
+        return { kind: 'session-authorization', role: roleName(tokens[3]) };
+    }
+    let start = 0;
+    let forRole;
+    if (upper[0] === 'ALTER' && upper[1] === 'DEFAULT' && upper[2] === 'PRIVILEGES') {
+        start = 3;
+        if (upper[3] === 'FOR' && (upper[4] === 'ROLE' || upper[4] === 'USER')) {
+            forRole = roleName(tokens[5]);
+            start = 6;
+        }
+        while (start < upper.length && upper[start] !== 'GRANT' && upper[start] !== 'REVOKE')
+            start++;
+    }
+    const verb = upper[start];
+    if (verb !== 'GRANT' && verb !== 'REVOKE')
+        return undefined;
+    const keyword = verb === 'GRANT' ? 'TO' : 'FROM';
+    const at = upper.lastIndexOf(keyword);
+    if (at <= start)
+        return undefined;
+    const grantees = [];
+    for (let i = at + 1; i < tokens.length; i++) {
+        const token = upper[i];
+        if (token === ';' || token === 'WITH' || token === 'GRANTED' || token === 'CASCADE' || token === 'RESTRICT')
+            break;
+        if (token === ',')
+            continue;
+        grantees.push(token === 'PUBLIC' ? 'PUBLIC' : roleName(tokens[i]));
+    }
+    if (grantees.length === 0)
+        return undefined;
+    return { kind: verb === 'GRANT' ? 'grant' : 'revoke', grantees, forRole };
+}
+/**
+ * With `privileges: keep`, whether a privilege line can be applied to this target, and if not why. A
+ * grant to a role the target lacks would fail the whole restore, so it is skipped and reported instead.
+ * Session-authorization switches are always skipped: every object is owned by the restoring role
+ * (--no-owner), so it can make every grant itself, and switching would need a superuser.
+ */
+function privilegeLineVerdict(statement, roles) {
+    if (statement.kind === 'session-authorization')
+        return { apply: false, reason: 'grants are made by the restoring role, which owns every restored object' };
+    if (statement.forRole !== undefined) {
+        if (!roles.exists(statement.forRole))
+            return { apply: false, reason: `role '${statement.forRole}' does not exist in the target` };
+        if (!roles.usable(statement.forRole))
+            return { apply: false, reason: `the restoring role is not a member of '${statement.forRole}'` };
+    }
+    const missing = statement.grantees.filter((g) => g !== 'PUBLIC' && !roles.exists(g));
+    if (missing.length > 0)
+        return { apply: false, reason: `role${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')} ${missing.length > 1 ? 'do' : 'does'} not exist in the target` };
+    return { apply: true };
+}
+
 ;// CONCATENATED MODULE: ./src/engine/restore/artifacts.ts
 /**
- * Verify first: every artifact of a backup is downloaded, its stored bytes hashed and counted as they
- * arrive and decompressed into a local file, and the result compared with the manifest. Then pg_restore
- * must be able to read the archive's table of contents. Nothing here touches the target database, so
- * any failure is a refusal that leaves the target as it was.
+ * Verify first: the backup's database archive is read from the bucket, its stored bytes counted and
+ * hashed, and compared with the manifest; pg_restore must be able to read its table of contents.
+ * Nothing here touches the target database, so any failure is a refusal that leaves the target as it
+ * was. Nothing here writes to local disk either, except downloadArchive, for the opt-in parallel path.
  */
+
 
 
 
@@ -96393,48 +96586,8 @@ function isMissingObject(error) {
     const e = error;
     return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
 }
-/** Downloads and checks one artifact into `file`; throws RestoreRefused on any mismatch. */
-async function downloadArtifact(store, manifest, artifact, file, log) {
-    const where = `s3://${store.bucket}/${artifact.key}`;
-    const fix = `Restore another backup (see the list action for what exists); this one cannot be trusted.`;
-    let body;
-    try {
-        body = await store.getObjectStream(artifact.key);
-    }
-    catch (error) {
-        if (isMissingObject(error)) {
-            throw artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} is missing: there is no object at ${where}.`, fix);
-        }
-        throw error;
-    }
-    const stored = new Meter();
-    const raw = new Meter();
-    const started = Date.now();
-    try {
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(body, stored, createDecompressor(artifact.compression), raw, (0,external_node_fs_.createWriteStream)(file));
-    }
-    catch (error) {
-        throw artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} is corrupt or truncated: it does not decompress as ${artifact.compression} (${errors_errorMessage(error)}; ${stored.bytes} of ${artifact.size} bytes read).`, fix);
-    }
-    const problems = [];
-    if (stored.bytes !== artifact.size)
-        problems.push(`${stored.bytes} bytes stored where the manifest records ${artifact.size}`);
-    const sha256 = stored.sha256();
-    if (sha256 !== artifact.sha256)
-        problems.push(`SHA-256 ${sha256} where the manifest records ${artifact.sha256}`);
-    if (raw.bytes !== artifact.uncompressedSize) {
-        problems.push(`${raw.bytes} bytes after decompression where the manifest records ${artifact.uncompressedSize}`);
-    }
-    if (problems.length > 0) {
-        throw artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} does not match its manifest: ${problems.join('; ')}.`, fix);
-    }
-    log.info(`Verified ${artifact.name}: ${streams_formatBytes(artifact.size)} stored, SHA-256 ${sha256.slice(0, 16)}… matches; ${streams_formatBytes(raw.bytes)} after ${artifact.compression} decompression (${((Date.now() - started) / 1000).toFixed(1)} s).`);
-}
-/**
- * Downloads and checks every artifact, then proves pg_restore can read the database archive's table of
- * contents. Refuses (RestoreRefused) on anything unexpected.
- */
-async function fetchAndVerify(store, manifest, dir, pgRestore, log) {
+/** The one database archive of a backup; refuses backups this version cannot restore whole. */
+function databaseArtifact(manifest) {
     const databases = manifest.artifacts.filter((a) => a.format === DATABASE_FORMAT);
     const unknown = manifest.artifacts.filter((a) => a.format !== DATABASE_FORMAT);
     if (unknown.length > 0) {
@@ -96443,27 +96596,321 @@ async function fetchAndVerify(store, manifest, dir, pgRestore, log) {
     if (databases.length !== 1) {
         throw artifacts_refuse(`Backup ${manifest.id} holds ${databases.length} database archives; restore needs exactly one.`, 'Restore another backup; this one was not made by Lifeboat backup.');
     }
-    const artifact = databases[0];
+    return databases[0];
+}
+const REFUSE_FIX = 'Restore another backup (see the list action for what exists); this one cannot be trusted.';
+async function openArtifact(store, manifest, artifact) {
+    try {
+        return await store.getObjectStream(artifact.key);
+    }
+    catch (error) {
+        if (isMissingObject(error)) {
+            throw artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} is missing: there is no object at s3://${store.bucket}/${artifact.key}.`, REFUSE_FIX);
+        }
+        throw error;
+    }
+}
+function mismatches(artifact, stored, raw) {
+    const problems = [];
+    if (stored.bytes !== artifact.size)
+        problems.push(`${stored.bytes} bytes stored where the manifest records ${artifact.size}`);
+    const sha256 = stored.sha256();
+    if (sha256 !== artifact.sha256)
+        problems.push(`SHA-256 ${sha256} where the manifest records ${artifact.sha256}`);
+    if (raw && raw.bytes !== artifact.uncompressedSize)
+        problems.push(`${raw.bytes} bytes after decompression where the manifest records ${artifact.uncompressedSize}`);
+    return problems;
+}
+/**
+ * The verification pass: the stored bytes are read once, counted and hashed, and compared with the
+ * manifest. No decompression and no disk: it costs one GET and a hash, whatever the size.
+ */
+async function verifyStoredArtifact(store, manifest, artifact, log) {
+    const where = `s3://${store.bucket}/${artifact.key}`;
+    const body = await openArtifact(store, manifest, artifact);
+    const stored = new Meter();
+    const started = Date.now();
+    try {
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(body, stored, new external_node_stream_.Writable({ write: (_chunk, _encoding, done) => done() }));
+    }
+    catch (error) {
+        throw artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} could not be read whole: ${errors_errorMessage(error)} (${stored.bytes} of ${artifact.size} bytes read).`, REFUSE_FIX);
+    }
+    const problems = mismatches(artifact, stored);
+    if (problems.length > 0) {
+        throw artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} does not match its manifest: ${problems.join('; ')}.`, REFUSE_FIX);
+    }
+    log.info(`Verified ${artifact.name}: ${streams_formatBytes(artifact.size)} stored, SHA-256 ${artifact.sha256.slice(0, 16)}… matches (${((Date.now() - started) / 1000).toFixed(1)} s, ${streams_formatRate(stored.bytes, Date.now() - started)}).`);
+}
+/**
+ * Proves pg_restore can read the archive's table of contents, from the start of the stream: pg_restore
+ * --list reads only the header and the TOC (a dump written to a pipe keeps its TOC first), so the rest
+ * of the object is never downloaded.
+ */
+async function readTableOfContents(store, manifest, artifact, pgRestore) {
+    const body = await openArtifact(store, manifest, artifact);
+    const child = (0,external_node_child_process_.spawn)(pgRestore.path, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d.toString()));
+    child.stderr.on('data', (d) => (stderr = (stderr + d.toString()).slice(-OUTPUT_LIMIT)));
+    child.stdin.on('error', () => undefined);
+    const exit = new Promise((resolve) => {
+        child.on('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
+        child.on('close', (code, signal) => resolve({ code, signal }));
+    });
+    // Once pg_restore has what it needs it exits; the download is then abandoned, not an error.
+    const feeding = (0,external_node_stream_promises_namespaceObject.pipeline)(body, createDecompressor(artifact.compression), child.stdin).catch(() => undefined);
+    const result = { ...(await exit), stderr };
+    body.destroy();
+    await feeding;
+    if (result.code !== 0) {
+        throw artifacts_refuse(`pg_restore cannot read the table of contents of backup ${manifest.id} (made by pg_dump ${manifest.database.pgDumpVersion}): ${describeExit('pg_restore --list', result)}`, `If pg_restore (${pgRestore.version}) is older than that pg_dump, give a newer one in 'pg-restore-path'; otherwise restore another backup.`);
+    }
+    return stdout.split('\n').filter((line) => /^\d+;/.test(line)).length;
+}
+/** Room the parallel path needs for the decompressed archive: its size, plus 5% and at least 64 MiB to spare. */
+function localSpaceNeeded(artifact) {
+    return artifact.uncompressedSize + Math.max(64 * 1024 * 1024, Math.ceil(artifact.uncompressedSize * 0.05));
+}
+/**
+ * The parallel path needs a seekable local archive for pg_restore --jobs. Checks the free space first,
+ * and refuses (before anything is downloaded or touched) when the archive will not fit.
+ */
+async function downloadArchive(store, manifest, artifact, dir, log) {
+    const needed = localSpaceNeeded(artifact);
+    const space = await (0,promises_.statfs)(dir);
+    const free = Number(space.bavail) * Number(space.bsize);
+    if (free < needed) {
+        throw artifacts_refuse(`The parallel restore (jobs > 1) needs the decompressed archive on local disk: ${streams_formatBytes(needed)} (${needed} bytes, with a margin) in ${dir}, which has ${streams_formatBytes(free)} free.`, `Set 'jobs: 1' to restore streamed in one transaction, which needs no local disk, or give the runner more disk (RUNNER_TEMP on a larger volume).`);
+    }
+    const where = `s3://${store.bucket}/${artifact.key}`;
     const file = (0,external_node_path_.join)(dir, `${artifact.name}.pgdump`);
-    await downloadArtifact(store, manifest, artifact, file, log);
-    const listing = await runTool(pgRestore.path, ['--list', file]);
-    if (listing.code !== 0) {
-        throw artifacts_refuse(`pg_restore cannot read the table of contents of backup ${manifest.id} (made by pg_dump ${manifest.database.pgDumpVersion}): ${describeExit('pg_restore --list', listing)}`, `If pg_restore (${pgRestore.version}) is older than that pg_dump, give a newer one in 'pg-restore-path'; otherwise restore another backup.`);
+    const body = await openArtifact(store, manifest, artifact);
+    const stored = new Meter();
+    const raw = new Meter();
+    const started = Date.now();
+    try {
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(body, stored, createDecompressor(artifact.compression), raw, (0,external_node_fs_.createWriteStream)(file));
     }
-    const entries = listing.stdout.split('\n').filter((line) => /^\d+;/.test(line));
-    const publicEntry = entries.find((line) => /^\d+; \d+ \d+ SCHEMA - public(\s|$)/.test(line));
-    let createsPublicSchema = false;
-    if (publicEntry) {
-        // Render just that entry to see whether this pg_restore would create the schema or assume it exists.
-        const listFile = (0,external_node_path_.join)(dir, 'public-schema.list');
-        await (0,promises_.writeFile)(listFile, publicEntry + '\n');
-        const rendered = await runTool(pgRestore.path, ['--no-owner', '--no-privileges', `--use-list=${listFile}`, '--file=-', file]);
-        if (rendered.code !== 0)
-            throw artifacts_refuse(`pg_restore cannot render backup ${manifest.id}: ${describeExit('pg_restore', rendered)}`, 'Restore another backup.');
-        createsPublicSchema = /^\s*CREATE SCHEMA public\b/im.test(rendered.stdout);
+    catch (error) {
+        throw artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} could not be downloaded and decompressed as ${artifact.compression} (${errors_errorMessage(error)}; ${stored.bytes} of ${artifact.size} bytes read).`, REFUSE_FIX);
     }
-    log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries.length} entries.`);
-    return { file, artifact, tocEntries: entries.length, createsPublicSchema };
+    const problems = mismatches(artifact, stored, raw);
+    if (problems.length > 0) {
+        throw artifacts_refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} does not match its manifest: ${problems.join('; ')}.`, REFUSE_FIX);
+    }
+    log.info(`Downloaded ${artifact.name} for the parallel restore: ${streams_formatBytes(raw.bytes)} in ${file} (${((Date.now() - started) / 1000).toFixed(1)} s), SHA-256 matches.`);
+    return file;
+}
+
+;// CONCATENATED MODULE: ./src/engine/restore/script-filter.ts
+/**
+ * The stream between `pg_restore --single-transaction --file=-` and psql, in the one-transaction
+ * restore. pg_restore's script is applied unchanged except for four things, each for the promise that
+ * the target ends fully restored or untouched:
+ *
+ * - its opening `BEGIN;` and closing `COMMIT;` are removed: Lifeboat opens the transaction itself
+ *   before the wipe and commits only after its own checks (the archive's hash, the row counts). Without
+ *   --single-transaction pg_restore would wrap large-object data in a BEGIN/COMMIT of its own, which
+ *   inside our transaction would commit the wipe and half a restore;
+ * - any other top-level COMMIT is passed on, and the commit guard (apply.ts) turns it into an error;
+ * - `CREATE SCHEMA public;` (pg_dump before 15) becomes `CREATE SCHEMA IF NOT EXISTS public;`, since the
+ *   wipe recreates `public` with the target's own owner and grants;
+ * - with `privileges: keep`, a GRANT or REVOKE that names a role the target lacks is skipped (and
+ *   reported) rather than failing the whole restore.
+ *
+ * It also numbers the lines psql reads and remembers where each archive entry starts, so that psql's
+ * "psql:<stdin>:LINE: ERROR" names the entry that failed. COPY data passes through as bytes, never
+ * split into strings, so a row of any size costs no memory.
+ */
+
+
+/** SQL lines longer than this are passed through unread: no statement the filter acts on is that long. */
+const MAX_SQL_LINE = 1024 * 1024;
+const NEWLINE = 0x0a;
+/** How many skipped grants are kept for the summary; the rest are only counted, so memory stays bounded. */
+const SKIPPED_GRANTS_KEPT = 200;
+const COPY_FROM_STDIN = /^COPY .* FROM stdin;$/;
+class RestoreScriptFilter extends external_node_stream_.Transform {
+    options;
+    /** Archive entries in the order psql reads them. */
+    entries = [];
+    /** The first SKIPPED_GRANTS_KEPT grants skipped for missing roles (all are counted in skippedGrantCount). */
+    skippedGrants = [];
+    skippedGrantCount = 0;
+    /** Whether pg_restore's opening BEGIN and closing COMMIT were both found (and removed). */
+    sawOpeningBegin = false;
+    sawClosingCommit = false;
+    /** Top-level COMMITs found in the middle of the script (the commit guard rejects them). */
+    strayCommits = 0;
+    nextLine;
+    mode = 'sql';
+    partial = [];
+    partialLength = 0;
+    dataLineHead = '';
+    dataLineLength = 0;
+    /** A COMMIT and the comment lines after it, held until we know whether anything follows. */
+    held;
+    current;
+    constructor(options) {
+        super();
+        this.options = options;
+        this.nextLine = options.firstLine;
+    }
+    /** The line number psql will give the next line it reads after this filter's output. */
+    get linesEmittedUpTo() {
+        return this.nextLine;
+    }
+    _transform(chunk, _encoding, callback) {
+        const out = [];
+        let position = 0;
+        while (position < chunk.length) {
+            if (this.mode === 'data') {
+                position = this.scanData(chunk, position, out);
+            }
+            else {
+                const newline = chunk.indexOf(NEWLINE, position);
+                const end = newline < 0 ? chunk.length : newline;
+                if (this.mode === 'long-line') {
+                    out.push(chunk.subarray(position, newline < 0 ? end : end + 1));
+                    if (newline >= 0) {
+                        this.nextLine++;
+                        this.mode = 'sql';
+                    }
+                    position = newline < 0 ? chunk.length : newline + 1;
+                    continue;
+                }
+                this.partial.push(chunk.subarray(position, end));
+                this.partialLength += end - position;
+                position = newline < 0 ? chunk.length : newline + 1;
+                if (newline >= 0) {
+                    const line = Buffer.concat(this.partial, this.partialLength).toString('utf8');
+                    this.partial = [];
+                    this.partialLength = 0;
+                    this.sqlLine(line, out);
+                }
+                else if (this.partialLength > MAX_SQL_LINE) {
+                    this.flushHeld(out);
+                    out.push(...this.partial);
+                    this.partial = [];
+                    this.partialLength = 0;
+                    this.mode = 'long-line';
+                }
+            }
+        }
+        callback(null, out.length === 1 ? out[0] : Buffer.concat(out));
+    }
+    _flush(callback) {
+        const out = [];
+        if (this.partialLength > 0) {
+            const line = Buffer.concat(this.partial, this.partialLength).toString('utf8');
+            this.partial = [];
+            this.partialLength = 0;
+            this.sqlLine(line, out, false);
+        }
+        if (this.held) {
+            // The script's last statement was a COMMIT: pg_restore's own, from --single-transaction. Drop it;
+            // Lifeboat commits after its checks. Keep what followed it (comments, psql's \unrestrict).
+            const [, ...after] = this.held;
+            this.held = undefined;
+            this.sawClosingCommit = true;
+            this.emitLine("-- (pg_restore's COMMIT removed: Lifeboat commits after its checks)", out);
+            for (const line of after)
+                this.emitLine(line, out);
+        }
+        callback(null, Buffer.concat(out));
+    }
+    /** Passes COPY data through untouched, counting lines, until the line `\.` ends it. */
+    scanData(chunk, start, out) {
+        let position = start;
+        while (position < chunk.length) {
+            const newline = chunk.indexOf(NEWLINE, position);
+            const end = newline < 0 ? chunk.length : newline;
+            if (this.dataLineLength < 2)
+                this.dataLineHead += chunk.toString('latin1', position, Math.min(end, position + 2 - this.dataLineLength));
+            this.dataLineLength += end - position;
+            if (newline < 0) {
+                position = chunk.length;
+                break;
+            }
+            this.nextLine++;
+            const endOfData = this.dataLineLength === 2 && this.dataLineHead === '\\.';
+            this.dataLineHead = '';
+            this.dataLineLength = 0;
+            position = newline + 1;
+            if (endOfData) {
+                this.mode = 'sql';
+                break;
+            }
+        }
+        out.push(chunk.subarray(start, position));
+        return position;
+    }
+    emitLine(line, out) {
+        out.push(Buffer.from(line + '\n'));
+        this.nextLine++;
+    }
+    flushHeld(out) {
+        if (!this.held)
+            return;
+        const lines = this.held;
+        this.held = undefined;
+        this.strayCommits++;
+        for (const line of lines)
+            this.emitLine(line, out);
+    }
+    sqlLine(line, out, endsWithNewline = true) {
+        if (this.held) {
+            if (line === '' || line.startsWith('--') || line.startsWith('\\unrestrict ')) {
+                this.held.push(line);
+                return;
+            }
+            this.flushHeld(out);
+        }
+        const header = parseEntryHeader(line, this.nextLine);
+        if (header) {
+            this.entries.push(header);
+            this.current = header;
+        }
+        let text = line;
+        if (!this.sawOpeningBegin && line === 'BEGIN;') {
+            this.sawOpeningBegin = true;
+            text = "-- (pg_restore's BEGIN removed: Lifeboat's transaction is already open)";
+        }
+        else if (line === 'COMMIT;') {
+            this.held = [line];
+            return;
+        }
+        else if (line === 'CREATE SCHEMA public;') {
+            text = 'CREATE SCHEMA IF NOT EXISTS public;';
+        }
+        else if (this.options.privileges === 'keep' && this.current && /ACL$/.test(this.current.type)) {
+            text = this.privilegeLine(line);
+        }
+        if (endsWithNewline)
+            this.emitLine(text, out);
+        else {
+            out.push(Buffer.from(text));
+        }
+        if (COPY_FROM_STDIN.test(line))
+            this.mode = 'data';
+    }
+    privilegeLine(line) {
+        const statement = parsePrivilegeStatement(line);
+        if (!statement || !this.options.roles)
+            return line;
+        const verdict = privilegeLineVerdict(statement, this.options.roles);
+        if (verdict.apply)
+            return line;
+        if (statement.kind !== 'session-authorization') {
+            const entry = this.current;
+            this.skippedGrantCount++;
+            if (this.skippedGrants.length < SKIPPED_GRANTS_KEPT)
+                this.skippedGrants.push({ entry: `${entry.type} ${entry.schema === '-' ? '' : entry.schema + '.'}${entry.name}`, statement: line, reason: verdict.reason });
+        }
+        return `-- (skipped by Lifeboat: ${verdict.reason.replace(/\n/g, ' ')})`;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/engine/restore/sql.ts
@@ -96599,17 +97046,38 @@ function parseVerification(output) {
 
 ;// CONCATENATED MODULE: ./src/engine/restore/apply.ts
 /**
- * Applying a verified archive to the target, two ways:
+ * Applying a verified backup to the target, two ways:
  *
- * - transactional: one psql session with --single-transaction whose input is the wipe, then the SQL that
- *   `pg_restore --file=-` writes (streamed, never held in memory), then the row-count check. Any error,
- *   including a wrong count, rolls everything back: the target is either fully restored or untouched.
- * - parallel: the wipe in its own transaction, then `pg_restore --jobs=N` straight into the target, then
- *   the row-count check. Not atomic; restore.ts guards it with a pre-restore backup.
+ * - transactional (the default): the archive streams from the bucket through its hash, the
+ *   decompressor and `pg_restore --single-transaction --file=-` into ONE psql session, after the wipe
+ *   and before the row-count check. Lifeboat opens the transaction itself and sends the only COMMIT
+ *   that can succeed, last, after every check passed. Nothing is written to local disk.
+ * - parallel: the wipe in its own transaction, then `pg_restore --jobs=N` straight into the target from
+ *   a local copy, then the row-count check. Not atomic; restore.ts guards it with a pre-restore backup.
  *
- * Either way, ownership and privileges from the source are dropped (--no-owner --no-privileges): every
- * object is created by, and so owned by, the role the target's database-url connects as.
+ * Why the one transaction cannot end half-done:
+ * - explicit BEGIN, never psql's --single-transaction: psql that loses its input (the runner killed
+ *   Lifeboat, the pipe broke) disconnects with the transaction open, and the server rolls it back.
+ *   --single-transaction would COMMIT at end of input, whatever part of the script arrived;
+ * - a commit guard: a deferred constraint trigger on a temporary table refuses every COMMIT unless
+ *   `lifeboat.commit_allowed` was set in the same transaction, which only Lifeboat's final statement
+ *   does. A COMMIT anywhere in the script (pg_restore wraps large objects in one of its own without
+ *   --single-transaction; a future version might add others) fails and rolls everything back;
+ * - pg_restore's own BEGIN/COMMIT are removed by the script filter (script-filter.ts), which also
+ *   checks they were there, so an unexpected script shape is a refusal, not a surprise;
+ * - the archive's SHA-256 and sizes are compared with the manifest as the bytes are applied; the COMMIT
+ *   is sent only if they match (the object could have changed since the verification pass);
+ * - on failure or cancellation psql is killed and its server session terminated, so the rollback has
+ *   happened, and the locks are gone, before Lifeboat says so.
+ *
+ * Either way ownership from the source is dropped (--no-owner): every object is created by, and so owned
+ * by, the role the target's database-url connects as. Grants follow `privileges`: `drop` (--no-privileges)
+ * or `keep` (grants to roles the target has; the others are skipped and reported).
  */
+
+
+
+
 
 
 
@@ -96636,91 +97104,305 @@ class RolledBackError extends errors_LifeboatError {
 function toolEnv(connection, appName) {
     return { ...process.env, ...connection.env, PGAPPNAME: appName };
 }
+const PID_MARKER = 'LIFEBOAT-PID ';
+const COMMITTED_MARKER = 'LIFEBOAT-COMMITTED';
 /**
- * Wipes and restores in one transaction. Returns the per-table comparison (null when the backup recorded
- * no row counts); throws LifeboatError, with the target rolled back, on any failure.
+ * Opens the transaction and arms the commit guard. psql meta-commands go first: pg_restore's script
+ * starts with \restrict, after which psql accepts none.
  */
-async function applyInOneTransaction(tools, connection, archive, expected, log) {
-    const env = toolEnv(connection, 'lifeboat-restore');
-    const psql = (0,external_node_child_process_.spawn)(tools.psql.path, ['--no-psqlrc', '--single-transaction', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', `--dbname=${connection.urlWithoutPassword}`], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const generator = (0,external_node_child_process_.spawn)(tools.pgRestore.path, ['--no-owner', '--no-privileges', '--file=-', archive.file], {
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
+function transactionPreamble() {
+    return `\\set VERBOSITY verbose
+SET client_min_messages = warning;
+BEGIN;
+SELECT '${PID_MARKER}' || pg_catalog.pg_backend_pid();
+CREATE FUNCTION pg_temp.lifeboat_commit_guard() RETURNS trigger LANGUAGE plpgsql AS $lifeboat_guard$
+BEGIN
+  IF pg_catalog.current_setting('lifeboat.commit_allowed', true) IS DISTINCT FROM 'yes' THEN
+    RAISE EXCEPTION 'lifeboat: a COMMIT before Lifeboat''s checks was refused, so the whole restore is rolled back'
+      USING HINT = 'Something in the restore script tried to commit early; report it with the pg_restore version.';
+  END IF;
+  RETURN NULL;
+END
+$lifeboat_guard$;
+CREATE TEMPORARY TABLE lifeboat_commit_guard (armed boolean);
+CREATE CONSTRAINT TRIGGER lifeboat_commit_guard AFTER INSERT ON pg_temp.lifeboat_commit_guard
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.lifeboat_commit_guard();
+INSERT INTO pg_temp.lifeboat_commit_guard VALUES (true);
+`;
+}
+/**
+ * psql for the restore session. Never --single-transaction: that would COMMIT at the end of input,
+ * however the input ended. --file=- (not plain stdin) makes psql prefix each error with
+ * "psql:<stdin>:LINE:", which names the archive entry.
+ */
+function restoreSessionArgs(connection) {
+    return ['--no-psqlrc', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', '--file=-', `--dbname=${connection.urlWithoutPassword}`];
+}
+/** The only COMMIT that passes the guard. */
+const FINAL_COMMIT = `SET LOCAL lifeboat.commit_allowed = 'yes';
+COMMIT;
+SELECT '${COMMITTED_MARKER}';
+`;
+function lineCount(text) {
+    let n = 0;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1))
+        n++;
+    return n;
+}
+/** Roles of the target, for privileges: keep. */
+async function readTargetRoles(connection) {
+    const client = await connectOrExplain(connection);
+    try {
+        const { rows } = await client.query("SELECT rolname, pg_catalog.pg_has_role(current_user, oid, 'MEMBER') AS member FROM pg_catalog.pg_roles");
+        const roles = new Map(rows.map((r) => [r.rolname, r.member]));
+        return { exists: (name) => roles.has(name), usable: (name) => roles.get(name) === true };
+    }
+    finally {
+        await client.end().catch(() => undefined);
+    }
+}
+/**
+ * Ends a restore session from outside and waits until the server has rolled it back, so "the target is
+ * as it was" is true when it is said, and no lock of the dead session blocks the next run.
+ */
+async function terminateSession(connection, pid) {
+    const client = await connectOrExplain(connection).catch(() => undefined);
+    if (!client)
+        return;
+    try {
+        await client.query("SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE pid = $1 AND application_name = 'lifeboat-restore'", [pid]);
+        for (let i = 0; i < 200; i++) {
+            const { rowCount } = await client.query('SELECT 1 FROM pg_catalog.pg_stat_activity WHERE pid = $1', [pid]);
+            if (!rowCount)
+                return;
+            await new Promise((r) => setTimeout(r, 50));
+        }
+    }
+    catch {
+        // The session ends with its connection anyway; this only makes it prompt.
+    }
+    finally {
+        await client.end().catch(() => undefined);
+    }
+}
+/**
+ * A pipeline destination that writes into a child's stdin for as long as the child reads it, then
+ * drains the rest. pg_restore stops reading once it has the archive's last entry, which may be a few
+ * bytes before the end of the stream; the rest must still pass through the meters, so the whole object
+ * is hashed, and a closed pipe is then not an error. (Whether the child succeeded is its exit status's
+ * business, checked separately.)
+ */
+function feedUntilClosed(stdin, options = {}) {
+    return async (source) => {
+        let closed = false;
+        const markClosed = () => {
+            closed = true;
+        };
+        stdin.once('close', markClosed);
+        stdin.once('error', markClosed);
+        for await (const chunk of source) {
+            if (closed || stdin.destroyed)
+                continue;
+            if (!stdin.write(chunk)) {
+                await new Promise((resolve) => {
+                    const done = () => {
+                        stdin.off('drain', done);
+                        stdin.off('close', done);
+                        resolve();
+                    };
+                    stdin.on('drain', done);
+                    stdin.on('close', done);
+                });
+            }
+        }
+        if (options.end !== false && !closed)
+            stdin.end();
+    };
+}
+function exitOf(child) {
+    return new Promise((resolve) => {
+        child.on('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
+        child.on('close', (code, signal) => resolve({ code, signal }));
     });
+}
+/**
+ * Wipes the target and restores one artifact of a backup into it, streamed from the bucket, in one
+ * transaction that commits only when pg_restore succeeded, the bytes applied are exactly the ones the
+ * manifest describes, and (when the backup recorded them) every table's row count matches. Throws
+ * RolledBackError, with the target as it was, on any failure or on cancellation.
+ */
+async function applyInOneTransaction(tools, connection, store, artifact, expected, options, log) {
+    if (options.signal?.aborted)
+        throw new RolledBackError('The restore was cancelled before it started.');
+    const roles = options.privileges === 'keep' ? await readTargetRoles(connection) : undefined;
+    // Open the archive before the target session: a missing object then fails with nothing begun.
+    const body = await store.getObjectStream(artifact.key);
+    const env = toolEnv(connection, 'lifeboat-restore');
+    const psql = (0,external_node_child_process_.spawn)(tools.psql.path, restoreSessionArgs(connection), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const generator = (0,external_node_child_process_.spawn)(tools.pgRestore.path, ['--no-owner', ...(options.privileges === 'drop' ? ['--no-privileges'] : []), '--single-transaction', '--file=-'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const psqlExit = exitOf(psql);
+    const generatorExit = exitOf(generator);
+    const preamble = transactionPreamble() + wipeSql({ recreatePublic: true });
+    const filter = new RestoreScriptFilter({ firstLine: lineCount(preamble) + 1, privileges: options.privileges, roles });
     let psqlStderr = '';
     let generatorStderr = '';
-    const markerLines = [];
+    let pid;
+    let committed = false;
+    let verifyLine;
+    let onVerified;
     let pending = '';
     psql.stderr.on('data', (d) => (psqlStderr = (psqlStderr + d.toString()).slice(-apply_STDERR_LIMIT)));
     generator.stderr.on('data', (d) => (generatorStderr = (generatorStderr + d.toString()).slice(-apply_STDERR_LIMIT)));
-    // psql prints the results of the script's own SELECTs (setval and the like); keep only our marked line.
+    // psql prints the results of the script's own SELECTs (setval and the like); keep only our marked lines.
     psql.stdout.on('data', (d) => {
         const lines = (pending + d.toString()).split('\n');
         pending = lines.pop() ?? '';
-        for (const line of lines)
-            if (line.startsWith('LIFEBOAT-VERIFY '))
-                markerLines.push(line);
         if (pending.length > apply_STDERR_LIMIT && !pending.startsWith('LIFEBOAT'))
             pending = '';
+        for (const line of lines) {
+            if (line.startsWith(PID_MARKER))
+                pid = Number(line.slice(PID_MARKER.length));
+            else if (line.startsWith(VERIFY_MARKER)) {
+                verifyLine = line;
+                onVerified?.();
+            }
+            else if (line === COMMITTED_MARKER)
+                committed = true;
+        }
     });
-    // psql stops reading when it stops on an error; its exit is reported below, so a broken pipe here is not news.
+    // psql stops reading when it stops on an error; its exit is reported below, so a broken pipe is not news.
     psql.stdin.on('error', () => undefined);
-    const psqlExit = new Promise((resolve) => {
-        psql.on('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
-        psql.on('close', (code, signal) => resolve({ code, signal }));
-    });
-    const generatorExit = new Promise((resolve) => {
-        generator.on('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
-        generator.on('close', (code, signal) => resolve({ code, signal }));
-    });
-    // If psql stops first (an error in the script), pg_restore would block on a full pipe: stop it.
+    generator.stdin.on('error', () => undefined);
+    let stopped;
+    let killedPsql = false;
+    let commitSent = false;
+    const stop = (why) => {
+        if (stopped || commitSent)
+            return;
+        stopped = why;
+        body.destroy();
+        generator.kill('SIGKILL');
+        killedPsql = psql.exitCode === null && psql.signalCode === null;
+        psql.kill('SIGKILL');
+    };
+    const onAbort = () => stop(`The restore was cancelled (${String(options.signal?.reason ?? 'aborted')}).`);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    // If psql stops first (an error in the script), pg_restore and the download would block: stop them.
     void psqlExit.then(() => {
+        body.destroy();
         if (generator.exitCode === null && generator.signalCode === null)
             generator.kill('SIGKILL');
     });
-    psql.stdin.write(wipeSql({ recreatePublic: !archive.createsPublicSchema }));
-    generator.stdout.pipe(psql.stdin, { end: false });
-    const generated = await generatorExit;
-    const generatorResult = { ...generated, stderr: generatorStderr };
-    const generatorFailed = pgRestoreFailed(generatorResult);
-    let killedByUs = false;
-    if (generatorFailed) {
-        // Never let psql reach the end of its input: that would COMMIT whatever part of the script it got.
-        // Killed mid-transaction, its session ends and the server rolls the transaction back.
-        if (psql.exitCode === null && psql.signalCode === null) {
-            killedByUs = true;
-            psql.kill('SIGKILL');
+    const stored = new Meter();
+    const raw = new Meter();
+    const started = Date.now();
+    const progress = setInterval(() => {
+        const elapsed = Date.now() - started;
+        log.info(`Applied ${streams_formatBytes(stored.bytes)} of ${streams_formatBytes(artifact.size)} (${((100 * stored.bytes) / Math.max(1, artifact.size)).toFixed(0)}%), ${streams_formatRate(stored.bytes, elapsed)}.`);
+    }, options.progressIntervalMs ?? 10_000);
+    progress.unref();
+    try {
+        psql.stdin.write(preamble);
+        const input = (0,external_node_stream_promises_namespaceObject.pipeline)(body, stored, createDecompressor(artifact.compression), raw, feedUntilClosed(generator.stdin)).then(() => undefined, (error) => error);
+        const script = (0,external_node_stream_promises_namespaceObject.pipeline)(generator.stdout, filter, feedUntilClosed(psql.stdin, { end: false })).then(() => undefined, (error) => error);
+        const scriptDone = Promise.all([input, generatorExit, script]);
+        const first = await Promise.race([scriptDone.then(() => 'script'), psqlExit.then(() => 'psql')]);
+        const problems = [];
+        if (first === 'script' && !stopped) {
+            const [inputError, generated, scriptError] = await scriptDone;
+            const generatorResult = { ...generated, stderr: generatorStderr };
+            if (pgRestoreFailed(generatorResult)) {
+                const ignored = ERRORS_IGNORED.exec(generatorStderr);
+                const note = ignored && generated.code === 0 ? ` It reported ${ignored[1]} error(s) it ignored, which Lifeboat treats as a failure.` : '';
+                problems.push(`${note.trim()} ${describeExit('pg_restore', generatorResult)}`.trim());
+            }
+            if (inputError)
+                problems.push(`Reading the archive s3://${store.bucket}/${artifact.key} failed: ${errors_errorMessage(inputError)}.`);
+            if (scriptError)
+                problems.push(`Passing pg_restore's script to psql failed: ${errors_errorMessage(scriptError)}.`);
+            if (!inputError)
+                problems.push(...archiveMismatches(artifact, stored, raw));
+            if (problems.length === 0 && (!filter.sawOpeningBegin || !filter.sawClosingCommit)) {
+                problems.push(`pg_restore ${tools.pgRestore.version}'s script did not open with BEGIN and close with COMMIT as --single-transaction makes it do; ` +
+                    `Lifeboat will not commit a script whose transaction control it does not understand.`);
+            }
+            if (problems.length === 0 && expected) {
+                // The row-count check first, and the COMMIT only once its result is in: a cancellation during
+                // the check still rolls back, and the COMMIT itself is then a matter of milliseconds.
+                const verified = new Promise((resolve) => (onVerified = resolve));
+                psql.stdin.write(verificationSql(expected));
+                await Promise.race([verified, psqlExit]);
+            }
+            if (problems.length === 0 && !stopped && psql.exitCode === null && psql.signalCode === null) {
+                commitSent = true;
+                psql.stdin.end(FINAL_COMMIT);
+            }
         }
-    }
-    else {
-        if (expected)
-            psql.stdin.write(verificationSql(expected));
-        psql.stdin.end();
-    }
-    const finished = await psqlExit;
-    if (pending.startsWith('LIFEBOAT-VERIFY '))
-        markerLines.push(pending);
-    const psqlFailed = finished.code !== 0 || Boolean(finished.signal) || Boolean(finished.spawnError);
-    if (psqlFailed && !killedByUs) {
-        // psql stopped on an error of its own; pg_restore then only saw a broken pipe, so psql's words are the cause.
-        throw new RolledBackError(describeExit('psql', { ...finished, stderr: psqlStderr }));
-    }
-    if (generatorFailed) {
-        const ignored = ERRORS_IGNORED.exec(generatorStderr);
-        const note = ignored && generated.code === 0 ? ` It reported ${ignored[1]} error(s) it ignored, which Lifeboat treats as a failure.` : '';
-        if (!psqlFailed) {
-            // Cannot happen while psql's input stays open, but if it ever does, say so rather than claim a rollback.
-            throw new errors_LifeboatError(`pg_restore failed, but psql had already finished; the target may be partly restored.${note} ${describeExit('pg_restore', generatorResult)}`);
+        if (!commitSent)
+            stop(stopped ?? (problems.join('\n') || 'psql stopped before the script was complete'));
+        const finished = await psqlExit;
+        if (pending === COMMITTED_MARKER)
+            committed = true;
+        if (!commitSent || !committed) {
+            if (pid !== undefined)
+                await terminateSession(connection, pid);
+            if (problems.length)
+                throw new RolledBackError(problems.join('\n'));
+            if (options.signal?.aborted)
+                throw new RolledBackError(stopped ?? 'The restore was cancelled.');
+            const psqlFailed = finished.code !== 0 || Boolean(finished.signal) || Boolean(finished.spawnError);
+            if (!killedPsql && psqlFailed)
+                throw new RolledBackError(explainPsqlFailure(psqlStderr, finished, filter, preamble));
+            if (!commitSent)
+                throw new RolledBackError(`psql ended before the restore script was complete. ${describeExit('psql', { ...finished, stderr: psqlStderr })}`);
+            throw new errors_LifeboatError(`psql exited without confirming the COMMIT; the restore's outcome is unknown. ${describeExit('psql', { ...finished, stderr: psqlStderr })}`);
         }
-        throw new RolledBackError(`${note.trim()} ${describeExit('pg_restore', generatorResult)}`.trim());
+        const checks = expected ? (parseVerification(verifyLine ?? '') ?? null) : null;
+        if (expected && !checks)
+            throw new errors_LifeboatError('The restore committed, but psql did not print the row-count check; the result is unverified.');
+        log.info(`Restored ${streams_formatBytes(raw.bytes)} in one transaction (${streams_formatRate(stored.bytes, Date.now() - started)} of stored archive)` +
+            (checks ? `; row counts of ${checks.length} tables match the backup.` : '.'));
+        if (filter.skippedGrantCount > 0) {
+            log.warning(`${filter.skippedGrantCount} grant(s) were skipped because the target lacks their roles (privileges: keep); the summary lists them.`);
+        }
+        return { checks, skippedGrants: filter.skippedGrants, skippedGrantCount: filter.skippedGrantCount };
     }
-    if (!expected)
-        return null;
-    const checks = parseVerification(markerLines.join('\n'));
-    if (!checks)
-        throw new errors_LifeboatError('The restore committed, but psql did not print the row-count check; the result is unverified.');
-    log.info(`Restored in one transaction; row counts of ${checks.length} tables match the backup.`);
-    return checks;
+    finally {
+        clearInterval(progress);
+        options.signal?.removeEventListener('abort', onAbort);
+    }
+}
+/** What the bytes applied say against the manifest: the stored size and SHA-256, and the size after decompression. */
+function archiveMismatches(artifact, stored, raw) {
+    const problems = [];
+    const sha256 = stored.sha256();
+    if (sha256 !== artifact.sha256) {
+        problems.push(`The archive's SHA-256 while it was applied was ${sha256}, but the manifest records ${artifact.sha256}: the stored object changed or was corrupted in transit.`);
+    }
+    if (stored.bytes !== artifact.size)
+        problems.push(`${stored.bytes} bytes of the archive were read where the manifest records ${artifact.size}.`);
+    if (raw.bytes !== artifact.uncompressedSize)
+        problems.push(`${raw.bytes} bytes after decompression where the manifest records ${artifact.uncompressedSize}.`);
+    return problems;
+}
+/** psql's first error, with the archive entry it belongs to and, for a missing privilege, the fix. */
+function explainPsqlFailure(stderr, exit, filter, preamble) {
+    const error = parsePsqlError(stderr);
+    if (!error)
+        return describeExit('psql', { ...exit, stderr });
+    const where = error.line <= lineCount(preamble)
+        ? "in Lifeboat's wipe of the target, before anything was restored"
+        : error.line >= filter.linesEmittedUpTo
+            ? "in Lifeboat's row-count check or final commit"
+            : (() => {
+                const entry = entryAtLine(filter.entries, error.line);
+                return entry ? `while restoring ${describeEntry(entry)} (line ${error.line} of the restore script)` : `at line ${error.line} of the restore script`;
+            })();
+    const code = error.sqlstate ? ` [SQLSTATE ${error.sqlstate}]` : '';
+    const fix = isPrivilegeError(error)
+        ? ' The role in database-url lacks a privilege this needs: connect as the database owner or a role that owns these objects (or a superuser), or grant it the privilege named above.'
+        : '';
+    return redact(`PostgreSQL refused a statement ${where}: ${error.message}${code}.${fix}\npsql said:\n${stderr.trim().split('\n').slice(0, 12).join('\n')}`);
 }
 /** The wipe alone, committed: the first step of the parallel path, and of its rollback. */
 async function wipeInOwnTransaction(connection, recreatePublic) {
@@ -96739,8 +97421,8 @@ async function wipeInOwnTransaction(connection, recreatePublic) {
     }
 }
 /** `pg_restore --jobs=N --exit-on-error` into the wiped target. Throws on any error pg_restore reports. */
-async function restoreInParallel(tools, connection, archive, jobs) {
-    const result = await runTool(tools.pgRestore.path, ['--no-owner', '--no-privileges', '--exit-on-error', `--jobs=${jobs}`, '--no-password', `--dbname=${connection.urlWithoutPassword}`, archive.file], toolEnv(connection, 'lifeboat-restore'));
+async function restoreInParallel(tools, connection, archiveFile, jobs, privileges) {
+    const result = await runTool(tools.pgRestore.path, ['--no-owner', ...(privileges === 'drop' ? ['--no-privileges'] : []), '--exit-on-error', `--jobs=${jobs}`, '--no-password', `--dbname=${connection.urlWithoutPassword}`, archiveFile], toolEnv(connection, 'lifeboat-restore'));
     if (pgRestoreFailed(result)) {
         const ignored = ERRORS_IGNORED.exec(result.stderr);
         const note = ignored && result.code === 0 ? ` It reported ${ignored[1]} error(s) it ignored, which Lifeboat treats as a failure.` : '';
@@ -96805,7 +97487,12 @@ async function verifyTarget(connection, expected) {
 
 
 const DEFAULT_PARALLEL_THRESHOLD_MB = 1024;
-const DEFAULT_JOBS = 2;
+/**
+ * One job, so the default is the streamed one-transaction restore at every size: it needs no local disk
+ * and no pre-restore backup, and it is atomic. The parallel path is opt-in (docs/restore.md has the
+ * measurements behind this choice).
+ */
+const DEFAULT_JOBS = 1;
 function callerFromEnv(env) {
     if (env.GITHUB_ACTIONS !== 'true')
         return { kind: 'cli' };
@@ -96846,15 +97533,26 @@ async function runRestore(options, log, authorized) {
     const tools = { pgRestore, psql };
     log.info(`Target ${connection.description}: PostgreSQL ${server.version}; using ${pgRestore.path} (${pgRestore.version}) and ${psql.path}.`);
     const mediaTarget = chooseMediaTarget(manifest, options, log);
-    const workDir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'lifeboat-restore-'));
+    const privileges = options.privileges ?? 'drop';
+    const artifact = databaseArtifact(manifest);
+    const size = artifact.uncompressedSize;
+    const parallel = options.jobs > 1 && size >= options.parallelThresholdBytes;
+    const workDir = parallel ? await (0,promises_.mkdtemp)((0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'lifeboat-restore-')) : undefined;
     try {
-        const archive = await log.group(`Verify backup ${manifest.id}`, async () => {
-            const verified = await fetchAndVerify(store, manifest, workDir, pgRestore, log);
+        // Verify before touching the target: pg_restore reads the archive's table of contents, every byte
+        // stored is hashed against the manifest, and every media object's content is present. The parallel
+        // path's download then also checks the bytes it writes; the streamed path checks them as it applies.
+        const archiveFile = await log.group(`Verify backup ${manifest.id}`, async () => {
+            const file = workDir ? await downloadArchive(store, manifest, artifact, workDir, log) : undefined;
+            if (!file)
+                await verifyStoredArtifact(store, manifest, artifact, log);
+            const entries = await readTableOfContents(store, manifest, artifact, pgRestore);
+            log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries} entries.`);
             if (mediaTarget && manifest.media) {
                 await verifyMediaPresent(manifest.media, store);
                 log.info(`All ${manifest.media.totals.objects} media objects' content is present in the backup bucket.`);
             }
-            return verified;
+            return file;
         });
         // The database first: its restore is all-or-nothing. The media mirror follows only once it succeeded.
         const withMedia = async (result) => {
@@ -96866,8 +97564,6 @@ async function runRestore(options, log, authorized) {
         const expected = manifest.database.tables;
         if (!expected)
             log.warning(`Backup ${manifest.id} recorded no row counts, so the restored data cannot be checked against it.`);
-        const size = archive.artifact.uncompressedSize;
-        const parallel = options.jobs > 1 && size >= options.parallelThresholdBytes;
         const base = {
             manifest,
             sourceSpace,
@@ -96876,19 +97572,30 @@ async function runRestore(options, log, authorized) {
             authorization,
             jobs: parallel ? options.jobs : 1,
             pgRestoreVersion: pgRestore.version,
+            privileges,
         };
-        if (!parallel) {
-            log.info(`Restoring ${streams_formatBytes(size)} in one transaction: on any error nothing in the target changes.`);
-            const checks = await log.group(`Restore into ${targetSpace} (one transaction)`, () => applyInOneTransaction(tools, connection, archive, expected, log));
-            return withMedia({ ...base, method: 'transactional', checks, durationMs: Date.now() - started });
+        const applyOptions = { privileges, signal: options.signal, progressIntervalMs: options.progressIntervalMs };
+        if (!archiveFile) {
+            log.info(`Restoring ${streams_formatBytes(size)} streamed from the bucket in one transaction: on any error or cancellation nothing in the target changes.`);
+            const applied = await log.group(`Restore into ${targetSpace} (one transaction)`, () => applyInOneTransaction(tools, connection, store, artifact, expected, applyOptions, log));
+            return await withMedia({ ...base, method: 'transactional', ...applied, durationMs: Date.now() - started });
         }
         log.info(`Restoring ${streams_formatBytes(size)} with pg_restore --jobs=${options.jobs} (at least ${streams_formatBytes(options.parallelThresholdBytes)}, the parallel threshold); ` +
             `a pre-restore backup of the target is taken first and restored if anything fails.`);
-        const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env }, tools, store, connection, archive, expected, workDir, log);
-        return withMedia({ ...base, method: 'parallel', checks, preRestoreBackupId, durationMs: Date.now() - started });
+        const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env, privileges }, tools, store, connection, archiveFile, expected, log);
+        return await withMedia({
+            ...base,
+            method: 'parallel',
+            checks,
+            skippedGrants: [],
+            skippedGrantCount: 0,
+            preRestoreBackupId,
+            durationMs: Date.now() - started,
+        });
     }
     finally {
-        await (0,promises_.rm)(workDir, { recursive: true, force: true });
+        if (workDir)
+            await (0,promises_.rm)(workDir, { recursive: true, force: true });
     }
 }
 /** A backup with media restores it too, into the target's media bucket, unless told to skip it. */
@@ -96976,7 +97683,7 @@ async function resolveBackup(store, options, log) {
     return manifest;
 }
 /** The parallel path: pre-restore backup, wipe, pg_restore --jobs, check; on failure, back to the pre-restore backup. */
-async function restoreWithSafetyNet(options, tools, store, connection, archive, expected, workDir, log) {
+async function restoreWithSafetyNet(options, tools, store, connection, archiveFile, expected, log) {
     const siblingPgDump = (0,external_node_path_.join)((0,external_node_path_.dirname)(tools.pgRestore.path), 'pg_dump');
     let pre;
     try {
@@ -97001,8 +97708,8 @@ async function restoreWithSafetyNet(options, tools, store, connection, archive, 
     log.info(`Pre-restore backup ${preId} taken (${pre.location}).`);
     try {
         return await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
-            await wipeInOwnTransaction(connection, !archive.createsPublicSchema);
-            await restoreInParallel(tools, connection, archive, options.jobs);
+            await wipeInOwnTransaction(connection, true);
+            await restoreInParallel(tools, connection, archiveFile, options.jobs, options.privileges);
             const checks = expected ? await verifyTarget(connection, expected) : null;
             if (checks)
                 log.info(`Row counts of ${checks.length} tables match the backup.`);
@@ -97014,8 +97721,8 @@ async function restoreWithSafetyNet(options, tools, store, connection, archive, 
         log.warning(`The parallel restore failed: ${cause}\nRolling the target back to the pre-restore backup ${preId}.`);
         try {
             await log.group(`Roll back ${options.targetSpace} to ${preId}`, async () => {
-                const preArchive = await fetchAndVerify(store, pre.manifest, await (0,promises_.mkdtemp)((0,external_node_path_.join)(workDir, 'pre-restore-')), tools.pgRestore, log);
-                await applyInOneTransaction(tools, connection, preArchive, pre.manifest.database.tables, log);
+                // Streamed in one transaction, with no cancellation signal: the put-back must finish.
+                await applyInOneTransaction(tools, connection, store, databaseArtifact(pre.manifest), pre.manifest.database.tables, { privileges: 'keep' }, log);
             });
         }
         catch (rollbackError) {
@@ -97990,7 +98697,7 @@ async function bindBucket(request, operation, log, journal, options = {}) {
         sweepStaleKeys: (sweep = {}) => bindings.sweepStaleKeys(request.instance, { olderThanMs: DEFAULT_STALE_KEY_AGE_MS, ...sweep }),
     };
 }
-const SIGNALS = { SIGINT: 2, SIGTERM: 15 };
+const binding_SIGNALS = { SIGINT: 2, SIGTERM: 15 };
 /**
  * For the CLI, which has no post step: binds, runs `body`, and deletes the key in all cases,
  * on SIGINT and SIGTERM too. A failure to delete the key is an error (exit status 1) even when
@@ -97998,7 +98705,7 @@ const SIGNALS = { SIGINT: 2, SIGTERM: 15 };
  */
 async function withCliBucket(request, operation, log, body) {
     let session;
-    const handlers = Object.entries(SIGNALS).map(([signal, number]) => {
+    const handlers = Object.entries(binding_SIGNALS).map(([signal, number]) => {
         const handler = () => {
             log.warning(`${signal} received: deleting the service key before exiting…`);
             const cleanup = session?.unbindAll() ?? Promise.resolve();
@@ -98214,7 +98921,7 @@ function restoreSummary(result) {
         ? `automated (${a.eventName ?? 'machine-started'})`
         : `manual, by ${a.actor ?? 'unknown'}${a.adminTeam ? ` (member of ${a.adminTeam})` : ''}`;
     const method = result.method === 'transactional'
-        ? 'one transaction (wipe, restore and check commit together)'
+        ? 'one transaction, streamed from the bucket (wipe, restore and check commit together)'
         : `pg_restore --jobs=${result.jobs}, after pre-restore backup \`${result.preRestoreBackupId}\``;
     const lines = [
         `## Lifeboat restore: \`${m.id}\` into ${result.targetSpace}`,
@@ -98223,7 +98930,16 @@ function restoreSummary(result) {
         '',
         `Rule: ${a.rule.from} → ${a.rule.to} (${a.rule.purpose || 'no purpose given'}). Every artifact's size and SHA-256 matched the manifest, and pg_restore ${result.pgRestoreVersion} read its table of contents, before the target was touched.`,
         '',
+        result.privileges === 'keep'
+            ? `Privileges: **keep**. Every object is owned by the target's role; grants were restored for the roles the target has.`
+            : `Privileges: **drop**. Every object is owned by the target's role, with no grants from the backup.`,
+        '',
     ];
+    if (result.skippedGrantCount > 0) {
+        lines.push(`### ${result.skippedGrantCount} grant(s) skipped: the target lacks their roles`, '', table(['Object', 'Statement', 'Why'], result.skippedGrants.slice(0, RESTORE_TABLE_ROWS).map((g) => [g.entry, `\`${g.statement.replace(/`/g, "'")}\``, g.reason])), '');
+        if (result.skippedGrantCount > RESTORE_TABLE_ROWS)
+            lines.push(`… and ${result.skippedGrantCount - Math.min(RESTORE_TABLE_ROWS, result.skippedGrants.length)} more.`, '');
+    }
     if (!result.checks) {
         lines.push('**Not verified:** the backup recorded no row counts, so the restored data could not be compared with it.');
     }
@@ -98304,12 +99020,14 @@ function getRestoreOptions(read, env = process.env, draftBucket) {
         jobs,
         parallelThresholdBytes: Math.round(thresholdMb * 1024 * 1024),
         pgRestorePath: optional(read, 'pg-restore-path'),
+        privileges: choice(read, 'privileges', ['drop', 'keep'], 'drop'),
         caller: callerFromEnv(env),
         env,
     };
 }
 
 ;// CONCATENATED MODULE: ./src/actions/restore/run.ts
+
 
 
 
@@ -98325,7 +99043,7 @@ async function run() {
         options = getRestoreOptions(readActionInput, process.env, request.draft);
         const authorization = await authorizeRestoreRun(options, actionsLogger);
         const ready = options;
-        const result = await withActionBucket(request, 'restore', (bucket) => runRestore({ ...ready, bucket }, actionsLogger, authorization));
+        const result = await withCancellation((signal) => withActionBucket(request, 'restore', (bucket) => runRestore({ ...ready, bucket, signal }, actionsLogger, authorization)));
         setOutput(RestoreOutputs.BackupId, result.manifest.id);
         setOutput(RestoreOutputs.Verified, String(result.checks !== null));
         setOutput(RestoreOutputs.Method, result.method);

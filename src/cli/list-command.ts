@@ -20,7 +20,8 @@ export const listCommand: CliCommand = {
     const title = describeFilter(filter);
     out.write(`Backups${title ? ` (${title})` : ''}, newest first; latest restorable: ${latest?.id ?? 'none'}\n`);
     for (const b of backups) {
-      const state = b.status === 'complete' ? 'restorable' : 'INCOMPLETE (not restorable)';
+      const state =
+        b.status === 'complete' ? 'restorable' : b.status === 'invalid' ? `INVALID MANIFEST (not restorable): ${b.problem ?? ''}` : 'INCOMPLETE (not restorable)';
       const d = details?.get(b.id);
       const media = d?.media ? `  media ${d.media.objects} objects, ${d.media.newObjects} new / ${d.media.reusedObjects} reused` : '';
       out.write(`  ${b.id}  ${b.space.padEnd(12)} ${b.trigger.padEnd(11)} ${formatBytes(b.sizeBytes).padStart(10)}  ${state}${media}\n`);

@@ -1,4 +1,5 @@
 import { getRestoreOptions } from '../actions/restore/inputs.js';
+import { withCancellation } from '../engine/cancellation.js';
 import { authorizeRestoreRun, runRestore } from '../engine/restore/restore.js';
 import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
 import { MEDIA_INPUTS } from '../actions/shared/inputs.js';
@@ -23,6 +24,7 @@ export const restoreCommand: CliCommand = {
     'jobs',
     'parallel-threshold-mb',
     'pg-restore-path',
+    'privileges',
     ...BUCKET_FLAGS,
     ...MEDIA_INPUTS,
     'skip-media',
@@ -33,7 +35,9 @@ export const restoreCommand: CliCommand = {
     const options = getRestoreOptions(read, process.env, request.draft);
     // Authorized before binding: a refused restore creates no credentials.
     const authorization = await authorizeRestoreRun(options, log);
-    const result = await withCliBucket(request, 'restore', log, ({ settings }) => runRestore({ ...options, bucket: settings }, log, authorization));
+    const result = await withCancellation((signal) =>
+      withCliBucket(request, 'restore', log, ({ settings }) => runRestore({ ...options, bucket: settings, signal }, log, authorization)),
+    );
     if (json) {
       out.write(
         JSON.stringify(
@@ -46,6 +50,8 @@ export const restoreCommand: CliCommand = {
             preRestoreBackupId: result.preRestoreBackupId ?? null,
             verified: result.checks !== null,
             checks: result.checks,
+            privileges: result.privileges,
+            skippedGrantCount: result.skippedGrantCount,
             durationMs: result.durationMs,
           },
           null,

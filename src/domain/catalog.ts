@@ -4,7 +4,11 @@
  */
 import type { Trigger } from './backup-id.js';
 
-export type BackupStatus = 'complete' | 'incomplete';
+/**
+ * complete: the manifest exists (as far as the listing shows); incomplete: it does not; invalid: it
+ * exists but was read and is not a valid manifest (corrupt JSON, wrong schema, or another backup's).
+ */
+export type BackupStatus = 'complete' | 'incomplete' | 'invalid';
 
 export interface BackupEntry {
   id: string;
@@ -15,6 +19,8 @@ export interface BackupEntry {
   sizeBytes: number;
   /** Complete means the manifest exists: it is written last, so its presence is the commit point. */
   status: BackupStatus;
+  /** Why an invalid backup's manifest was rejected. */
+  problem?: string;
 }
 
 export interface CatalogFilter {

@@ -206,17 +206,25 @@ const schema = {
 
 const validate = new Ajv({ allErrors: true }).compile<Manifest>(schema);
 
+/** A manifest that was read but is not a valid one: its backup cannot be trusted or restored. */
+export class InvalidManifestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidManifestError';
+  }
+}
+
 /** Parses and checks a manifest read from the bucket; a malformed one is an error, never a partial result. */
 export function parseManifest(text: string, where: string): Manifest {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new Error(`The manifest at ${where} is not valid JSON (${(error as Error).message}); the backup cannot be trusted.`);
+    throw new InvalidManifestError(`The manifest at ${where} is not valid JSON (${(error as Error).message}); the backup cannot be trusted.`);
   }
   if (!validate(data)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
-    throw new Error(`The manifest at ${where} does not match ${MANIFEST_FORMAT}: ${problems}`);
+    throw new InvalidManifestError(`The manifest at ${where} does not match ${MANIFEST_FORMAT}: ${problems}`);
   }
   return data;
 }

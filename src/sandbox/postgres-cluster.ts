@@ -23,6 +23,10 @@ export interface PostgresCluster {
   major: number;
   urlFor(database: string, user?: string, password?: string): string;
   stop(): Promise<void>;
+  /** Immediate shutdown, as a crash looks to clients (for fault tests). */
+  crash(): Promise<void>;
+  /** Starts the server again after crash(), on the same data and port. */
+  restart(): Promise<void>;
 }
 
 export interface StartClusterOptions {
@@ -107,11 +111,15 @@ export async function startPostgresCluster(options: StartClusterOptions = {}): P
     '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
     '-c', 'max_connections=200',
   ]);
-  const server: ChildProcess = spawn(pgCmd, pgArgs, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let serverLog = '';
-  server.stderr?.on('data', (chunk: Buffer) => {
-    serverLog = (serverLog + chunk.toString()).slice(-8000);
-  });
+  const startServer = (): ChildProcess => {
+    const child = spawn(pgCmd, pgArgs, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      serverLog = (serverLog + chunk.toString()).slice(-8000);
+    });
+    return child;
+  };
+  let server: ChildProcess = startServer();
 
   const urlFor = (database: string, user = 'postgres', pass = password) =>
     `postgres://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
@@ -133,26 +141,51 @@ export async function startPostgresCluster(options: StartClusterOptions = {}): P
     rmSync(base, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (server.exitCode !== null) {
-      rmSync(base, { recursive: true, force: true });
-      throw new Error(`PostgreSQL exited during start-up:\n${serverLog}`);
-    }
-    const client = new pg.Client({ connectionString: url });
-    try {
-      await client.connect();
-      const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
-      await client.end();
-      const major = Math.floor(Number(rows[0]!.v) / 10000);
-      return { url, port, password, binDir, major, urlFor, stop };
-    } catch {
-      await client.end().catch(() => undefined);
-      if (Date.now() > deadline) {
-        await stop();
-        throw new Error(`PostgreSQL did not accept connections within 30 s:\n${serverLog}`);
+  /** Waits until the server accepts connections; returns its major version. */
+  const ready = async (): Promise<number> => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (server.exitCode !== null) {
+        rmSync(base, { recursive: true, force: true });
+        throw new Error(`PostgreSQL exited during start-up:\n${serverLog}`);
       }
-      await new Promise((r) => setTimeout(r, 100));
+      const client = new pg.Client({ connectionString: url });
+      try {
+        await client.connect();
+        const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+        await client.end();
+        return Math.floor(Number(rows[0]!.v) / 10000);
+      } catch {
+        await client.end().catch(() => undefined);
+        if (Date.now() > deadline) {
+          await stop();
+          throw new Error(`PostgreSQL did not accept connections within 30 s:\n${serverLog}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
-  }
+  };
+
+  /** A crash, as far as clients can tell: immediate shutdown (no checkpoint; recovery runs at the next start). */
+  const crash = async () => {
+    if (server.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+    const [ctlCmd, ctlArgs] = asServerUser(join(binDir, 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'immediate', '-w']);
+    try {
+      execFileSync(ctlCmd, ctlArgs, { env, stdio: 'ignore' });
+    } catch {
+      server.kill('SIGQUIT');
+    }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  };
+
+  /** Starts the server again on the same data directory and port, after crash(). */
+  const restart = async () => {
+    if (server.exitCode === null) throw new Error('restart() is for a stopped cluster: call crash() first');
+    server = startServer();
+    await ready();
+  };
+
+  const major = await ready();
+  return { url, port, password, binDir, major, urlFor, stop, crash, restart };
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { formatBackupId } from '../../src/domain/backup-id.js';
 import { runBackup } from '../../src/engine/backup/backup.js';
 import { memoryLogger } from '../../src/engine/logger.js';
+import { seedBackups } from './prune-fixtures.js';
 import { awsEnv, bucketInputs, createBucket, createDatabase, runActionBundle, runCli, s3Client, s3Info } from '../support/harness.js';
 
 async function backupAt(database: string, bucket: string, space: string, trigger: 'nightly' | 'predeploy' | 'manual', at: string) {
@@ -67,20 +68,10 @@ describe('list', () => {
 
   it('lists hundreds of backups across listing pages', async () => {
     const bucket = await createBucket();
-    const client = s3Client();
     const start = Date.parse('2026-01-01T02:00:00Z');
-    const ids: string[] = [];
-    // 600 backups of two objects each: 1,200 keys, more than one 1,000-key listing page.
-    for (let batch = 0; batch < 600; batch += 50) {
-      await Promise.all(
-        Array.from({ length: 50 }, async (_, i) => {
-          const id = formatBackupId(new Date(start + (batch + i) * 3_600_000), 'nightly');
-          ids.push(id);
-          await client.send(new PutObjectCommand({ Bucket: bucket, Key: `backups/production/${id}/database.pgdump.zst`, Body: 'dump' }));
-          await client.send(new PutObjectCommand({ Bucket: bucket, Key: `backups/production/${id}/manifest.json`, Body: '{}' }));
-        }),
-      );
-    }
+    // 600 backups of two objects each (an artifact and a valid manifest): 1,200 keys, more than one 1,000-key listing page.
+    const seeded = await seedBackups(bucket, Array.from({ length: 600 }, (_, i) => ({ space: 'production', trigger: 'nightly' as const, at: start + i * 3_600_000 })));
+    const ids = seeded.map((b) => b.id);
     const run = await runActionBundle('list', bucketInputs(bucket), awsEnv());
     expect(run.code, run.stdout).toBe(0);
     const listed = JSON.parse(run.outputs.backups!).map((b: { id: string }) => b.id);

@@ -2,13 +2,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { runBackup } from '../../src/engine/backup/backup.js';
 import { memoryLogger } from '../../src/engine/logger.js';
 import { createSampleApp } from '../../src/sandbox/sample-app.js';
-import { tableDigests } from '../support/compare.js';
-import { awsEnv, bucketInputs, createBucket, createDatabase, listKeys, runActionBundle, s3Client, s3Info, visibleOutput } from '../support/harness.js';
+import { schemaDump, tableDigests } from '../support/compare.js';
+import { awsEnv, bucketInputs, createBucket, createDatabase, listKeys, runActionBundle, s3Client, s3Info, startStep, visibleOutput } from '../support/harness.js';
 
 const s3 = () => {
   const info = s3Info();
@@ -59,5 +59,58 @@ describe('restore with media', () => {
     expect((await listKeys(stagingMedia)).map((k) => k.key).sort()).toEqual(['docs/a.pdf', 'docs/b b.pdf', 'ü/c.txt']);
     expect(run.summary).toMatch(/Media: s3:\/\/staging-media-\w+ now holds the backup's 3 objects/);
     expect(run.summary).toMatch(/\| 3 \| 0 \| 1 \|/);
+  });
+});
+
+describe('restore with media: the target media bucket', () => {
+  async function mediaBackup() {
+    const source = await createDatabase('source');
+    await createSampleApp(source);
+    const prodMedia = await createBucket('prod-media');
+    const backups = await createBucket('backups');
+    await s3Client().send(new PutObjectCommand({ Bucket: prodMedia, Key: 'docs/a.pdf', Body: 'A' }));
+    await runBackup(
+      {
+        space: 'production', trigger: 'nightly', databaseUrl: source, compression: 'zstd', rowCounts: true, progressIntervalMs: 60_000,
+        bucket: { bucket: backups, prefix: '', ...s3() }, media: { source: { bucket: prodMedia, prefix: '', ...s3() } },
+      },
+      memoryLogger(),
+    );
+    const target = await createDatabase('staging');
+    await createSampleApp(target, 2);
+    const env = { ...awsEnv(), GITHUB_EVENT_NAME: 'schedule', GITHUB_ACTOR: 'github-actions[bot]', GITHUB_WORKSPACE: mkdtempSync(join(tmpdir(), 'ws-')) };
+    const inputs = { ...bucketInputs(backups), 'source-space': 'production', 'target-space': 'staging', 'database-url': target };
+    return { source, target, env, inputs };
+  }
+
+  it('refuses a media bucket that does not exist before the database is touched, naming the input', async () => {
+    const { target, env, inputs } = await mediaBackup();
+    const before = { digests: await tableDigests(target), schema: schemaDump(target) };
+    const run = await runActionBundle('restore', { ...inputs, 'media-bucket': 'no-such-media-bucket' }, env);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/Cannot restore the media into s3:\/\/no-such-media-bucket given in 'media-bucket': the bucket does not exist \(NoSuchBucket, HTTP 404\)\. Nothing was changed\./);
+    expect(run.stdout).not.toMatch(/\n\s+at /); // no stack trace
+    expect({ digests: await tableDigests(target), schema: schemaDump(target) }).toEqual(before);
+  });
+
+  it('a media bucket that fails after the database was restored gives a clear error, not a stack trace', async () => {
+    const { source, target, env, inputs } = await mediaBackup();
+    const stagingMedia = await createBucket('staging-media');
+    // The bucket passes the check before the wipe, then disappears while the database is being restored.
+    const step = startStep('restore', { ...inputs, 'media-bucket': stagingMedia }, { env });
+    let deleted = false;
+    step.child.stdout!.on('data', (d: Buffer) => {
+      if (!deleted && d.toString().includes('in one transaction')) {
+        deleted = true;
+        void s3Client().send(new DeleteBucketCommand({ Bucket: stagingMedia }));
+      }
+    });
+    const run = await step.done;
+    expect(deleted).toBe(true);
+    expect(run.code).toBe(1);
+    const error = run.stdout.split('\n').find((l) => l.startsWith('::error::')) ?? '';
+    expect(error).toMatch(/The database of staging was restored from \S+ and verified, but restoring the media into s3:\/\/staging-media-\w+ \('media-bucket'\) failed: the bucket does not exist \(NoSuchBucket, HTTP 404\)\. .*run the same restore again/);
+    expect(run.everything).not.toMatch(/\n\s+at /);
+    expect(await tableDigests(target)).toEqual(await tableDigests(source));
   });
 });

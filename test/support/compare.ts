@@ -25,3 +25,14 @@ export function schemaDump(url: string, pgDump = 'pg_dump'): string {
     .filter((line) => !line.startsWith('-- Dumped') && !line.startsWith('\\restrict') && !line.startsWith('\\unrestrict'))
     .join('\n');
 }
+
+/**
+ * Everything pg_dump can see of a database, as text: schema, data, large objects, owners and grants.
+ * Two equal full dumps mean the database is the same, byte for byte, as far as a restore could change it.
+ */
+export function fullDump(url: string, pgDump = 'pg_dump'): string {
+  return execFileSync(pgDump, ['--blobs', `--dbname=${url}`], { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 })
+    .split('\n')
+    .filter((line) => !line.startsWith('-- Dumped') && !line.startsWith('\\restrict') && !line.startsWith('\\unrestrict'))
+    .join('\n');
+}

@@ -11,8 +11,10 @@ export async function run(): Promise<void> {
   const { filter, details: withDetails } = getListInputs(readActionInput, request.draft);
   const { backups, latest, details } = await withActionBucket(request, 'list', (bucket) => runList(bucket, filter, { details: withDetails }));
   const incomplete = backups.filter((b) => b.status === 'incomplete').length;
+  const invalid = backups.filter((b) => b.status === 'invalid');
+  for (const b of invalid) actionsLogger.warning(`Backup ${b.id} of '${b.space}' is not restorable: ${b.problem ?? 'its manifest is invalid'}`);
   actionsLogger.info(
-    `${backups.length - incomplete} restorable and ${incomplete} incomplete backups${describeFilter(filter) ? ` for ${describeFilter(filter)}` : ''}; latest: ${latest?.id ?? 'none'}.`,
+    `${backups.length - incomplete - invalid.length} restorable, ${incomplete} incomplete and ${invalid.length} invalid backups${describeFilter(filter) ? ` for ${describeFilter(filter)}` : ''}; latest: ${latest?.id ?? 'none'}.`,
   );
   core.setOutput(ListOutputs.Backups, JSON.stringify(toListOutput(backups, details)));
   core.setOutput(ListOutputs.Latest, latest?.id ?? '');

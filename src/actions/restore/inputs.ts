@@ -2,7 +2,7 @@ import { assertSpaceName, parseBackupId } from '../../domain/backup-id.js';
 import { LifeboatError } from '../../engine/errors.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
 import { callerFromEnv, DEFAULT_JOBS, DEFAULT_PARALLEL_THRESHOLD_MB, type RestoreOptions } from '../../engine/restore/restore.js';
-import { booleanInput, bucketSettings, mediaSettings, optional, optionalTriggerFilter, positiveNumber, required, secretInput, type InputReader } from '../shared/inputs.js';
+import { booleanInput, bucketSettings, choice, mediaSettings, optional, optionalTriggerFilter, positiveNumber, required, secretInput, type InputReader } from '../shared/inputs.js';
 
 export const RestoreOutputs = {
   BackupId: 'backup-id',
@@ -49,6 +49,7 @@ export function getRestoreOptions(read: InputReader, env: NodeJS.ProcessEnv = pr
     jobs,
     parallelThresholdBytes: Math.round(thresholdMb * 1024 * 1024),
     pgRestorePath: optional(read, 'pg-restore-path'),
+    privileges: choice(read, 'privileges', ['drop', 'keep'] as const, 'drop'),
     caller: callerFromEnv(env),
     env,
   };

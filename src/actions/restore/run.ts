@@ -1,4 +1,5 @@
 import * as core from '@actions/core';
+import { withCancellation } from '../../engine/cancellation.js';
 import { errorMessage } from '../../engine/errors.js';
 import { authorizeRestoreRun, runRestore, type RestoreOptions } from '../../engine/restore/restore.js';
 import { readBucketRequest } from '../shared/binding.js';
@@ -14,7 +15,9 @@ export async function run(): Promise<void> {
     options = getRestoreOptions(readActionInput, process.env, request.draft);
     const authorization = await authorizeRestoreRun(options, actionsLogger);
     const ready = options;
-    const result = await withActionBucket(request, 'restore', (bucket) => runRestore({ ...ready, bucket }, actionsLogger, authorization));
+    const result = await withCancellation((signal) =>
+      withActionBucket(request, 'restore', (bucket) => runRestore({ ...ready, bucket, signal }, actionsLogger, authorization)),
+    );
     core.setOutput(RestoreOutputs.BackupId, result.manifest.id);
     core.setOutput(RestoreOutputs.Verified, String(result.checks !== null));
     core.setOutput(RestoreOutputs.Method, result.method);

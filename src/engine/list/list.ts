@@ -1,10 +1,11 @@
 /** List: what can be restored, newest first, from one bucket listing (plus, on request, each manifest). */
-import { filterEntries, latestComplete, sortNewestFirst, type BackupEntry, type CatalogFilter } from '../../domain/catalog.js';
-import type { MediaTotals } from '../../domain/manifest.js';
+import { filterEntries, sortNewestFirst, type BackupEntry, type CatalogFilter } from '../../domain/catalog.js';
+import { InvalidManifestError, type MediaTotals } from '../../domain/manifest.js';
 import { forEachConcurrently } from '../concurrency.js';
 import { errorMessage } from '../errors.js';
 import type { BucketSettings } from '../s3/client.js';
 import { BackupStore } from '../s3/store.js';
+import { findLatestValid, markInvalid } from './latest.js';
 
 /** What only the manifest knows: read when `details` is asked for. */
 export interface BackupDetails {
@@ -14,12 +15,14 @@ export interface BackupDetails {
   media?: MediaTotals;
   /** Set when the manifest could not be read. */
   error?: string;
+  /** The manifest was read but is not valid. */
+  invalid?: boolean;
 }
 
 export interface ListResult {
-  /** Every matching backup, newest first, complete and incomplete. */
+  /** Every matching backup, newest first: complete, incomplete and invalid. */
   backups: BackupEntry[];
-  /** The newest complete backup matching the filter. */
+  /** The newest complete backup matching the filter whose manifest is valid. */
   latest?: BackupEntry;
   /** By backup id, for complete backups, when details were asked for. */
   details?: Map<string, BackupDetails>;
@@ -29,9 +32,19 @@ export async function runList(bucket: BucketSettings, filter: CatalogFilter, opt
   const store = new BackupStore(bucket);
   await store.assertReachable();
   const entries = filterEntries(await store.listEntries(filter.space), filter);
-  const backups = sortNewestFirst(entries);
-  const result: ListResult = { backups, latest: latestComplete(entries) };
-  if (options.details) result.details = await readDetails(store, backups);
+  // Only the newest manifests are read, until one is valid: listing stays one request per 1,000 keys plus about one read.
+  const { latest, invalid } = await findLatestValid(store, entries);
+  let backups = sortNewestFirst(markInvalid(entries, invalid));
+  const result: ListResult = { backups, latest: latest?.entry };
+  if (options.details) {
+    result.details = await readDetails(store, backups);
+    // Every manifest has been read now, so every invalid one is known.
+    backups = backups.map((b) => {
+      const d = result.details!.get(b.id);
+      return d?.invalid ? { ...b, status: 'invalid' as const, problem: d.error } : b;
+    });
+    result.backups = backups;
+  }
   return result;
 }
 
@@ -44,13 +57,16 @@ async function readDetails(store: BackupStore, backups: readonly BackupEntry[]):
     async (entry) => {
       try {
         const m = await store.getManifest(entry.space, entry.id);
+        if (m.id !== entry.id || m.space !== entry.space) {
+          throw new InvalidManifestError(`The manifest stored for backup ${entry.id} of '${entry.space}' describes backup ${m.id} of '${m.space}'.`);
+        }
         details.set(entry.id, {
           databaseBytes: m.artifacts.reduce((sum, a) => sum + a.uncompressedSize, 0),
           tables: m.database.tables?.length ?? null,
           ...(m.media ? { media: m.media.totals } : {}),
         });
       } catch (error) {
-        details.set(entry.id, { databaseBytes: 0, tables: null, error: errorMessage(error) });
+        details.set(entry.id, { databaseBytes: 0, tables: null, error: errorMessage(error), ...(error instanceof InvalidManifestError ? { invalid: true } : {}) });
       }
     },
   );
@@ -66,6 +82,7 @@ export function toListOutput(entries: readonly BackupEntry[], details?: Map<stri
     createdAt: e.createdAt.toISOString(),
     sizeBytes: e.sizeBytes,
     status: e.status,
+    ...(e.problem ? { problem: e.problem } : {}),
     ...(details?.has(e.id) ? { details: details.get(e.id) } : {}),
   }));
 }

@@ -1,13 +1,14 @@
 /**
- * Verify first: every artifact of a backup is downloaded, its stored bytes hashed and counted as they
- * arrive and decompressed into a local file, and the result compared with the manifest. Then pg_restore
- * must be able to read the archive's table of contents. Nothing here touches the target database, so
- * any failure is a refusal that leaves the target as it was.
+ * Verify first: the backup's database archive is read from the bucket, its stored bytes counted and
+ * hashed, and compared with the manifest; pg_restore must be able to read its table of contents.
+ * Nothing here touches the target database, so any failure is a refusal that leaves the target as it
+ * was. Nothing here writes to local disk either, except downloadArchive, for the opt-in parallel path.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactRecord, Manifest } from '../../domain/manifest.js';
 import { RestoreRefused } from '../../domain/restore-authorization.js';
@@ -16,20 +17,10 @@ import type { Logger } from '../logger.js';
 import type { PgTool } from '../postgres/connection.js';
 import { redact } from '../secrets.js';
 import type { BackupStore } from '../s3/store.js';
-import { createDecompressor, formatBytes, Meter } from '../streams.js';
+import { createDecompressor, formatBytes, formatRate, Meter } from '../streams.js';
 
 /** The artifact format restore knows how to apply. */
 export const DATABASE_FORMAT = 'pg_dump-custom';
-
-export interface VerifiedArchive {
-  /** The decompressed pg_dump archive on local disk. */
-  file: string;
-  artifact: ArtifactRecord;
-  /** Entries in the archive's table of contents. */
-  tocEntries: number;
-  /** Whether applying the archive itself runs CREATE SCHEMA public (pg_dump 15 and later never do). */
-  createsPublicSchema: boolean;
-}
 
 export interface ProcessResult {
   code: number | null;
@@ -73,50 +64,8 @@ function isMissingObject(error: unknown): boolean {
   return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
 }
 
-/** Downloads and checks one artifact into `file`; throws RestoreRefused on any mismatch. */
-async function downloadArtifact(store: BackupStore, manifest: Manifest, artifact: ArtifactRecord, file: string, log: Logger): Promise<void> {
-  const where = `s3://${store.bucket}/${artifact.key}`;
-  const fix = `Restore another backup (see the list action for what exists); this one cannot be trusted.`;
-  let body;
-  try {
-    body = await store.getObjectStream(artifact.key);
-  } catch (error) {
-    if (isMissingObject(error)) {
-      throw refuse(`Artifact '${artifact.name}' of backup ${manifest.id} is missing: there is no object at ${where}.`, fix);
-    }
-    throw error;
-  }
-  const stored = new Meter();
-  const raw = new Meter();
-  const started = Date.now();
-  try {
-    await pipeline(body, stored, createDecompressor(artifact.compression), raw, createWriteStream(file));
-  } catch (error) {
-    throw refuse(
-      `Artifact '${artifact.name}' of backup ${manifest.id} at ${where} is corrupt or truncated: it does not decompress as ${artifact.compression} (${errorMessage(error)}; ${stored.bytes} of ${artifact.size} bytes read).`,
-      fix,
-    );
-  }
-  const problems: string[] = [];
-  if (stored.bytes !== artifact.size) problems.push(`${stored.bytes} bytes stored where the manifest records ${artifact.size}`);
-  const sha256 = stored.sha256();
-  if (sha256 !== artifact.sha256) problems.push(`SHA-256 ${sha256} where the manifest records ${artifact.sha256}`);
-  if (raw.bytes !== artifact.uncompressedSize) {
-    problems.push(`${raw.bytes} bytes after decompression where the manifest records ${artifact.uncompressedSize}`);
-  }
-  if (problems.length > 0) {
-    throw refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} does not match its manifest: ${problems.join('; ')}.`, fix);
-  }
-  log.info(
-    `Verified ${artifact.name}: ${formatBytes(artifact.size)} stored, SHA-256 ${sha256.slice(0, 16)}… matches; ${formatBytes(raw.bytes)} after ${artifact.compression} decompression (${((Date.now() - started) / 1000).toFixed(1)} s).`,
-  );
-}
-
-/**
- * Downloads and checks every artifact, then proves pg_restore can read the database archive's table of
- * contents. Refuses (RestoreRefused) on anything unexpected.
- */
-export async function fetchAndVerify(store: BackupStore, manifest: Manifest, dir: string, pgRestore: PgTool, log: Logger): Promise<VerifiedArchive> {
+/** The one database archive of a backup; refuses backups this version cannot restore whole. */
+export function databaseArtifact(manifest: Manifest): ArtifactRecord {
   const databases = manifest.artifacts.filter((a) => a.format === DATABASE_FORMAT);
   const unknown = manifest.artifacts.filter((a) => a.format !== DATABASE_FORMAT);
   if (unknown.length > 0) {
@@ -131,29 +80,122 @@ export async function fetchAndVerify(store: BackupStore, manifest: Manifest, dir
       'Restore another backup; this one was not made by Lifeboat backup.',
     );
   }
+  return databases[0]!;
+}
 
-  const artifact = databases[0]!;
-  const file = join(dir, `${artifact.name}.pgdump`);
-  await downloadArtifact(store, manifest, artifact, file, log);
+const REFUSE_FIX = 'Restore another backup (see the list action for what exists); this one cannot be trusted.';
 
-  const listing = await runTool(pgRestore.path, ['--list', file]);
-  if (listing.code !== 0) {
+async function openArtifact(store: BackupStore, manifest: Manifest, artifact: ArtifactRecord): Promise<Readable> {
+  try {
+    return await store.getObjectStream(artifact.key);
+  } catch (error) {
+    if (isMissingObject(error)) {
+      throw refuse(`Artifact '${artifact.name}' of backup ${manifest.id} is missing: there is no object at s3://${store.bucket}/${artifact.key}.`, REFUSE_FIX);
+    }
+    throw error;
+  }
+}
+
+function mismatches(artifact: ArtifactRecord, stored: Meter, raw?: Meter): string[] {
+  const problems: string[] = [];
+  if (stored.bytes !== artifact.size) problems.push(`${stored.bytes} bytes stored where the manifest records ${artifact.size}`);
+  const sha256 = stored.sha256();
+  if (sha256 !== artifact.sha256) problems.push(`SHA-256 ${sha256} where the manifest records ${artifact.sha256}`);
+  if (raw && raw.bytes !== artifact.uncompressedSize) problems.push(`${raw.bytes} bytes after decompression where the manifest records ${artifact.uncompressedSize}`);
+  return problems;
+}
+
+/**
+ * The verification pass: the stored bytes are read once, counted and hashed, and compared with the
+ * manifest. No decompression and no disk: it costs one GET and a hash, whatever the size.
+ */
+export async function verifyStoredArtifact(store: BackupStore, manifest: Manifest, artifact: ArtifactRecord, log: Logger): Promise<void> {
+  const where = `s3://${store.bucket}/${artifact.key}`;
+  const body = await openArtifact(store, manifest, artifact);
+  const stored = new Meter();
+  const started = Date.now();
+  try {
+    await pipeline(body, stored, new Writable({ write: (_chunk, _encoding, done) => done() }));
+  } catch (error) {
+    throw refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} could not be read whole: ${errorMessage(error)} (${stored.bytes} of ${artifact.size} bytes read).`, REFUSE_FIX);
+  }
+  const problems = mismatches(artifact, stored);
+  if (problems.length > 0) {
+    throw refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} does not match its manifest: ${problems.join('; ')}.`, REFUSE_FIX);
+  }
+  log.info(
+    `Verified ${artifact.name}: ${formatBytes(artifact.size)} stored, SHA-256 ${artifact.sha256.slice(0, 16)}… matches (${((Date.now() - started) / 1000).toFixed(1)} s, ${formatRate(stored.bytes, Date.now() - started)}).`,
+  );
+}
+
+/**
+ * Proves pg_restore can read the archive's table of contents, from the start of the stream: pg_restore
+ * --list reads only the header and the TOC (a dump written to a pipe keeps its TOC first), so the rest
+ * of the object is never downloaded.
+ */
+export async function readTableOfContents(store: BackupStore, manifest: Manifest, artifact: ArtifactRecord, pgRestore: PgTool): Promise<number> {
+  const body = await openArtifact(store, manifest, artifact);
+  const child = spawn(pgRestore.path, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-OUTPUT_LIMIT)));
+  child.stdin.on('error', () => undefined);
+  const exit = new Promise<Pick<ProcessResult, 'code' | 'signal' | 'spawnError'>>((resolve) => {
+    child.on('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  // Once pg_restore has what it needs it exits; the download is then abandoned, not an error.
+  const feeding = pipeline(body, createDecompressor(artifact.compression), child.stdin).catch(() => undefined);
+  const result = { ...(await exit), stderr };
+  body.destroy();
+  await feeding;
+  if (result.code !== 0) {
     throw refuse(
-      `pg_restore cannot read the table of contents of backup ${manifest.id} (made by pg_dump ${manifest.database.pgDumpVersion}): ${describeExit('pg_restore --list', listing)}`,
+      `pg_restore cannot read the table of contents of backup ${manifest.id} (made by pg_dump ${manifest.database.pgDumpVersion}): ${describeExit('pg_restore --list', result)}`,
       `If pg_restore (${pgRestore.version}) is older than that pg_dump, give a newer one in 'pg-restore-path'; otherwise restore another backup.`,
     );
   }
-  const entries = listing.stdout.split('\n').filter((line) => /^\d+;/.test(line));
-  const publicEntry = entries.find((line) => /^\d+; \d+ \d+ SCHEMA - public(\s|$)/.test(line));
-  let createsPublicSchema = false;
-  if (publicEntry) {
-    // Render just that entry to see whether this pg_restore would create the schema or assume it exists.
-    const listFile = join(dir, 'public-schema.list');
-    await writeFile(listFile, publicEntry + '\n');
-    const rendered = await runTool(pgRestore.path, ['--no-owner', '--no-privileges', `--use-list=${listFile}`, '--file=-', file]);
-    if (rendered.code !== 0) throw refuse(`pg_restore cannot render backup ${manifest.id}: ${describeExit('pg_restore', rendered)}`, 'Restore another backup.');
-    createsPublicSchema = /^\s*CREATE SCHEMA public\b/im.test(rendered.stdout);
+  return stdout.split('\n').filter((line) => /^\d+;/.test(line)).length;
+}
+
+/** Room the parallel path needs for the decompressed archive: its size, plus 5% and at least 64 MiB to spare. */
+export function localSpaceNeeded(artifact: ArtifactRecord): number {
+  return artifact.uncompressedSize + Math.max(64 * 1024 * 1024, Math.ceil(artifact.uncompressedSize * 0.05));
+}
+
+/**
+ * The parallel path needs a seekable local archive for pg_restore --jobs. Checks the free space first,
+ * and refuses (before anything is downloaded or touched) when the archive will not fit.
+ */
+export async function downloadArchive(store: BackupStore, manifest: Manifest, artifact: ArtifactRecord, dir: string, log: Logger): Promise<string> {
+  const needed = localSpaceNeeded(artifact);
+  const space = await statfs(dir);
+  const free = Number(space.bavail) * Number(space.bsize);
+  if (free < needed) {
+    throw refuse(
+      `The parallel restore (jobs > 1) needs the decompressed archive on local disk: ${formatBytes(needed)} (${needed} bytes, with a margin) in ${dir}, which has ${formatBytes(free)} free.`,
+      `Set 'jobs: 1' to restore streamed in one transaction, which needs no local disk, or give the runner more disk (RUNNER_TEMP on a larger volume).`,
+    );
   }
-  log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries.length} entries.`);
-  return { file, artifact, tocEntries: entries.length, createsPublicSchema };
+  const where = `s3://${store.bucket}/${artifact.key}`;
+  const file = join(dir, `${artifact.name}.pgdump`);
+  const body = await openArtifact(store, manifest, artifact);
+  const stored = new Meter();
+  const raw = new Meter();
+  const started = Date.now();
+  try {
+    await pipeline(body, stored, createDecompressor(artifact.compression), raw, createWriteStream(file));
+  } catch (error) {
+    throw refuse(
+      `Artifact '${artifact.name}' of backup ${manifest.id} at ${where} could not be downloaded and decompressed as ${artifact.compression} (${errorMessage(error)}; ${stored.bytes} of ${artifact.size} bytes read).`,
+      REFUSE_FIX,
+    );
+  }
+  const problems = mismatches(artifact, stored, raw);
+  if (problems.length > 0) {
+    throw refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} does not match its manifest: ${problems.join('; ')}.`, REFUSE_FIX);
+  }
+  log.info(`Downloaded ${artifact.name} for the parallel restore: ${formatBytes(raw.bytes)} in ${file} (${((Date.now() - started) / 1000).toFixed(1)} s), SHA-256 matches.`);
+  return file;
 }

@@ -15,13 +15,13 @@
  *        pre-restore backup is restored in one transaction.
  *   5. Verify after: every table's row count against the counts recorded in the backup's snapshot.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Trigger } from '../../domain/backup-id.js';
-import { latestComplete } from '../../domain/catalog.js';
-import type { Manifest, TableCount } from '../../domain/manifest.js';
+import { provenanceFromEnv, type Manifest, type TableCount } from '../../domain/manifest.js';
 import type { Policy, RestoreRule } from '../../domain/policy.js';
 import {
   assertRestoreAllowed,
@@ -39,16 +39,26 @@ import { githubApiFromEnv, isActiveTeamMember, tokenOwner, TOKEN_PERMISSION_HINT
 import type { Logger } from '../logger.js';
 import { loadPolicy } from '../policy-file.js';
 import { choosePgTool, choosePsql, connectOrExplain, installHint, parseDatabaseUrl, readServerInfo, type DatabaseConnection } from '../postgres/connection.js';
-import { applyInOneTransaction, RolledBackError, restoreInParallel, verifyTarget, wipeInOwnTransaction, type RestoreTools } from './apply.js';
-import { fetchAndVerify, type VerifiedArchive } from './artifacts.js';
+import { applyInOneTransaction, RolledBackError, restoreInParallel, verifyTarget, wipeInOwnTransaction, type PrivilegesMode, type RestoreTools } from './apply.js';
+import { databaseArtifact, downloadArchive, readTableOfContents, verifyStoredArtifact } from './artifacts.js';
+import type { SkippedGrant } from './script-filter.js';
+import { assertTargetWipeable } from './wipe-check.js';
+import { putBackCommand, readRestoreJournal, removeRestoreJournal, RESTORE_JOURNAL_FORMAT, writeRestoreJournal, type RestoreJournal } from './journal.js';
 import type { TableCheck } from './sql.js';
-import { withConnectionOf, type BucketSettings } from '../s3/client.js';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
 import { restoreMedia, verifyMediaPresent, type MediaRestoreResult } from '../media/media.js';
 import { BackupStore } from '../s3/store.js';
+import { findLatestValid, manifestProblem } from '../list/latest.js';
 import { formatBytes } from '../streams.js';
 
 export const DEFAULT_PARALLEL_THRESHOLD_MB = 1024;
-export const DEFAULT_JOBS = 2;
+/**
+ * One job, so the default is the streamed one-transaction restore at every size: it needs no local disk
+ * and no pre-restore backup, and it is atomic. The parallel path is opt-in (docs/restore.md has the
+ * measurements behind this choice).
+ */
+export const DEFAULT_JOBS = 1;
 
 /**
  * Who is asking. In GitHub Actions the run's event and actor decide; outside (the CLI on a laptop or in
@@ -82,6 +92,11 @@ export interface RestoreOptions {
   media?: BucketSettings;
   /** Restore only the database of a backup that also holds media. */
   skipMedia?: boolean;
+  /** Grants from the source: 'drop' (default; no grants, everything owned by the target's role) or 'keep'. */
+  privileges?: PrivilegesMode;
+  /** Aborted on SIGINT/SIGTERM: the restore rolls back (or, on the parallel path, puts the target back). */
+  signal?: AbortSignal;
+  progressIntervalMs?: number;
   caller: RestoreCaller;
   env?: NodeJS.ProcessEnv;
 }
@@ -107,6 +122,10 @@ export interface RestoreResult {
   preRestoreBackupId?: string;
   /** Per-table comparison with the backup's row counts; null when the backup recorded none. */
   checks: TableCheck[] | null;
+  privileges: PrivilegesMode;
+  /** With privileges: keep, grants skipped because the target lacks their roles (the first 200, and the count). */
+  skippedGrants: SkippedGrant[];
+  skippedGrantCount: number;
   durationMs: number;
   pgRestoreVersion: string;
   /** What the media mirror did; absent when the backup holds no media or it was skipped. */
@@ -140,13 +159,15 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
 
   const store = new BackupStore(options.bucket);
   await store.assertReachable();
-  const manifest = await resolveBackup(store, options, log);
 
   const connection = parseDatabaseUrl(options.databaseUrl);
   const client = await connectOrExplain(connection);
   const server = await readServerInfo(client).finally(() => client.end().catch(() => undefined));
   const pgRestore = await choosePgTool('pg_restore', server, options.pgRestorePath, env);
   const psql = await choosePsql(pgRestore, server, env);
+  // Before anything else: an earlier parallel restore into this space that never finished is undone first.
+  await completeInterruptedRestore(store, options.targetSpace, { pgRestore, psql }, connection, env, log);
+  const manifest = await resolveBackup(store, options, log);
   const dumpMajor = Number.parseInt(manifest.database.pgDumpVersion, 10);
   if (Number.isFinite(dumpMajor) && dumpMajor > pgRestore.major) {
     throw refuse(
@@ -157,28 +178,51 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
   const tools: RestoreTools = { pgRestore, psql };
   log.info(`Target ${connection.description}: PostgreSQL ${server.version}; using ${pgRestore.path} (${pgRestore.version}) and ${psql.path}.`);
 
+  // Before anything is downloaded: a target holding objects this role may not drop is refused at once,
+  // naming them all (the wipe checks again inside the restore's transaction).
+  await assertTargetWipeable(connection);
   const mediaTarget = chooseMediaTarget(manifest, options, log);
-  const workDir = await mkdtemp(join(env.RUNNER_TEMP || tmpdir(), 'lifeboat-restore-'));
+  // Before anything touches the target database: a media bucket that cannot take the backup's objects
+  // would otherwise be found only after the database had been replaced.
+  if (mediaTarget) await assertMediaTargetWritable(mediaTarget);
+  const privileges = options.privileges ?? 'drop';
+  const artifact = databaseArtifact(manifest);
+  const size = artifact.uncompressedSize;
+  const parallel = options.jobs > 1 && size >= options.parallelThresholdBytes;
+  const workDir = parallel ? await mkdtemp(join(env.RUNNER_TEMP || tmpdir(), 'lifeboat-restore-')) : undefined;
   try {
-    const archive = await log.group(`Verify backup ${manifest.id}`, async () => {
-      const verified = await fetchAndVerify(store, manifest, workDir, pgRestore, log);
+    // Verify before touching the target: pg_restore reads the archive's table of contents, every byte
+    // stored is hashed against the manifest, and every media object's content is present. The parallel
+    // path's download then also checks the bytes it writes; the streamed path checks them as it applies.
+    const archiveFile = await log.group(`Verify backup ${manifest.id}`, async () => {
+      const file = workDir ? await downloadArchive(store, manifest, artifact, workDir, log) : undefined;
+      if (!file) await verifyStoredArtifact(store, manifest, artifact, log);
+      const entries = await readTableOfContents(store, manifest, artifact, pgRestore);
+      log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries} entries.`);
       if (mediaTarget && manifest.media) {
         await verifyMediaPresent(manifest.media, store);
         log.info(`All ${manifest.media.totals.objects} media objects' content is present in the backup bucket.`);
       }
-      return verified;
+      return file;
     });
     // The database first: its restore is all-or-nothing. The media mirror follows only once it succeeded.
     const withMedia = async <T extends object>(result: T): Promise<T & { media?: RestoreResult['media'] }> => {
       if (!mediaTarget || !manifest.media) return result;
-      const media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media!, store, mediaTarget, log));
+      let media: MediaRestoreResult;
+      try {
+        media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media!, store, mediaTarget, log));
+      } catch (error) {
+        throw new LifeboatError(
+          `The database of ${targetSpace} was restored from ${manifest.id} and verified, but restoring the media into s3://${mediaTarget.bucket} ('media-bucket') failed: ` +
+            `${describeS3Failure(error)} Fix the media bucket and run the same restore again; it copies only the media that still differ.`,
+          { cause: error },
+        );
+      }
       return { ...result, media: { ...media, bucket: mediaTarget.bucket } };
     };
     const expected = manifest.database.tables;
     if (!expected) log.warning(`Backup ${manifest.id} recorded no row counts, so the restored data cannot be checked against it.`);
 
-    const size = archive.artifact.uncompressedSize;
-    const parallel = options.jobs > 1 && size >= options.parallelThresholdBytes;
     const base = {
       manifest,
       sourceSpace,
@@ -187,23 +231,33 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
       authorization,
       jobs: parallel ? options.jobs : 1,
       pgRestoreVersion: pgRestore.version,
+      privileges,
     };
-    if (!parallel) {
-      log.info(`Restoring ${formatBytes(size)} in one transaction: on any error nothing in the target changes.`);
-      const checks = await log.group(`Restore into ${targetSpace} (one transaction)`, () =>
-        applyInOneTransaction(tools, connection, archive, expected, log),
+    const applyOptions = { privileges, signal: options.signal, progressIntervalMs: options.progressIntervalMs };
+    if (!archiveFile) {
+      log.info(`Restoring ${formatBytes(size)} streamed from the bucket in one transaction: on any error or cancellation nothing in the target changes.`);
+      const applied = await log.group(`Restore into ${targetSpace} (one transaction)`, () =>
+        applyInOneTransaction(tools, connection, store, artifact, expected, applyOptions, log),
       );
-      return withMedia({ ...base, method: 'transactional' as const, checks, durationMs: Date.now() - started });
+      return await withMedia({ ...base, method: 'transactional' as const, ...applied, durationMs: Date.now() - started });
     }
 
     log.info(
       `Restoring ${formatBytes(size)} with pg_restore --jobs=${options.jobs} (at least ${formatBytes(options.parallelThresholdBytes)}, the parallel threshold); ` +
         `a pre-restore backup of the target is taken first and restored if anything fails.`,
     );
-    const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env }, tools, store, connection, archive, expected, workDir, log);
-    return withMedia({ ...base, method: 'parallel' as const, checks, preRestoreBackupId, durationMs: Date.now() - started });
+    const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env, privileges }, tools, store, connection, manifest.id, archiveFile, expected, log);
+    return await withMedia({
+      ...base,
+      method: 'parallel' as const,
+      checks,
+      skippedGrants: [],
+      skippedGrantCount: 0,
+      preRestoreBackupId,
+      durationMs: Date.now() - started,
+    });
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    if (workDir) await rm(workDir, { recursive: true, force: true });
   }
 }
 
@@ -224,6 +278,41 @@ function chooseMediaTarget(manifest: Manifest, options: RestoreOptions, log: Log
     );
   }
   return withConnectionOf(options.media, options.bucket);
+}
+
+/** An S3 failure from its code and HTTP status (some servers, like Ceph RGW, send an empty message). */
+function describeS3Failure(error: unknown): string {
+  if (error instanceof LifeboatError) return error.message;
+  const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  const code = e.Code ?? e.name;
+  const status = e.$metadata?.httpStatusCode;
+  const why =
+    code === 'NoSuchBucket' || (status === 404 && code !== 'NoSuchKey')
+      ? 'the bucket does not exist'
+      : code === 'AccessDenied' || status === 403
+        ? 'the credentials are not allowed to write to it'
+        : errorMessage(error) || 'the request failed';
+  return `${why} (${[code, status].filter(Boolean).join(', HTTP ')}).`;
+}
+
+/**
+ * Proves the target media bucket exists and takes writes, with a small probe object put and deleted
+ * again. Refuses, naming the input, before the target database is touched.
+ */
+async function assertMediaTargetWritable(target: BucketSettings): Promise<void> {
+  const client = createS3Client(target);
+  const probeKey = `${normalizePrefix(target.prefix)}.lifeboat-restore-probe-${randomBytes(6).toString('hex')}`;
+  try {
+    await client.send(new PutObjectCommand({ Bucket: target.bucket, Key: probeKey, Body: 'Lifeboat checks it can write here before a restore.\n' }));
+    await client.send(new DeleteObjectCommand({ Bucket: target.bucket, Key: probeKey }));
+  } catch (error) {
+    throw refuse(
+      `Cannot restore the media into s3://${target.bucket} given in 'media-bucket': ${describeS3Failure(error)} Nothing was changed.`,
+      `Check 'media-bucket', 'media-s3-endpoint', 'media-s3-region' and the media bucket's credentials (media-aws-*), or set 'skip-media: true' to restore only the database.`,
+    );
+  } finally {
+    client.destroy();
+  }
 }
 
 async function authorize(policy: Policy, options: RestoreOptions, env: NodeJS.ProcessEnv, log: Logger): Promise<RestoreAuthorization> {
@@ -270,52 +359,59 @@ async function resolveBackup(store: BackupStore, options: RestoreOptions, log: L
   const { sourceSpace } = options;
   const listFix = `List what can be restored with the list action (space: ${sourceSpace}).`;
   const entries = await store.listEntries(sourceSpace);
-  let id: string;
   if (options.backupId === 'latest') {
-    const latest = latestComplete(entries, { space: sourceSpace, trigger: options.trigger });
-    if (!latest) {
-      const which = options.trigger ? ` with trigger '${options.trigger}'` : '';
-      throw refuse(`There is no complete backup of space '${sourceSpace}'${which} in ${store.describe()}.`, `Make one with the backup action first, or check 'source-space', 'trigger' and the bucket inputs. ${listFix}`);
+    let found;
+    try {
+      found = await findLatestValid(store, entries, { space: sourceSpace, trigger: options.trigger });
+    } catch (error) {
+      throw refuse(`The manifests of '${sourceSpace}' cannot be read from ${store.describe()}: ${errorMessage(error)}`, `Check the bucket inputs and credentials. ${listFix}`);
     }
-    id = latest.id;
-    log.info(`Latest complete backup of '${sourceSpace}'${options.trigger ? ` (${options.trigger})` : ''}: ${id}.`);
-  } else {
-    id = options.backupId;
-    const entry = entries.find((e) => e.id === id);
-    if (!entry) {
-      throw refuse(`Backup ${id} does not exist in space '${sourceSpace}' of ${store.describe()}.`, `Check 'backup-id' and 'source-space'. ${listFix}`);
+    const which = options.trigger ? ` with trigger '${options.trigger}'` : '';
+    // A broken newer backup is reported, never chosen: `latest` is the newest one that can be trusted.
+    for (const { entry, problem } of found.invalid) {
+      log.warning(`Skipping backup ${entry.id}, newer than the one restored: its manifest is invalid, so it cannot be trusted. ${problem}`);
     }
-    if (entry.status !== 'complete') {
-      throw refuse(
-        `Backup ${id} of space '${sourceSpace}' is incomplete (it has no manifest: it failed, was interrupted or is still running).`,
-        `Restore a complete backup instead. ${listFix}`,
-      );
+    if (!found.latest) {
+      const skipped = found.invalid.length ? ` (${found.invalid.length} backup(s) with an invalid manifest were skipped: ${found.invalid.map((i) => i.entry.id).join(', ')})` : '';
+      throw refuse(`There is no complete backup of space '${sourceSpace}'${which} with a valid manifest in ${store.describe()}${skipped}.`, `Make one with the backup action first, or check 'source-space', 'trigger' and the bucket inputs. ${listFix}`);
     }
+    const { entry, manifest } = found.latest;
+    log.info(
+      `Latest complete backup of '${sourceSpace}'${options.trigger ? ` (${options.trigger})` : ''} with a valid manifest: ${entry.id}` +
+        `${found.invalid.length ? ` (the newer ${found.invalid.map((i) => i.entry.id).join(', ')} ${found.invalid.length === 1 ? 'has' : 'have'} an invalid manifest)` : ''}.`,
+    );
+    return manifest;
   }
-  let manifest: Manifest;
+  const id = options.backupId;
+  const entry = entries.find((e) => e.id === id);
+  if (!entry) {
+    throw refuse(`Backup ${id} does not exist in space '${sourceSpace}' of ${store.describe()}.`, `Check 'backup-id' and 'source-space'. ${listFix}`);
+  }
+  if (entry.status !== 'complete') {
+    throw refuse(
+      `Backup ${id} of space '${sourceSpace}' is incomplete (it has no manifest: it failed, was interrupted or is still running).`,
+      `Restore a complete backup instead. ${listFix}`,
+    );
+  }
+  let manifest: Manifest | string;
   try {
-    manifest = await store.getManifest(sourceSpace, id);
+    manifest = await manifestProblem(store, entry);
   } catch (error) {
     throw refuse(`The manifest of backup ${id} cannot be read: ${errorMessage(error)}`, `Restore another backup. ${listFix}`);
   }
-  if (manifest.id !== id || manifest.space !== sourceSpace) {
-    throw refuse(
-      `The manifest stored for backup ${id} of '${sourceSpace}' describes backup ${manifest.id} of '${manifest.space}'; the bucket has been tampered with or mixed up.`,
-      `Restore another backup. ${listFix}`,
-    );
-  }
+  if (typeof manifest === 'string') throw refuse(`The manifest of backup ${id} cannot be read: ${manifest}`, `Restore another backup. ${listFix}`);
   return manifest;
 }
 
 /** The parallel path: pre-restore backup, wipe, pg_restore --jobs, check; on failure, back to the pre-restore backup. */
 async function restoreWithSafetyNet(
-  options: RestoreOptions & { env: NodeJS.ProcessEnv },
+  options: RestoreOptions & { env: NodeJS.ProcessEnv; privileges: PrivilegesMode },
   tools: RestoreTools,
   store: BackupStore,
   connection: DatabaseConnection,
-  archive: VerifiedArchive,
+  backupId: string,
+  archiveFile: string,
   expected: readonly TableCount[] | null,
-  workDir: string,
   log: Logger,
 ): Promise<{ checks: TableCheck[] | null; preRestoreBackupId: string }> {
   const siblingPgDump = join(dirname(tools.pgRestore.path), 'pg_dump');
@@ -344,11 +440,29 @@ async function restoreWithSafetyNet(
   }
   const preId = pre.manifest.id;
   log.info(`Pre-restore backup ${preId} taken (${pre.location}).`);
-
+  const journal: RestoreJournal = {
+    format: RESTORE_JOURNAL_FORMAT,
+    targetSpace: options.targetSpace,
+    target: connection.description,
+    sourceSpace: options.sourceSpace,
+    backupId,
+    preRestoreBackupId: preId,
+    startedAt: new Date().toISOString(),
+    ...(provenanceFromEnv(options.env)?.runUrl ? { runUrl: provenanceFromEnv(options.env)!.runUrl } : {}),
+  };
   try {
-    return await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
-      await wipeInOwnTransaction(connection, !archive.createsPublicSchema);
-      await restoreInParallel(tools, connection, archive, options.jobs);
+    await writeRestoreJournal(store, journal);
+  } catch (error) {
+    throw new LifeboatError(`Could not write the restore journal ${store.restoreJournalKey(options.targetSpace)}, so the restore did not start and the target is unchanged: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  }
+
+  let result: { checks: TableCheck[] | null; preRestoreBackupId: string };
+  try {
+    result = await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
+      await wipeInOwnTransaction(connection, true);
+      await restoreInParallel(tools, connection, archiveFile, options.jobs, options.privileges);
       const checks = expected ? await verifyTarget(connection, expected) : null;
       if (checks) log.info(`Row counts of ${checks.length} tables match the backup.`);
       return { checks, preRestoreBackupId: preId };
@@ -358,21 +472,80 @@ async function restoreWithSafetyNet(
     log.warning(`The parallel restore failed: ${cause}\nRolling the target back to the pre-restore backup ${preId}.`);
     try {
       await log.group(`Roll back ${options.targetSpace} to ${preId}`, async () => {
-        const preArchive = await fetchAndVerify(store, pre.manifest, await mkdtemp(join(workDir, 'pre-restore-')), tools.pgRestore, log);
-        await applyInOneTransaction(tools, connection, preArchive, pre.manifest.database.tables, log);
+        // Streamed in one transaction, with no cancellation signal: the put-back must finish.
+        await applyInOneTransaction(tools, connection, store, databaseArtifact(pre.manifest), pre.manifest.database.tables, { privileges: 'keep' }, log);
       });
     } catch (rollbackError) {
       const why = rollbackError instanceof RolledBackError ? rollbackError.detail : errorMessage(rollbackError);
       throw new LifeboatError(
         `The parallel restore failed (${cause}), and rolling back to the pre-restore backup ${preId} failed too (${why}). ` +
-          `The target may be partly restored. Its state before the restore is saved as backup ${preId} in space '${options.targetSpace}'; ` +
-          `restore it with backup-id: ${preId}, source-space: ${options.targetSpace}, target-space: ${options.targetSpace} (the policy must allow ${options.targetSpace} → ${options.targetSpace}).`,
+          `The target may be partly restored. Its state before the restore is saved as backup ${preId} in space '${options.targetSpace}', ` +
+          `and the restore journal stays, so the next restore into '${options.targetSpace}' completes the put-back before anything else; ` +
+          `or ${putBackCommand(journal)}.`,
         { cause: error },
       );
     }
+    await removeRestoreJournal(store, options.targetSpace).catch((journalError: unknown) =>
+      log.warning(`The target is back to ${preId}, but the restore journal could not be removed (${errorMessage(journalError)}); the next restore into '${options.targetSpace}' will put it back to ${preId} again, which is harmless.`),
+    );
     throw new LifeboatError(
       `The parallel restore failed: ${cause}\nThe target was rolled back to the pre-restore backup ${preId}, taken just before the restore: it is as it was.`,
       { cause: error },
     );
   }
+  try {
+    await removeRestoreJournal(store, options.targetSpace);
+  } catch (error) {
+    // A journal left behind would make the next restore undo this one: that must not pass in silence.
+    throw new LifeboatError(
+      `The restore into '${options.targetSpace}' succeeded and was verified, but its journal ${store.restoreJournalKey(options.targetSpace)} could not be deleted (${errorMessage(error)}). ` +
+        `Delete it by hand; otherwise the next restore into '${options.targetSpace}' puts the target back to the pre-restore backup ${preId} first.`,
+      { cause: error },
+    );
+  }
+  return result;
+}
+
+/**
+ * An earlier parallel restore into this space was interrupted (its process killed, its runner lost, the
+ * server crashed) after the wipe: the journal says so. The target is put back to that restore's
+ * pre-restore backup, in one transaction, before this run does anything else; then the journal is removed.
+ */
+async function completeInterruptedRestore(
+  store: BackupStore,
+  targetSpace: string,
+  tools: RestoreTools,
+  connection: DatabaseConnection,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<void> {
+  const journal = await readRestoreJournal(store, targetSpace);
+  if (!journal) return;
+  const preId = journal.preRestoreBackupId;
+  const what = `A parallel restore of ${journal.backupId} into '${targetSpace}' (${journal.target}), started ${journal.startedAt}${journal.runUrl ? ` by ${journal.runUrl}` : ''}, did not finish`;
+  if (journal.target !== connection.description) {
+    throw refuse(
+      `${what}, and its target may be half-restored; this run's 'database-url' is ${connection.description}, a different database, so Lifeboat will not put it back from here.`,
+      `Run the restore with the 'database-url' of ${journal.target} to complete the put-back first, or ${putBackCommand(journal)}.`,
+    );
+  }
+  log.warning(`${what}: the target may be half-restored. Putting it back to the pre-restore backup ${preId} before anything else.`);
+  const dir = await mkdtemp(join(env.RUNNER_TEMP || tmpdir(), 'lifeboat-put-back-'));
+  try {
+    await log.group(`Complete the put-back of ${targetSpace} to ${preId}`, async () => {
+      const preManifest = await store.getManifest(targetSpace, preId);
+      await applyInOneTransaction(tools, connection, store, databaseArtifact(preManifest), preManifest.database.tables, { privileges: 'keep' }, log);
+    });
+  } catch (error) {
+    const why = error instanceof RolledBackError ? error.detail : errorMessage(error);
+    throw new LifeboatError(
+      `${what}, and putting the target back to the pre-restore backup ${preId} failed: ${why}. Nothing else was done; the journal stays, so the next restore into '${targetSpace}' tries again. ` +
+        `Fix the cause, or ${putBackCommand(journal)}.`,
+      { cause: error },
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  await removeRestoreJournal(store, targetSpace);
+  log.info(`The target is back to the pre-restore backup ${preId}, as it was before the interrupted restore; its journal is removed.`);
 }

@@ -5,6 +5,7 @@
  *   <prefix>backups/<space>/<backup-id>/<artifact files>    e.g. database.pgdump.zst
  *   <prefix>media/sha256/<ab>/<sha256>                       media content, shared between backups
  *   <prefix>prune-journal/<run>.json                        what a prune is deleting, until it is done
+ *   <prefix>restore-journal/<target-space>.json             a parallel restore in progress, until it is done or undone
  *
  * Ids sort by time, so a listing comes back oldest first within a space.
  */
@@ -104,6 +105,11 @@ export class BackupStore {
 
   manifestKey(space: string, id: string): string {
     return this.artifactKey(space, id, MANIFEST_FILE);
+  }
+
+  /** Where a parallel restore records, until it is done, which pre-restore backup undoes it (one per target space). */
+  restoreJournalKey(targetSpace: string): string {
+    return `${this.prefix}restore-journal/${targetSpace}.json`;
   }
 
   /** Where prunes record what they are deleting (outside backups/, so listings of backups never see it). */
