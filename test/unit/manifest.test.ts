@@ -3,7 +3,7 @@
  * must be required and typed, and a manifest that breaks any of them must be refused with the field named.
  */
 import { describe, expect, it } from 'vitest';
-import { COMPRESSIONS, MANIFEST_FORMAT, parseManifest, provenanceFromEnv, serializeManifest, type Manifest } from '../../src/domain/manifest.js';
+import { COMPRESSIONS, InvalidManifestError, MANIFEST_FORMAT, parseManifest, provenanceFromEnv, serializeManifest, type Manifest } from '../../src/domain/manifest.js';
 
 const SHA = 'a'.repeat(64);
 const MD5 = 'b'.repeat(32);
@@ -146,6 +146,19 @@ describe('manifest schema', () => {
 
   it("names the whole document as '/' when the manifest is not an object", () => {
     expect(refusal('[]')).toBe(`The manifest at s3://bucket/dev/x/manifest.json does not match ${MANIFEST_FORMAT}: / must be object`);
+  });
+});
+
+describe('invalid manifests', () => {
+  it('are refused with an error named InvalidManifestError', () => {
+    let caught: unknown;
+    try {
+      parseManifest('{', 'm');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(InvalidManifestError);
+    expect((caught as Error).name).toBe('InvalidManifestError');
   });
 });
 
