@@ -85972,6 +85972,107 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __nccwpck_require__(8474);
+;// CONCATENATED MODULE: ./src/engine/s3/errors.ts
+/**
+ * One place that turns an S3 error into a sentence a user can act on, from what every S3 implementation
+ * sends reliably: the error code (err.name / Code), the HTTP status ($metadata.httpStatusCode) and, for
+ * network failures, the system error code. The server's <Message> is added only when it says something:
+ * Ceph RGW sends an empty one, which the SDK reports as "UnknownError", and a HEAD response has no body
+ * at all.
+ */
+const BY_CODE = {
+    NoSuchBucket: 'the bucket does not exist',
+    NoSuchKey: 'the object does not exist',
+    NoSuchUpload: 'the multipart upload no longer exists',
+    AccessDenied: 'access denied: the credentials are not allowed to do this',
+    AllAccessDisabled: 'all access to this bucket has been disabled',
+    AccountProblem: 'the account has a problem that prevents this',
+    InvalidAccessKeyId: 'the access key ID is not known to the store',
+    SignatureDoesNotMatch: 'the secret access key does not match the access key ID',
+    ExpiredToken: 'the credentials have expired',
+    TokenRefreshRequired: 'the credentials have expired',
+    InvalidToken: 'the session token is not valid',
+    RequestTimeTooSkewed: "the machine's clock differs too much from the store's",
+    PermanentRedirect: "the bucket is in another region or behind another endpoint; check the region and endpoint",
+    AuthorizationHeaderMalformed: 'the request was signed for the wrong region; check the region',
+    InvalidBucketName: 'the bucket name is not valid',
+    PreconditionFailed: 'the object changed (its ETag no longer matches)',
+    BadDigest: 'the bytes the store received do not match their Content-MD5',
+    InvalidDigest: 'the Content-MD5 sent is not valid',
+    EntityTooLarge: 'the object is larger than the store allows',
+    QuotaExceeded: 'the quota of the bucket or account is exceeded',
+    SlowDown: 'the store is throttling requests (slow down)',
+    InternalError: 'the store failed internally',
+    ServiceUnavailable: 'the store is unavailable',
+    NotImplemented: 'the store does not implement this request',
+    WireIntegrityError: 'the bytes were changed on the way to the store',
+};
+const BY_STATUS = {
+    301: 'the bucket is in another region or behind another endpoint; check the region and endpoint',
+    400: 'the store refused the request as invalid',
+    401: 'the store did not accept the credentials',
+    403: 'access denied: the credentials are not allowed to do this',
+    404: 'not found: the bucket or object does not exist',
+    405: 'the store does not allow this request here',
+    409: 'the request conflicts with the state of the bucket',
+    412: 'the object changed (its ETag no longer matches)',
+    416: 'the requested byte range is not in the object',
+    429: 'the store is throttling requests',
+    500: 'the store failed internally',
+    501: 'the store does not implement this request',
+    502: 'a gateway in front of the store failed',
+    503: 'the store is unavailable or throttling requests',
+    504: 'a gateway in front of the store timed out',
+};
+const BY_SYSTEM_CODE = {
+    ECONNREFUSED: 'nothing answers at the endpoint (connection refused); check the endpoint',
+    ENOTFOUND: "the endpoint's host name does not resolve; check the endpoint",
+    EAI_AGAIN: "the endpoint's host name could not be resolved just now (DNS failure)",
+    ETIMEDOUT: 'the connection to the endpoint timed out',
+    ECONNRESET: 'the connection to the store was reset',
+    EPIPE: 'the connection to the store broke',
+    EHOSTUNREACH: 'the endpoint cannot be reached from this machine',
+    ENETUNREACH: 'the network of the endpoint cannot be reached from this machine',
+    CERT_HAS_EXPIRED: "the endpoint's TLS certificate has expired",
+    DEPTH_ZERO_SELF_SIGNED_CERT: "the endpoint's TLS certificate is self-signed and not trusted",
+    SELF_SIGNED_CERT_IN_CHAIN: "the endpoint's TLS certificate chain is not trusted",
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the endpoint's TLS certificate cannot be verified",
+    ERR_TLS_CERT_ALTNAME_INVALID: "the endpoint's TLS certificate is for another host name",
+};
+function systemCode(error, depth = 0) {
+    if (!error || depth > 3)
+        return undefined;
+    if (error.code && BY_SYSTEM_CODE[error.code])
+        return error.code;
+    for (const inner of error.errors ?? []) {
+        const code = systemCode(inner, depth + 1);
+        if (code)
+            return code;
+    }
+    return systemCode(error.cause, depth + 1);
+}
+/** The user-facing sentence for an S3 or network error, or undefined for anything else. */
+function describeS3Error(error) {
+    if (typeof error !== 'object' || error === null)
+        return undefined;
+    const e = error;
+    const status = e.$metadata?.httpStatusCode;
+    const code = e.Code ?? (e.name && e.name !== 'Error' && e.name !== 'UnknownError' ? e.name : undefined);
+    const network = systemCode(e);
+    if (status === undefined && network)
+        return `${BY_SYSTEM_CODE[network]} (${network})`;
+    if (status === undefined && (code === undefined || BY_CODE[code] === undefined))
+        return undefined;
+    const meaning = (code && BY_CODE[code]) ?? (status !== undefined ? BY_STATUS[status] : undefined) ?? (status !== undefined && status >= 500 ? 'the store failed' : 'the store refused the request');
+    const labels = [code, status !== undefined ? `HTTP ${status}` : undefined].filter(Boolean).join(', ');
+    const message = e.message?.trim();
+    const squeezed = (text) => text.toLowerCase().replace(/[^a-z]/g, '');
+    const informative = message && message !== 'UnknownError' && !/^\d{3}$/.test(message) && squeezed(message) !== squeezed(code ?? '') && squeezed(message) !== squeezed(meaning);
+    return `${meaning} (${labels})${informative ? `: ${message}` : ''}`;
+}
+
 ;// CONCATENATED MODULE: ./src/engine/secrets.ts
 /**
  * Secret redaction. Every secret Lifeboat learns (database passwords, S3 keys, tokens) is
@@ -86017,6 +86118,7 @@ function resetSecretsForTests() {
 
 ;// CONCATENATED MODULE: ./src/engine/errors.ts
 
+
 /**
  * An error the user can fix: bad input, a missing tool, a refused operation. Its message names
  * the input or condition and says what to do. Anything else that escapes is a bug or an outage.
@@ -86027,8 +86129,106 @@ class LifeboatError extends Error {
         this.name = 'LifeboatError';
     }
 }
+/** The message of any error; S3 and network errors are described from their code and HTTP status (s3/errors.ts). */
 function errorMessage(error) {
+    if (error instanceof LifeboatError)
+        return error.message;
+    const described = describeS3Error(error);
+    if (described !== undefined)
+        return secrets_redact(described);
     return secrets_redact(error instanceof Error ? error.message : String(error));
+}
+
+;// CONCATENATED MODULE: ./src/engine/cancellation.ts
+/**
+ * Cancellation. A cancelled GitHub Actions job gets SIGINT, then SIGTERM 7.5 s later, then SIGKILL
+ * 2.5 s after that; `kill` and Ctrl-C send the same signals to the CLI. Node's default for both is to
+ * exit at once, which would leave pg_dump running and multipart uploads open (their parts stay billed,
+ * and nothing ever removes them).
+ *
+ * So the entry points run an operation inside `cancellable`: one AbortController for the operation,
+ * aborted by the first SIGINT or SIGTERM with a CancelledError as its reason. The operation passes the
+ * signal down: it stops pg_dump, and the S3 clients made with it fail every request at once, except
+ * AbortMultipartUpload (see s3/client.ts), so every open multipart upload is aborted on the way out.
+ * The operation then fails with the CancelledError: the run is never mistaken for a success.
+ */
+
+
+const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 };
+/** The reason an operation stopped: a signal, not a fault. */
+class CancelledError extends LifeboatError {
+    signalName;
+    constructor(signalName, operation, 
+    /** The operation's own account of the state it left, when it has a better one than the generic sentence. */
+    account) {
+        super(account
+            ? `The ${operation} was cancelled (${signalName}). ${account}`
+            : `The ${operation} was cancelled (${signalName}): it was stopped and its uploads aborted; nothing was recorded as complete.`);
+        this.signalName = signalName;
+        this.name = 'CancelledError';
+    }
+    /** The exit status a shell expects after this signal: 128 + its number. */
+    get exitCode() {
+        return 128 + SIGNAL_NUMBERS[this.signalName];
+    }
+}
+/** The cancellation reason, if `signal` was aborted by a cancellation; for turning any downstream error back into it. */
+function cancellationOf(signal) {
+    return signal?.aborted && signal.reason instanceof CancelledError ? signal.reason : undefined;
+}
+let active = 0;
+/** True while an operation runs inside `cancellable`: other signal handlers (the CLI's unbinding) leave the signals to it. */
+function cancellationHandled() {
+    return active > 0;
+}
+/**
+ * Runs `work` with a signal that SIGINT and SIGTERM abort, and waits for it to finish cleaning up.
+ * Repeated signals do not cut the clean-up short (the runner sends SIGTERM after SIGINT); only the
+ * grace period does.
+ */
+async function cancellable(log, options, work) {
+    const controller = new AbortController();
+    // Every request of the operation listens to this signal; dozens at once is expected, not a leak.
+    (0,external_node_events_.setMaxListeners)(0, controller.signal);
+    let forced;
+    const handlers = Object.keys(SIGNAL_NUMBERS).map((name) => {
+        const handler = () => {
+            if (controller.signal.aborted) {
+                log.warning(`${name} received: still stopping the ${options.operation} cleanly…`);
+                return;
+            }
+            log.warning(`${name} received: cancelling the ${options.operation}, stopping pg_dump and aborting uploads…`);
+            const reason = new CancelledError(name, options.operation);
+            controller.abort(reason);
+            forced = setTimeout(() => {
+                log.warning(`The ${options.operation} did not stop within ${Math.round((options.graceMs ?? 8000) / 1000)} s of ${name}; exiting anyway.`);
+                process.exit(reason.exitCode);
+            }, options.graceMs ?? 8000);
+        };
+        process.on(name, handler);
+        return [name, handler];
+    });
+    active++;
+    try {
+        const result = await work(controller.signal);
+        // A cancellation that came too late to stop anything still fails the run: the user asked for it to stop.
+        controller.signal.throwIfAborted();
+        return result;
+    }
+    catch (error) {
+        const cancelled = cancellationOf(controller.signal);
+        if (!cancelled || error instanceof CancelledError)
+            throw error;
+        if (options.keepAccount && error instanceof LifeboatError)
+            throw new CancelledError(cancelled.signalName, options.operation, error.message);
+        throw cancelled;
+    }
+    finally {
+        active--;
+        clearTimeout(forced);
+        for (const [name, handler] of handlers)
+            process.off(name, handler);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/engine/logger.ts
@@ -86208,6 +86408,13 @@ const schema = {
                             metadata: { type: 'object', additionalProperties: { type: 'string' } },
                             etag: { type: 'string' },
                             lastModified: { type: 'string' },
+                            verified: { type: 'boolean' },
+                            cacheControl: { type: 'string' },
+                            contentDisposition: { type: 'string' },
+                            contentEncoding: { type: 'string' },
+                            contentLanguage: { type: 'string' },
+                            expires: { type: 'string' },
+                            websiteRedirectLocation: { type: 'string' },
                         },
                     },
                 },
@@ -86307,59 +86514,6 @@ function clock_now(env = process.env) {
 
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(1421);
-;// CONCATENATED MODULE: ./src/engine/postgres/dump.ts
-/**
- * Running pg_dump as a stream. The dump's output is passed on only as far as its exit status
- * allows: the stream does not end until pg_dump has exited, and ends with an error unless it
- * exited 0. Without that gate a dump cut short would still end the upload cleanly, and a failed
- * backup would look like a good one.
- */
-
-
-
-
-const STDERR_LIMIT = 16 * 1024;
-function startPgDump(tool, connection, options) {
-    const args = ['--format=custom', '--compress=0', '--no-password', `--dbname=${connection.urlWithoutPassword}`];
-    if (options.snapshot)
-        args.push(`--snapshot=${options.snapshot}`);
-    const child = (0,external_node_child_process_.spawn)(tool.path, args, {
-        env: { ...process.env, ...connection.env, PGAPPNAME: 'lifeboat-pg_dump' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => {
-        stderr = (stderr + chunk.toString()).slice(-STDERR_LIMIT);
-    });
-    const exited = new Promise((resolve) => {
-        child.on('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
-        child.on('close', (code, signal) => resolve({ code, signal }));
-    });
-    const output = new external_node_stream_.Transform({
-        transform(chunk, _encoding, callback) {
-            callback(null, chunk);
-        },
-        flush(callback) {
-            void exited.then(({ code, signal, spawnError }) => {
-                if (code === 0)
-                    return callback();
-                const how = spawnError ? `could not start (${spawnError.message})` : signal ? `was killed by ${signal}` : `exited with code ${code}`;
-                callback(new LifeboatError(`pg_dump ${how}.${stderr.trim() ? `\npg_dump said:\n${secrets_redact(stderr.trim())}` : ''}`));
-            });
-        },
-    });
-    child.stdout.on('error', (error) => output.destroy(error));
-    child.stdout.pipe(output);
-    child.on('error', (error) => output.destroy(new LifeboatError(`pg_dump could not start: ${error.message}`)));
-    return {
-        output,
-        kill() {
-            if (child.exitCode === null)
-                child.kill('SIGTERM');
-        },
-    };
-}
-
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
@@ -86402,7 +86556,45 @@ const defaults = lib.defaults
 
 
 const execFileAsync = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
+/** The libpq URL parameters Lifeboat accepts, and the environment variable each one travels in. */
+const QUERY_PARAMETER_ENV = {
+    host: 'PGHOST',
+    hostaddr: 'PGHOSTADDR',
+    port: 'PGPORT',
+    dbname: 'PGDATABASE',
+    user: 'PGUSER',
+    password: 'PGPASSWORD',
+    passfile: 'PGPASSFILE',
+    sslmode: 'PGSSLMODE',
+    sslrootcert: 'PGSSLROOTCERT',
+    sslcert: 'PGSSLCERT',
+    sslkey: 'PGSSLKEY',
+    sslcrl: 'PGSSLCRL',
+    sslnegotiation: 'PGSSLNEGOTIATION',
+    requiressl: 'PGREQUIRESSL',
+    channel_binding: 'PGCHANNELBINDING',
+    gssencmode: 'PGGSSENCMODE',
+    connect_timeout: 'PGCONNECT_TIMEOUT',
+    target_session_attrs: 'PGTARGETSESSIONATTRS',
+    application_name: 'PGAPPNAME',
+    options: 'PGOPTIONS',
+};
+/** Connection variables of the runner's own environment that would otherwise override or redirect the URL's. */
+const INHERITED_TARGET_VARIABLES = ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSERVICE'];
+/** A long dump or restore must not be cut off by server-side timeouts meant for the application. */
+const NO_TIMEOUTS = '-c statement_timeout=0 -c idle_in_transaction_session_timeout=0 -c lock_timeout=0';
+function decodeComponent(raw, part, inputName) {
+    try {
+        return decodeURIComponent(raw);
+    }
+    catch {
+        // Do not echo the value: it may be the password.
+        throw new LifeboatError(`Input '${inputName}' has a malformed percent-encoding in its ${part}: a '%' must be followed by two hexadecimal digits. ` +
+            `Write a literal '%' as %25 (percent-encode special characters: encodeURIComponent in JavaScript, urllib.parse.quote in Python).`);
+    }
+}
 function parseDatabaseUrl(raw, inputName = 'database-url') {
+    registerSecret(raw.trim());
     let url;
     try {
         url = new URL(raw.trim());
@@ -86414,27 +86606,67 @@ function parseDatabaseUrl(raw, inputName = 'database-url') {
     if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
         throw new LifeboatError(`Input '${inputName}' uses the scheme '${url.protocol.replace(/:$/, '')}'; Lifeboat needs a postgres:// or postgresql:// URL.`);
     }
-    const password = url.password ? decodeURIComponent(url.password) : undefined;
-    registerSecret(password);
-    registerSecret(raw);
-    if (!url.pathname || url.pathname === '/') {
+    const params = new Map();
+    for (const [name, value] of url.searchParams)
+        params.set(name, value);
+    // Secrets first, in every form they can appear in, before anything can fail and print a message.
+    const queryPassword = params.get('password');
+    registerSecret(url.password);
+    registerSecret(queryPassword);
+    const rawQueryPassword = /[?&]password=([^&#]*)/.exec(raw)?.[1];
+    registerSecret(rawQueryPassword);
+    const userinfoPassword = url.password ? decodeComponent(url.password, 'password', inputName) : undefined;
+    registerSecret(userinfoPassword);
+    const password = userinfoPassword || queryPassword || undefined;
+    const unknown = [...params.keys()].filter((name) => !(name in QUERY_PARAMETER_ENV));
+    if (unknown.length) {
+        throw new LifeboatError(`Input '${inputName}' has the parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}, which Lifeboat does not know. ` +
+            `Remove ${unknown.length > 1 ? 'them' : 'it'}, or use one of: ${Object.keys(QUERY_PARAMETER_ENV).join(', ')}.`);
+    }
+    const database = params.get('dbname') ?? decodeComponent(url.pathname.slice(1), 'database name', inputName);
+    if (!database) {
         throw new LifeboatError(`Input '${inputName}' names no database. Add it to the path: postgres://user@host:5432/<database>.`);
     }
-    const withoutPassword = new URL(url.toString());
-    withoutPassword.password = '';
-    const database = decodeURIComponent(url.pathname.slice(1));
+    const user = url.username ? decodeComponent(url.username, 'user name', inputName) : params.get('user');
+    const host = params.get('host') ?? url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = params.get('port') ?? url.port;
+    const env = {};
+    for (const [name, value] of params)
+        env[QUERY_PARAMETER_ENV[name]] = value;
+    Object.assign(env, {
+        PGDATABASE: database,
+        ...(host ? { PGHOST: host } : {}),
+        ...(port ? { PGPORT: port } : {}),
+        ...(user ? { PGUSER: user } : {}),
+        ...(password ? { PGPASSWORD: password } : {}),
+        PGOPTIONS: params.has('options') ? `${params.get('options')} ${NO_TIMEOUTS}` : NO_TIMEOUTS,
+        PGAPPNAME: params.get('application_name') ?? 'lifeboat',
+    });
     return {
         url: url.toString(),
-        urlWithoutPassword: withoutPassword.toString(),
         password,
-        description: `${url.hostname}:${url.port || '5432'}/${database}`,
-        env: {
-            ...(password ? { PGPASSWORD: password } : {}),
-            // A long dump must not be cut off by server-side timeouts meant for the application.
-            PGOPTIONS: '-c statement_timeout=0 -c idle_in_transaction_session_timeout=0 -c lock_timeout=0',
-            PGAPPNAME: 'lifeboat',
-        },
+        database,
+        description: `${host || 'localhost'}:${port || '5432'}/${database}`,
+        env,
     };
+}
+/**
+ * For pg_restore, which writes a script to stdout unless it is given --dbname: a connection string
+ * naming only the database (no secret); everything else comes from the environment (libpqEnv).
+ */
+function databaseOnlyArgument(connection) {
+    return `--dbname=dbname='${connection.database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+/**
+ * The environment of a libpq tool (pg_dump, pg_restore, psql) for a connection: the runner's own,
+ * without connection variables that would redirect it, and the connection's. Tools are never given
+ * --dbname, so this is the whole connection.
+ */
+function libpqEnv(connection, applicationName) {
+    const env = { ...process.env };
+    for (const name of INHERITED_TARGET_VARIABLES)
+        delete env[name];
+    return { ...env, ...connection.env, PGAPPNAME: applicationName };
 }
 function connectClient(connection, applicationName = 'lifeboat') {
     // node-postgres lets a connection string override separate options, so the password travels in the URL here.
@@ -86533,8 +86765,65 @@ async function choosePsql(pgRestore, server, env = process.env) {
         `Install a matching client: sudo apt-get install -y postgresql-client-${minimum} (on GitHub's Ubuntu runners add the PGDG repository first: sudo /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y).`);
 }
 
+;// CONCATENATED MODULE: ./src/engine/postgres/dump.ts
+/**
+ * Running pg_dump as a stream. The dump's output is passed on only as far as its exit status
+ * allows: the stream does not end until pg_dump has exited, and ends with an error unless it
+ * exited 0. Without that gate a dump cut short would still end the upload cleanly, and a failed
+ * backup would look like a good one.
+ */
+
+
+
+
+
+const STDERR_LIMIT = 16 * 1024;
+function startPgDump(tool, connection, options) {
+    // No --dbname: the whole connection, password included, goes to libpq through the environment.
+    const args = ['--format=custom', '--compress=0', '--no-password'];
+    if (options.snapshot)
+        args.push(`--snapshot=${options.snapshot}`);
+    const child = (0,external_node_child_process_.spawn)(tool.path, args, {
+        env: libpqEnv(connection, 'lifeboat-pg_dump'),
+        stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+        stderr = (stderr + chunk.toString()).slice(-STDERR_LIMIT);
+    });
+    const exited = new Promise((resolve) => {
+        child.on('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
+        child.on('close', (code, signal) => resolve({ code, signal }));
+    });
+    const output = new external_node_stream_.Transform({
+        transform(chunk, _encoding, callback) {
+            callback(null, chunk);
+        },
+        flush(callback) {
+            void exited.then(({ code, signal, spawnError }) => {
+                if (code === 0)
+                    return callback();
+                const how = spawnError ? `could not start (${spawnError.message})` : signal ? `was killed by ${signal}` : `exited with code ${code}`;
+                callback(new LifeboatError(`pg_dump ${how}.${stderr.trim() ? `\npg_dump said:\n${secrets_redact(stderr.trim())}` : ''}`));
+            });
+        },
+    });
+    child.stdout.on('error', (error) => output.destroy(error));
+    child.stdout.pipe(output);
+    child.on('error', (error) => output.destroy(new LifeboatError(`pg_dump could not start: ${error.message}`)));
+    return {
+        output,
+        kill() {
+            if (child.exitCode === null)
+                child.kill('SIGTERM');
+        },
+    };
+}
+
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(3711);
+// EXTERNAL MODULE: ./node_modules/@smithy/node-http-handler/dist-cjs/index.js
+var node_http_handler_dist_cjs = __nccwpck_require__(1279);
 ;// CONCATENATED MODULE: ./src/engine/concurrency.ts
 /** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
 async function forEachConcurrently(items, limit, work) {
@@ -86567,6 +86856,9 @@ async function forEachConcurrently(items, limit, work) {
 
 
 
+
+
+
 function normalizePrefix(prefix) {
     const trimmed = (prefix ?? '').trim().replace(/^\/+/, '');
     if (!trimmed)
@@ -86580,7 +86872,30 @@ function normalizeEndpoint(endpoint) {
         return undefined;
     return /^https?:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
 }
-function createS3Client(settings, env = process.env) {
+/**
+ * Sends every request with the operation's cancellation signal, so a cancelled operation's uploads,
+ * copies and listings fail at once. Two requests are let through: AbortMultipartUpload
+ * (DELETE ?uploadId=), which is how a cancelled upload cleans up after itself, and
+ * CreateMultipartUpload (POST ?uploads): cut off in flight, the server may still open the upload
+ * without the client ever learning its id, and then nothing could abort it.
+ */
+class CancellableHttpHandler extends node_http_handler_dist_cjs.NodeHttpHandler {
+    cancel;
+    constructor(cancel) {
+        super();
+        this.cancel = cancel;
+    }
+    handle(request, options = {}) {
+        const abortsUpload = request.method === 'DELETE' && request.query?.uploadId !== undefined;
+        const opensUpload = request.method === 'POST' && request.query?.uploads !== undefined;
+        if (abortsUpload || opensUpload)
+            return super.handle(request, options);
+        const signals = [this.cancel, options.abortSignal].filter((s) => s instanceof AbortSignal);
+        // One short-lived signal per request, so the request's listener goes away with it.
+        return super.handle(request, { ...options, abortSignal: AbortSignal.any(signals) });
+    }
+}
+function createS3Client(settings, env = process.env, cancel) {
     if (settings.credentials) {
         registerSecret(settings.credentials.secretAccessKey);
         registerSecret(settings.credentials.sessionToken);
@@ -86589,7 +86904,7 @@ function createS3Client(settings, env = process.env) {
     // The SDK's default integrity protection (aws-chunked bodies with CRC trailers) is rejected by many
     // S3-compatible stores, so with a custom endpoint checksums are sent only where the API requires them.
     const checksums = endpoint ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-    return new dist_cjs.S3Client({
+    const client = new dist_cjs.S3Client({
         region: settings.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
         endpoint,
         forcePathStyle: Boolean(endpoint),
@@ -86597,7 +86912,71 @@ function createS3Client(settings, env = process.env) {
         requestChecksumCalculation: checksums,
         responseChecksumValidation: checksums,
         maxAttempts: 5,
+        ...(cancel ? { requestHandler: new CancellableHttpHandler(cancel) } : {}),
     });
+    addWireIntegrity(client);
+    return client;
+}
+/** The calls that carry object bytes to the store. */
+const WRITES_WITH_BODY = new Set(['PutObjectCommand', 'UploadPartCommand']);
+/** Thrown when the store's ETag for a PUT or part is not the MD5 of the bytes sent: retried, like a dropped connection. */
+class WireIntegrityError extends Error {
+    $retryable = {};
+    constructor(message) {
+        super(message);
+        this.name = 'WireIntegrityError';
+    }
+}
+function bodyBytes(body) {
+    if (typeof body === 'string')
+        return Buffer.from(body, 'utf8');
+    if (body instanceof Uint8Array)
+        return body;
+    return undefined;
+}
+/** An ETag that is an MD5 of the content: 32 hex digits. Multipart ETags end in -<parts>; SSE-KMS and SSE-C ones are not MD5s. */
+function md5OfEtag(etag) {
+    const bare = etag?.replace(/"/g, '').toLowerCase();
+    return bare && /^[0-9a-f]{32}$/.test(bare) ? bare : undefined;
+}
+/**
+ * Integrity on the wire, for every PutObject and UploadPart this client sends (lib-storage's parts
+ * included): each carries a Content-MD5, which the store checks, and the ETag it answers with must
+ * be the MD5 of the bytes sent wherever the ETag is an MD5 (not for SSE-KMS or SSE-C objects). A
+ * mismatch fails that request as retryable, so the SDK sends it again; a part that stays wrong fails
+ * the upload, which is then aborted. With a custom endpoint the SDK itself sends no checksum (see
+ * above), so without this a byte flipped in transit would be stored silently.
+ *
+ * Bodies are buffers here (lib-storage cuts streams into buffered parts); a stream body is passed
+ * through unchecked, and Lifeboat sends none.
+ */
+function addWireIntegrity(client) {
+    const sentMd5 = (headers) => Object.entries(headers).find(([h]) => h.toLowerCase() === 'content-md5')?.[1];
+    // Before signing, so the header is signed with the rest.
+    client.middlewareStack.add((next, context) => async (args) => {
+        const request = args.request;
+        const bytes = WRITES_WITH_BODY.has(context.commandName ?? '') ? bodyBytes(request.body) : undefined;
+        if (bytes && sentMd5(request.headers) === undefined)
+            request.headers['content-md5'] = (0,external_node_crypto_.createHash)('md5').update(bytes).digest('base64');
+        return next(args);
+    }, { step: 'build', name: 'lifeboatContentMd5', override: true });
+    // Inside the retry loop, so a mismatch is sent again.
+    client.middlewareStack.add((next, context) => async (args) => {
+        const result = await next(args);
+        if (!WRITES_WITH_BODY.has(context.commandName ?? ''))
+            return result;
+        const sent = sentMd5(args.request.headers);
+        if (sent === undefined)
+            return result;
+        const expected = Buffer.from(sent, 'base64').toString('hex');
+        const output = result.output;
+        const encrypted = output.SSECustomerAlgorithm !== undefined || (output.ServerSideEncryption ?? '').startsWith('aws:kms');
+        const returned = encrypted ? undefined : md5OfEtag(output.ETag);
+        if (returned !== undefined && returned !== expected) {
+            throw new WireIntegrityError(`The store's ETag ${returned} is not the MD5 ${expected} of the bytes sent: they were changed on the way.`);
+        }
+        return result;
+    }, { step: 'finalizeRequest', priority: 'low', name: 'lifeboatEtagCheck', override: true });
 }
 /** Fills a bucket's unset endpoint, region and credentials from another's: the media bucket from the backup bucket's. */
 function withConnectionOf(settings, from) {
@@ -86621,6 +87000,35 @@ async function listAllObjects(client, bucket, prefix) {
     } while (token);
     return out;
 }
+/** Every open multipart upload under a key prefix, 1,000 per request. */
+async function listOpenUploads(client, bucket, prefix) {
+    const out = [];
+    let keyMarker;
+    let uploadIdMarker;
+    for (;;) {
+        const page = await client.send(new dist_cjs.ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+        for (const u of page.Uploads ?? []) {
+            if (u.Key && u.UploadId)
+                out.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated });
+        }
+        if (!page.IsTruncated || (!page.NextKeyMarker && !page.NextUploadIdMarker))
+            return out;
+        keyMarker = page.NextKeyMarker;
+        uploadIdMarker = page.NextUploadIdMarker;
+    }
+}
+/** Aborts one multipart upload; one that is already gone (NoSuchUpload, 404) counts as aborted. */
+async function abortUpload(client, bucket, upload) {
+    try {
+        await client.send(new dist_cjs.AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.key, UploadId: upload.uploadId }));
+    }
+    catch (error) {
+        const status = error.$metadata?.httpStatusCode;
+        if (error.name === 'NoSuchUpload' || status === 404)
+            return;
+        throw error;
+    }
+}
 /** S3's limit of keys in one DeleteObjects request. */
 const MAX_KEYS_PER_DELETE = 1000;
 /**
@@ -86637,7 +87045,7 @@ async function deleteObjects(client, bucket, keys, options = {}) {
         outcome.requests++;
         try {
             const response = await client.send(new dist_cjs.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-            const errors = new Map((response.Errors ?? []).map((e) => [e.Key, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
+            const errors = new Map((response.Errors ?? []).map((e) => [e.Key, describeS3Error({ Code: e.Code ?? 'Error', message: e.Message, $metadata: {} }) ?? `${e.Code ?? 'Error'}: ${e.Message || 'not deleted'}`]));
             for (const key of batch) {
                 const message = errors.get(key);
                 if (message === undefined)
@@ -86647,9 +87055,7 @@ async function deleteObjects(client, bucket, keys, options = {}) {
             }
         }
         catch (error) {
-            const code = error.name;
-            const text = errorMessage(error);
-            const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
+            const message = errorMessage(error);
             for (const key of batch)
                 outcome.failed.push({ key, message });
         }
@@ -86813,46 +87219,167 @@ async function backupMedia(options) {
     await forEachConcurrently(listed, tuning.concurrency, async (object, index) => {
         const key = object.key.slice(prefix.length);
         const before = previous.get(key);
-        if (before && before.size === object.size && before.etag === object.etag && before.lastModified === object.lastModified) {
+        // Only a record whose bytes were verified when first stored is carried over: an unverified one may
+        // describe other bytes than the object holds, and would be inherited until the object changes.
+        if (before?.verified && before.size === object.size && before.etag === object.etag && before.lastModified === object.lastModified) {
             records[index] = before;
             totals.reusedObjects++;
             totals.reusedBytes += object.size;
             return;
         }
-        const { record, stored } = await copyIntoStore(source, options.source.bucket, object, key, store, tuning, traffic, storedNow);
+        const copied = await copyIntoStore(source, options.source.bucket, object, key, store, tuning, traffic, storedNow, log);
+        if (!copied)
+            return;
+        const { record, stored } = copied;
         records[index] = record;
         if (stored) {
             totals.newObjects++;
-            totals.newBytes += object.size;
+            totals.newBytes += record.size;
         }
         else {
             totals.reusedObjects++;
-            totals.reusedBytes += object.size;
+            totals.reusedBytes += record.size;
         }
     });
+    // Objects deleted between the listing and their read leave holes.
+    records.splice(0, records.length, ...records.filter((r) => r !== undefined));
     totals.objects = records.length;
     totals.bytes = records.reduce((sum, r) => sum + r.size, 0);
     log.info(`Media s3://${options.source.bucket}/${prefix}: ${totals.objects} objects (${formatBytes(totals.bytes)}); ` +
         `${totals.newObjects} new (${formatBytes(totals.newBytes)}), ${totals.reusedObjects} reused (${formatBytes(totals.reusedBytes)}).`);
     return { record: { bucket: options.source.bucket, prefix, objects: records, totals }, traffic };
 }
-/** Copies one changed or new object into content-addressed storage; returns whether its content was new. */
-async function copyIntoStore(source, bucket, object, key, store, tuning, traffic, storedNow) {
-    const response = await source.send(new dist_cjs.GetObjectCommand({ Bucket: bucket, Key: object.key }));
+/** How many times an object that changed while it was read is read again before the backup fails. */
+const MEDIA_READ_ATTEMPTS = 3;
+/** The object is not what the listing (or the last HEAD) said: it changed, or its bytes came back wrong. */
+class ChangedDuringRead extends Error {
+}
+/** User metadata Lifeboat writes on restored multipart objects, whose ETag is not an MD5 (see restoreMedia). */
+const SHA256_METADATA = 'lifeboat-sha256';
+/** Every standard header of an object that changes how it is served, as recorded in the manifest. */
+function standardHeaders(response) {
+    const expires = response.ExpiresString ?? response.Expires?.toUTCString();
+    const headers = {
+        contentType: response.ContentType,
+        cacheControl: response.CacheControl,
+        contentDisposition: response.ContentDisposition,
+        contentEncoding: response.ContentEncoding,
+        contentLanguage: response.ContentLanguage,
+        expires,
+        websiteRedirectLocation: response.WebsiteRedirectLocation,
+    };
+    return Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined && v !== ''));
+}
+/** The same headers, as PutObject and multipart upload parameters. */
+function headerParams(object) {
+    return {
+        ContentType: object.contentType,
+        CacheControl: object.cacheControl,
+        ContentDisposition: object.contentDisposition,
+        ContentEncoding: object.contentEncoding,
+        ContentLanguage: object.contentLanguage,
+        // An Expires that is not a date (S3 stores any text) cannot be sent back through the SDK; it is left out.
+        Expires: object.expires !== undefined && !Number.isNaN(Date.parse(object.expires)) ? new Date(object.expires) : undefined,
+        WebsiteRedirectLocation: object.websiteRedirectLocation,
+    };
+}
+function userMetadata(response) {
+    const { [SHA256_METADATA]: _bookkeeping, ...metadata } = response.Metadata ?? {};
+    return metadata;
+}
+function statusOf(error) {
+    return error.$metadata?.httpStatusCode;
+}
+/** The object as it is now, or undefined when it is gone. */
+async function headSource(source, bucket, key) {
+    try {
+        const head = await source.send(new dist_cjs.HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return { key, size: head.ContentLength ?? 0, etag: head.ETag, lastModified: head.LastModified?.toISOString() };
+    }
+    catch (error) {
+        if (statusOf(error) === 404)
+            return undefined;
+        throw error;
+    }
+}
+/**
+ * Copies one changed or new object into content-addressed storage; returns its record and whether its
+ * content was new, or undefined when the object was deleted after the listing. An object that changes
+ * while it is read is read again as it is now, up to MEDIA_READ_ATTEMPTS times; then the backup fails,
+ * naming it. A record is never written for bytes that were not verified.
+ */
+async function copyIntoStore(source, bucket, listed, key, store, tuning, traffic, storedNow, log) {
+    let object = listed;
+    const problems = [];
+    for (let attempt = 1; attempt <= MEDIA_READ_ATTEMPTS; attempt++) {
+        try {
+            return await copyVerified(source, bucket, object, key, store, tuning, traffic, storedNow);
+        }
+        catch (error) {
+            if (!(error instanceof ChangedDuringRead))
+                throw error;
+            problems.push(error.message);
+            const now = await headSource(source, bucket, object.key);
+            if (!now) {
+                log.warning(`The media object '${key}' was deleted after the bucket was listed; it is not in this backup.`);
+                return undefined;
+            }
+            object = now;
+        }
+    }
+    throw new LifeboatError(`The media object '${key}' changed or came back wrong each of the ${MEDIA_READ_ATTEMPTS} times it was read (${problems.join('; ')}), ` +
+        `so it cannot be recorded truthfully and the backup is not complete. If the application rewrites it constantly, run the backup again; otherwise check the network path to the media bucket.`);
+}
+/** One read of an object, every byte checked against what the listing said, then stored by its digest. */
+async function copyVerified(source, bucket, object, key, store, tuning, traffic, storedNow) {
+    const pinned = object.etag;
+    const response = await source.send(new dist_cjs.GetObjectCommand({ Bucket: bucket, Key: object.key, IfMatch: pinned })).catch((error) => {
+        const status = statusOf(error);
+        if (status === 412)
+            throw new ChangedDuringRead(`its ETag is no longer ${pinned}`);
+        if (status === 404)
+            throw new ChangedDuringRead('it was deleted');
+        throw error;
+    });
+    // Stores that ignore If-Match still name the version they sent.
+    if (pinned && response.ETag && response.ETag !== pinned) {
+        response.Body?.destroy();
+        throw new ChangedDuringRead(`its ETag is ${response.ETag}, not the listed ${pinned}`);
+    }
+    if (response.ContentLength !== undefined && response.ContentLength !== object.size) {
+        response.Body?.destroy();
+        throw new ChangedDuringRead(`the store sent Content-Length ${response.ContentLength}, the listing said ${object.size} bytes`);
+    }
+    const check = (bytes, md5) => {
+        if (bytes !== object.size)
+            throw new ChangedDuringRead(`${bytes} bytes arrived, the listing said ${object.size}`);
+        // The ETag of an SSE-KMS or SSE-C object is not the MD5 of its content.
+        const encrypted = response.SSECustomerAlgorithm !== undefined || (response.ServerSideEncryption ?? '').startsWith('aws:kms');
+        const etagMd5 = encrypted ? undefined : md5OfEtag(pinned ?? response.ETag);
+        if (etagMd5 !== undefined && etagMd5 !== md5)
+            throw new ChangedDuringRead(`the bytes read have MD5 ${md5}, the ETag says ${etagMd5}`);
+    };
+    const readFailed = (error) => {
+        if (error instanceof LifeboatError)
+            throw error;
+        throw new ChangedDuringRead(`reading it failed: ${errorMessage(error)}`);
+    };
     const describe = (sha256, md5) => ({
         key,
         size: object.size,
         sha256,
         md5,
-        ...(response.ContentType ? { contentType: response.ContentType } : {}),
-        metadata: response.Metadata ?? {},
-        ...(response.ETag ? { etag: response.ETag } : object.etag ? { etag: object.etag } : {}),
+        ...standardHeaders(response),
+        metadata: userMetadata(response),
+        ...(pinned ? { etag: pinned } : response.ETag ? { etag: response.ETag } : {}),
         ...(object.lastModified ? { lastModified: object.lastModified } : {}),
+        verified: true,
     });
     if (object.size <= tuning.smallObjectBytes) {
-        const data = await readAll(response.Body);
+        const data = await readAll(response.Body).catch(readFailed);
         traffic.bytesRead += data.length;
         const { sha256, md5 } = digests(data);
+        check(data.length, md5);
         const stored = await storeOnce(storedNow, sha256, store, async (casKey) => {
             await store.client.send(new dist_cjs.PutObjectCommand({ Bucket: store.bucket, Key: casKey, Body: data, ContentType: 'application/octet-stream' }));
             traffic.bytesWritten += data.length;
@@ -86861,18 +87388,26 @@ async function copyIntoStore(source, bucket, object, key, store, tuning, traffic
         return { record: describe(sha256, md5), stored };
     }
     // Large: one pass to learn the digest, a second (only if the content is not stored yet) to store it.
-    // Memory stays at a few parts, and the second read is pinned to the same version by its ETag.
+    // Memory stays at a few parts, and the second read is pinned to the same version by its ETag and
+    // checked against the first pass's SHA-256 as it streams.
     const first = new DigestSink();
-    await (0,promises_namespaceObject.pipeline)(response.Body, first);
+    await (0,promises_namespaceObject.pipeline)(response.Body, first).catch(readFailed);
     traffic.bytesRead += first.bytes;
     const { sha256, md5 } = first.digests();
+    check(first.bytes, md5);
     const stored = await storeOnce(storedNow, sha256, store, async (casKey) => {
-        const again = await source.send(new dist_cjs.GetObjectCommand({ Bucket: bucket, Key: object.key, IfMatch: response.ETag }));
+        const again = await source.send(new dist_cjs.GetObjectCommand({ Bucket: bucket, Key: object.key, IfMatch: response.ETag ?? pinned })).catch((error) => {
+            if (statusOf(error) === 412 || statusOf(error) === 404)
+                throw new ChangedDuringRead('it changed between its two reads');
+            throw error;
+        });
         await uploadVerified(again.Body, sha256, `The media object '${object.key}' changed while it was copied, and`, store.client, {
             Bucket: store.bucket,
             Key: casKey,
             ContentType: 'application/octet-stream',
-        }, tuning, traffic);
+        }, tuning, traffic).catch((error) => {
+            throw new ChangedDuringRead(errorMessage(error));
+        });
     });
     return { record: describe(sha256, md5), stored };
 }
@@ -86883,8 +87418,10 @@ async function copyIntoStore(source, bucket, object, key, store, tuning, traffic
 async function storeOnce(storedNow, sha256, store, write) {
     const pending = storedNow.get(sha256);
     if (pending) {
-        await pending;
-        return false;
+        // If the other copy failed, this object's own bytes are stored instead.
+        if (await pending.then(() => true, () => false))
+            return false;
+        return storeOnce(storedNow, sha256, store, write);
     }
     const casKey = store.mediaObjectKey(sha256);
     let stored = false;
@@ -86895,7 +87432,14 @@ async function storeOnce(storedNow, sha256, store, write) {
         stored = true;
     })();
     storedNow.set(sha256, work);
-    await work;
+    try {
+        await work;
+    }
+    catch (error) {
+        if (storedNow.get(sha256) === work)
+            storedNow.delete(sha256);
+        throw error;
+    }
     return stored;
 }
 /**
@@ -86954,7 +87498,10 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
     const client = createS3Client(target);
     const prefix = normalizePrefix(target.prefix);
     const where = `s3://${target.bucket}/${prefix}`;
-    const present = new Map((await listAllObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
+    const listing = await listAllObjects(client, target.bucket, prefix).catch((error) => {
+        throw new LifeboatError(`Cannot list the target media bucket ${where}: ${errorMessage(error)}. Nothing in it was changed.`, { cause: error });
+    });
+    const present = new Map(listing.map((o) => [o.key.slice(prefix.length), o]));
     const wanted = new Set(record.objects.map((o) => o.key));
     const traffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
     let unchanged = 0;
@@ -86963,7 +87510,7 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
     const failures = [];
     await forEachConcurrently(toCheck, tuning.concurrency, async (object) => {
         const current = present.get(object.key);
-        if (current && current.size === object.size && current.etag?.replace(/"/g, '') === object.md5 && (await sameHeaders(client, target.bucket, prefix + object.key, object))) {
+        if (current && current.size === object.size && (await alreadyInPlace(client, target.bucket, prefix + object.key, object))) {
             unchanged++;
             return;
         }
@@ -86991,27 +87538,46 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
     log.info(`Media ${where}: ${uploaded} restored, ${unchanged} already right, ${deleted} deleted that the backup did not have.`);
     return { uploaded, unchanged, deleted, traffic };
 }
-async function sameHeaders(client, bucket, key, object) {
+/**
+ * Whether the target's object already has the backup's content, headers and metadata. Content is compared
+ * by MD5 where the ETag is one (single-part uploads), otherwise by the SHA-256 restore recorded on the
+ * object when it uploaded it by multipart (SHA256_METADATA): a multipart ETag is not an MD5, so
+ * comparing the two would copy every large object again on every restore.
+ */
+async function alreadyInPlace(client, bucket, key, object) {
     const head = await client.send(new dist_cjs.HeadObjectCommand({ Bucket: bucket, Key: key }));
-    const metadata = head.Metadata ?? {};
+    if (head.ContentLength !== object.size)
+        return false;
+    const encrypted = head.SSECustomerAlgorithm !== undefined || (head.ServerSideEncryption ?? '').startsWith('aws:kms');
+    const etagMd5 = encrypted ? undefined : md5OfEtag(head.ETag);
+    const sameContent = etagMd5 !== undefined ? etagMd5 === object.md5 : head.Metadata?.[SHA256_METADATA] === object.sha256;
+    if (!sameContent)
+        return false;
+    const metadata = userMetadata(head);
     const sameMetadata = Object.keys(metadata).length === Object.keys(object.metadata).length && Object.entries(object.metadata).every(([k, v]) => metadata[k] === v);
-    return sameMetadata && (object.contentType === undefined || head.ContentType === object.contentType);
+    const recorded = standardHeaders({ ...headerParams(object), ExpiresString: object.expires });
+    const present = standardHeaders(head);
+    // A record of this version names every header the object had, so a header the target has beyond them
+    // differs too; older records named only the content type.
+    const names = new Set([...Object.keys(recorded), ...(object.verified ? Object.keys(present) : [])]);
+    const sameStandard = [...names].every((name) => name === 'expires' ? Date.parse(present.expires ?? '') === Date.parse(recorded.expires ?? '') : present[name] === recorded[name]);
+    return sameMetadata && sameStandard;
 }
 async function copyFromStore(store, object, client, bucket, key, tuning, traffic) {
     const response = await store.client.send(new dist_cjs.GetObjectCommand({ Bucket: store.bucket, Key: store.mediaObjectKey(object.sha256) }));
-    const headers = { ContentType: object.contentType, Metadata: object.metadata };
     if (object.size <= tuning.smallObjectBytes) {
         const data = await readAll(response.Body);
         traffic.bytesRead += data.length;
         const { sha256 } = digests(data);
         if (sha256 !== object.sha256)
             throw new LifeboatError(`its stored content does not match its SHA-256 (expected ${object.sha256}, got ${sha256})`);
-        await client.send(new dist_cjs.PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ...headers }));
+        await client.send(new dist_cjs.PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ...headerParams(object), Metadata: object.metadata }));
         traffic.bytesWritten += data.length;
         traffic.objectsWritten++;
         return;
     }
-    await uploadVerified(response.Body, object.sha256, 'its stored content', client, { Bucket: bucket, Key: key, ...headers }, tuning, traffic);
+    const metadata = { ...object.metadata, [SHA256_METADATA]: object.sha256 };
+    await uploadVerified(response.Body, object.sha256, 'its stored content', client, { Bucket: bucket, Key: key, ...headerParams(object), Metadata: metadata }, tuning, traffic);
 }
 /**
  * Streams a large object into a multipart upload, checking its SHA-256 on the way: a mismatch fails
@@ -87032,11 +87598,13 @@ async function uploadVerified(body, sha256, what, client, params, tuning, traffi
  * space's manifests, since content is shared across spaces; if any manifest cannot be read, nothing
  * is garbage, because a missed reference would delete data a backup needs.
  */
-async function findMediaGarbage(store, now, graceMs, concurrency = DEFAULT_MEDIA_TUNING.concurrency) {
+async function findMediaGarbage(store, now, graceMs, concurrency = DEFAULT_MEDIA_TUNING.concurrency, 
+/** Backups (`space/id`) to count as gone: a dry run's planned deletions, so it reports what the real run would delete. */
+assumeDeleted = new Set()) {
     const stored = await listAllObjects(store.client, store.bucket, store.mediaRoot());
     if (stored.length === 0)
         return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
-    const complete = (await store.listEntries()).filter((e) => e.status === 'complete');
+    const complete = (await store.listEntries()).filter((e) => e.status === 'complete' && !assumeDeleted.has(`${e.space}/${e.id}`));
     const referenced = new Set();
     await forEachConcurrently(complete, concurrency, async (entry) => {
         const manifest = await store.getManifest(entry.space, entry.id).catch((error) => {
@@ -87062,6 +87630,7 @@ async function findMediaGarbage(store, now, graceMs, concurrency = DEFAULT_MEDIA
 }
 
 ;// CONCATENATED MODULE: ./src/engine/postgres/snapshot.ts
+
 const quoteIdent = (name) => '"' + name.replace(/"/g, '""') + '"';
 /** Ordinary tables that pg_dump dumps the data of: not system tables, not members of extensions. */
 const TABLES_SQL = `
@@ -87082,6 +87651,37 @@ async function countRows(client) {
     }
     return counts;
 }
+/**
+ * The snapshot session must outlive the dump, so it gets what pg_dump gives its own session: no
+ * statement, lock, idle or transaction timeout. Managed PostgreSQL often sets them per role or
+ * database (idle_in_transaction_session_timeout especially), and the snapshot session sits idle in its
+ * transaction for as long as pg_dump runs. Settings this server does not have are skipped.
+ */
+async function disableSessionTimeouts(client) {
+    await client.query(`SELECT set_config(name, '0', false) FROM pg_settings
+     WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'idle_session_timeout', 'transaction_timeout')`);
+}
+/**
+ * Listens for the failure of a long-held session. Without a listener, node-postgres emits an 'error'
+ * event nobody handles and the process dies ("Unhandled 'error' event") with the upload left open.
+ */
+function watchSession(client, what) {
+    let reject;
+    const failed = new Promise((_, r) => (reject = r));
+    failed.catch(() => undefined); // observed by whoever races it; never an unhandled rejection
+    client.on('error', (error) => {
+        const code = error.code;
+        const why = code === '57P01'
+            ? 'the session was terminated (pg_terminate_backend, or the server is shutting down)'
+            : code === '25P03'
+                ? 'the server ended it for idling in its transaction (idle_in_transaction_session_timeout)'
+                : code === '57P02' || code === '57P03'
+                    ? 'the server shut down or is restarting'
+                    : 'the connection failed';
+        reject(new LifeboatError(`The database session holding ${what} ended: ${why} (${errorMessage(error)}). Nothing was recorded; run the backup again once the server is available.`, { cause: error }));
+    });
+    return { failed };
+}
 async function holdSnapshot(client) {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const { rows } = await client.query('SELECT pg_export_snapshot() AS id');
@@ -87096,6 +87696,114 @@ async function holdSnapshot(client) {
             await client.query('ROLLBACK').catch(() => undefined);
         },
     };
+}
+
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./src/engine/media/locks.ts
+/**
+ * Backup and prune never work on media content at the same time.
+ *
+ * Media content is shared: a backup may reuse content stored long ago that no manifest names any more,
+ * exactly what prune deletes. Each side therefore writes a lock object, then reads the other side's:
+ *
+ *   backup: writes <prefix>locks/backup/<space>/<id>.json before any media work, then waits while a
+ *           live prune lock exists; deletes its lock once its manifest is written (or it failed).
+ *   prune:  writes <prefix>locks/prune/<run>.json before it lists media content, then skips the media
+ *           clean-up if any live backup lock exists; deletes its lock when its deletions are done.
+ *
+ * S3 reads its own writes, so of a backup and a prune that overlap, at least one sees the other's lock:
+ * either prune skips the clean-up, or the backup starts its media work after prune's last delete, and
+ * its existence checks see what is really there. Locks of killed runs expire: a backup lock once it is
+ * older than prune's incomplete-grace period (the same age at which prune treats a backup as dead), a
+ * prune lock after PRUNE_LOCK_TTL_MS, and prune stops deleting PRUNE_MEDIA_DEADLINE_MS after taking its
+ * lock so it never deletes under an expired one. Ages are measured on the store's clock (the lock's own
+ * LastModified), so the runner's clock does not matter.
+ */
+
+
+/** A prune lock older than this was left by a killed prune. */
+const PRUNE_LOCK_TTL_MS = 60 * 60_000;
+/** Prune deletes no media content later than this after taking its lock: well inside the TTL. */
+const PRUNE_MEDIA_DEADLINE_MS = 30 * 60_000;
+/**
+ * Test seams, at the two moments where the interleaving matters; never set in production.
+ * `pruneBeforeMediaDeletion`: prune holds its lock and has chosen the content to delete.
+ * `backupWaitingForPrune`: a backup has seen a live prune lock and waits.
+ * `pollMs`: how often a waiting backup looks again.
+ */
+const lockSeams = { pollMs: 2000 };
+function locksRoot(store) {
+    return `${store.prefix}locks/`;
+}
+async function writeLock(store, key, body) {
+    const writtenAt = Date.now();
+    await store.putText(key, JSON.stringify(body) + '\n');
+    let released = false;
+    return {
+        writtenAt,
+        lock: {
+            key,
+            async release() {
+                if (released)
+                    return;
+                released = true;
+                await store.deleteKeys([key]);
+            },
+        },
+    };
+}
+/** Every lock, with the store's time now estimated from our own lock's LastModified. */
+async function readLocks(store, ownKey, writtenAt) {
+    const locks = await store.listObjects(locksRoot(store));
+    const own = locks.find((l) => l.key === ownKey);
+    const storeNow = (own?.lastModified ? Date.parse(own.lastModified) : writtenAt) + (Date.now() - writtenAt);
+    const ageOf = (l) => storeNow - (l.lastModified ? Date.parse(l.lastModified) : storeNow);
+    return {
+        prunes: locks.filter((l) => l.key.startsWith(`${locksRoot(store)}prune/`) && l.key !== ownKey).map((l) => ({ key: l.key, ageMs: ageOf(l) })),
+        backups: locks.filter((l) => l.key.startsWith(`${locksRoot(store)}backup/`) && l.key !== ownKey).map((l) => ({ key: l.key, ageMs: ageOf(l) })),
+    };
+}
+/** Taken by a backup before its media work; returns once no live prune lock exists. */
+async function takeBackupLock(store, space, id, log) {
+    const key = `${locksRoot(store)}backup/${space}/${id}.json`;
+    const { lock, writtenAt } = await writeLock(store, key, { operation: 'backup', space, id });
+    try {
+        let announced = false;
+        for (;;) {
+            const live = (await readLocks(store, key, writtenAt)).prunes.filter((p) => p.ageMs < PRUNE_LOCK_TTL_MS);
+            if (live.length === 0)
+                return lock;
+            if (!announced) {
+                log.info(`A prune is cleaning up media content (${live[0].key}); the media copy waits until it is done.`);
+                announced = true;
+                lockSeams.backupWaitingForPrune?.();
+            }
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(lockSeams.pollMs);
+        }
+    }
+    catch (error) {
+        await lock.release().catch(() => undefined);
+        throw error;
+    }
+}
+/** Taken by prune before it lists media content. */
+async function takePruneLock(store, graceMs) {
+    const key = `${locksRoot(store)}prune/${new Date().toISOString().replace(/[:]/g, '')}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}.json`;
+    const { lock, writtenAt } = await writeLock(store, key, { operation: 'prune' });
+    try {
+        const { prunes, backups } = await readLocks(store, key, writtenAt);
+        return {
+            ...lock,
+            liveBackups: backups.filter((b) => b.ageMs < graceMs).map((b) => b.key),
+            expired: [...backups.filter((b) => b.ageMs >= graceMs), ...prunes.filter((p) => p.ageMs >= PRUNE_LOCK_TTL_MS)].map((l) => l.key),
+            deleteBefore: writtenAt + PRUNE_MEDIA_DEADLINE_MS,
+        };
+    }
+    catch (error) {
+        await lock.release().catch(() => undefined);
+        throw error;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/engine/s3/store.ts
@@ -87221,34 +87929,63 @@ class BackupStore {
     /** Like listEntries, with the keys of each backup, so they can be deleted without listing each one again. */
     async listBackups(space) {
         const root = `${this.prefix}backups/`;
+        const under = space ? `${root}${space}/` : root;
+        // A backup killed while uploading its first artifact has no object at all, only an open upload:
+        // it must still show, as incomplete. One more listing request per 1,000 open uploads.
+        const [objects, uploads] = await Promise.all([this.listObjects(under), this.listOpenUploadsIfAllowed(under)]);
         const byBackup = new Map();
-        for (const object of await this.listObjects(space ? `${root}${space}/` : root)) {
-            const rest = object.key.slice(root.length).split('/');
+        const backupOf = (key) => {
+            const rest = key.slice(root.length).split('/');
             if (rest.length < 3)
-                continue;
+                return undefined;
             const [entrySpace, id] = rest;
             const parsed = parseBackupId(id);
             if (!parsed)
-                continue;
+                return undefined;
             const mapKey = `${entrySpace}/${id}`;
-            const backup = byBackup.get(mapKey) ?? {
-                entry: {
-                    id,
-                    space: entrySpace,
-                    trigger: parsed.trigger,
-                    createdAt: parsed.createdAt,
-                    sizeBytes: 0,
-                    status: 'incomplete',
-                },
-                keys: [],
-            };
+            let backup = byBackup.get(mapKey);
+            if (!backup) {
+                backup = {
+                    entry: { id, space: entrySpace, trigger: parsed.trigger, createdAt: parsed.createdAt, sizeBytes: 0, status: 'incomplete' },
+                    keys: [],
+                    openUploads: [],
+                };
+                byBackup.set(mapKey, backup);
+            }
+            return backup;
+        };
+        for (const object of objects) {
+            const backup = backupOf(object.key);
+            if (!backup)
+                continue;
             backup.entry.sizeBytes += object.size;
             backup.keys.push(object.key);
-            if (rest.length === 3 && rest[2] === MANIFEST_FILE)
+            if (object.key === this.manifestKey(backup.entry.space, backup.entry.id))
                 backup.entry.status = 'complete';
-            byBackup.set(mapKey, backup);
         }
+        for (const upload of uploads)
+            backupOf(upload.key)?.openUploads.push(upload);
         return [...byBackup.values()];
+    }
+    /** Open multipart uploads under a key prefix, 1,000 per request. */
+    async listOpenUploads(prefix) {
+        return listOpenUploads(this.client, this.bucket, prefix);
+    }
+    /**
+     * For listings: open uploads, or none when the store refuses to list them (credentials without
+     * s3:ListBucketMultipartUploads, or a store without the call), so list and restore still work there.
+     */
+    async listOpenUploadsIfAllowed(prefix) {
+        try {
+            return await this.listOpenUploads(prefix);
+        }
+        catch (error) {
+            const status = error.$metadata?.httpStatusCode;
+            const name = error.name;
+            if (status === 403 || status === 405 || status === 501 || name === 'AccessDenied' || name === 'NotImplemented')
+                return [];
+            throw error;
+        }
     }
     /** Every object under a key prefix, 1,000 per LIST request. */
     async listObjects(prefix) {
@@ -87299,12 +88036,29 @@ const LIFEBOAT_VERSION = '0.1.0';
 
 
 
+
+
 async function runBackup(options, log) {
-    const env = options.env ?? process.env;
-    const connection = parseDatabaseUrl(options.databaseUrl);
-    const store = new BackupStore(options.bucket);
-    const client = await connectOrExplain(connection);
     try {
+        return await backUp(options, log);
+    }
+    catch (error) {
+        // Whatever a cancellation broke on its way (a request, pg_dump's exit), the cause is the cancellation.
+        throw cancellationOf(options.signal) ?? error;
+    }
+}
+async function backUp(options, log) {
+    const env = options.env ?? process.env;
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const connection = parseDatabaseUrl(options.databaseUrl);
+    // Made with the cancellation signal, this client fails every request once cancelled, except the abort of a multipart upload.
+    const store = new BackupStore(options.bucket, createS3Client(options.bucket, env, signal));
+    const client = await connectOrExplain(connection);
+    // From here on this session is part of the backup: its failure ends the backup cleanly, never the process.
+    const session = watchSession(client, "the backup's snapshot");
+    try {
+        await disableSessionTimeouts(client);
         const server = await readServerInfo(client);
         const pgDump = await choosePgTool('pg_dump', server, options.pgDumpPath, env);
         log.info(`Database ${connection.description}: PostgreSQL ${server.version}; using ${pgDump.path} (${pgDump.version}).`);
@@ -87324,7 +88078,10 @@ async function runBackup(options, log) {
             log.warning(`Could not export a snapshot (${errorMessage(error)}); row counts will not be recorded.`);
         }
         try {
+            signal?.throwIfAborted();
             const dump = startPgDump(pgDump, connection, { snapshot: snapshot?.snapshotId });
+            const stopDump = () => dump.kill();
+            signal?.addEventListener('abort', stopDump, { once: true });
             const raw = new Meter();
             const stored = new Meter();
             const body = new external_node_stream_.PassThrough();
@@ -87333,41 +88090,46 @@ async function runBackup(options, log) {
                 log.info(`… ${formatBytes(raw.bytes)} dumped, ${formatBytes(stored.bytes)} stored, ${formatRate(raw.bytes, elapsed)} after ${Math.round(elapsed / 1000)} s`);
             }, options.progressIntervalMs);
             progress.unref();
-            const counting = options.rowCounts && snapshot
-                ? snapshot.countRows().catch((error) => {
-                    log.warning(`Could not count rows (${errorMessage(error)}); restore will not be able to verify row counts.`);
-                    return null;
-                })
-                : Promise.resolve(null);
+            // Counting runs in the snapshot's own transaction: if it fails, that transaction is broken, so the backup fails with it.
+            const counting = options.rowCounts && snapshot ? snapshot.countRows() : Promise.resolve(null);
             const flowing = (0,promises_namespaceObject.pipeline)(dump.output, raw, createCompressor(options.compression), stored, body);
             const uploading = store.upload(key, body, 'application/octet-stream', options.upload ?? uploadTuningFor(server.databaseBytes));
             let tables;
             try {
-                // Wait for all three; the first failure wins, and the rest are stopped.
-                const [, , counted] = await Promise.all([
-                    flowing.catch((error) => {
-                        body.destroy(error);
-                        throw error;
-                    }),
-                    uploading.catch((error) => {
-                        dump.kill();
-                        throw error;
-                    }),
-                    counting,
+                // Wait for all three; the first failure wins, and the rest are stopped. The snapshot session failing
+                // (terminated, timed out, the server shut down) is a failure too.
+                const [, , counted] = await Promise.race([
+                    session.failed,
+                    Promise.all([
+                        flowing.catch((error) => {
+                            body.destroy(error);
+                            throw error;
+                        }),
+                        uploading.catch((error) => {
+                            dump.kill();
+                            throw error;
+                        }),
+                        counting,
+                    ]),
                 ]);
                 tables = counted;
             }
             catch (error) {
                 dump.kill();
-                body.destroy();
+                // With the error, so the upload fails (and is aborted) rather than taking the cut-short body as whole.
+                body.destroy(error instanceof Error ? error : new Error(String(error)));
                 // Let the upload finish aborting before we report, so no parts are left behind.
-                await uploading.catch(() => undefined);
-                throw error instanceof LifeboatError
-                    ? error
-                    : new LifeboatError(`Backup of ${connection.description} failed: ${errorMessage(error)}`, { cause: error });
+                const uploadError = await uploading.then(() => undefined, (e) => e);
+                // A failed upload stops reading its body, and the dump's pipeline then fails with a bare AbortError:
+                // the upload's own error says what happened.
+                const cause = error?.name === 'AbortError' && uploadError !== undefined ? uploadError : error;
+                throw cause instanceof LifeboatError
+                    ? cause
+                    : new LifeboatError(`Backup of ${connection.description} failed: ${errorMessage(cause)}`, { cause });
             }
             finally {
                 clearInterval(progress);
+                signal?.removeEventListener('abort', stopDump);
             }
             const size = await store.objectSize(key);
             if (size !== stored.bytes) {
@@ -87385,10 +88147,18 @@ async function runBackup(options, log) {
             // Media after the database snapshot: an application writes a file before the row that refers to
             // it, so every file the dumped rows refer to already exists when the bucket is listed.
             let media;
+            // Held from before the media work until the manifest is written, so no prune deletes content this
+            // backup reuses (media/locks.ts).
+            const mediaLock = options.media ? await takeBackupLock(store, options.space, id, log) : undefined;
             if (options.media) {
                 const source = withConnectionOf(options.media.source, options.bucket);
-                const previous = await previousMediaRecord(store, options.space, source, log);
-                media = await log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media.tuning, log }));
+                media = await (async () => {
+                    const previous = await previousMediaRecord(store, options.space, source, log);
+                    return log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media.tuning, log }));
+                })().catch(async (error) => {
+                    await mediaLock?.release().catch(() => undefined);
+                    throw error;
+                });
             }
             const manifest = {
                 format: MANIFEST_FORMAT,
@@ -87409,7 +88179,9 @@ async function runBackup(options, log) {
                 artifacts: [artifact],
                 ...(media ? { media: media.record } : {}),
             };
-            const manifestBytes = await store.putManifest(manifest);
+            // The commit point: a cancelled backup must never get its manifest.
+            signal?.throwIfAborted();
+            const manifestBytes = await store.putManifest(manifest).finally(() => mediaLock?.release().catch(() => undefined));
             const durationMs = Date.now() - clockStart;
             log.info(`Backup ${id} complete: ${formatBytes(raw.bytes)} dumped, ${formatBytes(size)} stored (${options.compression}) in ${(durationMs / 1000).toFixed(1)} s, ${formatRate(raw.bytes, durationMs)}.`);
             return {
@@ -88376,6 +89148,7 @@ async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
 
 
 
+
 const BINDING_MODES = ['none', 'cloudfoundry'];
 const CF_INPUTS = ['cf-api', 'cf-username', 'cf-password', 'cf-org', 'cf-space', 'cf-service-instance'];
 /** The inputs (and CLI flags) of binding, declared by every action that binds its bucket. */
@@ -88462,7 +89235,8 @@ async function withCliBucket(request, operation, log, body) {
                 process.exit(1);
             });
         };
-        if (request.mode === 'cloudfoundry')
+        // Inside `cancellable` the operation stops on the signal and the key is deleted on the way out, below.
+        if (request.mode === 'cloudfoundry' && !cancellationHandled())
             process.once(signal, handler);
         return [signal, handler];
     });
@@ -88494,6 +89268,7 @@ const BUCKET_FLAGS = ['backup-bucket', 'backup-prefix', 's3-endpoint', 's3-regio
 
 
 
+
 const backupCommand = {
     summary: 'Dump the database into the backup bucket, with a manifest',
     flags: [
@@ -88512,7 +89287,7 @@ const backupCommand = {
     async run(read, { log, json, out }) {
         const request = readBucketRequest(read);
         const options = getBackupOptions(read, process.env, request.draft);
-        const result = await withCliBucket(request, 'backup', log, ({ settings }) => runBackup({ ...options, bucket: settings }, log));
+        const result = await cancellable(log, { operation: 'backup' }, (signal) => withCliBucket(request, 'backup', log, ({ settings }) => runBackup({ ...options, bucket: settings, signal }, log)));
         out.write(json ? JSON.stringify({ backupId: result.manifest.id, size: result.storedBytes, manifest: result.manifest }, null, 2) + '\n' : `${result.manifest.id}\n`);
         return 0;
     },
@@ -89434,8 +90209,10 @@ function editDistance(a, b) {
  * const rule = assertRestoreAllowed(authorizeRestore(policy, request, invocation, adminCheck));
  * ```
  *
- * Checks run in a fixed order: the restore matrix first (so a pair that is never allowed is refused before
- * anything else is looked at), then who started the run, then the typed confirmation for protected spaces.
+ * The restore matrix is checked first: a pair that is never allowed is refused on that ground alone, before
+ * anything else is looked at (no other check could make it allowed). For an allowed pair, who started the
+ * run and the typed confirmation for protected spaces are both checked, and a refusal names every one that
+ * failed, so a single re-run with both fixed succeeds.
  * Every comparison of names is whole-string equality: no prefixes, substrings or case folding.
  */
 
@@ -89474,6 +90251,14 @@ function authorizeRestore(policy, request, invocation, adminCheck) {
     if (!matrix.allowed)
         return matrix;
     const { rule } = matrix;
+    const who = checkWhoStartedIt(policy, rule, invocation, adminCheck);
+    const confirmation = checkConfirmation(policy, request);
+    const failed = [who, confirmation].filter((d) => !d.allowed);
+    if (failed.length === 0)
+        return { allowed: true, rule };
+    return refuseAll(failed.flatMap((d) => d.reasons));
+}
+function checkWhoStartedIt(policy, rule, invocation, adminCheck) {
     const file = policyFile(policy);
     const pair = `${rule.from} → ${rule.to}`;
     if (invocation.kind === 'automated') {
@@ -89495,20 +90280,28 @@ function authorizeRestore(policy, request, invocation, adminCheck) {
             return refuse(`${who} is not a member of the admin team ${formatTeam(team)}, which manual restores require.`, `Ask a member of ${formatTeam(team)} to run the restore, or ask to be added to that team.`);
         }
     }
+    return { allowed: true, rule };
+}
+function checkConfirmation(policy, request) {
     if (policy.protectedSpaces.includes(request.targetSpace) && request.confirm !== request.targetSpace) {
         const given = request.confirm ? ` (got '${request.confirm}')` : '';
         return refuse(`'${request.targetSpace}' is a protected space: restoring overwrites its data, so the target's name must be typed as confirmation${given}.`, `Set the input 'confirm: ${request.targetSpace}' and run again.`);
     }
-    return { allowed: true, rule };
+    return { allowed: true };
 }
 class RestoreRefused extends Error {
     name = 'RestoreRefused';
     reason;
     fix;
+    reasons;
     constructor(decision) {
-        super(`Restore refused: ${decision.reason} To fix: ${decision.fix}`);
+        const reasons = decision.reasons ?? [{ reason: decision.reason, fix: decision.fix }];
+        super(reasons.length === 1
+            ? `Restore refused: ${reasons[0].reason} To fix: ${reasons[0].fix}`
+            : `Restore refused for ${reasons.length} reasons: ${reasons.map((r, i) => `(${i + 1}) ${r.reason} To fix: ${r.fix}`).join(' ')}`);
         this.reason = decision.reason;
         this.fix = decision.fix;
+        this.reasons = reasons;
     }
 }
 /** Returns the matching rule, or throws RestoreRefused with the reason and fix. */
@@ -89536,7 +90329,10 @@ function checkMatrix(policy, request) {
     return refuse(`The policy does not allow restoring from '${sourceSpace}' to '${targetSpace}'; from '${sourceSpace}' it allows: ${targets.join(', ')}.`, `Choose one of those targets, or, if this restore is intended, ${addRule}.`);
 }
 function refuse(reason, fix) {
-    return { allowed: false, reason, fix };
+    return refuseAll([{ reason, fix }]);
+}
+function refuseAll(reasons) {
+    return { allowed: false, reason: reasons.map((r) => r.reason).join(' '), fix: reasons.map((r) => r.fix).join(' '), reasons };
 }
 function policyFile(policy) {
     return policy.sourcePath ?? DEFAULT_POLICY_PATH;
@@ -94575,7 +95371,7 @@ function client(api) {
     registerSecret(api.token);
     return getOctokit(api.token, { baseUrl: api.baseUrl });
 }
-function statusOf(error) {
+function github_teams_statusOf(error) {
     const status = error.status;
     return typeof status === 'number' ? status : undefined;
 }
@@ -94590,7 +95386,7 @@ async function isActiveTeamMember(api, team, username) {
         await octokit.request('GET /orgs/{org}/teams/{team_slug}', { org: team.org, team_slug: team.slug });
     }
     catch (error) {
-        const status = statusOf(error);
+        const status = github_teams_statusOf(error);
         if (status === 404 || status === 403) {
             throw new LifeboatError(`The github-token cannot read team ${name} (GitHub answered ${status} at ${api.baseUrl}: ${errorMessage(error)}): ${TOKEN_PERMISSION_HINT}. ` +
                 `Check also that the team exists and that 'admin-team' in the policy file is spelt as org/team-slug.`);
@@ -94609,7 +95405,7 @@ async function isActiveTeamMember(api, team, username) {
         return data.state === 'active';
     }
     catch (error) {
-        const status = statusOf(error);
+        const status = github_teams_statusOf(error);
         if (status === 404)
             return false;
         if (status === 403) {
@@ -94631,7 +95427,7 @@ async function tokenOwner(api) {
         return login;
     }
     catch (error) {
-        const status = statusOf(error);
+        const status = github_teams_statusOf(error);
         if (status === 401) {
             throw new LifeboatError(`The github-token was rejected by ${api.baseUrl} (401 Bad credentials): it is invalid or expired. Give a valid token in 'github-token'.`);
         }
@@ -95599,7 +96395,7 @@ class RolledBackError extends LifeboatError {
 }
 /** Environment for libpq tools: the password travels in PGPASSWORD, never on the command line. */
 function toolEnv(connection, appName) {
-    return { ...process.env, ...connection.env, PGAPPNAME: appName };
+    return libpqEnv(connection, appName);
 }
 const PID_MARKER = 'LIFEBOAT-PID ';
 const COMMITTED_MARKER = 'LIFEBOAT-COMMITTED';
@@ -95633,7 +96429,7 @@ INSERT INTO pg_temp.lifeboat_commit_guard VALUES (true);
  * "psql:<stdin>:LINE:", which names the archive entry.
  */
 function restoreSessionArgs(connection) {
-    return ['--no-psqlrc', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', '--file=-', `--dbname=${connection.urlWithoutPassword}`];
+    return ['--no-psqlrc', '--set=ON_ERROR_STOP=1', '--quiet', '--no-align', '--tuples-only', '--no-password', '--file=-', databaseOnlyArgument(connection)];
 }
 /** The only COMMIT that passes the guard. */
 const FINAL_COMMIT = `SET LOCAL lifeboat.commit_allowed = 'yes';
@@ -95782,7 +96578,7 @@ async function applyInOneTransaction(tools, connection, store, artifact, expecte
         killedPsql = psql.exitCode === null && psql.signalCode === null;
         psql.kill('SIGKILL');
     };
-    const onAbort = () => stop(`The restore was cancelled (${String(options.signal?.reason ?? 'aborted')}).`);
+    const onAbort = () => stop('It was cancelled before it could commit.');
     options.signal?.addEventListener('abort', onAbort, { once: true });
     // If psql stops first (an error in the script), pg_restore and the download would block: stop them.
     void psqlExit.then(() => {
@@ -95846,7 +96642,7 @@ async function applyInOneTransaction(tools, connection, store, artifact, expecte
             if (problems.length)
                 throw new RolledBackError(problems.join('\n'));
             if (options.signal?.aborted)
-                throw new RolledBackError(stopped ?? 'The restore was cancelled.');
+                throw new RolledBackError(stopped ?? 'It was cancelled before it could commit.');
             const psqlFailed = finished.code !== 0 || Boolean(finished.signal) || Boolean(finished.spawnError);
             if (!killedPsql && psqlFailed)
                 throw new RolledBackError(explainPsqlFailure(psqlStderr, finished, filter, preamble));
@@ -95919,7 +96715,7 @@ async function wipeInOwnTransaction(connection, recreatePublic) {
 }
 /** `pg_restore --jobs=N --exit-on-error` into the wiped target. Throws on any error pg_restore reports. */
 async function restoreInParallel(tools, connection, archiveFile, jobs, privileges) {
-    const result = await runTool(tools.pgRestore.path, ['--no-owner', ...(privileges === 'drop' ? ['--no-privileges'] : []), '--exit-on-error', `--jobs=${jobs}`, '--no-password', `--dbname=${connection.urlWithoutPassword}`, archiveFile], toolEnv(connection, 'lifeboat-restore'));
+    const result = await runTool(tools.pgRestore.path, ['--no-owner', ...(privileges === 'drop' ? ['--no-privileges'] : []), '--exit-on-error', `--jobs=${jobs}`, '--no-password', databaseOnlyArgument(connection), archiveFile], toolEnv(connection, 'lifeboat-restore'));
     if (pgRestoreFailed(result)) {
         const ignored = ERRORS_IGNORED.exec(result.stderr);
         const note = ignored && result.code === 0 ? ` It reported ${ignored[1]} error(s) it ignored, which Lifeboat treats as a failure.` : '';
@@ -96493,32 +97289,6 @@ function getRestoreOptions(read, env = process.env, draftBucket) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/engine/cancellation.ts
-/**
- * A cancelled GitHub job sends SIGINT, then SIGTERM, then SIGKILL; Ctrl-C and `kill` do the same to the
- * CLI. Node's default for the first two is to die on the spot, which would leave the operation's
- * children and uploads to fend for themselves. Instead, for the length of an operation, both signals
- * abort one AbortSignal that the operation passes down, so it can roll back or abort cleanly and
- * still fail the run, saying why.
- */
-const cancellation_SIGNALS = ['SIGINT', 'SIGTERM'];
-async function withCancellation(body) {
-    const controller = new AbortController();
-    const onSignal = (name) => {
-        if (!controller.signal.aborted)
-            controller.abort(name);
-    };
-    for (const name of cancellation_SIGNALS)
-        process.on(name, onSignal);
-    try {
-        return await body(controller.signal);
-    }
-    finally {
-        for (const name of cancellation_SIGNALS)
-            process.off(name, onSignal);
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/cli/restore-command.ts
 
 
@@ -96556,7 +97326,7 @@ const restoreCommand = {
         const options = getRestoreOptions(read, process.env, request.draft);
         // Authorized before binding: a refused restore creates no credentials.
         const authorization = await authorizeRestoreRun(options, log);
-        const result = await withCancellation((signal) => withCliBucket(request, 'restore', log, ({ settings }) => runRestore({ ...options, bucket: settings, signal }, log, authorization)));
+        const result = await cancellable(log, { operation: 'restore', keepAccount: true }, (signal) => withCliBucket(request, 'restore', log, ({ settings }) => runRestore({ ...options, bucket: settings, signal }, log, authorization)));
         if (json) {
             out.write(JSON.stringify({
                 backupId: result.manifest.id,
@@ -96588,6 +97358,7 @@ const restoreCommand = {
 const PruneOutputs = {
     Deleted: 'deleted',
     Kept: 'kept',
+    AbortedUploads: 'aborted-uploads',
 };
 const HOUR_MS = 60 * 60 * 1000;
 /** Shorter than this, a slow backup could be deleted while it is still uploading. */
@@ -96685,7 +97456,61 @@ async function writeJournal(store, startedAt, backups) {
     return key;
 }
 
+;// CONCATENATED MODULE: ./src/engine/prune/uploads.ts
+/**
+ * Sweeping open multipart uploads. A backup killed outright (kill -9, a lost runner) cannot abort its
+ * uploads, and S3 keeps and bills their parts until someone does. Prune aborts the uploads under
+ * Lifeboat's own prefixes (backups/ and media/sha256/) that were started longer ago than the
+ * incomplete-grace period, by the same reasoning that lets it delete incomplete backups that old: no
+ * running backup is that old. A bucket lifecycle rule (AbortIncompleteMultipartUpload) is the belt
+ * to these braces; see docs/prune.md.
+ */
+
+
+
+async function sweepStaleUploads(store, options, log) {
+    const roots = [`${store.prefix}backups/${options.space ? `${options.space}/` : ''}`, store.mediaRoot()];
+    let open;
+    try {
+        open = (await Promise.all(roots.map((root) => store.listOpenUploads(root)))).flat();
+    }
+    catch (error) {
+        const skipped = `Open multipart uploads were not swept: listing them failed (${errorMessage(error)}). ` +
+            `The credentials need s3:ListBucketMultipartUploads and s3:AbortMultipartUpload; see docs/prune.md for a lifecycle rule that does this too.`;
+        log.warning(skipped);
+        return { open: 0, aborted: [], tooYoung: 0, failed: [], skipped };
+    }
+    const cutoff = options.now.getTime() - options.graceMs;
+    // An upload whose start the store does not report is kept: it could be running.
+    const stale = open.filter((u) => u.initiated !== undefined && u.initiated.getTime() <= cutoff);
+    const sweep = { open: open.length, aborted: [], tooYoung: open.length - stale.length, failed: [] };
+    const record = (u) => sweep.aborted.push({ key: u.key, initiated: u.initiated?.toISOString() });
+    if (options.dryRun)
+        stale.forEach(record);
+    else {
+        await forEachConcurrently(stale, 4, async (upload) => {
+            try {
+                await abortUpload(store.client, store.bucket, upload);
+                record(upload);
+            }
+            catch (error) {
+                sweep.failed.push({ key: upload.key, message: errorMessage(error) });
+            }
+        });
+    }
+    if (open.length > 0) {
+        log.info(`Open multipart uploads: ${open.length} found; ${sweep.aborted.length} older than the grace period ${options.dryRun ? 'would be aborted' : 'aborted'}` +
+            `${sweep.tooYoung ? `, ${sweep.tooYoung} younger kept (possibly a backup running now)` : ''}.`);
+    }
+    for (const { key, message } of sweep.failed.slice(0, 5)) {
+        log.warning(`Could not abort the open upload of ${key} (${message}); the next prune will try again. The credentials need s3:AbortMultipartUpload.`);
+    }
+    return sweep;
+}
+
 ;// CONCATENATED MODULE: ./src/engine/prune/prune.ts
+
+
 
 
 
@@ -96734,10 +97559,12 @@ async function runPrune(options, log) {
         deleteRequests: 0,
         durationMs: 0,
     };
+    // Parts of uploads that killed backups left open; their backups, if listed at all, are incomplete and go by the plan.
+    result.uploads = await sweepStaleUploads(store, { now, graceMs: options.incompleteGraceMs, dryRun: options.dryRun, space }, log);
     if (options.dryRun) {
-        // What the clean-up would delete if these backups were gone is not known without deleting them; the dry
-        // run reports the media content that is unreferenced already.
-        result.media = await cleanUpMedia(store, now, options, log, true);
+        // The media the real run would delete: content unreferenced once the planned backups are gone.
+        const planned = new Set(retention.remove.map((r) => `${r.entry.space}/${r.entry.id}`));
+        result.media = await cleanUpMedia(store, now, options, log, true, planned);
         result.durationMs = Date.now() - clockStart;
         return result;
     }
@@ -96787,40 +97614,77 @@ function plan(entries, options, now, unfinished) {
         throw error;
     }
 }
-async function cleanUpMedia(store, now, options, log, dryRun) {
-    let found;
-    try {
-        found = await findMediaGarbage(store, now, options.incompleteGraceMs);
-    }
-    catch (error) {
-        const skipped = errorMessage(error);
+async function cleanUpMedia(store, now, options, log, dryRun, assumeDeleted) {
+    const skip = (skipped) => {
         log.warning(skipped);
         return { stored: 0, referenced: 0, deleted: 0, bytesFreed: 0, tooYoung: 0, skipped };
-    }
-    if (found.stored === 0)
-        return undefined;
-    const cleanup = {
-        stored: found.stored,
-        referenced: found.referenced,
-        deleted: 0,
-        bytesFreed: 0,
-        tooYoung: found.tooYoung,
     };
-    if (dryRun) {
-        cleanup.deleted = found.garbage.length;
-        cleanup.bytesFreed = found.garbage.reduce((sum, g) => sum + g.size, 0);
+    // The lock protocol of media/locks.ts: no backup does media work while this prune may delete content.
+    let lock;
+    if (!dryRun) {
+        try {
+            lock = await takePruneLock(store, options.incompleteGraceMs);
+        }
+        catch (error) {
+            return skip(`Media clean-up skipped: the prune lock could not be written (${errorMessage(error)}).`);
+        }
     }
-    else if (found.garbage.length > 0) {
-        const outcome = await store.deleteKeys(found.garbage.map((g) => g.key), { concurrency: options.deleteConcurrency ?? 4 });
-        const gone = new Set(outcome.deleted);
-        cleanup.deleted = gone.size;
-        cleanup.bytesFreed = found.garbage.filter((g) => gone.has(g.key)).reduce((sum, g) => sum + g.size, 0);
-        for (const { key, message } of outcome.failed.slice(0, 5))
-            log.warning(`Could not delete unreferenced media content ${key} (${message}); the next prune will.`);
+    try {
+        if (lock && lock.liveBackups.length > 0) {
+            return skip(`Media clean-up skipped: ${lock.liveBackups.length} backup(s) may be running (${lock.liveBackups.slice(0, 3).join(', ')}), and may reuse old content. The next prune will do it.`);
+        }
+        let found;
+        try {
+            found = await findMediaGarbage(store, now, options.incompleteGraceMs, undefined, assumeDeleted);
+        }
+        catch (error) {
+            return skip(errorMessage(error));
+        }
+        if (found.stored === 0)
+            return undefined;
+        const cleanup = {
+            stored: found.stored,
+            referenced: found.referenced,
+            deleted: 0,
+            bytesFreed: 0,
+            tooYoung: found.tooYoung,
+        };
+        if (dryRun) {
+            cleanup.deleted = found.garbage.length;
+            cleanup.bytesFreed = found.garbage.reduce((sum, g) => sum + g.size, 0);
+        }
+        else if (found.garbage.length > 0) {
+            await lockSeams.pruneBeforeMediaDeletion?.();
+            const gone = new Set();
+            // A few DeleteObjects requests at a time, the lock's deadline checked between them.
+            const step = MAX_KEYS_PER_DELETE * (options.deleteConcurrency ?? 4);
+            for (let i = 0; i < found.garbage.length; i += step) {
+                // Never delete under an expired lock: a backup may take it for a killed prune's and start.
+                if (Date.now() >= lock.deleteBefore) {
+                    log.warning(`Media clean-up stopped after ${gone.size} objects: it has run too long to hold its lock. The next prune deletes the rest.`);
+                    break;
+                }
+                const batch = found.garbage.slice(i, i + step).map((g) => g.key);
+                const outcome = await store.deleteKeys(batch, { concurrency: options.deleteConcurrency ?? 4 });
+                for (const key of outcome.deleted)
+                    gone.add(key);
+                for (const { key, message } of outcome.failed.slice(0, 5))
+                    log.warning(`Could not delete unreferenced media content ${key} (${message}); the next prune will.`);
+            }
+            cleanup.deleted = gone.size;
+            cleanup.bytesFreed = found.garbage.filter((g) => gone.has(g.key)).reduce((sum, g) => sum + g.size, 0);
+        }
+        if (lock && lock.expired.length > 0) {
+            const cleared = await store.deleteKeys(lock.expired);
+            log.info(`Removed ${cleared.deleted.length} lock(s) left by killed backups or prunes.`);
+        }
+        log.info(`Media content: ${cleanup.stored} stored, ${cleanup.referenced} in use; ${cleanup.deleted} unreferenced ${dryRun ? 'would be deleted' : 'deleted'} (${formatBytes(cleanup.bytesFreed)})` +
+            `${cleanup.tooYoung ? `, ${cleanup.tooYoung} unreferenced but younger than the grace period kept` : ''}.`);
+        return cleanup;
     }
-    log.info(`Media content: ${cleanup.stored} stored, ${cleanup.referenced} in use; ${cleanup.deleted} unreferenced ${dryRun ? 'would be deleted' : 'deleted'} (${formatBytes(cleanup.bytesFreed)})` +
-        `${cleanup.tooYoung ? `, ${cleanup.tooYoung} unreferenced but younger than the grace period kept` : ''}.`);
-    return cleanup;
+    finally {
+        await lock?.release().catch((error) => log.warning(`Could not delete the prune lock ${lock.key} (${errorMessage(error)}); it expires by itself.`));
+    }
 }
 function inScope(journal, space) {
     return space === undefined || journal.backups.every((b) => b.space === space);
@@ -96909,6 +97773,7 @@ function toPruneOutput(result) {
         bytesFreed: result.bytesFreed,
         deleteRequests: result.deleteRequests,
         ...(result.media ? { media: result.media } : {}),
+        ...(result.uploads ? { uploads: result.uploads } : {}),
     };
 }
 /** Ids for the `deleted` output: what was deleted, or in a dry run what would be. */
@@ -96987,6 +97852,7 @@ const COMMANDS = {
 
 
 
+
 function usage() {
     const lines = ['Usage: lifeboat <command> [--flag value ...] [--json] [--verbose]', '', 'Commands:'];
     for (const [name, c] of Object.entries(COMMANDS)) {
@@ -97035,7 +97901,8 @@ function exitAfterFlush(code) {
 }
 main(process.argv.slice(2)).then(exitAfterFlush, (error) => {
     process.stderr.write(`lifeboat: ${secrets_redact(errorMessage(error))}\n`);
-    exitAfterFlush(1);
+    // A cancelled run exits as the signal asked (130 after SIGINT, 143 after SIGTERM), never 0.
+    exitAfterFlush(error instanceof CancelledError ? error.exitCode : 1);
 });
 
 var __webpack_exports__envName = __webpack_exports__.p;

@@ -72839,6 +72839,105 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/engine/s3/errors.ts
+/**
+ * One place that turns an S3 error into a sentence a user can act on, from what every S3 implementation
+ * sends reliably: the error code (err.name / Code), the HTTP status ($metadata.httpStatusCode) and, for
+ * network failures, the system error code. The server's <Message> is added only when it says something:
+ * Ceph RGW sends an empty one, which the SDK reports as "UnknownError", and a HEAD response has no body
+ * at all.
+ */
+const BY_CODE = {
+    NoSuchBucket: 'the bucket does not exist',
+    NoSuchKey: 'the object does not exist',
+    NoSuchUpload: 'the multipart upload no longer exists',
+    AccessDenied: 'access denied: the credentials are not allowed to do this',
+    AllAccessDisabled: 'all access to this bucket has been disabled',
+    AccountProblem: 'the account has a problem that prevents this',
+    InvalidAccessKeyId: 'the access key ID is not known to the store',
+    SignatureDoesNotMatch: 'the secret access key does not match the access key ID',
+    ExpiredToken: 'the credentials have expired',
+    TokenRefreshRequired: 'the credentials have expired',
+    InvalidToken: 'the session token is not valid',
+    RequestTimeTooSkewed: "the machine's clock differs too much from the store's",
+    PermanentRedirect: "the bucket is in another region or behind another endpoint; check the region and endpoint",
+    AuthorizationHeaderMalformed: 'the request was signed for the wrong region; check the region',
+    InvalidBucketName: 'the bucket name is not valid',
+    PreconditionFailed: 'the object changed (its ETag no longer matches)',
+    BadDigest: 'the bytes the store received do not match their Content-MD5',
+    InvalidDigest: 'the Content-MD5 sent is not valid',
+    EntityTooLarge: 'the object is larger than the store allows',
+    QuotaExceeded: 'the quota of the bucket or account is exceeded',
+    SlowDown: 'the store is throttling requests (slow down)',
+    InternalError: 'the store failed internally',
+    ServiceUnavailable: 'the store is unavailable',
+    NotImplemented: 'the store does not implement this request',
+    WireIntegrityError: 'the bytes were changed on the way to the store',
+};
+const BY_STATUS = {
+    301: 'the bucket is in another region or behind another endpoint; check the region and endpoint',
+    400: 'the store refused the request as invalid',
+    401: 'the store did not accept the credentials',
+    403: 'access denied: the credentials are not allowed to do this',
+    404: 'not found: the bucket or object does not exist',
+    405: 'the store does not allow this request here',
+    409: 'the request conflicts with the state of the bucket',
+    412: 'the object changed (its ETag no longer matches)',
+    416: 'the requested byte range is not in the object',
+    429: 'the store is throttling requests',
+    500: 'the store failed internally',
+    501: 'the store does not implement this request',
+    502: 'a gateway in front of the store failed',
+    503: 'the store is unavailable or throttling requests',
+    504: 'a gateway in front of the store timed out',
+};
+const BY_SYSTEM_CODE = {
+    ECONNREFUSED: 'nothing answers at the endpoint (connection refused); check the endpoint',
+    ENOTFOUND: "the endpoint's host name does not resolve; check the endpoint",
+    EAI_AGAIN: "the endpoint's host name could not be resolved just now (DNS failure)",
+    ETIMEDOUT: 'the connection to the endpoint timed out',
+    ECONNRESET: 'the connection to the store was reset',
+    EPIPE: 'the connection to the store broke',
+    EHOSTUNREACH: 'the endpoint cannot be reached from this machine',
+    ENETUNREACH: 'the network of the endpoint cannot be reached from this machine',
+    CERT_HAS_EXPIRED: "the endpoint's TLS certificate has expired",
+    DEPTH_ZERO_SELF_SIGNED_CERT: "the endpoint's TLS certificate is self-signed and not trusted",
+    SELF_SIGNED_CERT_IN_CHAIN: "the endpoint's TLS certificate chain is not trusted",
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the endpoint's TLS certificate cannot be verified",
+    ERR_TLS_CERT_ALTNAME_INVALID: "the endpoint's TLS certificate is for another host name",
+};
+function systemCode(error, depth = 0) {
+    if (!error || depth > 3)
+        return undefined;
+    if (error.code && BY_SYSTEM_CODE[error.code])
+        return error.code;
+    for (const inner of error.errors ?? []) {
+        const code = systemCode(inner, depth + 1);
+        if (code)
+            return code;
+    }
+    return systemCode(error.cause, depth + 1);
+}
+/** The user-facing sentence for an S3 or network error, or undefined for anything else. */
+function describeS3Error(error) {
+    if (typeof error !== 'object' || error === null)
+        return undefined;
+    const e = error;
+    const status = e.$metadata?.httpStatusCode;
+    const code = e.Code ?? (e.name && e.name !== 'Error' && e.name !== 'UnknownError' ? e.name : undefined);
+    const network = systemCode(e);
+    if (status === undefined && network)
+        return `${BY_SYSTEM_CODE[network]} (${network})`;
+    if (status === undefined && (code === undefined || BY_CODE[code] === undefined))
+        return undefined;
+    const meaning = (code && BY_CODE[code]) ?? (status !== undefined ? BY_STATUS[status] : undefined) ?? (status !== undefined && status >= 500 ? 'the store failed' : 'the store refused the request');
+    const labels = [code, status !== undefined ? `HTTP ${status}` : undefined].filter(Boolean).join(', ');
+    const message = e.message?.trim();
+    const squeezed = (text) => text.toLowerCase().replace(/[^a-z]/g, '');
+    const informative = message && message !== 'UnknownError' && !/^\d{3}$/.test(message) && squeezed(message) !== squeezed(code ?? '') && squeezed(message) !== squeezed(meaning);
+    return `${meaning} (${labels})${informative ? `: ${message}` : ''}`;
+}
+
 ;// CONCATENATED MODULE: ./src/engine/secrets.ts
 /**
  * Secret redaction. Every secret Lifeboat learns (database passwords, S3 keys, tokens) is
@@ -72884,6 +72983,7 @@ function resetSecretsForTests() {
 
 ;// CONCATENATED MODULE: ./src/engine/errors.ts
 
+
 /**
  * An error the user can fix: bad input, a missing tool, a refused operation. Its message names
  * the input or condition and says what to do. Anything else that escapes is a bug or an outage.
@@ -72894,7 +72994,13 @@ class errors_LifeboatError extends Error {
         this.name = 'LifeboatError';
     }
 }
+/** The message of any error; S3 and network errors are described from their code and HTTP status (s3/errors.ts). */
 function errors_errorMessage(error) {
+    if (error instanceof errors_LifeboatError)
+        return error.message;
+    const described = describeS3Error(error);
+    if (described !== undefined)
+        return redact(described);
     return redact(error instanceof Error ? error.message : String(error));
 }
 
@@ -73070,6 +73176,13 @@ const schema = {
                             metadata: { type: 'object', additionalProperties: { type: 'string' } },
                             etag: { type: 'string' },
                             lastModified: { type: 'string' },
+                            verified: { type: 'boolean' },
+                            cacheControl: { type: 'string' },
+                            contentDisposition: { type: 'string' },
+                            contentEncoding: { type: 'string' },
+                            contentLanguage: { type: 'string' },
+                            expires: { type: 'string' },
+                            websiteRedirectLocation: { type: 'string' },
                         },
                     },
                 },
@@ -73177,11 +73290,16 @@ async function forEachConcurrently(items, limit, work) {
 var dist_cjs = __nccwpck_require__(3711);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
 var lib_storage_dist_cjs = __nccwpck_require__(2358);
+// EXTERNAL MODULE: ./node_modules/@smithy/node-http-handler/dist-cjs/index.js
+var node_http_handler_dist_cjs = __nccwpck_require__(1279);
 ;// CONCATENATED MODULE: ./src/engine/s3/client.ts
 /**
  * S3 access: one place that turns bucket settings into a client, for AWS and for S3-compatible
  * stores alike.
  */
+
+
+
 
 
 
@@ -73199,7 +73317,30 @@ function normalizeEndpoint(endpoint) {
         return undefined;
     return /^https?:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
 }
-function createS3Client(settings, env = process.env) {
+/**
+ * Sends every request with the operation's cancellation signal, so a cancelled operation's uploads,
+ * copies and listings fail at once. Two requests are let through: AbortMultipartUpload
+ * (DELETE ?uploadId=), which is how a cancelled upload cleans up after itself, and
+ * CreateMultipartUpload (POST ?uploads): cut off in flight, the server may still open the upload
+ * without the client ever learning its id, and then nothing could abort it.
+ */
+class CancellableHttpHandler extends node_http_handler_dist_cjs.NodeHttpHandler {
+    cancel;
+    constructor(cancel) {
+        super();
+        this.cancel = cancel;
+    }
+    handle(request, options = {}) {
+        const abortsUpload = request.method === 'DELETE' && request.query?.uploadId !== undefined;
+        const opensUpload = request.method === 'POST' && request.query?.uploads !== undefined;
+        if (abortsUpload || opensUpload)
+            return super.handle(request, options);
+        const signals = [this.cancel, options.abortSignal].filter((s) => s instanceof AbortSignal);
+        // One short-lived signal per request, so the request's listener goes away with it.
+        return super.handle(request, { ...options, abortSignal: AbortSignal.any(signals) });
+    }
+}
+function createS3Client(settings, env = process.env, cancel) {
     if (settings.credentials) {
         registerSecret(settings.credentials.secretAccessKey);
         registerSecret(settings.credentials.sessionToken);
@@ -73208,7 +73349,7 @@ function createS3Client(settings, env = process.env) {
     // The SDK's default integrity protection (aws-chunked bodies with CRC trailers) is rejected by many
     // S3-compatible stores, so with a custom endpoint checksums are sent only where the API requires them.
     const checksums = endpoint ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-    return new dist_cjs.S3Client({
+    const client = new dist_cjs.S3Client({
         region: settings.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
         endpoint,
         forcePathStyle: Boolean(endpoint),
@@ -73216,7 +73357,71 @@ function createS3Client(settings, env = process.env) {
         requestChecksumCalculation: checksums,
         responseChecksumValidation: checksums,
         maxAttempts: 5,
+        ...(cancel ? { requestHandler: new CancellableHttpHandler(cancel) } : {}),
     });
+    addWireIntegrity(client);
+    return client;
+}
+/** The calls that carry object bytes to the store. */
+const WRITES_WITH_BODY = new Set(['PutObjectCommand', 'UploadPartCommand']);
+/** Thrown when the store's ETag for a PUT or part is not the MD5 of the bytes sent: retried, like a dropped connection. */
+class WireIntegrityError extends Error {
+    $retryable = {};
+    constructor(message) {
+        super(message);
+        this.name = 'WireIntegrityError';
+    }
+}
+function bodyBytes(body) {
+    if (typeof body === 'string')
+        return Buffer.from(body, 'utf8');
+    if (body instanceof Uint8Array)
+        return body;
+    return undefined;
+}
+/** An ETag that is an MD5 of the content: 32 hex digits. Multipart ETags end in -<parts>; SSE-KMS and SSE-C ones are not MD5s. */
+function md5OfEtag(etag) {
+    const bare = etag?.replace(/"/g, '').toLowerCase();
+    return bare && /^[0-9a-f]{32}$/.test(bare) ? bare : undefined;
+}
+/**
+ * Integrity on the wire, for every PutObject and UploadPart this client sends (lib-storage's parts
+ * included): each carries a Content-MD5, which the store checks, and the ETag it answers with must
+ * be the MD5 of the bytes sent wherever the ETag is an MD5 (not for SSE-KMS or SSE-C objects). A
+ * mismatch fails that request as retryable, so the SDK sends it again; a part that stays wrong fails
+ * the upload, which is then aborted. With a custom endpoint the SDK itself sends no checksum (see
+ * above), so without this a byte flipped in transit would be stored silently.
+ *
+ * Bodies are buffers here (lib-storage cuts streams into buffered parts); a stream body is passed
+ * through unchecked, and Lifeboat sends none.
+ */
+function addWireIntegrity(client) {
+    const sentMd5 = (headers) => Object.entries(headers).find(([h]) => h.toLowerCase() === 'content-md5')?.[1];
+    // Before signing, so the header is signed with the rest.
+    client.middlewareStack.add((next, context) => async (args) => {
+        const request = args.request;
+        const bytes = WRITES_WITH_BODY.has(context.commandName ?? '') ? bodyBytes(request.body) : undefined;
+        if (bytes && sentMd5(request.headers) === undefined)
+            request.headers['content-md5'] = (0,external_node_crypto_.createHash)('md5').update(bytes).digest('base64');
+        return next(args);
+    }, { step: 'build', name: 'lifeboatContentMd5', override: true });
+    // Inside the retry loop, so a mismatch is sent again.
+    client.middlewareStack.add((next, context) => async (args) => {
+        const result = await next(args);
+        if (!WRITES_WITH_BODY.has(context.commandName ?? ''))
+            return result;
+        const sent = sentMd5(args.request.headers);
+        if (sent === undefined)
+            return result;
+        const expected = Buffer.from(sent, 'base64').toString('hex');
+        const output = result.output;
+        const encrypted = output.SSECustomerAlgorithm !== undefined || (output.ServerSideEncryption ?? '').startsWith('aws:kms');
+        const returned = encrypted ? undefined : md5OfEtag(output.ETag);
+        if (returned !== undefined && returned !== expected) {
+            throw new WireIntegrityError(`The store's ETag ${returned} is not the MD5 ${expected} of the bytes sent: they were changed on the way.`);
+        }
+        return result;
+    }, { step: 'finalizeRequest', priority: 'low', name: 'lifeboatEtagCheck', override: true });
 }
 /** Fills a bucket's unset endpoint, region and credentials from another's: the media bucket from the backup bucket's. */
 function withConnectionOf(settings, from) {
@@ -73240,6 +73445,35 @@ async function listAllObjects(client, bucket, prefix) {
     } while (token);
     return out;
 }
+/** Every open multipart upload under a key prefix, 1,000 per request. */
+async function listOpenUploads(client, bucket, prefix) {
+    const out = [];
+    let keyMarker;
+    let uploadIdMarker;
+    for (;;) {
+        const page = await client.send(new dist_cjs.ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+        for (const u of page.Uploads ?? []) {
+            if (u.Key && u.UploadId)
+                out.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated });
+        }
+        if (!page.IsTruncated || (!page.NextKeyMarker && !page.NextUploadIdMarker))
+            return out;
+        keyMarker = page.NextKeyMarker;
+        uploadIdMarker = page.NextUploadIdMarker;
+    }
+}
+/** Aborts one multipart upload; one that is already gone (NoSuchUpload, 404) counts as aborted. */
+async function abortUpload(client, bucket, upload) {
+    try {
+        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.key, UploadId: upload.uploadId }));
+    }
+    catch (error) {
+        const status = error.$metadata?.httpStatusCode;
+        if (error.name === 'NoSuchUpload' || status === 404)
+            return;
+        throw error;
+    }
+}
 /** S3's limit of keys in one DeleteObjects request. */
 const MAX_KEYS_PER_DELETE = 1000;
 /**
@@ -73256,7 +73490,7 @@ async function deleteObjects(client, bucket, keys, options = {}) {
         outcome.requests++;
         try {
             const response = await client.send(new dist_cjs.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-            const errors = new Map((response.Errors ?? []).map((e) => [e.Key, `${e.Code ?? 'Error'}: ${e.Message ?? 'not deleted'}`]));
+            const errors = new Map((response.Errors ?? []).map((e) => [e.Key, describeS3Error({ Code: e.Code ?? 'Error', message: e.Message, $metadata: {} }) ?? `${e.Code ?? 'Error'}: ${e.Message || 'not deleted'}`]));
             for (const key of batch) {
                 const message = errors.get(key);
                 if (message === undefined)
@@ -73266,9 +73500,7 @@ async function deleteObjects(client, bucket, keys, options = {}) {
             }
         }
         catch (error) {
-            const code = error.name;
-            const text = errors_errorMessage(error);
-            const message = code && code !== 'Error' && !text.startsWith(code) ? `${code}: ${text}` : text;
+            const message = errors_errorMessage(error);
             for (const key of batch)
                 outcome.failed.push({ key, message });
         }
@@ -73400,34 +73632,63 @@ class BackupStore {
     /** Like listEntries, with the keys of each backup, so they can be deleted without listing each one again. */
     async listBackups(space) {
         const root = `${this.prefix}backups/`;
+        const under = space ? `${root}${space}/` : root;
+        // A backup killed while uploading its first artifact has no object at all, only an open upload:
+        // it must still show, as incomplete. One more listing request per 1,000 open uploads.
+        const [objects, uploads] = await Promise.all([this.listObjects(under), this.listOpenUploadsIfAllowed(under)]);
         const byBackup = new Map();
-        for (const object of await this.listObjects(space ? `${root}${space}/` : root)) {
-            const rest = object.key.slice(root.length).split('/');
+        const backupOf = (key) => {
+            const rest = key.slice(root.length).split('/');
             if (rest.length < 3)
-                continue;
+                return undefined;
             const [entrySpace, id] = rest;
             const parsed = parseBackupId(id);
             if (!parsed)
-                continue;
+                return undefined;
             const mapKey = `${entrySpace}/${id}`;
-            const backup = byBackup.get(mapKey) ?? {
-                entry: {
-                    id,
-                    space: entrySpace,
-                    trigger: parsed.trigger,
-                    createdAt: parsed.createdAt,
-                    sizeBytes: 0,
-                    status: 'incomplete',
-                },
-                keys: [],
-            };
+            let backup = byBackup.get(mapKey);
+            if (!backup) {
+                backup = {
+                    entry: { id, space: entrySpace, trigger: parsed.trigger, createdAt: parsed.createdAt, sizeBytes: 0, status: 'incomplete' },
+                    keys: [],
+                    openUploads: [],
+                };
+                byBackup.set(mapKey, backup);
+            }
+            return backup;
+        };
+        for (const object of objects) {
+            const backup = backupOf(object.key);
+            if (!backup)
+                continue;
             backup.entry.sizeBytes += object.size;
             backup.keys.push(object.key);
-            if (rest.length === 3 && rest[2] === MANIFEST_FILE)
+            if (object.key === this.manifestKey(backup.entry.space, backup.entry.id))
                 backup.entry.status = 'complete';
-            byBackup.set(mapKey, backup);
         }
+        for (const upload of uploads)
+            backupOf(upload.key)?.openUploads.push(upload);
         return [...byBackup.values()];
+    }
+    /** Open multipart uploads under a key prefix, 1,000 per request. */
+    async listOpenUploads(prefix) {
+        return listOpenUploads(this.client, this.bucket, prefix);
+    }
+    /**
+     * For listings: open uploads, or none when the store refuses to list them (credentials without
+     * s3:ListBucketMultipartUploads, or a store without the call), so list and restore still work there.
+     */
+    async listOpenUploadsIfAllowed(prefix) {
+        try {
+            return await this.listOpenUploads(prefix);
+        }
+        catch (error) {
+            const status = error.$metadata?.httpStatusCode;
+            const name = error.name;
+            if (status === 403 || status === 405 || status === 501 || name === 'AccessDenied' || name === 'NotImplemented')
+                return [];
+            throw error;
+        }
     }
     /** Every object under a key prefix, 1,000 per LIST request. */
     async listObjects(prefix) {
@@ -73748,6 +74009,15 @@ function pruneSummary(result) {
         if (rows.length > PRUNE_SUMMARY_ROWS)
             lines.push('', `… and ${rows.length - PRUNE_SUMMARY_ROWS} more backups; the step log has the whole plan.`);
     }
+    const uploads = result.uploads;
+    if (uploads && (uploads.open > 0 || uploads.skipped)) {
+        lines.push('', '### Open multipart uploads', '');
+        if (uploads.skipped)
+            lines.push(`Not swept: ${uploads.skipped}`);
+        else {
+            lines.push(table(['Open', result.dryRun ? 'Older than the grace period, would be aborted' : 'Older than the grace period, aborted', 'Younger, kept', 'Failed'], [[String(uploads.open), String(uploads.aborted.length), String(uploads.tooYoung), String(uploads.failed.length)]]));
+        }
+    }
     const media = result.media;
     if (media) {
         lines.push('', '### Media content', '');
@@ -73819,6 +74089,100 @@ function restoreFailedSummary(request, message) {
 function mediaTable(media) {
     const t = media.totals;
     return table(['Media bucket', 'Objects', 'Bytes', 'New objects', 'New bytes', 'Reused objects', 'Reused bytes'], [[`s3://${media.bucket}/${media.prefix}`, String(t.objects), formatBytes(t.bytes), String(t.newObjects), formatBytes(t.newBytes), String(t.reusedObjects), formatBytes(t.reusedBytes)]]);
+}
+
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __nccwpck_require__(8474);
+;// CONCATENATED MODULE: ./src/engine/cancellation.ts
+/**
+ * Cancellation. A cancelled GitHub Actions job gets SIGINT, then SIGTERM 7.5 s later, then SIGKILL
+ * 2.5 s after that; `kill` and Ctrl-C send the same signals to the CLI. Node's default for both is to
+ * exit at once, which would leave pg_dump running and multipart uploads open (their parts stay billed,
+ * and nothing ever removes them).
+ *
+ * So the entry points run an operation inside `cancellable`: one AbortController for the operation,
+ * aborted by the first SIGINT or SIGTERM with a CancelledError as its reason. The operation passes the
+ * signal down: it stops pg_dump, and the S3 clients made with it fail every request at once, except
+ * AbortMultipartUpload (see s3/client.ts), so every open multipart upload is aborted on the way out.
+ * The operation then fails with the CancelledError: the run is never mistaken for a success.
+ */
+
+
+const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 };
+/** The reason an operation stopped: a signal, not a fault. */
+class CancelledError extends errors_LifeboatError {
+    signalName;
+    constructor(signalName, operation, 
+    /** The operation's own account of the state it left, when it has a better one than the generic sentence. */
+    account) {
+        super(account
+            ? `The ${operation} was cancelled (${signalName}). ${account}`
+            : `The ${operation} was cancelled (${signalName}): it was stopped and its uploads aborted; nothing was recorded as complete.`);
+        this.signalName = signalName;
+        this.name = 'CancelledError';
+    }
+    /** The exit status a shell expects after this signal: 128 + its number. */
+    get exitCode() {
+        return 128 + SIGNAL_NUMBERS[this.signalName];
+    }
+}
+/** The cancellation reason, if `signal` was aborted by a cancellation; for turning any downstream error back into it. */
+function cancellationOf(signal) {
+    return signal?.aborted && signal.reason instanceof CancelledError ? signal.reason : undefined;
+}
+let active = 0;
+/** True while an operation runs inside `cancellable`: other signal handlers (the CLI's unbinding) leave the signals to it. */
+function cancellation_cancellationHandled() {
+    return active > 0;
+}
+/**
+ * Runs `work` with a signal that SIGINT and SIGTERM abort, and waits for it to finish cleaning up.
+ * Repeated signals do not cut the clean-up short (the runner sends SIGTERM after SIGINT); only the
+ * grace period does.
+ */
+async function cancellable(log, options, work) {
+    const controller = new AbortController();
+    // Every request of the operation listens to this signal; dozens at once is expected, not a leak.
+    setMaxListeners(0, controller.signal);
+    let forced;
+    const handlers = Object.keys(SIGNAL_NUMBERS).map((name) => {
+        const handler = () => {
+            if (controller.signal.aborted) {
+                log.warning(`${name} received: still stopping the ${options.operation} cleanly…`);
+                return;
+            }
+            log.warning(`${name} received: cancelling the ${options.operation}, stopping pg_dump and aborting uploads…`);
+            const reason = new CancelledError(name, options.operation);
+            controller.abort(reason);
+            forced = setTimeout(() => {
+                log.warning(`The ${options.operation} did not stop within ${Math.round((options.graceMs ?? 8000) / 1000)} s of ${name}; exiting anyway.`);
+                process.exit(reason.exitCode);
+            }, options.graceMs ?? 8000);
+        };
+        process.on(name, handler);
+        return [name, handler];
+    });
+    active++;
+    try {
+        const result = await work(controller.signal);
+        // A cancellation that came too late to stop anything still fails the run: the user asked for it to stop.
+        controller.signal.throwIfAborted();
+        return result;
+    }
+    catch (error) {
+        const cancelled = cancellationOf(controller.signal);
+        if (!cancelled || error instanceof CancelledError)
+            throw error;
+        if (options.keepAccount && error instanceof LifeboatError)
+            throw new CancelledError(cancelled.signalName, options.operation, error.message);
+        throw cancelled;
+    }
+    finally {
+        active--;
+        clearTimeout(forced);
+        for (const [name, handler] of handlers)
+            process.off(name, handler);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/engine/platform/poll.ts
@@ -74716,6 +75080,7 @@ const MEDIA_INPUTS = (/* unused pure expression or super */ null && ([
 
 
 
+
 const BINDING_MODES = ['none', 'cloudfoundry'];
 const CF_INPUTS = ['cf-api', 'cf-username', 'cf-password', 'cf-org', 'cf-space', 'cf-service-instance'];
 /** The inputs (and CLI flags) of binding, declared by every action that binds its bucket. */
@@ -74802,7 +75167,8 @@ async function withCliBucket(request, operation, log, body) {
                 process.exit(1);
             });
         };
-        if (request.mode === 'cloudfoundry')
+        // Inside `cancellable` the operation stops on the signal and the key is deleted on the way out, below.
+        if (request.mode === 'cloudfoundry' && !cancellationHandled())
             process.once(signal, handler);
         return [signal, handler];
     });
