@@ -561,7 +561,7 @@ describe('a restore that fails midway leaves the target as it was', () => {
     const run = await restore({ 'source-space': 'production', 'target-space': 'staging', 'database-url': target }, bucket);
     expect(run.code).toBe(1);
     const message = failure(run);
-    expect(message).toMatch(/The restore failed and was rolled back; the target is as it was\. psql exited with code 3/);
+    expect(message).toMatch(/The restore failed and was rolled back; the target is as it was\. PostgreSQL refused a statement while restoring POLICY app\.submissions readers \(line \d+ of the restore script\)/);
     expect(message).toMatch(/role "reader_[0-9a-f_]+" does not exist/);
     expect(message).not.toContain(manifest.id + ' into'); // no success claim
     expect(run.outputs['backup-id']).toBeUndefined();
