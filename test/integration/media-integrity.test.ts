@@ -81,6 +81,15 @@ describe('media verified at the source', () => {
     }
     expect(await manifests(backups)).toEqual([]);
 
+    // Truncated and sent without a Content-Length (chunked): the bytes counted on arrival give it away.
+    proxy.faults.push({ ...truncate('small.txt'), chunked: true });
+    try {
+      await expect(backup(backups, media)).rejects.toThrow(/'small.txt' changed or came back wrong.*12 bytes arrived, the listing said 24/);
+    } finally {
+      proxy.faults.length = 0;
+    }
+    expect(await manifests(backups)).toEqual([]);
+
     // Truncated once, small and large: read again, recorded right, restorable.
     const faults = [truncate('small.txt', 1), truncate('large.bin', 1)];
     proxy.faults.push(...faults);

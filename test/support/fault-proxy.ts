@@ -29,6 +29,8 @@ export interface Fault {
   alterRequestBody?(body: Buffer): Buffer;
   /** Changes the body returned to the client; Content-Length follows it. */
   alterResponseBody?(body: Buffer, status: number): Buffer;
+  /** Sends the (altered) response body chunked, without a Content-Length. */
+  chunked?: boolean;
   /** Matching requests it has acted on. */
   hits?: number;
 }
@@ -79,6 +81,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         for (const fault of altered) answer = fault.alterResponseBody!(Buffer.from(answer), response.statusCode ?? 0);
         answerHeaders['content-length'] = String(answer.length);
         delete answerHeaders['transfer-encoding'];
+      }
+      if (active.some((f) => f.chunked) && seen.method !== 'HEAD') {
+        delete answerHeaders['content-length'];
+        answerHeaders['transfer-encoding'] = 'chunked';
       }
       outgoing.writeHead(response.statusCode ?? 502, answerHeaders);
       outgoing.end(seen.method === 'HEAD' ? undefined : answer);

@@ -178,13 +178,19 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
       // Held from before the media work until the manifest is written, so no prune deletes content this
       // backup reuses (media/locks.ts).
       const mediaLock = options.media ? await takeBackupLock(store, options.space, id, log) : undefined;
+      const releaseMediaLock = () =>
+        mediaLock?.release().catch((error: unknown) =>
+          log.warning(
+            `Could not delete the backup lock ${mediaLock.key} (${errorMessage(error)}): prune skips its media clean-up until the lock is older than its grace period. Check that the credentials allow s3:DeleteObject.`,
+          ),
+        );
       if (options.media) {
         const source = withConnectionOf(options.media.source, options.bucket);
         media = await (async () => {
           const previous = await previousMediaRecord(store, options.space, source, log);
           return log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media!.tuning, log }));
         })().catch(async (error: unknown) => {
-          await mediaLock?.release().catch(() => undefined);
+          await releaseMediaLock();
           throw error;
         });
       }
@@ -207,9 +213,11 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
         artifacts: [artifact],
         ...(media ? { media: media.record } : {}),
       };
-      // The commit point: a cancelled backup must never get its manifest.
-      signal?.throwIfAborted();
-      const manifestBytes = await store.putManifest(manifest).finally(() => mediaLock?.release().catch(() => undefined));
+      // The commit point: a cancelled backup must never get its manifest. The lock goes either way.
+      const manifestBytes = await (async () => {
+        signal?.throwIfAborted();
+        return store.putManifest(manifest);
+      })().finally(releaseMediaLock);
       const durationMs = Date.now() - clockStart;
       log.info(
         `Backup ${id} complete: ${formatBytes(raw.bytes)} dumped, ${formatBytes(size)} stored (${options.compression}) in ${(durationMs / 1000).toFixed(1)} s, ${formatRate(raw.bytes, durationMs)}.`,

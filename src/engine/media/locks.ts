@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logger.js';
-import type { BackupStore } from '../s3/store.js';
+import { BackupStore } from '../s3/store.js';
 
 /** A prune lock older than this was left by a killed prune. */
 export const PRUNE_LOCK_TTL_MS = 60 * 60_000;
@@ -55,7 +55,9 @@ async function writeLock(store: BackupStore, key: string, body: object): Promise
       async release() {
         if (released) return;
         released = true;
-        await store.deleteKeys([key]);
+        // A fresh client: the backup's own fails every request once the backup is cancelled, and the lock must go then too.
+        const outcome = await new BackupStore(store.settings).deleteKeys([key]);
+        if (outcome.failed.length > 0) throw new Error(outcome.failed[0]!.message);
       },
     },
   };

@@ -453,10 +453,8 @@ export async function restoreMedia(record: MediaRecord, store: BackupStore, targ
   const client = createS3Client(target);
   const prefix = normalizePrefix(target.prefix);
   const where = `s3://${target.bucket}/${prefix}`;
-  const listing = await listAllObjects(client, target.bucket, prefix).catch((error: unknown) => {
-    throw new LifeboatError(`Cannot list the target media bucket ${where}: ${errorMessage(error)}. Nothing in it was changed.`, { cause: error });
-  });
-  const present = new Map(listing.map((o) => [o.key.slice(prefix.length), o]));
+  // A failure here reaches restore as the S3 error itself, which names the bucket's problem from its code.
+  const present = new Map((await listAllObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
   const wanted = new Set(record.objects.map((o) => o.key));
   const traffic: MediaTraffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
   let unchanged = 0;

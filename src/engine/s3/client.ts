@@ -86,6 +86,9 @@ export function createS3Client(settings: BucketSettings, env: NodeJS.ProcessEnv 
   return client;
 }
 
+/** Error codes with which stores refuse bytes that do not match the checksum sent with them. */
+const CHANGED_ON_THE_WAY = new Set(['BadDigest', 'XAmzContentSHA256Mismatch']);
+
 /** The calls that carry object bytes to the store. */
 const WRITES_WITH_BODY = new Set(['PutObjectCommand', 'UploadPartCommand']);
 
@@ -136,8 +139,16 @@ function addWireIntegrity(client: S3Client): void {
   // Inside the retry loop, so a mismatch is sent again.
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const result = await next(args);
-      if (!WRITES_WITH_BODY.has(context.commandName ?? '')) return result;
+      if (!WRITES_WITH_BODY.has(context.commandName ?? '')) return next(args);
+      let result;
+      try {
+        result = await next(args);
+      } catch (error) {
+        // The store found the bytes changed against their Content-MD5 or signed SHA-256: like our own ETag
+        // check, a fault on the way, so the request is sent again rather than failing the upload at once.
+        if (CHANGED_ON_THE_WAY.has((error as Error).name)) Object.assign(error as object, { $retryable: {} });
+        throw error;
+      }
       const sent = sentMd5((args.request as { headers: Record<string, string> }).headers);
       if (sent === undefined) return result;
       const expected = Buffer.from(sent, 'base64').toString('hex');
