@@ -13,6 +13,9 @@ import { createDatabase, postgresInfo, ROOT, startStep, uniqueName, withClient }
 
 const BUCKET = 'cancel';
 const MEDIA_BUCKET = 'uploads';
+const PART_DELAY_MS = 3000;
+/** GitHub kills a job 10 s after the first signal (7.5 s to SIGTERM, 2.5 s to SIGKILL): stopping must be quick. */
+const STOP_WITHIN_MS = 2000;
 
 describe('cancellation', () => {
   let slowS3: S3Sandbox;
@@ -21,8 +24,9 @@ describe('cancellation', () => {
   let smallDatabase: string;
 
   beforeAll(async () => {
-    // Each part waits 300 ms, so an upload is still open when the signal arrives.
-    slowS3 = await startS3Server({ buckets: [BUCKET, MEDIA_BUCKET], partDelayMs: 300 });
+    // Each part takes 3 s to be accepted, so an upload is still open when the signal arrives, and a run that
+    // waited for its parts (instead of cutting them off) could not stop within the time allowed below.
+    slowS3 = await startS3Server({ buckets: [BUCKET, MEDIA_BUCKET], partDelayMs: PART_DELAY_MS });
     client = new S3Client({
       endpoint: slowS3.endpoint,
       region: slowS3.region,
@@ -107,8 +111,10 @@ describe('cancellation', () => {
     const database = media ? smallDatabase : bigDatabase;
     const { child, done } = startCli(inputs(prefix, database, media));
     await waitForOpenUpload(child, media ? `${prefix}media/` : 'database.pgdump');
+    const signalledAt = Date.now();
     child.kill(signal);
     const run = await done;
+    expect(Date.now() - signalledAt).toBeLessThan(STOP_WITHIN_MS);
     expect(run.signal).toBeNull(); // it handled the signal and exited by itself…
     expect(run.code).toBe(exitCode); // …with the status a shell expects after that signal
     expect(run.output).toMatch(new RegExp(`The backup was cancelled \\(${signal}\\)`));
@@ -124,8 +130,10 @@ describe('cancellation', () => {
     const database = media ? smallDatabase : bigDatabase;
     const step = startStep('backup', inputs(prefix, database, media));
     await waitForOpenUpload(step.child, media ? `${prefix}media/` : 'database.pgdump');
+    const signalledAt = Date.now();
     step.child.kill(signal);
     const run = await step.done;
+    expect(Date.now() - signalledAt).toBeLessThan(STOP_WITHIN_MS);
     expect(run.code).not.toBe(0);
     expect(run.code).not.toBeNull();
     expect(run.stdout).toMatch(new RegExp(`::error::lifeboat backup failed: The backup was cancelled \\(${signal}\\)`));

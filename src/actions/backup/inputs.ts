@@ -31,7 +31,8 @@ export function getBackupOptions(read: InputReader, env: NodeJS.ProcessEnv = pro
     compression: choice(read, 'compression', COMPRESSIONS, 'zstd'),
     pgDumpPath: optional(read, 'pg-dump-path'),
     rowCounts: booleanInput(read, 'row-counts', true),
-    progressIntervalMs: positiveNumber(read, 'progress-interval-seconds', 10, { min: 1 }) * 1000,
+    // At most an hour: Node's timers cannot wait longer than 24.8 days and fire at once instead.
+    progressIntervalMs: positiveNumber(read, 'progress-interval-seconds', 10, { min: 1, max: 3600 }) * 1000,
     ...(partSizeMb ? { upload: { partSize: Math.round(partSizeMb * 1024 * 1024), queueSize: DEFAULT_UPLOAD_TUNING.queueSize } } : {}),
     ...(media ? { media: { source: media } } : {}),
     env,

@@ -32,7 +32,7 @@ export function getRestoreOptions(read: InputReader, env: NodeJS.ProcessEnv = pr
   }
   const jobs = positiveNumber(read, 'jobs', DEFAULT_JOBS, { min: 1, max: 64 });
   if (!Number.isInteger(jobs)) throw new LifeboatError(`Input 'jobs' is '${jobs}'; it must be a whole number between 1 and 64.`);
-  const thresholdMb = positiveNumber(read, 'parallel-threshold-mb', DEFAULT_PARALLEL_THRESHOLD_MB, { min: 0 });
+  const thresholdMb = positiveNumber(read, 'parallel-threshold-mb', DEFAULT_PARALLEL_THRESHOLD_MB, { min: 0, max: 1_048_576 });
   const bucket = draftBucket ?? bucketSettings(read);
   return {
     sourceSpace: assertSpaceName(required(read, 'source-space', 'production'), 'source-space'),

@@ -26,8 +26,9 @@ import type { Logger } from '../logger.js';
 import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from '../postgres/connection.js';
 import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
 import { cancellationOf } from '../cancellation.js';
+import { assertBucketReadable, assertBucketWritable, BACKUP_BUCKET_INPUTS, MEDIA_BUCKET_INPUTS } from '../s3/preflight.js';
 import { backupMedia, type MediaTraffic, type MediaTuning } from '../media/media.js';
-import { disableSessionTimeouts, holdSnapshot, watchSession } from '../postgres/snapshot.js';
+import { assertCanReadEverything, disableSessionTimeouts, holdSnapshot, watchSession } from '../postgres/snapshot.js';
 import { takeBackupLock } from '../media/locks.js';
 import { BackupStore, uploadTuningFor, type UploadTuning } from '../s3/store.js';
 import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, Meter } from '../streams.js';
@@ -85,9 +86,16 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
   try {
     await disableSessionTimeouts(client);
     const server = await readServerInfo(client);
+    await assertCanReadEverything(client);
     const pgDump = await choosePgTool('pg_dump', server, options.pgDumpPath, env);
     log.info(`Database ${connection.description}: PostgreSQL ${server.version}; using ${pgDump.path} (${pgDump.version}).`);
     await store.assertReachable();
+    // Every bucket, before the dump: the backup bucket must take uploads, the media bucket must be readable.
+    await assertBucketWritable(store.client, store.bucket, `${store.prefix}backups/${options.space}/`, BACKUP_BUCKET_INPUTS);
+    const mediaSource = options.media ? withConnectionOf(options.media.source, options.bucket) : undefined;
+    if (mediaSource) {
+      await assertBucketReadable(createS3Client(mediaSource, env, signal), mediaSource.bucket, normalizePrefix(mediaSource.prefix), MEDIA_BUCKET_INPUTS);
+    }
 
     const startedAt = now(env);
     const clockStart = Date.now();
@@ -184,8 +192,8 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
             `Could not delete the backup lock ${mediaLock.key} (${errorMessage(error)}): prune skips its media clean-up until the lock is older than its grace period. Check that the credentials allow s3:DeleteObject.`,
           ),
         );
-      if (options.media) {
-        const source = withConnectionOf(options.media.source, options.bucket);
+      if (options.media && mediaSource) {
+        const source = mediaSource;
         media = await (async () => {
           const previous = await previousMediaRecord(store, options.space, source, log);
           return log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media!.tuning, log }));

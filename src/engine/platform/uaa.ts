@@ -8,7 +8,7 @@
  *
  * Every token is registered as a secret the moment it arrives.
  */
-import { LifeboatError, errorMessage } from '../errors.js';
+import { LifeboatError, errorMessage, networkFailure } from '../errors.js';
 import { registerSecret } from '../secrets.js';
 
 export interface UaaToken {
@@ -54,7 +54,11 @@ export async function discoverLoginUrl(api: URL): Promise<URL> {
   try {
     response = await fetch(api.href.replace(/\/?$/, '/'), { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   } catch (error) {
-    throw new LifeboatError(`Cannot reach the Cloud Foundry API at ${api.origin} (input 'cf-api'): ${errorMessage(error)}.`, { cause: error });
+    const why = networkFailure(error) ?? errorMessage(error);
+    throw new LifeboatError(
+      `Cannot reach the Cloud Foundry API at ${api.origin} given in 'cf-api': ${why}. Check 'cf-api' (on cloud.gov: https://api.fr.cloud.gov) and that this runner can reach it.`,
+      { cause: error },
+    );
   }
   const body = (await response.json().catch(() => undefined)) as { links?: Record<string, { href?: string } | null> } | undefined;
   const href = body?.links?.login?.href ?? body?.links?.uaa?.href;
@@ -110,7 +114,11 @@ export async function passwordGrant(login: URL, username: string, password: stri
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (error) {
-    throw new LifeboatError(`Cannot reach the Cloud Foundry login server at ${login.origin}: ${errorMessage(error)}.`, { cause: error });
+    const why = networkFailure(error) ?? errorMessage(error);
+    throw new LifeboatError(
+      `Cannot reach the Cloud Foundry login server at ${login.origin}, which the API in 'cf-api' names: ${why}. Check 'cf-api', and that this runner can reach the login server.`,
+      { cause: error },
+    );
   }
   const body = (await response.json().catch(() => undefined)) as TokenResponse | undefined;
   // Mask before anything can print the body.

@@ -5,10 +5,10 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
+import { basename, delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { LifeboatError, errorMessage } from '../errors.js';
+import { LifeboatError, errorMessage, networkFailure } from '../errors.js';
 import { registerSecret } from '../secrets.js';
 
 const execFileAsync = promisify(execFile);
@@ -182,10 +182,33 @@ export async function connectOrExplain(connection: DatabaseConnection, inputName
   } catch (error) {
     await client.end().catch(() => undefined);
     throw new LifeboatError(
-      `Cannot connect to the database ${connection.description} given in '${inputName}': ${errorMessage(error)}`,
+      `Cannot connect to the database ${connection.description} given in '${inputName}': ${errorMessage(error)}. ${connectionAdvice(error, connection, inputName)}`,
       { cause: error },
     );
   }
+}
+
+/** What to do about a failed connection, from PostgreSQL's SQLSTATE or the network error's code. */
+function connectionAdvice(error: unknown, connection: DatabaseConnection, inputName: string): string {
+  const code = (error as { code?: string }).code;
+  const user = connection.env.PGUSER ?? 'the user';
+  switch (code) {
+    case '3D000':
+      return `The database '${connection.database}' does not exist on that server: check the database name at the end of '${inputName}' (postgres://user@host:5432/<database>).`;
+    case '28P01':
+      return `Check the user '${user}' and the password in '${inputName}'; percent-encode special characters in the password (encodeURIComponent).`;
+    case '28000':
+      return `The server does not accept this user from this machine (pg_hba.conf) or the user does not exist: check the user in '${inputName}' and the server's access rules.`;
+    case '57P03':
+      return 'The server is starting up or shutting down: run again once it accepts connections.';
+    case '53300':
+      return 'The server has no free connection slots (too many clients): run again later, or raise max_connections.';
+  }
+  const network = networkFailure(error);
+  if (network) {
+    return `The host or port looks wrong, or the server is not reachable from this machine (${network}): check the host and port in '${inputName}', and that the server is running and accepts connections from here.`;
+  }
+  return `Check '${inputName}'.`;
 }
 
 export interface PgTool {
@@ -194,10 +217,11 @@ export interface PgTool {
   major: number;
 }
 
-async function probeTool(path: string): Promise<PgTool | undefined> {
+/** Runs `<path> --version`; a PgTool only when the output names this very tool (psql is not pg_dump). */
+async function probeTool(path: string, tool = basename(path)): Promise<PgTool | undefined> {
   try {
     const { stdout } = await execFileAsync(path, ['--version']);
-    const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
+    const match = new RegExp(`^${tool}\\s+\\(PostgreSQL\\)\\s+(\\d+)(?:\\.(\\d+))?`).exec(stdout.trim());
     if (!match) return undefined;
     return { path, version: `${match[1]}${match[2] ? '.' + match[2] : ''}`, major: Number(match[1]) };
   } catch {
@@ -239,9 +263,16 @@ export async function choosePgTool(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<PgTool> {
   if (explicitPath) {
-    const probed = await probeTool(explicitPath);
+    const input = `${tool.replace('_', '-')}-path`;
+    const fix = `Give the path of ${tool} itself (e.g. /usr/lib/postgresql/${server.major}/bin/${tool}), or leave '${input}' empty to let Lifeboat find one.`;
+    if (!existsSync(explicitPath)) throw new LifeboatError(`Input '${input}' is '${explicitPath}', which does not exist. ${fix}`);
+    const probed = await probeTool(explicitPath, tool);
     if (!probed) {
-      throw new LifeboatError(`Input '${tool.replace('_', '-')}-path' is '${explicitPath}', which is not a working ${tool}.`);
+      const said = await execFileAsync(explicitPath, ['--version']).then(
+        ({ stdout }) => `its --version says '${stdout.trim().split('\n')[0]!.slice(0, 80)}'`,
+        (error: unknown) => `it does not run (${errorMessage(error).split('\n')[0]})`,
+      );
+      throw new LifeboatError(`Input '${input}' is '${explicitPath}', which is not ${tool}: ${said}. ${fix}`);
     }
     if (probed.major < server.major) {
       throw new LifeboatError(
@@ -250,7 +281,7 @@ export async function choosePgTool(
     }
     return probed;
   }
-  const found = (await Promise.all(candidatePaths(tool, env).map(probeTool))).filter((t): t is PgTool => Boolean(t));
+  const found = (await Promise.all(candidatePaths(tool, env).map((path) => probeTool(path)))).filter((t): t is PgTool => Boolean(t));
   const fitting = found.filter((t) => t.major >= server.major).sort((a, b) => a.major - b.major);
   if (fitting[0]) return fitting[0];
   const seen = found.length ? found.map((t) => `${t.path} (${t.version})`).join(', ') : 'none';
@@ -271,7 +302,7 @@ export async function choosePsql(pgRestore: PgTool, server: ServerInfo, env: Nod
     if (probed && probed.major >= pgRestore.major) return probed;
   }
   const minimum = Math.max(server.major, pgRestore.major);
-  const found = (await Promise.all(candidatePaths('psql', env).map(probeTool))).filter((t): t is PgTool => Boolean(t));
+  const found = (await Promise.all(candidatePaths("psql", env).map((path) => probeTool(path)))).filter((t): t is PgTool => Boolean(t));
   const fitting = found.filter((t) => t.major >= minimum).sort((a, b) => a.major - b.major);
   if (fitting[0]) return fitting[0];
   const seen = found.length ? found.map((t) => `${t.path} (${t.version})`).join(', ') : 'none';

@@ -83,6 +83,42 @@ export function watchSession(client: pg.Client, what: string): SessionWatch {
   return { failed };
 }
 
+/** Relations pg_dump must read (the data of ordinary tables and sequences, in schemas it can use) that the role cannot. */
+const UNREADABLE_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name, CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END AS kind,
+         has_schema_privilege(n.oid, 'USAGE') AS schema_usage
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'S')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+    AND (NOT has_schema_privilege(n.oid, 'USAGE')
+         OR (c.relkind = 'r' AND NOT has_table_privilege(c.oid, 'SELECT'))
+         OR (c.relkind = 'S' AND NOT has_sequence_privilege(c.oid, 'SELECT')))
+  ORDER BY 1, 2`;
+
+/**
+ * Refuses, before anything is written, a role that cannot read everything pg_dump dumps. Otherwise
+ * the first sign is a misleading "could not import the requested snapshot" (the row count fails first,
+ * which aborts the snapshot's transaction) or pg_dump failing after part of the dump was uploaded.
+ */
+export async function assertCanReadEverything(client: pg.Client, inputName = 'database-url'): Promise<void> {
+  const { rows } = await client.query<{ schema: string; name: string; kind: string; schema_usage: boolean }>(UNREADABLE_SQL);
+  if (rows.length === 0) return;
+  const { rows: who } = await client.query<{ role: string }>('SELECT current_user AS role');
+  const role = who[0]!.role;
+  const missing = rows
+    .slice(0, 10)
+    .map((r) => (r.schema_usage ? `SELECT on ${r.kind} ${quoteIdent(r.schema)}.${quoteIdent(r.name)}` : `USAGE on schema ${quoteIdent(r.schema)} (for ${r.kind} ${quoteIdent(r.name)})`));
+  if (rows.length > 10) missing.push(`… and ${rows.length - 10} more`);
+  const schemas = [...new Set(rows.map((r) => quoteIdent(r.schema)))].join(', ');
+  throw new LifeboatError(
+    `The database role ${quoteIdent(role)} given in '${inputName}' cannot read everything the backup must dump; it lacks ${missing.join('; ')}. ` +
+      `Grant it, e.g. GRANT USAGE ON SCHEMA ${schemas} TO ${quoteIdent(role)}; GRANT SELECT ON ALL TABLES IN SCHEMA ${schemas} TO ${quoteIdent(role)}; ` +
+      `GRANT SELECT ON ALL SEQUENCES IN SCHEMA ${schemas} TO ${quoteIdent(role)}; or on PostgreSQL 14 and later GRANT pg_read_all_data TO ${quoteIdent(role)}; ` +
+      `or use the database owner's role in '${inputName}'. Nothing was written.`,
+  );
+}
+
 export async function holdSnapshot(client: pg.Client): Promise<SnapshotHolder> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   const { rows } = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
