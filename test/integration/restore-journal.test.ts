@@ -173,7 +173,20 @@ describe('a parallel restore that is interrupted is put back by the next run', (
     const journal = await journalIn(bucket);
     expect(journal?.preRestoreBackupId).toMatch(/-pre-restore-/);
     expect(journal?.target).toBe(new URL(target).host + new URL(target).pathname);
-    expect(await snapshotOf(target)).not.toEqual(before); // wiped and half-restored
+    const halfRestored = await snapshotOf(target);
+    expect(halfRestored).not.toEqual(before); // wiped and half-restored
+
+    // Meanwhile a backup of the space is refused: it would save the half-restored database as a good backup.
+    const nightly = await runActionBundle('backup', { ...bucketInputs(bucket), space: 'staging', trigger: 'nightly', 'database-url': target }, awsEnv());
+    expect(nightly.code).toBe(1);
+    expect(failure(nightly)).toMatch(/A parallel restore into 'staging' .* did not finish, so its database may be half-restored; no backup was taken/);
+    expect((await listKeys(bucket, 'backups/staging/')).map((k) => k.key).filter((k) => k.includes('-nightly-'))).toEqual([]);
+    // A restore pointed at another database does not apply the put-back there: it refuses with the command.
+    const elsewhere = await runActionBundle('restore', inputs(bucket, await createDatabase('other'), PARALLEL), env());
+    expect(failure(elsewhere)).toMatch(
+      new RegExp(`did not finish, and its target may be half-restored; this run's 'database-url' is .*a different database[\\s\\S]*backup-id: ${journal!.preRestoreBackupId}`),
+    );
+    expect(await snapshotOf(target)).toEqual(halfRestored);
 
     await nextRunPutsBack(bucket, target, journal!.preRestoreBackupId, before);
 

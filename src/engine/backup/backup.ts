@@ -21,6 +21,7 @@ import {
 } from '../../domain/manifest.js';
 import { now } from '../clock.js';
 import { startPgDump } from '../postgres/dump.js';
+import { putBackCommand, readRestoreJournal } from '../restore/journal.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from '../postgres/connection.js';
@@ -88,6 +89,18 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
     const pgDump = await choosePgTool('pg_dump', server, options.pgDumpPath, env);
     log.info(`Database ${connection.description}: PostgreSQL ${server.version}; using ${pgDump.path} (${pgDump.version}).`);
     await store.assertReachable();
+    // A parallel restore into this space that never finished leaves the database half-restored: a backup of
+    // it would look good and might outlive the good ones. The pre-restore backup is taken by a restore that
+    // has already completed any pending put-back.
+    if (options.trigger !== 'pre-restore') {
+      const journal = await readRestoreJournal(store, options.space);
+      if (journal) {
+        throw new LifeboatError(
+          `A parallel restore into '${options.space}' (${journal.target}), started ${journal.startedAt}, did not finish, so its database may be half-restored; no backup was taken. ` +
+            `Run any restore into '${options.space}' first: it puts the database back to the pre-restore backup ${journal.preRestoreBackupId} before anything else. Or ${putBackCommand(journal)}.`,
+        );
+      }
+    }
 
     const startedAt = now(env);
     const clockStart = Date.now();
