@@ -9,7 +9,6 @@
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import { formatBackupId, type Trigger } from '../../domain/backup-id.js';
-import { latestComplete } from '../../domain/catalog.js';
 import {
   MANIFEST_FORMAT,
   provenanceFromEnv,
@@ -21,6 +20,7 @@ import {
 } from '../../domain/manifest.js';
 import { now } from '../clock.js';
 import { startPgDump } from '../postgres/dump.js';
+import { findLatestValid } from '../list/latest.js';
 import { putBackCommand, readRestoreJournal } from '../restore/journal.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -244,13 +244,15 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
 
 /** The base for an incremental media copy: the space's newest complete backup of the same media bucket. */
 async function previousMediaRecord(store: BackupStore, space: string, source: BucketSettings, log: Logger): Promise<MediaRecord | undefined> {
-  const latest = latestComplete(await store.listEntries(space), { space });
-  if (!latest) return undefined;
+  // The newest backup whose manifest is valid: a broken newer one is skipped, as `latest` does everywhere.
+  let media: MediaRecord | undefined;
   try {
-    const media = (await store.getManifest(space, latest.id)).media;
-    if (media && media.bucket === source.bucket && media.prefix === normalizePrefix(source.prefix)) return media;
+    const { latest, invalid } = await findLatestValid(store, await store.listEntries(space), { space });
+    for (const { entry, problem } of invalid) log.warning(`Skipping backup ${entry.id} as the base for the media copy: ${problem}`);
+    media = latest?.manifest.media;
   } catch (error) {
-    log.warning(`Could not read the previous backup ${latest.id} (${errorMessage(error)}); every media object will be read again.`);
+    log.warning(`Could not read the previous backup's manifest (${errorMessage(error)}); every media object will be read again.`);
   }
+  if (media && media.bucket === source.bucket && media.prefix === normalizePrefix(source.prefix)) return media;
   return undefined;
 }
