@@ -79,3 +79,36 @@ describe('latest skips backups whose manifest is invalid', () => {
     expect(run.stdout).toContain(`with a valid manifest: ${good} (the newer ${corrupt}, ${wrongSchema} have an invalid manifest)`);
   });
 });
+
+describe('the media copy of a backup takes its base from the newest valid manifest', () => {
+  it('a broken newest manifest does not make the next backup read every media object again', async () => {
+    const s3 = s3Info();
+    const settings = (bucket: string) => ({ bucket, prefix: '', endpoint: s3.endpoint, region: s3.region, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+    const database = await createDatabase('production');
+    const media = await createBucket('media');
+    const bucket = await createBucket();
+    for (const key of ['a.txt', 'b.txt']) await s3Client().send(new PutObjectCommand({ Bucket: media, Key: key, Body: `content of ${key}` }));
+    const backupAt = async (at: string) =>
+      runBackup(
+        {
+          space: 'production', trigger: 'nightly', databaseUrl: database, compression: 'zstd', rowCounts: false, progressIntervalMs: 60_000,
+          bucket: settings(bucket), media: { source: settings(media) }, env: { ...process.env, LIFEBOAT_NOW: at },
+        },
+        memoryLogger(),
+      );
+    await backupAt('2026-11-01T02:00:00Z');
+    const broken = await backupAt('2026-11-02T02:00:00Z');
+    await s3Client().send(new PutObjectCommand({ Bucket: bucket, Key: manifestKey(broken.manifest.id), Body: 'not json' }));
+    const logger = memoryLogger();
+    const next = await runBackup(
+      {
+        space: 'production', trigger: 'nightly', databaseUrl: database, compression: 'zstd', rowCounts: false, progressIntervalMs: 60_000,
+        bucket: settings(bucket), media: { source: settings(media) }, env: { ...process.env, LIFEBOAT_NOW: '2026-11-03T02:00:00Z' },
+      },
+      logger,
+    );
+    expect(next.mediaTraffic?.bytesRead).toBe(0);
+    expect(next.manifest.media?.totals).toMatchObject({ objects: 2, reusedObjects: 2, newObjects: 0 });
+    expect(logger.lines.join("\n")).toMatch(new RegExp(`Skipping backup ${broken.manifest.id.replace(/\./g, '\\.')} as the base for the media copy`));
+  });
+});

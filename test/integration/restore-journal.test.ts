@@ -5,7 +5,7 @@
  * next restore into the space puts the target back, byte for byte, before it does anything else.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -173,7 +173,34 @@ describe('a parallel restore that is interrupted is put back by the next run', (
     const journal = await journalIn(bucket);
     expect(journal?.preRestoreBackupId).toMatch(/-pre-restore-/);
     expect(journal?.target).toBe(new URL(target).host + new URL(target).pathname);
-    expect(await snapshotOf(target)).not.toEqual(before); // wiped and half-restored
+    const halfRestored = await snapshotOf(target);
+    expect(halfRestored).not.toEqual(before); // wiped and half-restored
+
+    // Meanwhile a backup of the space is refused: it would save the half-restored database as a good backup.
+    const nightly = await runActionBundle('backup', { ...bucketInputs(bucket), space: 'staging', trigger: 'nightly', 'database-url': target }, awsEnv());
+    expect(nightly.code).toBe(1);
+    expect(failure(nightly)).toMatch(/A parallel restore into 'staging' .* did not finish, so its database may be half-restored; no backup was taken/);
+    expect((await listKeys(bucket, 'backups/staging/')).map((k) => k.key).filter((k) => k.includes('-nightly-'))).toEqual([]);
+    // A restore pointed at another database does not apply the put-back there: it refuses with the command.
+    const elsewhere = await runActionBundle('restore', inputs(bucket, await createDatabase('other'), PARALLEL), env());
+    expect(failure(elsewhere)).toMatch(
+      new RegExp(`did not finish, and its target may be half-restored; this run's 'database-url' is .*a different database[\\s\\S]*backup-id: ${journal!.preRestoreBackupId}`),
+    );
+    expect(await snapshotOf(target)).toEqual(halfRestored);
+    // Prune keeps the pre-restore backup the put-back needs, even when its rules would delete it: here a
+    // newer pre-restore backup of staging makes keep-last 1 drop the one the journal names.
+    const other = await createDatabase('other');
+    await runBackup(
+      { space: 'staging', trigger: 'pre-restore', databaseUrl: other, bucket: bucketSettings(bucket), compression: 'zstd', rowCounts: true, progressIntervalMs: 60_000 },
+      memoryLogger(),
+    );
+    const workspace = mkdtempSync(join(tmpdir(), 'ws-'));
+    mkdirSync(join(workspace, '.github'));
+    writeFileSync(join(workspace, '.github', 'lifeboat.yml'), 'retention:\n  - { space: staging, trigger: pre-restore, keep-last: 1 }\n');
+    const prune = await runActionBundle('prune', bucketInputs(bucket), { ...awsEnv(), GITHUB_WORKSPACE: workspace });
+    expect(prune.code, prune.stdout).toBe(0);
+    expect(prune.stdout).toContain(`::warning::Keeping ${journal!.preRestoreBackupId} of 'staging' although the rules would delete it`);
+    expect((await listKeys(bucket, `backups/staging/${journal!.preRestoreBackupId}/`)).map((k) => k.key)).toContain(`backups/staging/${journal!.preRestoreBackupId}/manifest.json`);
 
     await nextRunPutsBack(bucket, target, journal!.preRestoreBackupId, before);
 

@@ -9,7 +9,6 @@
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import { formatBackupId, type Trigger } from '../../domain/backup-id.js';
-import { latestComplete } from '../../domain/catalog.js';
 import {
   MANIFEST_FORMAT,
   provenanceFromEnv,
@@ -21,6 +20,8 @@ import {
 } from '../../domain/manifest.js';
 import { now } from '../clock.js';
 import { startPgDump } from '../postgres/dump.js';
+import { findLatestValid } from '../list/latest.js';
+import { putBackCommand, readRestoreJournal } from '../restore/journal.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from '../postgres/connection.js';
@@ -90,6 +91,18 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
     const pgDump = await choosePgTool('pg_dump', server, options.pgDumpPath, env);
     log.info(`Database ${connection.description}: PostgreSQL ${server.version}; using ${pgDump.path} (${pgDump.version}).`);
     await store.assertReachable();
+    // A parallel restore into this space that never finished leaves the database half-restored: a backup of
+    // it would look good and might outlive the good ones. The pre-restore backup is taken by a restore that
+    // has already completed any pending put-back.
+    if (options.trigger !== 'pre-restore') {
+      const journal = await readRestoreJournal(store, options.space);
+      if (journal) {
+        throw new LifeboatError(
+          `A parallel restore into '${options.space}' (${journal.target}), started ${journal.startedAt}, did not finish, so its database may be half-restored; no backup was taken. ` +
+            `Run any restore into '${options.space}' first: it puts the database back to the pre-restore backup ${journal.preRestoreBackupId} before anything else. Or ${putBackCommand(journal)}.`,
+        );
+      }
+    }
     // Every bucket, before the dump: the backup bucket must take uploads, the media bucket must be readable.
     await assertBucketWritable(store.client, store.bucket, `${store.prefix}backups/${options.space}/`, BACKUP_BUCKET_INPUTS);
     const mediaSource = options.media ? withConnectionOf(options.media.source, options.bucket) : undefined;
@@ -247,13 +260,15 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
 
 /** The base for an incremental media copy: the space's newest complete backup of the same media bucket. */
 async function previousMediaRecord(store: BackupStore, space: string, source: BucketSettings, log: Logger): Promise<MediaRecord | undefined> {
-  const latest = latestComplete(await store.listEntries(space), { space });
-  if (!latest) return undefined;
+  // The newest backup whose manifest is valid: a broken newer one is skipped, as `latest` does everywhere.
+  let media: MediaRecord | undefined;
   try {
-    const media = (await store.getManifest(space, latest.id)).media;
-    if (media && media.bucket === source.bucket && media.prefix === normalizePrefix(source.prefix)) return media;
+    const { latest, invalid } = await findLatestValid(store, await store.listEntries(space), { space });
+    for (const { entry, problem } of invalid) log.warning(`Skipping backup ${entry.id} as the base for the media copy: ${problem}`);
+    media = latest?.manifest.media;
   } catch (error) {
-    log.warning(`Could not read the previous backup ${latest.id} (${errorMessage(error)}); every media object will be read again.`);
+    log.warning(`Could not read the previous backup's manifest (${errorMessage(error)}); every media object will be read again.`);
   }
+  if (media && media.bucket === source.bucket && media.prefix === normalizePrefix(source.prefix)) return media;
   return undefined;
 }

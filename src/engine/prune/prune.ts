@@ -18,6 +18,7 @@ import type { BackupEntry } from '../../domain/catalog.js';
 import type { Policy } from '../../domain/policy.js';
 import { planRetention, RetentionPolicyError, type RetentionPlan } from '../../domain/retention.js';
 import { now as clockNow } from '../clock.js';
+import { pendingPutBacks } from '../restore/journal.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import { findMediaGarbage } from '../media/media.js';
 import { lockSeams, takePruneLock, type PruneLock } from '../media/locks.js';
@@ -107,6 +108,19 @@ export async function runPrune(options: PruneOptions, log: Logger): Promise<Prun
     now,
     unfinished,
   );
+
+  // A pre-restore backup that an unfinished parallel restore needs for its put-back is kept, whatever the rules say.
+  for (const journal of await pendingPutBacks(store)) {
+    const index = retention.remove.findIndex((r) => r.entry.space === journal.targetSpace && r.entry.id === journal.preRestoreBackupId);
+    if (index < 0) continue;
+    const [held] = retention.remove.splice(index, 1);
+    retention.keep.push({ entry: held!.entry, reasons: [`needed to put ${journal.targetSpace} back: a parallel restore into it did not finish`] });
+    retention.keep.sort((a, b) => b.entry.createdAt.getTime() - a.entry.createdAt.getTime() || (a.entry.id < b.entry.id ? 1 : -1));
+    log.warning(
+      `Keeping ${journal.preRestoreBackupId} of '${journal.targetSpace}' although the rules would delete it: a parallel restore into '${journal.targetSpace}' started ${journal.startedAt} did not finish, ` +
+        `and this backup is what puts it back. The next restore into '${journal.targetSpace}' completes the put-back.`,
+    );
+  }
 
   const scope = space ? `space ${space}` : 'every space';
   const printPlan = options.printPlan ?? ((line: string) => log.info(line));

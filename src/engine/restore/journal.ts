@@ -70,3 +70,19 @@ export function putBackCommand(journal: RestoreJournal): string {
   const space = journal.targetSpace;
   return `restore with source-space: ${space}, target-space: ${space}, backup-id: ${journal.preRestoreBackupId} (the policy must allow ${space} → ${space})`;
 }
+
+/**
+ * Every unfinished parallel restore in the bucket, for prune: the pre-restore backups they name are the only
+ * way to put their targets back, so they must outlive every retention rule until the put-back is done.
+ */
+export async function pendingPutBacks(store: BackupStore): Promise<RestoreJournal[]> {
+  const root = store.restoreJournalKey('x').slice(0, -'x.json'.length);
+  const journals: RestoreJournal[] = [];
+  for (const object of await store.listObjects(root)) {
+    const name = object.key.slice(root.length);
+    if (!name.endsWith('.json') || name.includes('/')) continue;
+    const journal = await readRestoreJournal(store, name.slice(0, -'.json'.length));
+    if (journal) journals.push(journal);
+  }
+  return journals;
+}
