@@ -85999,7 +85999,8 @@ const BY_CODE = {
     AuthorizationHeaderMalformed: 'the request was signed for the wrong region; check the region',
     InvalidBucketName: 'the bucket name is not valid',
     PreconditionFailed: 'the object changed (its ETag no longer matches)',
-    BadDigest: 'the bytes the store received do not match their Content-MD5',
+    BadDigest: 'the bytes the store received do not match their Content-MD5: they were changed on the way',
+    XAmzContentSHA256Mismatch: 'the bytes the store received do not match their signed SHA-256: they were changed on the way',
     InvalidDigest: 'the Content-MD5 sent is not valid',
     EntityTooLarge: 'the object is larger than the store allows',
     QuotaExceeded: 'the quota of the bucket or account is exceeded',
@@ -86137,6 +86138,39 @@ function errorMessage(error) {
     if (described !== undefined)
         return secrets_redact(described);
     return secrets_redact(error instanceof Error ? error.message : String(error));
+}
+/**
+ * Why a network request failed, from the error's codes (Node's `code`, fetch's `cause.code`, the SDK's
+ * `name`), never only its text: fetch says nothing but "fetch failed". Undefined when it is no network failure.
+ */
+function networkFailure(error) {
+    const codes = [];
+    for (let e = error, depth = 0; e && depth < 5; e = e.cause, depth++) {
+        if (typeof e.code === 'string')
+            codes.push(e.code);
+        if (typeof e.name === 'string')
+            codes.push(e.name);
+        for (const inner of Array.isArray(e.errors) ? e.errors : []) {
+            const code = inner.code;
+            if (typeof code === 'string')
+                codes.push(code);
+        }
+    }
+    const has = (...wanted) => codes.find((c) => wanted.includes(c));
+    let code;
+    if ((code = has('ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME')))
+        return `its host name cannot be resolved (${code})`;
+    if ((code = has('ECONNREFUSED')))
+        return `nothing accepts connections there (${code})`;
+    if ((code = has('EHOSTUNREACH', 'ENETUNREACH')))
+        return `it cannot be reached from this machine (${code})`;
+    if ((code = has('ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'TimeoutError', 'ESOCKETTIMEDOUT')))
+        return `the connection timed out (${code}): a firewall, or a wrong address`;
+    if ((code = has('ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET')))
+        return `the connection was cut (${code})`;
+    if ((code = codes.find((c) => /CERT|SELF_SIGNED|TLS|SSL/i.test(c))))
+        return `its TLS certificate is not trusted (${code})`;
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/engine/cancellation.ts
@@ -86317,19 +86351,6 @@ function assertSpaceName(space, inputName = 'space') {
         throw new Error(`Input '${inputName}' is '${space}', which is not a valid space name. Use lower-case letters, digits, '-' and '_' (for example 'production').`);
     }
     return space;
-}
-
-;// CONCATENATED MODULE: ./src/domain/catalog.ts
-/** Newest first; ids break ties so the order is total and stable. */
-function sortNewestFirst(entries) {
-    return [...entries].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-}
-function filterEntries(entries, filter) {
-    return entries.filter((e) => (!filter.space || e.space === filter.space) && (!filter.trigger || e.trigger === filter.trigger));
-}
-/** The newest complete backup: never an incomplete one, which may still be running or may have failed. */
-function latestComplete(entries, filter = {}) {
-    return sortNewestFirst(filterEntries(entries, filter)).find((e) => e.status === 'complete');
 }
 
 // EXTERNAL MODULE: ./node_modules/ajv/dist/ajv.js
@@ -86685,13 +86706,36 @@ async function connectOrExplain(connection, inputName = 'database-url') {
     }
     catch (error) {
         await client.end().catch(() => undefined);
-        throw new LifeboatError(`Cannot connect to the database ${connection.description} given in '${inputName}': ${errorMessage(error)}`, { cause: error });
+        throw new LifeboatError(`Cannot connect to the database ${connection.description} given in '${inputName}': ${errorMessage(error)}. ${connectionAdvice(error, connection, inputName)}`, { cause: error });
     }
 }
-async function probeTool(path) {
+/** What to do about a failed connection, from PostgreSQL's SQLSTATE or the network error's code. */
+function connectionAdvice(error, connection, inputName) {
+    const code = error.code;
+    const user = connection.env.PGUSER ?? 'the user';
+    switch (code) {
+        case '3D000':
+            return `The database '${connection.database}' does not exist on that server: check the database name at the end of '${inputName}' (postgres://user@host:5432/<database>).`;
+        case '28P01':
+            return `Check the user '${user}' and the password in '${inputName}'; percent-encode special characters in the password (encodeURIComponent).`;
+        case '28000':
+            return `The server does not accept this user from this machine (pg_hba.conf) or the user does not exist: check the user in '${inputName}' and the server's access rules.`;
+        case '57P03':
+            return 'The server is starting up or shutting down: run again once it accepts connections.';
+        case '53300':
+            return 'The server has no free connection slots (too many clients): run again later, or raise max_connections.';
+    }
+    const network = networkFailure(error);
+    if (network) {
+        return `The host or port looks wrong, or the server is not reachable from this machine (${network}): check the host and port in '${inputName}', and that the server is running and accepts connections from here.`;
+    }
+    return `Check '${inputName}'.`;
+}
+/** Runs `<path> --version`; a PgTool only when the output names this very tool (psql is not pg_dump). */
+async function probeTool(path, tool = (0,external_node_path_.basename)(path)) {
     try {
         const { stdout } = await execFileAsync(path, ['--version']);
-        const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
+        const match = new RegExp(`^${tool}\\s+\\(PostgreSQL\\)\\s+(\\d+)(?:\\.(\\d+))?`).exec(stdout.trim());
         if (!match)
             return undefined;
         return { path, version: `${match[1]}${match[2] ? '.' + match[2] : ''}`, major: Number(match[1]) };
@@ -86727,16 +86771,21 @@ function installHint(tool, major) {
  */
 async function choosePgTool(tool, server, explicitPath, env = process.env) {
     if (explicitPath) {
-        const probed = await probeTool(explicitPath);
+        const input = `${tool.replace('_', '-')}-path`;
+        const fix = `Give the path of ${tool} itself (e.g. /usr/lib/postgresql/${server.major}/bin/${tool}), or leave '${input}' empty to let Lifeboat find one.`;
+        if (!(0,external_node_fs_.existsSync)(explicitPath))
+            throw new LifeboatError(`Input '${input}' is '${explicitPath}', which does not exist. ${fix}`);
+        const probed = await probeTool(explicitPath, tool);
         if (!probed) {
-            throw new LifeboatError(`Input '${tool.replace('_', '-')}-path' is '${explicitPath}', which is not a working ${tool}.`);
+            const said = await execFileAsync(explicitPath, ['--version']).then(({ stdout }) => `its --version says '${stdout.trim().split('\n')[0].slice(0, 80)}'`, (error) => `it does not run (${errorMessage(error).split('\n')[0]})`);
+            throw new LifeboatError(`Input '${input}' is '${explicitPath}', which is not ${tool}: ${said}. ${fix}`);
         }
         if (probed.major < server.major) {
             throw new LifeboatError(`${tool} at '${explicitPath}' is version ${probed.version}, older than the PostgreSQL ${server.version} server; ${tool} must not be older than the server. ${installHint(tool, server.major)}`);
         }
         return probed;
     }
-    const found = (await Promise.all(candidatePaths(tool, env).map(probeTool))).filter((t) => Boolean(t));
+    const found = (await Promise.all(candidatePaths(tool, env).map((path) => probeTool(path)))).filter((t) => Boolean(t));
     const fitting = found.filter((t) => t.major >= server.major).sort((a, b) => a.major - b.major);
     if (fitting[0])
         return fitting[0];
@@ -86756,7 +86805,7 @@ async function choosePsql(pgRestore, server, env = process.env) {
             return probed;
     }
     const minimum = Math.max(server.major, pgRestore.major);
-    const found = (await Promise.all(candidatePaths('psql', env).map(probeTool))).filter((t) => Boolean(t));
+    const found = (await Promise.all(candidatePaths("psql", env).map((path) => probeTool(path)))).filter((t) => Boolean(t));
     const fitting = found.filter((t) => t.major >= minimum).sort((a, b) => a.major - b.major);
     if (fitting[0])
         return fitting[0];
@@ -86818,6 +86867,142 @@ function startPgDump(tool, connection, options) {
                 child.kill('SIGTERM');
         },
     };
+}
+
+;// CONCATENATED MODULE: ./src/domain/catalog.ts
+/** Newest first; ids break ties so the order is total and stable. */
+function sortNewestFirst(entries) {
+    return [...entries].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+}
+function filterEntries(entries, filter) {
+    return entries.filter((e) => (!filter.space || e.space === filter.space) && (!filter.trigger || e.trigger === filter.trigger));
+}
+/** The newest complete backup: never an incomplete one, which may still be running or may have failed. */
+function latestComplete(entries, filter = {}) {
+    return sortNewestFirst(filterEntries(entries, filter)).find((e) => e.status === 'complete');
+}
+
+;// CONCATENATED MODULE: ./src/engine/list/latest.ts
+/**
+ * `latest` means the newest backup whose manifest is valid. The listing alone shows only that a manifest
+ * exists, so the candidates are read newest first until one parses, matches the schema and names the
+ * backup it is stored under. A broken newer one is reported, never chosen. Usually that is one read.
+ */
+
+
+/**
+ * Reads manifests of the complete backups matching `filter`, newest first, until one is valid. A manifest
+ * that cannot be fetched (network, permissions) is an error, not a reason to fall back to an older backup.
+ */
+async function findLatestValid(store, entries, filter = {}) {
+    const invalid = [];
+    for (const entry of sortNewestFirst(filterEntries(entries, filter))) {
+        if (entry.status !== 'complete')
+            continue;
+        const problem = await manifestProblem(store, entry);
+        if (typeof problem === 'string') {
+            invalid.push({ entry, problem });
+            continue;
+        }
+        return { latest: { entry, manifest: problem }, invalid };
+    }
+    return { invalid };
+}
+/** The manifest, or why it is not a valid manifest of this backup. */
+async function manifestProblem(store, entry) {
+    let manifest;
+    try {
+        manifest = await store.getManifest(entry.space, entry.id);
+    }
+    catch (error) {
+        if (error instanceof InvalidManifestError)
+            return error.message;
+        throw error;
+    }
+    if (manifest.id !== entry.id || manifest.space !== entry.space) {
+        return `The manifest stored for backup ${entry.id} of '${entry.space}' describes backup ${manifest.id} of '${manifest.space}'; the bucket has been tampered with or mixed up.`;
+    }
+    return manifest;
+}
+/** The entries with every invalid one marked as such (status 'invalid' and its problem). */
+function markInvalid(entries, invalid) {
+    const problems = new Map(invalid.map((i) => [`${i.entry.space}/${i.entry.id}`, i.problem]));
+    return entries.map((e) => {
+        const problem = problems.get(`${e.space}/${e.id}`);
+        return problem === undefined ? e : { ...e, status: 'invalid', problem };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/engine/restore/journal.ts
+/**
+ * The parallel path's safety net, made to survive a crash. Its pg_restore --jobs runs outside any one
+ * transaction, so a killed process or a crashed server leaves the target half-restored, and the automatic
+ * put-back of the pre-restore backup never runs. So before the wipe, a journal in the backup bucket records
+ * that a parallel restore into the target space is in progress and which pre-restore backup undoes it. It is
+ * removed once the restore has succeeded or the put-back is complete. The next restore into that space finds
+ * it and completes the put-back before it does anything else.
+ */
+
+const RESTORE_JOURNAL_FORMAT = 'lifeboat-restore-journal/1';
+function isMissing(error) {
+    const e = error;
+    return e.name === 'NoSuchKey' || e.Code === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+}
+async function writeRestoreJournal(store, journal) {
+    await store.putText(store.restoreJournalKey(journal.targetSpace), JSON.stringify(journal, null, 2) + '\n');
+}
+/** The journal of an unfinished parallel restore into this space, if there is one. */
+async function readRestoreJournal(store, targetSpace) {
+    const key = store.restoreJournalKey(targetSpace);
+    let text;
+    try {
+        text = await store.getText(key);
+    }
+    catch (error) {
+        if (isMissing(error))
+            return undefined;
+        throw new LifeboatError(`Cannot read the restore journal s3://${store.bucket}/${key}: ${errorMessage(error)}`, { cause: error });
+    }
+    let journal;
+    try {
+        journal = JSON.parse(text);
+    }
+    catch (error) {
+        throw new LifeboatError(`The restore journal s3://${store.bucket}/${key} is not valid JSON (${errorMessage(error)}).`, { cause: error });
+    }
+    if (journal.format !== RESTORE_JOURNAL_FORMAT || journal.targetSpace !== targetSpace || typeof journal.preRestoreBackupId !== 'string') {
+        throw new LifeboatError(`The restore journal s3://${store.bucket}/${key} is not a ${RESTORE_JOURNAL_FORMAT} journal for space '${targetSpace}'.`);
+    }
+    return journal;
+}
+async function removeRestoreJournal(store, targetSpace) {
+    const key = store.restoreJournalKey(targetSpace);
+    const outcome = await store.deleteKeys([key]);
+    if (outcome.failed.length) {
+        throw new LifeboatError(`Cannot delete the restore journal s3://${store.bucket}/${key}: ${outcome.failed[0].message}`);
+    }
+}
+/** The command that puts the target back by hand, for messages. */
+function putBackCommand(journal) {
+    const space = journal.targetSpace;
+    return `restore with source-space: ${space}, target-space: ${space}, backup-id: ${journal.preRestoreBackupId} (the policy must allow ${space} → ${space})`;
+}
+/**
+ * Every unfinished parallel restore in the bucket, for prune: the pre-restore backups they name are the only
+ * way to put their targets back, so they must outlive every retention rule until the put-back is done.
+ */
+async function pendingPutBacks(store) {
+    const root = store.restoreJournalKey('x').slice(0, -'x.json'.length);
+    const journals = [];
+    for (const object of await store.listObjects(root)) {
+        const name = object.key.slice(root.length);
+        if (!name.endsWith('.json') || name.includes('/'))
+            continue;
+        const journal = await readRestoreJournal(store, name.slice(0, -'.json'.length));
+        if (journal)
+            journals.push(journal);
+    }
+    return journals;
 }
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
@@ -86917,6 +87102,8 @@ function createS3Client(settings, env = process.env, cancel) {
     addWireIntegrity(client);
     return client;
 }
+/** Error codes with which stores refuse bytes that do not match the checksum sent with them. */
+const CHANGED_ON_THE_WAY = new Set(['BadDigest', 'XAmzContentSHA256Mismatch']);
 /** The calls that carry object bytes to the store. */
 const WRITES_WITH_BODY = new Set(['PutObjectCommand', 'UploadPartCommand']);
 /** Thrown when the store's ETag for a PUT or part is not the MD5 of the bytes sent: retried, like a dropped connection. */
@@ -86962,9 +87149,19 @@ function addWireIntegrity(client) {
     }, { step: 'build', name: 'lifeboatContentMd5', override: true });
     // Inside the retry loop, so a mismatch is sent again.
     client.middlewareStack.add((next, context) => async (args) => {
-        const result = await next(args);
         if (!WRITES_WITH_BODY.has(context.commandName ?? ''))
-            return result;
+            return next(args);
+        let result;
+        try {
+            result = await next(args);
+        }
+        catch (error) {
+            // The store found the bytes changed against their Content-MD5 or signed SHA-256: like our own ETag
+            // check, a fault on the way, so the request is sent again rather than failing the upload at once.
+            if (CHANGED_ON_THE_WAY.has(error.name))
+                Object.assign(error, { $retryable: {} });
+            throw error;
+        }
         const sent = sentMd5(args.request.headers);
         if (sent === undefined)
             return result;
@@ -87062,6 +87259,82 @@ async function deleteObjects(client, bucket, keys, options = {}) {
         options.onBatch?.(outcome.deleted.length, keys.length);
     });
     return outcome;
+}
+
+;// CONCATENATED MODULE: ./src/engine/s3/preflight.ts
+/**
+ * Checking buckets before anything is written: a backup that finds out about a wrong media bucket,
+ * secret or endpoint only after its dump is uploaded wastes the dump and leaves an incomplete backup.
+ * Each check makes the cheapest request that needs the same permission as the real work, and explains
+ * a failure from the error's code and HTTP status (some stores send an empty message).
+ */
+
+
+
+const BACKUP_BUCKET_INPUTS = { bucket: 'backup-bucket', endpoint: 's3-endpoint', keyId: 'aws-access-key-id', secret: 'aws-secret-access-key' };
+const MEDIA_BUCKET_INPUTS = {
+    bucket: 'media-bucket',
+    endpoint: 'media-s3-endpoint',
+    keyId: 'media-aws-access-key-id',
+    secret: 'media-aws-secret-access-key',
+};
+/** Why a request to a bucket failed, and which input to fix, from the error's name, code and HTTP status. */
+function explainBucketFailure(error, bucket, names, needs) {
+    const name = error.name ?? '';
+    const code = error.Code ?? name;
+    const status = error.$metadata?.httpStatusCode;
+    if (code === 'NoSuchBucket' || (status === 404 && code !== 'NoSuchKey')) {
+        return `the bucket '${bucket}' does not exist there. Check '${names.bucket}' (and '${names.endpoint}' if the bucket is on another store).`;
+    }
+    if (code === 'InvalidAccessKeyId')
+        return `the store does not know the access key id. Check '${names.keyId}'.`;
+    if (code === 'SignatureDoesNotMatch')
+        return `the secret access key does not match the access key id. Check '${names.secret}'.`;
+    if (code === 'AccessDenied' || code === 'AllAccessDisabled' || status === 403) {
+        return `the credentials are not allowed to ${needs} in '${bucket}' (${code || 'HTTP 403'}). Grant them that permission, or check '${names.keyId}' and '${names.secret}'.`;
+    }
+    if (code === 'PermanentRedirect' || code === 'AuthorizationHeaderMalformed' || status === 301) {
+        return `the bucket is in another region (${code || `HTTP ${status}`}). Set the region of '${bucket}'.`;
+    }
+    const network = networkFailure(error);
+    if (network)
+        return `the store cannot be reached: ${network}. Check '${names.endpoint}' and that this runner can reach it.`;
+    return `${code && code !== 'Error' ? `${code}: ` : ''}${errorMessage(error)}${status ? ` (HTTP ${status})` : ''}. Check '${names.bucket}', '${names.endpoint}' and the credentials.`;
+}
+/** A bucket the backup will read (the media bucket): one LIST of at most one key. */
+async function assertBucketReadable(client, bucket, prefix, names) {
+    try {
+        await client.send(new dist_cjs.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, MaxKeys: 1 }));
+    }
+    catch (error) {
+        throw new LifeboatError(`Cannot read the bucket given in '${names.bucket}': ${explainBucketFailure(error, bucket, names, 'list objects (s3:ListBucket)')} Nothing was written.`, {
+            cause: error,
+        });
+    }
+}
+/**
+ * A bucket the backup will write: starts a multipart upload under the prefix and aborts it at once.
+ * That takes the permissions the backup's own uploads take (s3:PutObject, s3:AbortMultipartUpload) and
+ * leaves no object behind, so it needs no delete permission.
+ */
+async function assertBucketWritable(client, bucket, keyPrefix, names) {
+    const key = `${keyPrefix}.lifeboat-write-check-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+    let uploadId;
+    try {
+        uploadId = (await client.send(new dist_cjs.CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId;
+    }
+    catch (error) {
+        throw new LifeboatError(`Cannot write to the bucket given in '${names.bucket}': ${explainBucketFailure(error, bucket, names, 'write objects (s3:PutObject)')} Nothing was written.`, {
+            cause: error,
+        });
+    }
+    try {
+        await client.send(new dist_cjs.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+    }
+    catch (error) {
+        throw new LifeboatError(`The bucket given in '${names.bucket}' accepts uploads, but aborting one failed: ${explainBucketFailure(error, bucket, names, 'abort multipart uploads (s3:AbortMultipartUpload)')} ` +
+            `A backup needs that permission to clean up after a failure; the check's upload of ${key} is left open for prune to sweep.`, { cause: error });
+    }
 }
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
@@ -87498,10 +87771,8 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
     const client = createS3Client(target);
     const prefix = normalizePrefix(target.prefix);
     const where = `s3://${target.bucket}/${prefix}`;
-    const listing = await listAllObjects(client, target.bucket, prefix).catch((error) => {
-        throw new LifeboatError(`Cannot list the target media bucket ${where}: ${errorMessage(error)}. Nothing in it was changed.`, { cause: error });
-    });
-    const present = new Map(listing.map((o) => [o.key.slice(prefix.length), o]));
+    // A failure here reaches restore as the S3 error itself, which names the bucket's problem from its code.
+    const present = new Map((await listAllObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
     const wanted = new Set(record.objects.map((o) => o.key));
     const traffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
     let unchanged = 0;
@@ -87682,6 +87953,40 @@ function watchSession(client, what) {
     });
     return { failed };
 }
+/** Relations pg_dump must read (the data of ordinary tables and sequences, in schemas it can use) that the role cannot. */
+const UNREADABLE_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name, CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END AS kind,
+         has_schema_privilege(n.oid, 'USAGE') AS schema_usage
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'S')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+    AND (NOT has_schema_privilege(n.oid, 'USAGE')
+         OR (c.relkind = 'r' AND NOT has_table_privilege(c.oid, 'SELECT'))
+         OR (c.relkind = 'S' AND NOT has_sequence_privilege(c.oid, 'SELECT')))
+  ORDER BY 1, 2`;
+/**
+ * Refuses, before anything is written, a role that cannot read everything pg_dump dumps. Otherwise
+ * the first sign is a misleading "could not import the requested snapshot" (the row count fails first,
+ * which aborts the snapshot's transaction) or pg_dump failing after part of the dump was uploaded.
+ */
+async function assertCanReadEverything(client, inputName = 'database-url') {
+    const { rows } = await client.query(UNREADABLE_SQL);
+    if (rows.length === 0)
+        return;
+    const { rows: who } = await client.query('SELECT current_user AS role');
+    const role = who[0].role;
+    const missing = rows
+        .slice(0, 10)
+        .map((r) => (r.schema_usage ? `SELECT on ${r.kind} ${quoteIdent(r.schema)}.${quoteIdent(r.name)}` : `USAGE on schema ${quoteIdent(r.schema)} (for ${r.kind} ${quoteIdent(r.name)})`));
+    if (rows.length > 10)
+        missing.push(`… and ${rows.length - 10} more`);
+    const schemas = [...new Set(rows.map((r) => quoteIdent(r.schema)))].join(', ');
+    throw new LifeboatError(`The database role ${quoteIdent(role)} given in '${inputName}' cannot read everything the backup must dump; it lacks ${missing.join('; ')}. ` +
+        `Grant it, e.g. GRANT USAGE ON SCHEMA ${schemas} TO ${quoteIdent(role)}; GRANT SELECT ON ALL TABLES IN SCHEMA ${schemas} TO ${quoteIdent(role)}; ` +
+        `GRANT SELECT ON ALL SEQUENCES IN SCHEMA ${schemas} TO ${quoteIdent(role)}; or on PostgreSQL 14 and later GRANT pg_read_all_data TO ${quoteIdent(role)}; ` +
+        `or use the database owner's role in '${inputName}'. Nothing was written.`);
+}
 async function holdSnapshot(client) {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const { rows } = await client.query('SELECT pg_export_snapshot() AS id');
@@ -87700,112 +88005,6 @@ async function holdSnapshot(client) {
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
-;// CONCATENATED MODULE: ./src/engine/media/locks.ts
-/**
- * Backup and prune never work on media content at the same time.
- *
- * Media content is shared: a backup may reuse content stored long ago that no manifest names any more,
- * exactly what prune deletes. Each side therefore writes a lock object, then reads the other side's:
- *
- *   backup: writes <prefix>locks/backup/<space>/<id>.json before any media work, then waits while a
- *           live prune lock exists; deletes its lock once its manifest is written (or it failed).
- *   prune:  writes <prefix>locks/prune/<run>.json before it lists media content, then skips the media
- *           clean-up if any live backup lock exists; deletes its lock when its deletions are done.
- *
- * S3 reads its own writes, so of a backup and a prune that overlap, at least one sees the other's lock:
- * either prune skips the clean-up, or the backup starts its media work after prune's last delete, and
- * its existence checks see what is really there. Locks of killed runs expire: a backup lock once it is
- * older than prune's incomplete-grace period (the same age at which prune treats a backup as dead), a
- * prune lock after PRUNE_LOCK_TTL_MS, and prune stops deleting PRUNE_MEDIA_DEADLINE_MS after taking its
- * lock so it never deletes under an expired one. Ages are measured on the store's clock (the lock's own
- * LastModified), so the runner's clock does not matter.
- */
-
-
-/** A prune lock older than this was left by a killed prune. */
-const PRUNE_LOCK_TTL_MS = 60 * 60_000;
-/** Prune deletes no media content later than this after taking its lock: well inside the TTL. */
-const PRUNE_MEDIA_DEADLINE_MS = 30 * 60_000;
-/**
- * Test seams, at the two moments where the interleaving matters; never set in production.
- * `pruneBeforeMediaDeletion`: prune holds its lock and has chosen the content to delete.
- * `backupWaitingForPrune`: a backup has seen a live prune lock and waits.
- * `pollMs`: how often a waiting backup looks again.
- */
-const lockSeams = { pollMs: 2000 };
-function locksRoot(store) {
-    return `${store.prefix}locks/`;
-}
-async function writeLock(store, key, body) {
-    const writtenAt = Date.now();
-    await store.putText(key, JSON.stringify(body) + '\n');
-    let released = false;
-    return {
-        writtenAt,
-        lock: {
-            key,
-            async release() {
-                if (released)
-                    return;
-                released = true;
-                await store.deleteKeys([key]);
-            },
-        },
-    };
-}
-/** Every lock, with the store's time now estimated from our own lock's LastModified. */
-async function readLocks(store, ownKey, writtenAt) {
-    const locks = await store.listObjects(locksRoot(store));
-    const own = locks.find((l) => l.key === ownKey);
-    const storeNow = (own?.lastModified ? Date.parse(own.lastModified) : writtenAt) + (Date.now() - writtenAt);
-    const ageOf = (l) => storeNow - (l.lastModified ? Date.parse(l.lastModified) : storeNow);
-    return {
-        prunes: locks.filter((l) => l.key.startsWith(`${locksRoot(store)}prune/`) && l.key !== ownKey).map((l) => ({ key: l.key, ageMs: ageOf(l) })),
-        backups: locks.filter((l) => l.key.startsWith(`${locksRoot(store)}backup/`) && l.key !== ownKey).map((l) => ({ key: l.key, ageMs: ageOf(l) })),
-    };
-}
-/** Taken by a backup before its media work; returns once no live prune lock exists. */
-async function takeBackupLock(store, space, id, log) {
-    const key = `${locksRoot(store)}backup/${space}/${id}.json`;
-    const { lock, writtenAt } = await writeLock(store, key, { operation: 'backup', space, id });
-    try {
-        let announced = false;
-        for (;;) {
-            const live = (await readLocks(store, key, writtenAt)).prunes.filter((p) => p.ageMs < PRUNE_LOCK_TTL_MS);
-            if (live.length === 0)
-                return lock;
-            if (!announced) {
-                log.info(`A prune is cleaning up media content (${live[0].key}); the media copy waits until it is done.`);
-                announced = true;
-                lockSeams.backupWaitingForPrune?.();
-            }
-            await (0,external_node_timers_promises_namespaceObject.setTimeout)(lockSeams.pollMs);
-        }
-    }
-    catch (error) {
-        await lock.release().catch(() => undefined);
-        throw error;
-    }
-}
-/** Taken by prune before it lists media content. */
-async function takePruneLock(store, graceMs) {
-    const key = `${locksRoot(store)}prune/${new Date().toISOString().replace(/[:]/g, '')}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}.json`;
-    const { lock, writtenAt } = await writeLock(store, key, { operation: 'prune' });
-    try {
-        const { prunes, backups } = await readLocks(store, key, writtenAt);
-        return {
-            ...lock,
-            liveBackups: backups.filter((b) => b.ageMs < graceMs).map((b) => b.key),
-            expired: [...backups.filter((b) => b.ageMs >= graceMs), ...prunes.filter((p) => p.ageMs >= PRUNE_LOCK_TTL_MS)].map((l) => l.key),
-            deleteBefore: writtenAt + PRUNE_MEDIA_DEADLINE_MS,
-        };
-    }
-    catch (error) {
-        await lock.release().catch(() => undefined);
-        throw error;
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/engine/s3/store.ts
 
 
@@ -88008,6 +88207,116 @@ class BackupStore {
     }
 }
 
+;// CONCATENATED MODULE: ./src/engine/media/locks.ts
+/**
+ * Backup and prune never work on media content at the same time.
+ *
+ * Media content is shared: a backup may reuse content stored long ago that no manifest names any more,
+ * exactly what prune deletes. Each side therefore writes a lock object, then reads the other side's:
+ *
+ *   backup: writes <prefix>locks/backup/<space>/<id>.json before any media work, then waits while a
+ *           live prune lock exists; deletes its lock once its manifest is written (or it failed).
+ *   prune:  writes <prefix>locks/prune/<run>.json before it lists media content, then skips the media
+ *           clean-up if any live backup lock exists; deletes its lock when its deletions are done.
+ *
+ * S3 reads its own writes, so of a backup and a prune that overlap, at least one sees the other's lock:
+ * either prune skips the clean-up, or the backup starts its media work after prune's last delete, and
+ * its existence checks see what is really there. Locks of killed runs expire: a backup lock once it is
+ * older than prune's incomplete-grace period (the same age at which prune treats a backup as dead), a
+ * prune lock after PRUNE_LOCK_TTL_MS, and prune stops deleting PRUNE_MEDIA_DEADLINE_MS after taking its
+ * lock so it never deletes under an expired one. Ages are measured on the store's clock (the lock's own
+ * LastModified), so the runner's clock does not matter.
+ */
+
+
+
+/** A prune lock older than this was left by a killed prune. */
+const PRUNE_LOCK_TTL_MS = 60 * 60_000;
+/** Prune deletes no media content later than this after taking its lock: well inside the TTL. */
+const PRUNE_MEDIA_DEADLINE_MS = 30 * 60_000;
+/**
+ * Test seams, at the two moments where the interleaving matters; never set in production.
+ * `pruneBeforeMediaDeletion`: prune holds its lock and has chosen the content to delete.
+ * `backupWaitingForPrune`: a backup has seen a live prune lock and waits.
+ * `pollMs`: how often a waiting backup looks again.
+ */
+const lockSeams = { pollMs: 2000 };
+function locksRoot(store) {
+    return `${store.prefix}locks/`;
+}
+async function writeLock(store, key, body) {
+    const writtenAt = Date.now();
+    await store.putText(key, JSON.stringify(body) + '\n');
+    let released = false;
+    return {
+        writtenAt,
+        lock: {
+            key,
+            async release() {
+                if (released)
+                    return;
+                released = true;
+                // A fresh client: the backup's own fails every request once the backup is cancelled, and the lock must go then too.
+                const outcome = await new BackupStore(store.settings).deleteKeys([key]);
+                if (outcome.failed.length > 0)
+                    throw new Error(outcome.failed[0].message);
+            },
+        },
+    };
+}
+/** Every lock, with the store's time now estimated from our own lock's LastModified. */
+async function readLocks(store, ownKey, writtenAt) {
+    const locks = await store.listObjects(locksRoot(store));
+    const own = locks.find((l) => l.key === ownKey);
+    const storeNow = (own?.lastModified ? Date.parse(own.lastModified) : writtenAt) + (Date.now() - writtenAt);
+    const ageOf = (l) => storeNow - (l.lastModified ? Date.parse(l.lastModified) : storeNow);
+    return {
+        prunes: locks.filter((l) => l.key.startsWith(`${locksRoot(store)}prune/`) && l.key !== ownKey).map((l) => ({ key: l.key, ageMs: ageOf(l) })),
+        backups: locks.filter((l) => l.key.startsWith(`${locksRoot(store)}backup/`) && l.key !== ownKey).map((l) => ({ key: l.key, ageMs: ageOf(l) })),
+    };
+}
+/** Taken by a backup before its media work; returns once no live prune lock exists. */
+async function takeBackupLock(store, space, id, log) {
+    const key = `${locksRoot(store)}backup/${space}/${id}.json`;
+    const { lock, writtenAt } = await writeLock(store, key, { operation: 'backup', space, id });
+    try {
+        let announced = false;
+        for (;;) {
+            const live = (await readLocks(store, key, writtenAt)).prunes.filter((p) => p.ageMs < PRUNE_LOCK_TTL_MS);
+            if (live.length === 0)
+                return lock;
+            if (!announced) {
+                log.info(`A prune is cleaning up media content (${live[0].key}); the media copy waits until it is done.`);
+                announced = true;
+                lockSeams.backupWaitingForPrune?.();
+            }
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(lockSeams.pollMs);
+        }
+    }
+    catch (error) {
+        await lock.release().catch(() => undefined);
+        throw error;
+    }
+}
+/** Taken by prune before it lists media content. */
+async function takePruneLock(store, graceMs) {
+    const key = `${locksRoot(store)}prune/${new Date().toISOString().replace(/[:]/g, '')}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}.json`;
+    const { lock, writtenAt } = await writeLock(store, key, { operation: 'prune' });
+    try {
+        const { prunes, backups } = await readLocks(store, key, writtenAt);
+        return {
+            ...lock,
+            liveBackups: backups.filter((b) => b.ageMs < graceMs).map((b) => b.key),
+            expired: [...backups.filter((b) => b.ageMs >= graceMs), ...prunes.filter((p) => p.ageMs >= PRUNE_LOCK_TTL_MS)].map((l) => l.key),
+            deleteBefore: writtenAt + PRUNE_MEDIA_DEADLINE_MS,
+        };
+    }
+    catch (error) {
+        await lock.release().catch(() => undefined);
+        throw error;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/engine/version.ts
 /** Kept in step with package.json by a unit test; recorded in every manifest. */
 const LIFEBOAT_VERSION = '0.1.0';
@@ -88021,6 +88330,8 @@ const LIFEBOAT_VERSION = '0.1.0';
  * answers. If the dump or the upload fails, the multipart upload is aborted and no manifest is
  * written, so the failed backup can never be mistaken for a good one.
  */
+
+
 
 
 
@@ -88060,9 +88371,26 @@ async function backUp(options, log) {
     try {
         await disableSessionTimeouts(client);
         const server = await readServerInfo(client);
+        await assertCanReadEverything(client);
         const pgDump = await choosePgTool('pg_dump', server, options.pgDumpPath, env);
         log.info(`Database ${connection.description}: PostgreSQL ${server.version}; using ${pgDump.path} (${pgDump.version}).`);
         await store.assertReachable();
+        // A parallel restore into this space that never finished leaves the database half-restored: a backup of
+        // it would look good and might outlive the good ones. The pre-restore backup is taken by a restore that
+        // has already completed any pending put-back.
+        if (options.trigger !== 'pre-restore') {
+            const journal = await readRestoreJournal(store, options.space);
+            if (journal) {
+                throw new LifeboatError(`A parallel restore into '${options.space}' (${journal.target}), started ${journal.startedAt}, did not finish, so its database may be half-restored; no backup was taken. ` +
+                    `Run any restore into '${options.space}' first: it puts the database back to the pre-restore backup ${journal.preRestoreBackupId} before anything else. Or ${putBackCommand(journal)}.`);
+            }
+        }
+        // Every bucket, before the dump: the backup bucket must take uploads, the media bucket must be readable.
+        await assertBucketWritable(store.client, store.bucket, `${store.prefix}backups/${options.space}/`, BACKUP_BUCKET_INPUTS);
+        const mediaSource = options.media ? withConnectionOf(options.media.source, options.bucket) : undefined;
+        if (mediaSource) {
+            await assertBucketReadable(createS3Client(mediaSource, env, signal), mediaSource.bucket, normalizePrefix(mediaSource.prefix), MEDIA_BUCKET_INPUTS);
+        }
         const startedAt = clock_now(env);
         const clockStart = Date.now();
         const id = formatBackupId(startedAt, options.trigger);
@@ -88150,13 +88478,14 @@ async function backUp(options, log) {
             // Held from before the media work until the manifest is written, so no prune deletes content this
             // backup reuses (media/locks.ts).
             const mediaLock = options.media ? await takeBackupLock(store, options.space, id, log) : undefined;
-            if (options.media) {
-                const source = withConnectionOf(options.media.source, options.bucket);
+            const releaseMediaLock = () => mediaLock?.release().catch((error) => log.warning(`Could not delete the backup lock ${mediaLock.key} (${errorMessage(error)}): prune skips its media clean-up until the lock is older than its grace period. Check that the credentials allow s3:DeleteObject.`));
+            if (options.media && mediaSource) {
+                const source = mediaSource;
                 media = await (async () => {
                     const previous = await previousMediaRecord(store, options.space, source, log);
                     return log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media.tuning, log }));
                 })().catch(async (error) => {
-                    await mediaLock?.release().catch(() => undefined);
+                    await releaseMediaLock();
                     throw error;
                 });
             }
@@ -88179,9 +88508,11 @@ async function backUp(options, log) {
                 artifacts: [artifact],
                 ...(media ? { media: media.record } : {}),
             };
-            // The commit point: a cancelled backup must never get its manifest.
-            signal?.throwIfAborted();
-            const manifestBytes = await store.putManifest(manifest).finally(() => mediaLock?.release().catch(() => undefined));
+            // The commit point: a cancelled backup must never get its manifest. The lock goes either way.
+            const manifestBytes = await (async () => {
+                signal?.throwIfAborted();
+                return store.putManifest(manifest);
+            })().finally(releaseMediaLock);
             const durationMs = Date.now() - clockStart;
             log.info(`Backup ${id} complete: ${formatBytes(raw.bytes)} dumped, ${formatBytes(size)} stored (${options.compression}) in ${(durationMs / 1000).toFixed(1)} s, ${formatRate(raw.bytes, durationMs)}.`);
             return {
@@ -88202,17 +88533,19 @@ async function backUp(options, log) {
 }
 /** The base for an incremental media copy: the space's newest complete backup of the same media bucket. */
 async function previousMediaRecord(store, space, source, log) {
-    const latest = latestComplete(await store.listEntries(space), { space });
-    if (!latest)
-        return undefined;
+    // The newest backup whose manifest is valid: a broken newer one is skipped, as `latest` does everywhere.
+    let media;
     try {
-        const media = (await store.getManifest(space, latest.id)).media;
-        if (media && media.bucket === source.bucket && media.prefix === normalizePrefix(source.prefix))
-            return media;
+        const { latest, invalid } = await findLatestValid(store, await store.listEntries(space), { space });
+        for (const { entry, problem } of invalid)
+            log.warning(`Skipping backup ${entry.id} as the base for the media copy: ${problem}`);
+        media = latest?.manifest.media;
     }
     catch (error) {
-        log.warning(`Could not read the previous backup ${latest.id} (${errorMessage(error)}); every media object will be read again.`);
+        log.warning(`Could not read the previous backup's manifest (${errorMessage(error)}); every media object will be read again.`);
     }
+    if (media && media.bucket === source.bucket && media.prefix === normalizePrefix(source.prefix))
+        return media;
     return undefined;
 }
 
@@ -88354,7 +88687,8 @@ function getBackupOptions(read, env = process.env, bucket) {
         compression: choice(read, 'compression', COMPRESSIONS, 'zstd'),
         pgDumpPath: optional(read, 'pg-dump-path'),
         rowCounts: booleanInput(read, 'row-counts', true),
-        progressIntervalMs: positiveNumber(read, 'progress-interval-seconds', 10, { min: 1 }) * 1000,
+        // At most an hour: Node's timers cannot wait longer than 24.8 days and fire at once instead.
+        progressIntervalMs: positiveNumber(read, 'progress-interval-seconds', 10, { min: 1, max: 3600 }) * 1000,
         ...(partSizeMb ? { upload: { partSize: Math.round(partSizeMb * 1024 * 1024), queueSize: DEFAULT_UPLOAD_TUNING.queueSize } } : {}),
         ...(media ? { media: { source: media } } : {}),
         env,
@@ -88438,7 +88772,8 @@ async function discoverLoginUrl(api) {
         response = await fetch(api.href.replace(/\/?$/, '/'), { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     }
     catch (error) {
-        throw new LifeboatError(`Cannot reach the Cloud Foundry API at ${api.origin} (input 'cf-api'): ${errorMessage(error)}.`, { cause: error });
+        const why = networkFailure(error) ?? errorMessage(error);
+        throw new LifeboatError(`Cannot reach the Cloud Foundry API at ${api.origin} given in 'cf-api': ${why}. Check 'cf-api' (on cloud.gov: https://api.fr.cloud.gov) and that this runner can reach it.`, { cause: error });
     }
     const body = (await response.json().catch(() => undefined));
     const href = body?.links?.login?.href ?? body?.links?.uaa?.href;
@@ -88482,7 +88817,8 @@ async function passwordGrant(login, username, password) {
         });
     }
     catch (error) {
-        throw new LifeboatError(`Cannot reach the Cloud Foundry login server at ${login.origin}: ${errorMessage(error)}.`, { cause: error });
+        const why = networkFailure(error) ?? errorMessage(error);
+        throw new LifeboatError(`Cannot reach the Cloud Foundry login server at ${login.origin}, which the API in 'cf-api' names: ${why}. Check 'cf-api', and that this runner can reach the login server.`, { cause: error });
     }
     const body = (await response.json().catch(() => undefined));
     // Mask before anything can print the body.
@@ -89292,57 +89628,6 @@ const backupCommand = {
         return 0;
     },
 };
-
-;// CONCATENATED MODULE: ./src/engine/list/latest.ts
-/**
- * `latest` means the newest backup whose manifest is valid. The listing alone shows only that a manifest
- * exists, so the candidates are read newest first until one parses, matches the schema and names the
- * backup it is stored under. A broken newer one is reported, never chosen. Usually that is one read.
- */
-
-
-/**
- * Reads manifests of the complete backups matching `filter`, newest first, until one is valid. A manifest
- * that cannot be fetched (network, permissions) is an error, not a reason to fall back to an older backup.
- */
-async function findLatestValid(store, entries, filter = {}) {
-    const invalid = [];
-    for (const entry of sortNewestFirst(filterEntries(entries, filter))) {
-        if (entry.status !== 'complete')
-            continue;
-        const problem = await manifestProblem(store, entry);
-        if (typeof problem === 'string') {
-            invalid.push({ entry, problem });
-            continue;
-        }
-        return { latest: { entry, manifest: problem }, invalid };
-    }
-    return { invalid };
-}
-/** The manifest, or why it is not a valid manifest of this backup. */
-async function manifestProblem(store, entry) {
-    let manifest;
-    try {
-        manifest = await store.getManifest(entry.space, entry.id);
-    }
-    catch (error) {
-        if (error instanceof InvalidManifestError)
-            return error.message;
-        throw error;
-    }
-    if (manifest.id !== entry.id || manifest.space !== entry.space) {
-        return `The manifest stored for backup ${entry.id} of '${entry.space}' describes backup ${manifest.id} of '${manifest.space}'; the bucket has been tampered with or mixed up.`;
-    }
-    return manifest;
-}
-/** The entries with every invalid one marked as such (status 'invalid' and its problem). */
-function markInvalid(entries, invalid) {
-    const problems = new Map(invalid.map((i) => [`${i.entry.space}/${i.entry.id}`, i.problem]));
-    return entries.map((e) => {
-        const problem = problems.get(`${e.space}/${e.id}`);
-        return problem === undefined ? e : { ...e, status: 'invalid', problem };
-    });
-}
 
 ;// CONCATENATED MODULE: ./src/engine/list/list.ts
 /** List: what can be restored, newest first, from one bucket listing (plus, on request, each manifest). */
@@ -95454,7 +95739,18 @@ function loadPolicy(explicitPath, log, workspace = process.env.GITHUB_WORKSPACE 
         log.info(`No policy file at ${relative}: using the default policy (FAC's restore matrix and retention).`);
         return DEFAULT_POLICY;
     }
-    const policy = parsePolicy((0,external_node_fs_.readFileSync)(path, 'utf8'), relative);
+    const input = explicitPath ? `Input 'policy-file' is '${explicitPath}', but` : `The policy file`;
+    if ((0,external_node_fs_.statSync)(path).isDirectory()) {
+        throw new LifeboatError(`${input} ${path} is a directory. Give the path of the YAML file itself, e.g. ${DEFAULT_POLICY_PATH}.`);
+    }
+    let text;
+    try {
+        text = (0,external_node_fs_.readFileSync)(path, 'utf8');
+    }
+    catch (error) {
+        throw new LifeboatError(`${input} ${path} cannot be read (${errorMessage(error)}). Check the path and that the file is readable by the runner.`, { cause: error });
+    }
+    const policy = parsePolicy(text, relative);
     log.info(`Policy read from ${relative}.`);
     return policy;
 }
@@ -96773,61 +97069,6 @@ async function assertTargetWipeable(connection) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/restore/journal.ts
-/**
- * The parallel path's safety net, made to survive a crash. Its pg_restore --jobs runs outside any one
- * transaction, so a killed process or a crashed server leaves the target half-restored, and the automatic
- * put-back of the pre-restore backup never runs. So before the wipe, a journal in the backup bucket records
- * that a parallel restore into the target space is in progress and which pre-restore backup undoes it. It is
- * removed once the restore has succeeded or the put-back is complete. The next restore into that space finds
- * it and completes the put-back before it does anything else.
- */
-
-const RESTORE_JOURNAL_FORMAT = 'lifeboat-restore-journal/1';
-function isMissing(error) {
-    const e = error;
-    return e.name === 'NoSuchKey' || e.Code === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
-}
-async function writeRestoreJournal(store, journal) {
-    await store.putText(store.restoreJournalKey(journal.targetSpace), JSON.stringify(journal, null, 2) + '\n');
-}
-/** The journal of an unfinished parallel restore into this space, if there is one. */
-async function readRestoreJournal(store, targetSpace) {
-    const key = store.restoreJournalKey(targetSpace);
-    let text;
-    try {
-        text = await store.getText(key);
-    }
-    catch (error) {
-        if (isMissing(error))
-            return undefined;
-        throw new LifeboatError(`Cannot read the restore journal s3://${store.bucket}/${key}: ${errorMessage(error)}`, { cause: error });
-    }
-    let journal;
-    try {
-        journal = JSON.parse(text);
-    }
-    catch (error) {
-        throw new LifeboatError(`The restore journal s3://${store.bucket}/${key} is not valid JSON (${errorMessage(error)}).`, { cause: error });
-    }
-    if (journal.format !== RESTORE_JOURNAL_FORMAT || journal.targetSpace !== targetSpace || typeof journal.preRestoreBackupId !== 'string') {
-        throw new LifeboatError(`The restore journal s3://${store.bucket}/${key} is not a ${RESTORE_JOURNAL_FORMAT} journal for space '${targetSpace}'.`);
-    }
-    return journal;
-}
-async function removeRestoreJournal(store, targetSpace) {
-    const key = store.restoreJournalKey(targetSpace);
-    const outcome = await store.deleteKeys([key]);
-    if (outcome.failed.length) {
-        throw new LifeboatError(`Cannot delete the restore journal s3://${store.bucket}/${key}: ${outcome.failed[0].message}`);
-    }
-}
-/** The command that puts the target back by hand, for messages. */
-function putBackCommand(journal) {
-    const space = journal.targetSpace;
-    return `restore with source-space: ${space}, target-space: ${space}, backup-id: ${journal.preRestoreBackupId} (the policy must allow ${space} → ${space})`;
-}
-
 ;// CONCATENATED MODULE: ./src/engine/restore/restore.ts
 /**
  * Restore: put a backup of a source space into a target space, replacing everything in the target.
@@ -97266,7 +97507,7 @@ function getRestoreOptions(read, env = process.env, draftBucket) {
     const jobs = positiveNumber(read, 'jobs', DEFAULT_JOBS, { min: 1, max: 64 });
     if (!Number.isInteger(jobs))
         throw new LifeboatError(`Input 'jobs' is '${jobs}'; it must be a whole number between 1 and 64.`);
-    const thresholdMb = positiveNumber(read, 'parallel-threshold-mb', DEFAULT_PARALLEL_THRESHOLD_MB, { min: 0 });
+    const thresholdMb = positiveNumber(read, 'parallel-threshold-mb', DEFAULT_PARALLEL_THRESHOLD_MB, { min: 0, max: 1_048_576 });
     const bucket = draftBucket ?? bucketSettings(read);
     return {
         sourceSpace: assertSpaceName(required(read, 'source-space', 'production'), 'source-space'),
@@ -97518,6 +97759,7 @@ async function sweepStaleUploads(store, options, log) {
 
 
 
+
 async function runPrune(options, log) {
     const clockStart = Date.now();
     const now = clock_now(options.env);
@@ -97534,6 +97776,17 @@ async function runPrune(options, log) {
     const listed = await store.listBackups(space);
     const unfinished = unfinishedDeletions(journals);
     const retention = plan(listed.map((b) => b.entry), options, now, unfinished);
+    // A pre-restore backup that an unfinished parallel restore needs for its put-back is kept, whatever the rules say.
+    for (const journal of await pendingPutBacks(store)) {
+        const index = retention.remove.findIndex((r) => r.entry.space === journal.targetSpace && r.entry.id === journal.preRestoreBackupId);
+        if (index < 0)
+            continue;
+        const [held] = retention.remove.splice(index, 1);
+        retention.keep.push({ entry: held.entry, reasons: [`needed to put ${journal.targetSpace} back: a parallel restore into it did not finish`] });
+        retention.keep.sort((a, b) => b.entry.createdAt.getTime() - a.entry.createdAt.getTime() || (a.entry.id < b.entry.id ? 1 : -1));
+        log.warning(`Keeping ${journal.preRestoreBackupId} of '${journal.targetSpace}' although the rules would delete it: a parallel restore into '${journal.targetSpace}' started ${journal.startedAt} did not finish, ` +
+            `and this backup is what puts it back. The next restore into '${journal.targetSpace}' completes the put-back.`);
+    }
     const scope = space ? `space ${space}` : 'every space';
     const printPlan = options.printPlan ?? ((line) => log.info(line));
     printPlan(`Prune of ${scope} in ${store.describe()} at ${now.toISOString()} with the retention rules of ${policySource}: ` +

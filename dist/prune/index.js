@@ -81438,7 +81438,8 @@ const BY_CODE = {
     AuthorizationHeaderMalformed: 'the request was signed for the wrong region; check the region',
     InvalidBucketName: 'the bucket name is not valid',
     PreconditionFailed: 'the object changed (its ETag no longer matches)',
-    BadDigest: 'the bytes the store received do not match their Content-MD5',
+    BadDigest: 'the bytes the store received do not match their Content-MD5: they were changed on the way',
+    XAmzContentSHA256Mismatch: 'the bytes the store received do not match their signed SHA-256: they were changed on the way',
     InvalidDigest: 'the Content-MD5 sent is not valid',
     EntityTooLarge: 'the object is larger than the store allows',
     QuotaExceeded: 'the quota of the bucket or account is exceeded',
@@ -81576,6 +81577,39 @@ function errors_errorMessage(error) {
     if (described !== undefined)
         return redact(described);
     return redact(error instanceof Error ? error.message : String(error));
+}
+/**
+ * Why a network request failed, from the error's codes (Node's `code`, fetch's `cause.code`, the SDK's
+ * `name`), never only its text: fetch says nothing but "fetch failed". Undefined when it is no network failure.
+ */
+function networkFailure(error) {
+    const codes = [];
+    for (let e = error, depth = 0; e && depth < 5; e = e.cause, depth++) {
+        if (typeof e.code === 'string')
+            codes.push(e.code);
+        if (typeof e.name === 'string')
+            codes.push(e.name);
+        for (const inner of Array.isArray(e.errors) ? e.errors : []) {
+            const code = inner.code;
+            if (typeof code === 'string')
+                codes.push(code);
+        }
+    }
+    const has = (...wanted) => codes.find((c) => wanted.includes(c));
+    let code;
+    if ((code = has('ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME')))
+        return `its host name cannot be resolved (${code})`;
+    if ((code = has('ECONNREFUSED')))
+        return `nothing accepts connections there (${code})`;
+    if ((code = has('EHOSTUNREACH', 'ENETUNREACH')))
+        return `it cannot be reached from this machine (${code})`;
+    if ((code = has('ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'TimeoutError', 'ESOCKETTIMEDOUT')))
+        return `the connection timed out (${code}): a firewall, or a wrong address`;
+    if ((code = has('ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET')))
+        return `the connection was cut (${code})`;
+    if ((code = codes.find((c) => /CERT|SELF_SIGNED|TLS|SSL/i.test(c))))
+        return `its TLS certificate is not trusted (${code})`;
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/actions/shared/toolkit.ts
@@ -82433,7 +82467,18 @@ function loadPolicy(explicitPath, log, workspace = process.env.GITHUB_WORKSPACE 
         log.info(`No policy file at ${relative}: using the default policy (FAC's restore matrix and retention).`);
         return DEFAULT_POLICY;
     }
-    const policy = parsePolicy((0,external_node_fs_.readFileSync)(path, 'utf8'), relative);
+    const input = explicitPath ? `Input 'policy-file' is '${explicitPath}', but` : `The policy file`;
+    if ((0,external_node_fs_.statSync)(path).isDirectory()) {
+        throw new errors_LifeboatError(`${input} ${path} is a directory. Give the path of the YAML file itself, e.g. ${DEFAULT_POLICY_PATH}.`);
+    }
+    let text;
+    try {
+        text = (0,external_node_fs_.readFileSync)(path, 'utf8');
+    }
+    catch (error) {
+        throw new errors_LifeboatError(`${input} ${path} cannot be read (${errors_errorMessage(error)}). Check the path and that the file is readable by the runner.`, { cause: error });
+    }
+    const policy = parsePolicy(text, relative);
     log.info(`Policy read from ${relative}.`);
     return policy;
 }
@@ -82453,6 +82498,78 @@ function clock_now(env = process.env) {
         throw new errors_LifeboatError(`LIFEBOAT_NOW is '${override}', which is not an ISO 8601 time. Use a form like 2026-11-21T02:00:00Z, or unset it.`);
     }
     return parsed;
+}
+
+;// CONCATENATED MODULE: ./src/engine/restore/journal.ts
+/**
+ * The parallel path's safety net, made to survive a crash. Its pg_restore --jobs runs outside any one
+ * transaction, so a killed process or a crashed server leaves the target half-restored, and the automatic
+ * put-back of the pre-restore backup never runs. So before the wipe, a journal in the backup bucket records
+ * that a parallel restore into the target space is in progress and which pre-restore backup undoes it. It is
+ * removed once the restore has succeeded or the put-back is complete. The next restore into that space finds
+ * it and completes the put-back before it does anything else.
+ */
+
+const RESTORE_JOURNAL_FORMAT = 'lifeboat-restore-journal/1';
+function isMissing(error) {
+    const e = error;
+    return e.name === 'NoSuchKey' || e.Code === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+}
+async function writeRestoreJournal(store, journal) {
+    await store.putText(store.restoreJournalKey(journal.targetSpace), JSON.stringify(journal, null, 2) + '\n');
+}
+/** The journal of an unfinished parallel restore into this space, if there is one. */
+async function readRestoreJournal(store, targetSpace) {
+    const key = store.restoreJournalKey(targetSpace);
+    let text;
+    try {
+        text = await store.getText(key);
+    }
+    catch (error) {
+        if (isMissing(error))
+            return undefined;
+        throw new errors_LifeboatError(`Cannot read the restore journal s3://${store.bucket}/${key}: ${errors_errorMessage(error)}`, { cause: error });
+    }
+    let journal;
+    try {
+        journal = JSON.parse(text);
+    }
+    catch (error) {
+        throw new errors_LifeboatError(`The restore journal s3://${store.bucket}/${key} is not valid JSON (${errors_errorMessage(error)}).`, { cause: error });
+    }
+    if (journal.format !== RESTORE_JOURNAL_FORMAT || journal.targetSpace !== targetSpace || typeof journal.preRestoreBackupId !== 'string') {
+        throw new errors_LifeboatError(`The restore journal s3://${store.bucket}/${key} is not a ${RESTORE_JOURNAL_FORMAT} journal for space '${targetSpace}'.`);
+    }
+    return journal;
+}
+async function removeRestoreJournal(store, targetSpace) {
+    const key = store.restoreJournalKey(targetSpace);
+    const outcome = await store.deleteKeys([key]);
+    if (outcome.failed.length) {
+        throw new LifeboatError(`Cannot delete the restore journal s3://${store.bucket}/${key}: ${outcome.failed[0].message}`);
+    }
+}
+/** The command that puts the target back by hand, for messages. */
+function putBackCommand(journal) {
+    const space = journal.targetSpace;
+    return `restore with source-space: ${space}, target-space: ${space}, backup-id: ${journal.preRestoreBackupId} (the policy must allow ${space} → ${space})`;
+}
+/**
+ * Every unfinished parallel restore in the bucket, for prune: the pre-restore backups they name are the only
+ * way to put their targets back, so they must outlive every retention rule until the put-back is done.
+ */
+async function pendingPutBacks(store) {
+    const root = store.restoreJournalKey('x').slice(0, -'x.json'.length);
+    const journals = [];
+    for (const object of await store.listObjects(root)) {
+        const name = object.key.slice(root.length);
+        if (!name.endsWith('.json') || name.includes('/'))
+            continue;
+        const journal = await readRestoreJournal(store, name.slice(0, -'.json'.length));
+        if (journal)
+            journals.push(journal);
+    }
+    return journals;
 }
 
 // EXTERNAL MODULE: external "node:stream"
@@ -82558,6 +82675,8 @@ function client_createS3Client(settings, env = process.env, cancel) {
     addWireIntegrity(client);
     return client;
 }
+/** Error codes with which stores refuse bytes that do not match the checksum sent with them. */
+const CHANGED_ON_THE_WAY = new Set(['BadDigest', 'XAmzContentSHA256Mismatch']);
 /** The calls that carry object bytes to the store. */
 const WRITES_WITH_BODY = new Set(['PutObjectCommand', 'UploadPartCommand']);
 /** Thrown when the store's ETag for a PUT or part is not the MD5 of the bytes sent: retried, like a dropped connection. */
@@ -82603,9 +82722,19 @@ function addWireIntegrity(client) {
     }, { step: 'build', name: 'lifeboatContentMd5', override: true });
     // Inside the retry loop, so a mismatch is sent again.
     client.middlewareStack.add((next, context) => async (args) => {
-        const result = await next(args);
         if (!WRITES_WITH_BODY.has(context.commandName ?? ''))
-            return result;
+            return next(args);
+        let result;
+        try {
+            result = await next(args);
+        }
+        catch (error) {
+            // The store found the bytes changed against their Content-MD5 or signed SHA-256: like our own ETag
+            // check, a fault on the way, so the request is sent again rather than failing the upload at once.
+            if (CHANGED_ON_THE_WAY.has(error.name))
+                Object.assign(error, { $retryable: {} });
+            throw error;
+        }
         const sent = sentMd5(args.request.headers);
         if (sent === undefined)
             return result;
@@ -83137,10 +83266,8 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
     const client = createS3Client(target);
     const prefix = normalizePrefix(target.prefix);
     const where = `s3://${target.bucket}/${prefix}`;
-    const listing = await listAllObjects(client, target.bucket, prefix).catch((error) => {
-        throw new LifeboatError(`Cannot list the target media bucket ${where}: ${errorMessage(error)}. Nothing in it was changed.`, { cause: error });
-    });
-    const present = new Map(listing.map((o) => [o.key.slice(prefix.length), o]));
+    // A failure here reaches restore as the S3 error itself, which names the bucket's problem from its code.
+    const present = new Map((await listAllObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
     const wanted = new Set(record.objects.map((o) => o.key));
     const traffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
     let unchanged = 0;
@@ -83270,222 +83397,6 @@ assumeDeleted = new Set()) {
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
-;// CONCATENATED MODULE: ./src/engine/media/locks.ts
-/**
- * Backup and prune never work on media content at the same time.
- *
- * Media content is shared: a backup may reuse content stored long ago that no manifest names any more,
- * exactly what prune deletes. Each side therefore writes a lock object, then reads the other side's:
- *
- *   backup: writes <prefix>locks/backup/<space>/<id>.json before any media work, then waits while a
- *           live prune lock exists; deletes its lock once its manifest is written (or it failed).
- *   prune:  writes <prefix>locks/prune/<run>.json before it lists media content, then skips the media
- *           clean-up if any live backup lock exists; deletes its lock when its deletions are done.
- *
- * S3 reads its own writes, so of a backup and a prune that overlap, at least one sees the other's lock:
- * either prune skips the clean-up, or the backup starts its media work after prune's last delete, and
- * its existence checks see what is really there. Locks of killed runs expire: a backup lock once it is
- * older than prune's incomplete-grace period (the same age at which prune treats a backup as dead), a
- * prune lock after PRUNE_LOCK_TTL_MS, and prune stops deleting PRUNE_MEDIA_DEADLINE_MS after taking its
- * lock so it never deletes under an expired one. Ages are measured on the store's clock (the lock's own
- * LastModified), so the runner's clock does not matter.
- */
-
-
-/** A prune lock older than this was left by a killed prune. */
-const PRUNE_LOCK_TTL_MS = 60 * 60_000;
-/** Prune deletes no media content later than this after taking its lock: well inside the TTL. */
-const PRUNE_MEDIA_DEADLINE_MS = 30 * 60_000;
-/**
- * Test seams, at the two moments where the interleaving matters; never set in production.
- * `pruneBeforeMediaDeletion`: prune holds its lock and has chosen the content to delete.
- * `backupWaitingForPrune`: a backup has seen a live prune lock and waits.
- * `pollMs`: how often a waiting backup looks again.
- */
-const lockSeams = { pollMs: 2000 };
-function locksRoot(store) {
-    return `${store.prefix}locks/`;
-}
-async function writeLock(store, key, body) {
-    const writtenAt = Date.now();
-    await store.putText(key, JSON.stringify(body) + '\n');
-    let released = false;
-    return {
-        writtenAt,
-        lock: {
-            key,
-            async release() {
-                if (released)
-                    return;
-                released = true;
-                await store.deleteKeys([key]);
-            },
-        },
-    };
-}
-/** Every lock, with the store's time now estimated from our own lock's LastModified. */
-async function readLocks(store, ownKey, writtenAt) {
-    const locks = await store.listObjects(locksRoot(store));
-    const own = locks.find((l) => l.key === ownKey);
-    const storeNow = (own?.lastModified ? Date.parse(own.lastModified) : writtenAt) + (Date.now() - writtenAt);
-    const ageOf = (l) => storeNow - (l.lastModified ? Date.parse(l.lastModified) : storeNow);
-    return {
-        prunes: locks.filter((l) => l.key.startsWith(`${locksRoot(store)}prune/`) && l.key !== ownKey).map((l) => ({ key: l.key, ageMs: ageOf(l) })),
-        backups: locks.filter((l) => l.key.startsWith(`${locksRoot(store)}backup/`) && l.key !== ownKey).map((l) => ({ key: l.key, ageMs: ageOf(l) })),
-    };
-}
-/** Taken by a backup before its media work; returns once no live prune lock exists. */
-async function takeBackupLock(store, space, id, log) {
-    const key = `${locksRoot(store)}backup/${space}/${id}.json`;
-    const { lock, writtenAt } = await writeLock(store, key, { operation: 'backup', space, id });
-    try {
-        let announced = false;
-        for (;;) {
-            const live = (await readLocks(store, key, writtenAt)).prunes.filter((p) => p.ageMs < PRUNE_LOCK_TTL_MS);
-            if (live.length === 0)
-                return lock;
-            if (!announced) {
-                log.info(`A prune is cleaning up media content (${live[0].key}); the media copy waits until it is done.`);
-                announced = true;
-                lockSeams.backupWaitingForPrune?.();
-            }
-            await sleep(lockSeams.pollMs);
-        }
-    }
-    catch (error) {
-        await lock.release().catch(() => undefined);
-        throw error;
-    }
-}
-/** Taken by prune before it lists media content. */
-async function takePruneLock(store, graceMs) {
-    const key = `${locksRoot(store)}prune/${new Date().toISOString().replace(/[:]/g, '')}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}.json`;
-    const { lock, writtenAt } = await writeLock(store, key, { operation: 'prune' });
-    try {
-        const { prunes, backups } = await readLocks(store, key, writtenAt);
-        return {
-            ...lock,
-            liveBackups: backups.filter((b) => b.ageMs < graceMs).map((b) => b.key),
-            expired: [...backups.filter((b) => b.ageMs >= graceMs), ...prunes.filter((p) => p.ageMs >= PRUNE_LOCK_TTL_MS)].map((l) => l.key),
-            deleteBefore: writtenAt + PRUNE_MEDIA_DEADLINE_MS,
-        };
-    }
-    catch (error) {
-        await lock.release().catch(() => undefined);
-        throw error;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/engine/prune/journal.ts
-/**
- * The prune journal: before a prune deletes anything, it writes down which backups it is about to delete,
- * and it removes that note once every one of them is gone.
- *
- * Deleting a backup takes several requests (its manifest first, then its artifacts), so a prune that is
- * killed can leave a backup half deleted: no manifest, some artifacts. Such a remnant looks exactly like a
- * backup that is still running, and the grace period protects it. When the remnant is older than the grace
- * period (judged from its id, the time the backup started), the next prune removes it anyway; the journal
- * is what lets the next prune also finish off a remnant that is younger than that, for example a predeploy
- * backup from an hour ago that keep-last had already let go of.
- *
- * The journal can only ever hasten the removal of backups that have no manifest, which cannot be restored,
- * and whose ids a prune had already chosen to delete: no backup can be running under such an id, because
- * ids are unique. A complete backup named in a journal is judged by the rules like any other.
- *
- *   <prefix>prune-journal/<started-at>-<random>.json
- *   { "format": "lifeboat-prune-journal/1", "startedAt": "...", "backups": [{ "space": "...", "id": "..." }] }
- */
-
-
-
-const JOURNAL_FORMAT = 'lifeboat-prune-journal/1';
-/** Every journal left in the bucket. One that cannot be read is reported and skipped, never fatal. */
-async function readJournals(store, log) {
-    const journals = [];
-    for (const { key } of await store.listObjects(store.pruneJournalPrefix())) {
-        if (!key.endsWith('.json'))
-            continue;
-        try {
-            const parsed = JSON.parse(await store.getText(key));
-            const backups = parsed.backups;
-            if (parsed.format !== JOURNAL_FORMAT ||
-                !Array.isArray(backups) ||
-                !backups.every((b) => typeof b?.space === 'string' && typeof b?.id === 'string')) {
-                throw new Error(`not a ${JOURNAL_FORMAT} document`);
-            }
-            journals.push({ key, startedAt: String(parsed.startedAt ?? ''), backups });
-        }
-        catch (error) {
-            log.warning(`Ignoring the prune journal s3://${store.bucket}/${key}, which cannot be read (${errors_errorMessage(error)}).`);
-        }
-    }
-    return journals;
-}
-/** `space/id` of every backup an earlier prune had set out to delete. */
-function unfinishedDeletions(journals) {
-    return new Set(journals.flatMap((j) => j.backups.map((b) => backupKey(b.space, b.id))));
-}
-/** Writes the journal of this prune; returns its key. Failing here stops the prune before it deletes anything. */
-async function writeJournal(store, startedAt, backups) {
-    const stamp = startedAt.toISOString().replace(/[:]/g, '');
-    const key = `${store.pruneJournalPrefix()}${stamp}-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.json`;
-    const body = JSON.stringify({ format: JOURNAL_FORMAT, startedAt: startedAt.toISOString(), backups }, null, 1);
-    await store.putText(key, body);
-    return key;
-}
-
-;// CONCATENATED MODULE: ./src/engine/prune/uploads.ts
-/**
- * Sweeping open multipart uploads. A backup killed outright (kill -9, a lost runner) cannot abort its
- * uploads, and S3 keeps and bills their parts until someone does. Prune aborts the uploads under
- * Lifeboat's own prefixes (backups/ and media/sha256/) that were started longer ago than the
- * incomplete-grace period, by the same reasoning that lets it delete incomplete backups that old: no
- * running backup is that old. A bucket lifecycle rule (AbortIncompleteMultipartUpload) is the belt
- * to these braces; see docs/prune.md.
- */
-
-
-
-async function sweepStaleUploads(store, options, log) {
-    const roots = [`${store.prefix}backups/${options.space ? `${options.space}/` : ''}`, store.mediaRoot()];
-    let open;
-    try {
-        open = (await Promise.all(roots.map((root) => store.listOpenUploads(root)))).flat();
-    }
-    catch (error) {
-        const skipped = `Open multipart uploads were not swept: listing them failed (${errors_errorMessage(error)}). ` +
-            `The credentials need s3:ListBucketMultipartUploads and s3:AbortMultipartUpload; see docs/prune.md for a lifecycle rule that does this too.`;
-        log.warning(skipped);
-        return { open: 0, aborted: [], tooYoung: 0, failed: [], skipped };
-    }
-    const cutoff = options.now.getTime() - options.graceMs;
-    // An upload whose start the store does not report is kept: it could be running.
-    const stale = open.filter((u) => u.initiated !== undefined && u.initiated.getTime() <= cutoff);
-    const sweep = { open: open.length, aborted: [], tooYoung: open.length - stale.length, failed: [] };
-    const record = (u) => sweep.aborted.push({ key: u.key, initiated: u.initiated?.toISOString() });
-    if (options.dryRun)
-        stale.forEach(record);
-    else {
-        await concurrency_forEachConcurrently(stale, 4, async (upload) => {
-            try {
-                await abortUpload(store.client, store.bucket, upload);
-                record(upload);
-            }
-            catch (error) {
-                sweep.failed.push({ key: upload.key, message: errors_errorMessage(error) });
-            }
-        });
-    }
-    if (open.length > 0) {
-        log.info(`Open multipart uploads: ${open.length} found; ${sweep.aborted.length} older than the grace period ${options.dryRun ? 'would be aborted' : 'aborted'}` +
-            `${sweep.tooYoung ? `, ${sweep.tooYoung} younger kept (possibly a backup running now)` : ''}.`);
-    }
-    for (const { key, message } of sweep.failed.slice(0, 5)) {
-        log.warning(`Could not abort the open upload of ${key} (${message}); the next prune will try again. The credentials need s3:AbortMultipartUpload.`);
-    }
-    return sweep;
-}
-
 // EXTERNAL MODULE: ./node_modules/ajv/dist/ajv.js
 var ajv = __nccwpck_require__(2463);
 ;// CONCATENATED MODULE: ./src/domain/manifest.ts
@@ -83851,7 +83762,228 @@ class BackupStore {
     }
 }
 
+;// CONCATENATED MODULE: ./src/engine/media/locks.ts
+/**
+ * Backup and prune never work on media content at the same time.
+ *
+ * Media content is shared: a backup may reuse content stored long ago that no manifest names any more,
+ * exactly what prune deletes. Each side therefore writes a lock object, then reads the other side's:
+ *
+ *   backup: writes <prefix>locks/backup/<space>/<id>.json before any media work, then waits while a
+ *           live prune lock exists; deletes its lock once its manifest is written (or it failed).
+ *   prune:  writes <prefix>locks/prune/<run>.json before it lists media content, then skips the media
+ *           clean-up if any live backup lock exists; deletes its lock when its deletions are done.
+ *
+ * S3 reads its own writes, so of a backup and a prune that overlap, at least one sees the other's lock:
+ * either prune skips the clean-up, or the backup starts its media work after prune's last delete, and
+ * its existence checks see what is really there. Locks of killed runs expire: a backup lock once it is
+ * older than prune's incomplete-grace period (the same age at which prune treats a backup as dead), a
+ * prune lock after PRUNE_LOCK_TTL_MS, and prune stops deleting PRUNE_MEDIA_DEADLINE_MS after taking its
+ * lock so it never deletes under an expired one. Ages are measured on the store's clock (the lock's own
+ * LastModified), so the runner's clock does not matter.
+ */
+
+
+
+/** A prune lock older than this was left by a killed prune. */
+const PRUNE_LOCK_TTL_MS = 60 * 60_000;
+/** Prune deletes no media content later than this after taking its lock: well inside the TTL. */
+const PRUNE_MEDIA_DEADLINE_MS = 30 * 60_000;
+/**
+ * Test seams, at the two moments where the interleaving matters; never set in production.
+ * `pruneBeforeMediaDeletion`: prune holds its lock and has chosen the content to delete.
+ * `backupWaitingForPrune`: a backup has seen a live prune lock and waits.
+ * `pollMs`: how often a waiting backup looks again.
+ */
+const lockSeams = { pollMs: 2000 };
+function locksRoot(store) {
+    return `${store.prefix}locks/`;
+}
+async function writeLock(store, key, body) {
+    const writtenAt = Date.now();
+    await store.putText(key, JSON.stringify(body) + '\n');
+    let released = false;
+    return {
+        writtenAt,
+        lock: {
+            key,
+            async release() {
+                if (released)
+                    return;
+                released = true;
+                // A fresh client: the backup's own fails every request once the backup is cancelled, and the lock must go then too.
+                const outcome = await new BackupStore(store.settings).deleteKeys([key]);
+                if (outcome.failed.length > 0)
+                    throw new Error(outcome.failed[0].message);
+            },
+        },
+    };
+}
+/** Every lock, with the store's time now estimated from our own lock's LastModified. */
+async function readLocks(store, ownKey, writtenAt) {
+    const locks = await store.listObjects(locksRoot(store));
+    const own = locks.find((l) => l.key === ownKey);
+    const storeNow = (own?.lastModified ? Date.parse(own.lastModified) : writtenAt) + (Date.now() - writtenAt);
+    const ageOf = (l) => storeNow - (l.lastModified ? Date.parse(l.lastModified) : storeNow);
+    return {
+        prunes: locks.filter((l) => l.key.startsWith(`${locksRoot(store)}prune/`) && l.key !== ownKey).map((l) => ({ key: l.key, ageMs: ageOf(l) })),
+        backups: locks.filter((l) => l.key.startsWith(`${locksRoot(store)}backup/`) && l.key !== ownKey).map((l) => ({ key: l.key, ageMs: ageOf(l) })),
+    };
+}
+/** Taken by a backup before its media work; returns once no live prune lock exists. */
+async function takeBackupLock(store, space, id, log) {
+    const key = `${locksRoot(store)}backup/${space}/${id}.json`;
+    const { lock, writtenAt } = await writeLock(store, key, { operation: 'backup', space, id });
+    try {
+        let announced = false;
+        for (;;) {
+            const live = (await readLocks(store, key, writtenAt)).prunes.filter((p) => p.ageMs < PRUNE_LOCK_TTL_MS);
+            if (live.length === 0)
+                return lock;
+            if (!announced) {
+                log.info(`A prune is cleaning up media content (${live[0].key}); the media copy waits until it is done.`);
+                announced = true;
+                lockSeams.backupWaitingForPrune?.();
+            }
+            await sleep(lockSeams.pollMs);
+        }
+    }
+    catch (error) {
+        await lock.release().catch(() => undefined);
+        throw error;
+    }
+}
+/** Taken by prune before it lists media content. */
+async function takePruneLock(store, graceMs) {
+    const key = `${locksRoot(store)}prune/${new Date().toISOString().replace(/[:]/g, '')}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}.json`;
+    const { lock, writtenAt } = await writeLock(store, key, { operation: 'prune' });
+    try {
+        const { prunes, backups } = await readLocks(store, key, writtenAt);
+        return {
+            ...lock,
+            liveBackups: backups.filter((b) => b.ageMs < graceMs).map((b) => b.key),
+            expired: [...backups.filter((b) => b.ageMs >= graceMs), ...prunes.filter((p) => p.ageMs >= PRUNE_LOCK_TTL_MS)].map((l) => l.key),
+            deleteBefore: writtenAt + PRUNE_MEDIA_DEADLINE_MS,
+        };
+    }
+    catch (error) {
+        await lock.release().catch(() => undefined);
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/prune/journal.ts
+/**
+ * The prune journal: before a prune deletes anything, it writes down which backups it is about to delete,
+ * and it removes that note once every one of them is gone.
+ *
+ * Deleting a backup takes several requests (its manifest first, then its artifacts), so a prune that is
+ * killed can leave a backup half deleted: no manifest, some artifacts. Such a remnant looks exactly like a
+ * backup that is still running, and the grace period protects it. When the remnant is older than the grace
+ * period (judged from its id, the time the backup started), the next prune removes it anyway; the journal
+ * is what lets the next prune also finish off a remnant that is younger than that, for example a predeploy
+ * backup from an hour ago that keep-last had already let go of.
+ *
+ * The journal can only ever hasten the removal of backups that have no manifest, which cannot be restored,
+ * and whose ids a prune had already chosen to delete: no backup can be running under such an id, because
+ * ids are unique. A complete backup named in a journal is judged by the rules like any other.
+ *
+ *   <prefix>prune-journal/<started-at>-<random>.json
+ *   { "format": "lifeboat-prune-journal/1", "startedAt": "...", "backups": [{ "space": "...", "id": "..." }] }
+ */
+
+
+
+const JOURNAL_FORMAT = 'lifeboat-prune-journal/1';
+/** Every journal left in the bucket. One that cannot be read is reported and skipped, never fatal. */
+async function readJournals(store, log) {
+    const journals = [];
+    for (const { key } of await store.listObjects(store.pruneJournalPrefix())) {
+        if (!key.endsWith('.json'))
+            continue;
+        try {
+            const parsed = JSON.parse(await store.getText(key));
+            const backups = parsed.backups;
+            if (parsed.format !== JOURNAL_FORMAT ||
+                !Array.isArray(backups) ||
+                !backups.every((b) => typeof b?.space === 'string' && typeof b?.id === 'string')) {
+                throw new Error(`not a ${JOURNAL_FORMAT} document`);
+            }
+            journals.push({ key, startedAt: String(parsed.startedAt ?? ''), backups });
+        }
+        catch (error) {
+            log.warning(`Ignoring the prune journal s3://${store.bucket}/${key}, which cannot be read (${errors_errorMessage(error)}).`);
+        }
+    }
+    return journals;
+}
+/** `space/id` of every backup an earlier prune had set out to delete. */
+function unfinishedDeletions(journals) {
+    return new Set(journals.flatMap((j) => j.backups.map((b) => backupKey(b.space, b.id))));
+}
+/** Writes the journal of this prune; returns its key. Failing here stops the prune before it deletes anything. */
+async function writeJournal(store, startedAt, backups) {
+    const stamp = startedAt.toISOString().replace(/[:]/g, '');
+    const key = `${store.pruneJournalPrefix()}${stamp}-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.json`;
+    const body = JSON.stringify({ format: JOURNAL_FORMAT, startedAt: startedAt.toISOString(), backups }, null, 1);
+    await store.putText(key, body);
+    return key;
+}
+
+;// CONCATENATED MODULE: ./src/engine/prune/uploads.ts
+/**
+ * Sweeping open multipart uploads. A backup killed outright (kill -9, a lost runner) cannot abort its
+ * uploads, and S3 keeps and bills their parts until someone does. Prune aborts the uploads under
+ * Lifeboat's own prefixes (backups/ and media/sha256/) that were started longer ago than the
+ * incomplete-grace period, by the same reasoning that lets it delete incomplete backups that old: no
+ * running backup is that old. A bucket lifecycle rule (AbortIncompleteMultipartUpload) is the belt
+ * to these braces; see docs/prune.md.
+ */
+
+
+
+async function sweepStaleUploads(store, options, log) {
+    const roots = [`${store.prefix}backups/${options.space ? `${options.space}/` : ''}`, store.mediaRoot()];
+    let open;
+    try {
+        open = (await Promise.all(roots.map((root) => store.listOpenUploads(root)))).flat();
+    }
+    catch (error) {
+        const skipped = `Open multipart uploads were not swept: listing them failed (${errors_errorMessage(error)}). ` +
+            `The credentials need s3:ListBucketMultipartUploads and s3:AbortMultipartUpload; see docs/prune.md for a lifecycle rule that does this too.`;
+        log.warning(skipped);
+        return { open: 0, aborted: [], tooYoung: 0, failed: [], skipped };
+    }
+    const cutoff = options.now.getTime() - options.graceMs;
+    // An upload whose start the store does not report is kept: it could be running.
+    const stale = open.filter((u) => u.initiated !== undefined && u.initiated.getTime() <= cutoff);
+    const sweep = { open: open.length, aborted: [], tooYoung: open.length - stale.length, failed: [] };
+    const record = (u) => sweep.aborted.push({ key: u.key, initiated: u.initiated?.toISOString() });
+    if (options.dryRun)
+        stale.forEach(record);
+    else {
+        await concurrency_forEachConcurrently(stale, 4, async (upload) => {
+            try {
+                await abortUpload(store.client, store.bucket, upload);
+                record(upload);
+            }
+            catch (error) {
+                sweep.failed.push({ key: upload.key, message: errors_errorMessage(error) });
+            }
+        });
+    }
+    if (open.length > 0) {
+        log.info(`Open multipart uploads: ${open.length} found; ${sweep.aborted.length} older than the grace period ${options.dryRun ? 'would be aborted' : 'aborted'}` +
+            `${sweep.tooYoung ? `, ${sweep.tooYoung} younger kept (possibly a backup running now)` : ''}.`);
+    }
+    for (const { key, message } of sweep.failed.slice(0, 5)) {
+        log.warning(`Could not abort the open upload of ${key} (${message}); the next prune will try again. The credentials need s3:AbortMultipartUpload.`);
+    }
+    return sweep;
+}
+
 ;// CONCATENATED MODULE: ./src/engine/prune/prune.ts
+
 
 
 
@@ -83877,6 +84009,17 @@ async function runPrune(options, log) {
     const listed = await store.listBackups(space);
     const unfinished = unfinishedDeletions(journals);
     const retention = plan(listed.map((b) => b.entry), options, now, unfinished);
+    // A pre-restore backup that an unfinished parallel restore needs for its put-back is kept, whatever the rules say.
+    for (const journal of await pendingPutBacks(store)) {
+        const index = retention.remove.findIndex((r) => r.entry.space === journal.targetSpace && r.entry.id === journal.preRestoreBackupId);
+        if (index < 0)
+            continue;
+        const [held] = retention.remove.splice(index, 1);
+        retention.keep.push({ entry: held.entry, reasons: [`needed to put ${journal.targetSpace} back: a parallel restore into it did not finish`] });
+        retention.keep.sort((a, b) => b.entry.createdAt.getTime() - a.entry.createdAt.getTime() || (a.entry.id < b.entry.id ? 1 : -1));
+        log.warning(`Keeping ${journal.preRestoreBackupId} of '${journal.targetSpace}' although the rules would delete it: a parallel restore into '${journal.targetSpace}' started ${journal.startedAt} did not finish, ` +
+            `and this backup is what puts it back. The next restore into '${journal.targetSpace}' completes the put-back.`);
+    }
     const scope = space ? `space ${space}` : 'every space';
     const printPlan = options.printPlan ?? ((line) => log.info(line));
     printPlan(`Prune of ${scope} in ${store.describe()} at ${now.toISOString()} with the retention rules of ${policySource}: ` +
@@ -84665,7 +84808,8 @@ async function discoverLoginUrl(api) {
         response = await fetch(api.href.replace(/\/?$/, '/'), { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     }
     catch (error) {
-        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry API at ${api.origin} (input 'cf-api'): ${errors_errorMessage(error)}.`, { cause: error });
+        const why = networkFailure(error) ?? errors_errorMessage(error);
+        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry API at ${api.origin} given in 'cf-api': ${why}. Check 'cf-api' (on cloud.gov: https://api.fr.cloud.gov) and that this runner can reach it.`, { cause: error });
     }
     const body = (await response.json().catch(() => undefined));
     const href = body?.links?.login?.href ?? body?.links?.uaa?.href;
@@ -84709,7 +84853,8 @@ async function passwordGrant(login, username, password) {
         });
     }
     catch (error) {
-        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry login server at ${login.origin}: ${errors_errorMessage(error)}.`, { cause: error });
+        const why = networkFailure(error) ?? errors_errorMessage(error);
+        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry login server at ${login.origin}, which the API in 'cf-api' names: ${why}. Check 'cf-api', and that this runner can reach the login server.`, { cause: error });
     }
     const body = (await response.json().catch(() => undefined));
     // Mask before anything can print the body.

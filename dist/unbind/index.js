@@ -42895,7 +42895,8 @@ const BY_CODE = {
     AuthorizationHeaderMalformed: 'the request was signed for the wrong region; check the region',
     InvalidBucketName: 'the bucket name is not valid',
     PreconditionFailed: 'the object changed (its ETag no longer matches)',
-    BadDigest: 'the bytes the store received do not match their Content-MD5',
+    BadDigest: 'the bytes the store received do not match their Content-MD5: they were changed on the way',
+    XAmzContentSHA256Mismatch: 'the bytes the store received do not match their signed SHA-256: they were changed on the way',
     InvalidDigest: 'the Content-MD5 sent is not valid',
     EntityTooLarge: 'the object is larger than the store allows',
     QuotaExceeded: 'the quota of the bucket or account is exceeded',
@@ -43034,6 +43035,39 @@ function errors_errorMessage(error) {
         return secrets_redact(described);
     return secrets_redact(error instanceof Error ? error.message : String(error));
 }
+/**
+ * Why a network request failed, from the error's codes (Node's `code`, fetch's `cause.code`, the SDK's
+ * `name`), never only its text: fetch says nothing but "fetch failed". Undefined when it is no network failure.
+ */
+function networkFailure(error) {
+    const codes = [];
+    for (let e = error, depth = 0; e && depth < 5; e = e.cause, depth++) {
+        if (typeof e.code === 'string')
+            codes.push(e.code);
+        if (typeof e.name === 'string')
+            codes.push(e.name);
+        for (const inner of Array.isArray(e.errors) ? e.errors : []) {
+            const code = inner.code;
+            if (typeof code === 'string')
+                codes.push(code);
+        }
+    }
+    const has = (...wanted) => codes.find((c) => wanted.includes(c));
+    let code;
+    if ((code = has('ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME')))
+        return `its host name cannot be resolved (${code})`;
+    if ((code = has('ECONNREFUSED')))
+        return `nothing accepts connections there (${code})`;
+    if ((code = has('EHOSTUNREACH', 'ENETUNREACH')))
+        return `it cannot be reached from this machine (${code})`;
+    if ((code = has('ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'TimeoutError', 'ESOCKETTIMEDOUT')))
+        return `the connection timed out (${code}): a firewall, or a wrong address`;
+    if ((code = has('ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET')))
+        return `the connection was cut (${code})`;
+    if ((code = codes.find((c) => /CERT|SELF_SIGNED|TLS|SSL/i.test(c))))
+        return `its TLS certificate is not trusted (${code})`;
+    return undefined;
+}
 
 ;// CONCATENATED MODULE: ./src/actions/shared/toolkit.ts
 /**
@@ -43148,7 +43182,8 @@ async function discoverLoginUrl(api) {
         response = await fetch(api.href.replace(/\/?$/, '/'), { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     }
     catch (error) {
-        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry API at ${api.origin} (input 'cf-api'): ${errors_errorMessage(error)}.`, { cause: error });
+        const why = networkFailure(error) ?? errors_errorMessage(error);
+        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry API at ${api.origin} given in 'cf-api': ${why}. Check 'cf-api' (on cloud.gov: https://api.fr.cloud.gov) and that this runner can reach it.`, { cause: error });
     }
     const body = (await response.json().catch(() => undefined));
     const href = body?.links?.login?.href ?? body?.links?.uaa?.href;
@@ -43192,7 +43227,8 @@ async function passwordGrant(login, username, password) {
         });
     }
     catch (error) {
-        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry login server at ${login.origin}: ${errors_errorMessage(error)}.`, { cause: error });
+        const why = networkFailure(error) ?? errors_errorMessage(error);
+        throw new errors_LifeboatError(`Cannot reach the Cloud Foundry login server at ${login.origin}, which the API in 'cf-api' names: ${why}. Check 'cf-api', and that this runner can reach the login server.`, { cause: error });
     }
     const body = (await response.json().catch(() => undefined));
     // Mask before anything can print the body.
@@ -43493,6 +43529,8 @@ function client_createS3Client(settings, env = process.env, cancel) {
     addWireIntegrity(client);
     return client;
 }
+/** Error codes with which stores refuse bytes that do not match the checksum sent with them. */
+const CHANGED_ON_THE_WAY = new Set(['BadDigest', 'XAmzContentSHA256Mismatch']);
 /** The calls that carry object bytes to the store. */
 const WRITES_WITH_BODY = new Set(['PutObjectCommand', 'UploadPartCommand']);
 /** Thrown when the store's ETag for a PUT or part is not the MD5 of the bytes sent: retried, like a dropped connection. */
@@ -43538,9 +43576,19 @@ function addWireIntegrity(client) {
     }, { step: 'build', name: 'lifeboatContentMd5', override: true });
     // Inside the retry loop, so a mismatch is sent again.
     client.middlewareStack.add((next, context) => async (args) => {
-        const result = await next(args);
         if (!WRITES_WITH_BODY.has(context.commandName ?? ''))
-            return result;
+            return next(args);
+        let result;
+        try {
+            result = await next(args);
+        }
+        catch (error) {
+            // The store found the bytes changed against their Content-MD5 or signed SHA-256: like our own ETag
+            // check, a fault on the way, so the request is sent again rather than failing the upload at once.
+            if (CHANGED_ON_THE_WAY.has(error.name))
+                Object.assign(error, { $retryable: {} });
+            throw error;
+        }
         const sent = sentMd5(args.request.headers);
         if (sent === undefined)
             return result;
