@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/domain/manifest.js';
 import { createSampleApp } from '../../src/sandbox/sample-app.js';
 import { tableDigests } from '../support/compare.js';
-import { startFlipProxy, type FlipProxy } from '../support/flip-proxy.js';
+import { startFaultProxy, type Fault, type FaultProxy } from '../support/fault-proxy.js';
 import { startGitHubApiDouble, type GitHubApiDouble } from '../support/github-api-double.js';
 import { awsEnv, bucketInputs, createBucket, createDatabase, getObjectBytes, ROOT, s3Client, s3Info, startStep, uniqueName, withClient } from '../support/harness.js';
 import {
@@ -125,12 +125,12 @@ describe('restoring the same backup again gives the same target', () => {
 });
 
 describe('the archive is checked as it is applied', () => {
-  let proxy: FlipProxy;
+  let proxy: FaultProxy;
   beforeAll(async () => {
-    proxy = await startFlipProxy(s3Info().endpoint);
+    proxy = await startFaultProxy(s3Info().endpoint);
   });
   afterAll(async () => {
-    await proxy?.close();
+    await proxy?.stop();
   });
 
   it('a byte changed between the verification pass and the apply pass rolls back on the SHA-256, not on a format error', async () => {
@@ -145,12 +145,21 @@ describe('the archive is checked as it is applied', () => {
     const offset = (await getObjectBytes(bucket, key)).indexOf(marker) + marker.length - 1;
     expect(offset).toBeGreaterThan(0);
     // GET 1 is the verification pass; every later GET of the archive gets the changed byte.
-    proxy.setRule({ key, offset, shouldFlip: (n) => n >= 2 });
+    let gets = 0;
+    const flip: Fault = {
+      match: (r) => r.method === 'GET' && decodeURIComponent(r.url.split('?')[0]!).endsWith(`/${key}`) && ++gets >= 2,
+      alterResponseBody: (body) => {
+        const changed = Buffer.from(body);
+        changed[offset] = changed[offset]! ^ 0x01;
+        return changed;
+      },
+    };
+    proxy.faults.push(flip);
 
     const target = await stagingTarget();
     const before = everything(target);
     const run = await restoreBundle({ 'database-url': target, 's3-endpoint': proxy.endpoint }, bucket);
-    expect(proxy.flips).toBeGreaterThanOrEqual(1);
+    expect(flip.hits).toBeGreaterThanOrEqual(1);
     expect(run.code).toBe(1);
     const message = failureOf(run);
     expect(message).toMatch(/The archive's SHA-256 while it was applied was [0-9a-f]{64}, but the manifest records [0-9a-f]{64}/);

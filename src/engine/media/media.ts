@@ -21,6 +21,7 @@ import { forEachConcurrently } from '../concurrency.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createS3Client, deleteObjects, listAllObjects, md5OfEtag, normalizePrefix, type BucketSettings, type ListedObject } from '../s3/client.js';
+import { withRetries, TRANSFER_RETRIES } from '../s3/retry.js';
 import type { BackupStore } from '../s3/store.js';
 import { formatBytes, Meter } from '../streams.js';
 
@@ -469,7 +470,12 @@ export async function restoreMedia(record: MediaRecord, store: BackupStore, targ
       return;
     }
     try {
-      await copyFromStore(store, object, client, target.bucket, prefix + object.key, tuning, traffic);
+      // A reset, a 5xx or a body cut short is tried again (a re-run would copy it anyway); a refusal is not.
+      await withRetries(
+        () => copyFromStore(store, object, client, target.bucket, prefix + object.key, tuning, traffic),
+        TRANSFER_RETRIES,
+        (error, attempt) => log.warning(`Media object '${object.key}': attempt ${attempt} failed (${errorMessage(error)}); trying again.`),
+      );
       uploaded++;
     } catch (error) {
       failures.push(`'${object.key}': ${errorMessage(error)}`);
