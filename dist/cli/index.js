@@ -87339,6 +87339,27 @@ async function assertBucketWritable(client, bucket, keyPrefix, names) {
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
 var lib_storage_dist_cjs = __nccwpck_require__(2358);
+;// CONCATENATED MODULE: ./src/engine/s3/retry.ts
+const TRANSFER_RETRIES = { attempts: 4, firstDelayMs: 250 };
+/** A 4xx other than timeouts and throttling: the same request will be refused again. */
+function isPermanentS3Failure(error) {
+    const status = error?.$metadata?.httpStatusCode;
+    return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+async function withRetries(work, policy = TRANSFER_RETRIES, onRetry) {
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await work(attempt);
+        }
+        catch (error) {
+            if (attempt >= policy.attempts || isPermanentS3Failure(error))
+                throw error;
+            onRetry?.(error, attempt);
+            await new Promise((resolve) => setTimeout(resolve, policy.firstDelayMs * 2 ** (attempt - 1)));
+        }
+    }
+}
+
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./src/engine/streams.ts
@@ -87418,6 +87439,7 @@ function formatRate(bytes, ms) {
  * Objects are copied through the runner (on cloud.gov each bucket has its own credentials), many
  * small ones at a time; large ones stream by multipart upload with bounded memory.
  */
+
 
 
 
@@ -87786,7 +87808,8 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
             return;
         }
         try {
-            await copyFromStore(store, object, client, target.bucket, prefix + object.key, tuning, traffic);
+            // A reset, a 5xx or a body cut short is tried again (a re-run would copy it anyway); a refusal is not.
+            await withRetries(() => copyFromStore(store, object, client, target.bucket, prefix + object.key, tuning, traffic), TRANSFER_RETRIES, (error, attempt) => log.warning(`Media object '${object.key}': attempt ${attempt} failed (${errorMessage(error)}); trying again.`));
             uploaded++;
         }
         catch (error) {

@@ -50,7 +50,10 @@ describe('failed backups', () => {
 
     // Wait until the multipart upload is under way, then cut pg_dump's connection.
     const deadline = Date.now() + 20_000;
-    while (((await client.send(new ListMultipartUploadsCommand({ Bucket: slow }))).Uploads ?? []).length === 0) {
+    // (The bucket's write check opens and aborts an upload of its own first: wait for the dump's.)
+    const dumpUploads = async () =>
+      ((await client.send(new ListMultipartUploadsCommand({ Bucket: slow }))).Uploads ?? []).filter((u) => u.Key?.endsWith('/database.pgdump'));
+    while ((await dumpUploads()).length === 0) {
       if (Date.now() > deadline) throw new Error('the multipart upload never started');
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -113,7 +113,18 @@ describe('npm run bench (smoke, tiny size)', () => {
 
     // Every target has a verdict (true or false), none left unmeasured.
     expect(results.targets.map((t) => t.id).sort()).toEqual(
-      ['backup-no-temp-disk', 'backup-rss', 'backup-vs-dump-then-upload', 'backup-vs-pg-dump', 'list', 'media-unchanged', 'restore-parallel', 'restore-transactional'].sort(),
+      [
+        'backup-no-temp-disk',
+        'backup-rss',
+        'backup-vs-dump-then-upload',
+        'backup-vs-pg-dump',
+        'list',
+        'media-unchanged',
+        'restore-no-local-disk',
+        'restore-parallel',
+        'restore-rss',
+        'restore-transactional',
+      ].sort(),
     );
     for (const t of results.targets) expect(typeof t.pass, t.id).toBe('boolean');
   });

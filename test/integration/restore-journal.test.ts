@@ -106,6 +106,8 @@ function descendants(pid: number): number[] {
 async function sourceBackup(bucket: string): Promise<string> {
   const source = await createDatabase('production');
   await createSampleApp(source, 12);
+  // Enough rows that pg_restore --jobs is still copying when the test acts, however fast the machine.
+  await withClient(source, (c) => c.query(`CREATE TABLE app.bulk AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS body FROM generate_series(1, 600000) g`));
   await runBackup(
     { space: 'production', trigger: 'nightly', databaseUrl: source, bucket: bucketSettings(bucket), compression: 'zstd', rowCounts: true, progressIntervalMs: 60_000 },
     memoryLogger(),
