@@ -281,13 +281,17 @@ describe('killed or cancelled during a COPY, a restore leaves the target as it w
   }
 
   it.each([
-    ['action', 'SIGKILL'],
-    ['action', 'SIGTERM'],
-    ['action', 'SIGINT'],
-    ['cli', 'SIGTERM'],
-    ['cli', 'SIGINT'],
-    ['cli', 'SIGKILL'],
-  ] as const)('%s, %s', async (how, signal) => {
+    ['action', 'SIGKILL', 'one transaction'],
+    ['action', 'SIGTERM', 'one transaction'],
+    ['action', 'SIGINT', 'one transaction'],
+    ['cli', 'SIGTERM', 'one transaction'],
+    ['cli', 'SIGINT', 'one transaction'],
+    ['cli', 'SIGKILL', 'one transaction'],
+    // The parallel path after SIGKILL is put back by the next run: restore-journal.test.ts.
+    ['action', 'SIGTERM', 'parallel'],
+    ['cli', 'SIGINT', 'parallel'],
+  ] as const)('%s, %s, %s', async (how, signal, path) => {
+    const parallel = path === 'parallel';
     const target = await stagingTarget();
     const before = everything(target);
     const marker = `LIFEBOAT_TEST_RUN=${uniqueName('kill')}`;
@@ -296,7 +300,7 @@ describe('killed or cancelled during a COPY, a restore leaves the target as it w
     let done: Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>;
     let kill: (s: NodeJS.Signals) => void;
     if (how === 'action') {
-      const step = startStep('restore', { 'source-space': 'production', 'target-space': 'staging', 'database-url': target, ...bucketInputs(bucket) }, {
+      const step = startStep('restore', { 'source-space': 'production', 'target-space': 'staging', 'database-url': target, ...bucketInputs(bucket), ...(parallel ? PARALLEL : {}) }, {
         env: { ...awsEnv(), GITHUB_EVENT_NAME: 'schedule', GITHUB_ACTOR: 'github-actions[bot]', [markerName]: markerValue },
       });
       kill = (s) => step.child.kill(s);
@@ -305,7 +309,8 @@ describe('killed or cancelled during a COPY, a restore leaves the target as it w
       const child = spawn(
         process.execPath,
         [join(ROOT, 'dist', 'cli', 'index.js'), 'restore', '--source-space', 'production', '--target-space', 'staging', '--policy-file', policyFile,
-          '--backup-bucket', bucket, '--s3-endpoint', s3Info().endpoint, '--s3-region', s3Info().region],
+          '--backup-bucket', bucket, '--s3-endpoint', s3Info().endpoint, '--s3-region', s3Info().region,
+          ...(parallel ? ['--jobs', '2', '--parallel-threshold-mb', '0'] : [])],
         {
           env: { PATH: process.env.PATH, HOME: process.env.HOME, ...awsEnv(), LIFEBOAT_DATABASE_URL: target, LIFEBOAT_GITHUB_TOKEN: token, GITHUB_API_URL: github.url, [markerName]: markerValue },
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -327,7 +332,7 @@ describe('killed or cancelled during a COPY, a restore leaves the target as it w
       // The action fails the step (1); the CLI exits as a shell expects after the signal (128 + its number).
       expect(result.code).toBe(how === 'action' ? 1 : 128 + (signal === 'SIGINT' ? 2 : 15));
       expect(result.output).toMatch(new RegExp(`cancelled \\(${signal}\\)`));
-      expect(result.output).toMatch(/rolled back; the target is as it was/);
+      expect(result.output).toMatch(parallel ? /rolled back to the pre-restore backup \S+-pre-restore-\S+, taken just before the restore: it is as it was/ : /rolled back; the target is as it was/);
     }
     await waitForNoRestoreSessions(target);
     expect(everything(target)).toBe(before);

@@ -422,12 +422,22 @@ export async function wipeInOwnTransaction(connection: DatabaseConnection, recre
 }
 
 /** `pg_restore --jobs=N --exit-on-error` into the wiped target. Throws on any error pg_restore reports. */
-export async function restoreInParallel(tools: RestoreTools, connection: DatabaseConnection, archiveFile: string, jobs: number, privileges: PrivilegesMode): Promise<void> {
+/** Aborting `signal` stops pg_restore; the caller then puts the target back. */
+export async function restoreInParallel(
+  tools: RestoreTools,
+  connection: DatabaseConnection,
+  archiveFile: string,
+  jobs: number,
+  privileges: PrivilegesMode,
+  signal?: AbortSignal,
+): Promise<void> {
   const result = await runTool(
     tools.pgRestore.path,
     ['--no-owner', ...(privileges === 'drop' ? ['--no-privileges'] : []), '--exit-on-error', `--jobs=${jobs}`, '--no-password', databaseOnlyArgument(connection), archiveFile],
     toolEnv(connection, 'lifeboat-restore'),
+    signal,
   );
+  if (signal?.aborted) throw new LifeboatError('pg_restore --jobs was stopped: the restore was cancelled.');
   if (pgRestoreFailed(result)) {
     const ignored = ERRORS_IGNORED.exec(result.stderr);
     const note = ignored && result.code === 0 ? ` It reported ${ignored[1]} error(s) it ignored, which Lifeboat treats as a failure.` : '';

@@ -33,9 +33,13 @@ export interface ProcessResult {
 const OUTPUT_LIMIT = 64 * 1024;
 
 /** Runs a tool to completion, keeping its output (only the tail of stderr; redacted when reported). */
-export function runTool(path: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ProcessResult> {
+export function runTool(path: string, args: string[], env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<ProcessResult> {
   return new Promise((resolve) => {
     const child = spawn(path, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // SIGTERM, not SIGKILL: pg_restore --jobs then stops its workers and their sessions too.
+    const stop = (): void => void child.kill('SIGTERM');
+    signal?.addEventListener('abort', stop, { once: true });
+    child.on('close', () => signal?.removeEventListener('abort', stop));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

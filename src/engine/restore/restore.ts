@@ -429,6 +429,8 @@ async function restoreWithSafetyNet(
           rowCounts: true,
           progressIntervalMs: 10_000,
           env: options.env,
+          // Cancelled during the pre-restore backup, nothing has touched the target yet: just stop.
+          signal: options.signal,
         },
         log,
       ),
@@ -462,7 +464,8 @@ async function restoreWithSafetyNet(
   try {
     result = await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
       await wipeInOwnTransaction(connection, true);
-      await restoreInParallel(tools, connection, archiveFile, options.jobs, options.privileges);
+      await restoreInParallel(tools, connection, archiveFile, options.jobs, options.privileges, options.signal);
+      options.signal?.throwIfAborted();
       const checks = expected ? await verifyTarget(connection, expected) : null;
       if (checks) log.info(`Row counts of ${checks.length} tables match the backup.`);
       return { checks, preRestoreBackupId: preId };
