@@ -7,33 +7,31 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startS3Server, type S3Sandbox } from '../../src/sandbox/s3-server.js';
-import { createDatabase, postgresInfo, ROOT, startStep, uniqueName, withClient } from '../support/harness.js';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { awsEnv, createBucket, createDatabase, postgresInfo, ROOT, s3Client, s3Info, startStep, uniqueName, withClient } from '../support/harness.js';
+import { startSlowProxy, type SlowProxy } from '../support/slow-proxy.js';
 
-const BUCKET = 'cancel';
-const MEDIA_BUCKET = 'uploads';
 const PART_DELAY_MS = 3000;
 /** GitHub kills a job 10 s after the first signal (7.5 s to SIGTERM, 2.5 s to SIGKILL): stopping must be quick. */
 const STOP_WITHIN_MS = 2000;
 
 describe('cancellation', () => {
-  let slowS3: S3Sandbox;
+  // The run talks to the sandbox's S3 server (s3rver or RGW) through a slow network; the test checks the
+  // server directly.
+  let slowS3: SlowProxy;
   let client: S3Client;
+  let bucket: string;
+  let mediaBucket: string;
   let bigDatabase: string;
   let smallDatabase: string;
 
   beforeAll(async () => {
     // Each part takes 3 s to be accepted, so an upload is still open when the signal arrives, and a run that
     // waited for its parts (instead of cutting them off) could not stop within the time allowed below.
-    slowS3 = await startS3Server({ buckets: [BUCKET, MEDIA_BUCKET], partDelayMs: PART_DELAY_MS });
-    client = new S3Client({
-      endpoint: slowS3.endpoint,
-      region: slowS3.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: slowS3.accessKeyId, secretAccessKey: slowS3.secretAccessKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-    });
+    slowS3 = await startSlowProxy(s3Info().endpoint, PART_DELAY_MS);
+    client = s3Client();
+    bucket = await createBucket('cancel');
+    mediaBucket = await createBucket('uploads');
     bigDatabase = await createDatabase('cancel_big');
     // About 60 MiB of dump output: a dozen 5 MiB parts.
     await withClient(bigDatabase, (c) => c.query(`CREATE TABLE filler AS SELECT g AS id, repeat(md5(g::text), 20) AS body FROM generate_series(1, 100000) g`));
@@ -41,14 +39,14 @@ describe('cancellation', () => {
     await withClient(smallDatabase, (c) => c.query(`CREATE TABLE notes AS SELECT g AS id FROM generate_series(1, 10) g`));
     // Media objects over 8 MiB are copied by multipart upload.
     for (const name of ['a.bin', 'b.bin', 'c.bin']) {
-      await client.send(new PutObjectCommand({ Bucket: MEDIA_BUCKET, Key: `app/${name}`, Body: randomBytes(20 * 1024 * 1024) }));
+      await client.send(new PutObjectCommand({ Bucket: mediaBucket, Key: `app/${name}`, Body: randomBytes(20 * 1024 * 1024) }));
     }
   });
   afterAll(async () => {
-    await slowS3?.stop();
+    await slowS3?.close();
   });
 
-  const openUploads = async () => (await client.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }))).Uploads ?? [];
+  const openUploads = async () => (await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [];
 
   async function waitForOpenUpload(child: ChildProcess, keyPart: string): Promise<void> {
     const deadline = Date.now() + 60_000;
@@ -68,7 +66,7 @@ describe('cancellation', () => {
 
   async function assertNothingLeft(prefix: string, database: string) {
     expect(await openUploads()).toEqual([]);
-    const keys = ((await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!);
+    const keys = ((await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!);
     expect(keys.filter((k) => k.endsWith('manifest.json'))).toEqual([]);
     // pg_dump was stopped, not left to run into a closed pipe.
     expect(await dumpSessions(database)).toBe(0);
@@ -78,21 +76,19 @@ describe('cancellation', () => {
     return {
       space: 'production',
       'database-url': database,
-      'backup-bucket': BUCKET,
+      'backup-bucket': bucket,
       'backup-prefix': prefix,
       's3-endpoint': slowS3.endpoint,
-      's3-region': slowS3.region,
-      'aws-access-key-id': slowS3.accessKeyId,
-      'aws-secret-access-key': slowS3.secretAccessKey,
+      's3-region': s3Info().region,
       compression: 'none',
       'part-size-mb': '5',
-      ...(withMedia ? { 'media-bucket': MEDIA_BUCKET, 'media-prefix': 'app/' } : {}),
+      ...(withMedia ? { 'media-bucket': mediaBucket, 'media-prefix': 'app/' } : {}),
     };
   }
 
   function startCli(values: Record<string, string>) {
     const args = [join(ROOT, 'dist', 'cli', 'index.js'), 'backup', ...Object.entries(values).flatMap(([k, v]) => [`--${k}`, v])];
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...awsEnv() }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -128,7 +124,7 @@ describe('cancellation', () => {
     const prefix = uniqueName('action') + '/';
     const media = phase === 'media copy';
     const database = media ? smallDatabase : bigDatabase;
-    const step = startStep('backup', inputs(prefix, database, media));
+    const step = startStep('backup', inputs(prefix, database, media), { env: awsEnv() });
     await waitForOpenUpload(step.child, media ? `${prefix}media/` : 'database.pgdump');
     const signalledAt = Date.now();
     step.child.kill(signal);

@@ -8,49 +8,43 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
-import { startS3Server, type S3Sandbox } from '../../src/sandbox/s3-server.js';
-import { createDatabase, ROOT, runActionBundle, withClient } from '../support/harness.js';
-
-const BUCKET = 'killed';
+import { ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { awsEnv, createBucket, createDatabase, ROOT, runActionBundle, s3Client, s3Info, withClient } from '../support/harness.js';
+import { startSlowProxy, type SlowProxy } from '../support/slow-proxy.js';
 
 describe('a backup killed with SIGKILL', () => {
-  let slowS3: S3Sandbox;
+  // The runs talk to the sandbox's S3 server (s3rver or RGW) through a slow network, so that the backup is
+  // still uploading when it is killed; the test checks the server directly.
+  let slowS3: SlowProxy;
   let client: S3Client;
+  let bucket: string;
   let database: string;
   const workspace = mkdtempSync(join(tmpdir(), 'lifeboat-ws-'));
 
   beforeAll(async () => {
-    slowS3 = await startS3Server({ buckets: [BUCKET], partDelayMs: 300 });
-    client = new S3Client({
-      endpoint: slowS3.endpoint,
-      region: slowS3.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: slowS3.accessKeyId, secretAccessKey: slowS3.secretAccessKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-    });
+    slowS3 = await startSlowProxy(s3Info().endpoint, 300);
+    client = s3Client();
+    bucket = await createBucket('killed');
     database = await createDatabase('killed');
     await withClient(database, (c) => c.query(`CREATE TABLE filler AS SELECT g AS id, repeat(md5(g::text), 20) AS body FROM generate_series(1, 100000) g`));
   });
   afterAll(async () => {
-    await slowS3?.stop();
+    await slowS3?.close();
   });
 
-  const openUploads = async () => (await client.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }))).Uploads ?? [];
+  const openUploads = async () => (await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [];
   const bucketInputs = () => ({
-    'backup-bucket': BUCKET,
+    'backup-bucket': bucket,
     'backup-prefix': 'lb',
     's3-endpoint': slowS3.endpoint,
-    's3-region': slowS3.region,
-    'aws-access-key-id': slowS3.accessKeyId,
-    'aws-secret-access-key': slowS3.secretAccessKey,
+    's3-region': s3Info().region,
   });
-  const env = (extra: Record<string, string> = {}) => ({ GITHUB_WORKSPACE: workspace, ...extra });
+  const env = (extra: Record<string, string> = {}) => ({ ...awsEnv(), GITHUB_WORKSPACE: workspace, ...extra });
   type Listed = { id: string; status: string };
 
   it('leaves an open upload that list shows as an incomplete backup, and that prune aborts once past the grace period', async () => {
     const flags = Object.entries({ space: 'dev', 'database-url': database, compression: 'none', 'part-size-mb': '5', ...bucketInputs() }).flatMap(([k, v]) => [`--${k}`, v]);
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'index.js'), 'backup', ...flags], { cwd: ROOT, stdio: 'ignore' });
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'index.js'), 'backup', ...flags], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...awsEnv() }, stdio: 'ignore' });
     const exited = new Promise((resolve) => child.on('close', resolve));
     const deadline = Date.now() + 60_000;
     // The dump's upload, not the write check that backup makes (and aborts) before it starts.

@@ -5,49 +5,47 @@
  * ends whole (a good backup) or absent: `::error::`, no open upload, no manifest, never a crash.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { startPostgresCluster, type PostgresCluster } from '../../src/sandbox/postgres-cluster.js';
-import { startS3Server, type S3Sandbox } from '../../src/sandbox/s3-server.js';
-import { createDatabase, postgresInfo, startStep, uniqueName, withClient, type RunningStep } from '../support/harness.js';
-
-const BUCKET = 'snapshots';
+import { awsEnv, createBucket, createDatabase, postgresInfo, s3Client, s3Info, startStep, uniqueName, withClient, type RunningStep } from '../support/harness.js';
+import { startSlowProxy, type SlowProxy } from '../support/slow-proxy.js';
 const FILLER = `CREATE TABLE filler AS SELECT g AS id, repeat(md5(g::text), 20) AS body FROM generate_series(1, 100000) g`;
 
 describe('the snapshot session', () => {
-  let slowS3: S3Sandbox;
+  // The backups talk to the sandbox's S3 server (s3rver or RGW) through a slow network; the test checks the
+  // server directly.
+  let slowS3: SlowProxy;
   let client: S3Client;
+  let bucket: string;
 
   beforeAll(async () => {
     // Parts wait 300 ms each: the dump of ~60 MiB takes a few seconds, time for the fault to land mid-dump.
-    slowS3 = await startS3Server({ buckets: [BUCKET], partDelayMs: 300 });
-    client = new S3Client({
-      endpoint: slowS3.endpoint,
-      region: slowS3.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: slowS3.accessKeyId, secretAccessKey: slowS3.secretAccessKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-    });
+    slowS3 = await startSlowProxy(s3Info().endpoint, 300);
+    client = s3Client();
+    bucket = await createBucket('snapshots');
   });
   afterAll(async () => {
-    await slowS3?.stop();
+    await slowS3?.close();
   });
 
-  const openUploads = async (prefix: string) => (await client.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: prefix }))).Uploads ?? [];
-  const keysUnder = async (prefix: string) => ((await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!);
+  const openUploads = async (prefix: string) => (await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }))).Uploads ?? [];
+  const keysUnder = async (prefix: string) => ((await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!);
 
   function startBackup(databaseUrl: string, prefix: string): RunningStep {
-    return startStep('backup', {
-      space: 'production',
-      'database-url': databaseUrl,
-      'backup-bucket': BUCKET,
-      'backup-prefix': prefix,
-      's3-endpoint': slowS3.endpoint,
-      's3-region': slowS3.region,
-      'aws-access-key-id': slowS3.accessKeyId,
-      'aws-secret-access-key': slowS3.secretAccessKey,
-      compression: 'none',
-      'part-size-mb': '5',
-    });
+    return startStep(
+      'backup',
+      {
+        space: 'production',
+        'database-url': databaseUrl,
+        'backup-bucket': bucket,
+        'backup-prefix': prefix,
+        's3-endpoint': slowS3.endpoint,
+        's3-region': s3Info().region,
+        compression: 'none',
+        'part-size-mb': '5',
+      },
+      { env: awsEnv() },
+    );
   }
 
   async function waitForUpload(step: RunningStep, prefix: string): Promise<void> {
@@ -90,7 +88,7 @@ describe('the snapshot session', () => {
     expect(run.code).toBe(0);
     const manifestKey = (await keysUnder(prefix)).find((k) => k.endsWith('manifest.json'));
     expect(manifestKey).toBeDefined();
-    const manifest = JSON.parse(await (await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: manifestKey }))).Body!.transformToString());
+    const manifest = JSON.parse(await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKey }))).Body!.transformToString());
     expect(manifest.database.tables).toEqual([{ schema: 'public', table: 'filler', rows: 100000 }]);
     expect(await openUploads(prefix)).toEqual([]);
   });

@@ -17,8 +17,15 @@ export async function startSlowProxy(upstreamEndpoint: string, partDelayMs: numb
   const server: Server = createServer((incoming, outgoing) => {
     const isPart = incoming.method === 'PUT' && /[?&]uploadId=/.test(incoming.url ?? '');
     incoming.pause();
+    // A client that gives up on a request (a cancelled backup cuts its parts off) closes the connection:
+    // the request never reaches the server, and one already on its way is cut off there too, as on a network.
+    let cutOff = false;
+    outgoing.on('close', () => {
+      if (!outgoing.writableFinished) cutOff = true;
+    });
     setTimeout(
       () => {
+        if (cutOff) return;
         const forward = request(
           { host: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers: incoming.headers },
           (response) => {
@@ -27,6 +34,9 @@ export async function startSlowProxy(upstreamEndpoint: string, partDelayMs: numb
           },
         );
         forward.on('error', () => outgoing.destroy());
+        outgoing.on('close', () => {
+          if (!outgoing.writableFinished) forward.destroy();
+        });
         incoming.on('error', () => forward.destroy());
         incoming.pipe(forward);
         incoming.resume();
