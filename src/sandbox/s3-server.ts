@@ -51,11 +51,10 @@ function uploadsDir(root: string, bucket: string): string {
   return join(root, bucket, '._S3rver_uploads');
 }
 
-function s3Extensions(server: { store: { getResourcePath(bucket: string, key: string, resource: string): string } }, root: string, partDelayMs: number) {
+function s3Extensions(server: { store: { getResourcePath(bucket: string, key: string, resource: string): string } }, root: string) {
   return async (ctx: KoaContext, next: () => Promise<void>) => {
     const [bucket, ...keyParts] = ctx.path.split('/').filter(Boolean);
     if (bucket && ctx.method === 'PUT' && 'uploadId' in ctx.query) {
-      if (partDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, partDelayMs));
       // s3rver would recreate an aborted upload's directory for a late part; S3 refuses the part.
       if (!existsSync(join(uploadsDir(root, bucket), String(ctx.query.uploadId), 'key'))) {
         ctx.status = 404;
@@ -155,8 +154,6 @@ function s3Extensions(server: { store: { getResourcePath(bucket: string, key: st
 
 export interface S3ServerOptions {
   buckets?: string[];
-  /** Delay before each multipart part is accepted: a slow network, so tests can act while an upload is under way. */
-  partDelayMs?: number;
 }
 
 export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Sandbox> {
@@ -169,7 +166,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Sa
     configureBuckets: (options.buckets ?? []).map((name) => ({ name })),
   });
   // After the logger and the XML encoder (the first two), so that listing results are still objects here.
-  server.middleware.splice(2, 0, s3Extensions(server, directory, options.partDelayMs ?? 0));
+  server.middleware.splice(2, 0, s3Extensions(server, directory));
   const { port } = (await server.run()) as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
