@@ -95965,9 +95965,13 @@ function privilegeLineVerdict(statement, roles) {
 const DATABASE_FORMAT = 'pg_dump-custom';
 const OUTPUT_LIMIT = 64 * 1024;
 /** Runs a tool to completion, keeping its output (only the tail of stderr; redacted when reported). */
-function runTool(path, args, env = process.env) {
+function runTool(path, args, env = process.env, signal) {
     return new Promise((resolve) => {
         const child = (0,external_node_child_process_.spawn)(path, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        // SIGTERM, not SIGKILL: pg_restore --jobs then stops its workers and their sessions too.
+        const stop = () => void child.kill('SIGTERM');
+        signal?.addEventListener('abort', stop, { once: true });
+        child.on('close', () => signal?.removeEventListener('abort', stop));
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d) => (stdout += d.toString()));
@@ -96135,6 +96139,8 @@ async function downloadArchive(store, manifest, artifact, dir, log) {
 /** SQL lines longer than this are passed through unread: no statement the filter acts on is that long. */
 const MAX_SQL_LINE = 1024 * 1024;
 const NEWLINE = 0x0a;
+const BACKSLASH = 0x5c;
+const DOT = 0x2e;
 /** How many skipped grants are kept for the summary; the rest are only counted, so memory stays bounded. */
 const SKIPPED_GRANTS_KEPT = 200;
 const COPY_FROM_STDIN = /^COPY .* FROM stdin;$/;
@@ -96154,7 +96160,8 @@ class RestoreScriptFilter extends external_node_stream_.Transform {
     mode = 'sql';
     partial = [];
     partialLength = 0;
-    dataLineHead = '';
+    /** The first two bytes of a COPY data line that spans chunks, and its length so far. */
+    dataLineHead = new Uint8Array(2);
     dataLineLength = 0;
     /** A COMMIT and the comment lines after it, held until we know whether anything follows. */
     held;
@@ -96227,22 +96234,31 @@ class RestoreScriptFilter extends external_node_stream_.Transform {
         }
         callback(null, Buffer.concat(out));
     }
-    /** Passes COPY data through untouched, counting lines, until the line `\.` ends it. */
+    /**
+     * Passes COPY data through untouched, counting lines, until the line `\.` ends it. This is the hot
+     * loop of a restore (every row passes here), so it compares bytes, never making strings.
+     */
     scanData(chunk, start, out) {
         let position = start;
         while (position < chunk.length) {
             const newline = chunk.indexOf(NEWLINE, position);
-            const end = newline < 0 ? chunk.length : newline;
-            if (this.dataLineLength < 2)
-                this.dataLineHead += chunk.toString('latin1', position, Math.min(end, position + 2 - this.dataLineLength));
-            this.dataLineLength += end - position;
             if (newline < 0) {
+                // The line goes on in the next chunk: remember its first two bytes.
+                let i = position;
+                while (i < chunk.length && this.dataLineLength < 2)
+                    this.dataLineHead[this.dataLineLength++] = chunk[i++];
+                this.dataLineLength += chunk.length - i;
                 position = chunk.length;
                 break;
             }
+            const length = this.dataLineLength + (newline - position);
+            let endOfData = false;
+            if (length === 2) {
+                const first = this.dataLineLength > 0 ? this.dataLineHead[0] : chunk[position];
+                const second = this.dataLineLength > 1 ? this.dataLineHead[1] : this.dataLineLength === 1 ? chunk[position] : chunk[position + 1];
+                endOfData = first === BACKSLASH && second === DOT;
+            }
             this.nextLine++;
-            const endOfData = this.dataLineLength === 2 && this.dataLineHead === '\\.';
-            this.dataLineHead = '';
             this.dataLineLength = 0;
             position = newline + 1;
             if (endOfData) {
@@ -97033,8 +97049,11 @@ async function wipeInOwnTransaction(connection, recreatePublic) {
     }
 }
 /** `pg_restore --jobs=N --exit-on-error` into the wiped target. Throws on any error pg_restore reports. */
-async function restoreInParallel(tools, connection, archiveFile, jobs, privileges) {
-    const result = await runTool(tools.pgRestore.path, ['--no-owner', ...(privileges === 'drop' ? ['--no-privileges'] : []), '--exit-on-error', `--jobs=${jobs}`, '--no-password', databaseOnlyArgument(connection), archiveFile], toolEnv(connection, 'lifeboat-restore'));
+/** Aborting `signal` stops pg_restore; the caller then puts the target back. */
+async function restoreInParallel(tools, connection, archiveFile, jobs, privileges, signal) {
+    const result = await runTool(tools.pgRestore.path, ['--no-owner', ...(privileges === 'drop' ? ['--no-privileges'] : []), '--exit-on-error', `--jobs=${jobs}`, '--no-password', databaseOnlyArgument(connection), archiveFile], toolEnv(connection, 'lifeboat-restore'), signal);
+    if (signal?.aborted)
+        throw new LifeboatError('pg_restore --jobs was stopped: the restore was cancelled.');
     if (pgRestoreFailed(result)) {
         const ignored = ERRORS_IGNORED.exec(result.stderr);
         const note = ignored && result.code === 0 ? ` It reported ${ignored[1]} error(s) it ignored, which Lifeboat treats as a failure.` : '';
@@ -97400,6 +97419,8 @@ async function restoreWithSafetyNet(options, tools, store, connection, backupId,
             rowCounts: true,
             progressIntervalMs: 10_000,
             env: options.env,
+            // Cancelled during the pre-restore backup, nothing has touched the target yet: just stop.
+            signal: options.signal,
         }, log));
     }
     catch (error) {
@@ -97431,7 +97452,8 @@ async function restoreWithSafetyNet(options, tools, store, connection, backupId,
     try {
         result = await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
             await wipeInOwnTransaction(connection, true);
-            await restoreInParallel(tools, connection, archiveFile, options.jobs, options.privileges);
+            await restoreInParallel(tools, connection, archiveFile, options.jobs, options.privileges, options.signal);
+            options.signal?.throwIfAborted();
             const checks = expected ? await verifyTarget(connection, expected) : null;
             if (checks)
                 log.info(`Row counts of ${checks.length} tables match the backup.`);

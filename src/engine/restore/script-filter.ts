@@ -29,6 +29,8 @@ import {
 /** SQL lines longer than this are passed through unread: no statement the filter acts on is that long. */
 const MAX_SQL_LINE = 1024 * 1024;
 const NEWLINE = 0x0a;
+const BACKSLASH = 0x5c;
+const DOT = 0x2e;
 /** How many skipped grants are kept for the summary; the rest are only counted, so memory stays bounded. */
 const SKIPPED_GRANTS_KEPT = 200;
 const COPY_FROM_STDIN = /^COPY .* FROM stdin;$/;
@@ -63,7 +65,8 @@ export class RestoreScriptFilter extends Transform {
   private mode: 'sql' | 'data' | 'long-line' = 'sql';
   private partial: Buffer[] = [];
   private partialLength = 0;
-  private dataLineHead = '';
+  /** The first two bytes of a COPY data line that spans chunks, and its length so far. */
+  private readonly dataLineHead = new Uint8Array(2);
   private dataLineLength = 0;
   /** A COMMIT and the comment lines after it, held until we know whether anything follows. */
   private held: string[] | undefined;
@@ -137,21 +140,30 @@ export class RestoreScriptFilter extends Transform {
     callback(null, Buffer.concat(out));
   }
 
-  /** Passes COPY data through untouched, counting lines, until the line `\.` ends it. */
+  /**
+   * Passes COPY data through untouched, counting lines, until the line `\.` ends it. This is the hot
+   * loop of a restore (every row passes here), so it compares bytes, never making strings.
+   */
   private scanData(chunk: Buffer, start: number, out: Buffer[]): number {
     let position = start;
     while (position < chunk.length) {
       const newline = chunk.indexOf(NEWLINE, position);
-      const end = newline < 0 ? chunk.length : newline;
-      if (this.dataLineLength < 2) this.dataLineHead += chunk.toString('latin1', position, Math.min(end, position + 2 - this.dataLineLength));
-      this.dataLineLength += end - position;
       if (newline < 0) {
+        // The line goes on in the next chunk: remember its first two bytes.
+        let i = position;
+        while (i < chunk.length && this.dataLineLength < 2) this.dataLineHead[this.dataLineLength++] = chunk[i++]!;
+        this.dataLineLength += chunk.length - i;
         position = chunk.length;
         break;
       }
+      const length = this.dataLineLength + (newline - position);
+      let endOfData = false;
+      if (length === 2) {
+        const first = this.dataLineLength > 0 ? this.dataLineHead[0] : chunk[position];
+        const second = this.dataLineLength > 1 ? this.dataLineHead[1] : this.dataLineLength === 1 ? chunk[position] : chunk[position + 1];
+        endOfData = first === BACKSLASH && second === DOT;
+      }
       this.nextLine++;
-      const endOfData = this.dataLineLength === 2 && this.dataLineHead === '\\.';
-      this.dataLineHead = '';
       this.dataLineLength = 0;
       position = newline + 1;
       if (endOfData) {
