@@ -17,6 +17,7 @@ import { memoryLogger } from '../../src/engine/logger.js';
 import { pgRestoreFailed } from '../../src/engine/restore/apply.js';
 import { createSampleApp } from '../../src/sandbox/sample-app.js';
 import { schemaDump, tableDigests } from '../support/compare.js';
+import { createOwnedDatabase } from '../support/restore-steps.js';
 import { startGitHubApiDouble, type GitHubApiDouble } from '../support/github-api-double.js';
 import {
   awsEnv,
@@ -225,18 +226,7 @@ describe('restore round trip (schedule, production → staging)', () => {
     const bucket = await createBucket();
     const manifest = await backup(source, bucket, 'production');
 
-    const role = uniqueName('staging_owner').replace(/-/g, '_');
-    const password = 'St4ging-Owner-Pw!';
-    const database = uniqueName('staging_owned').replace(/-/g, '_');
-    await withClient(postgresInfo().url, async (c) => {
-      await c.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}' NOSUPERUSER NOCREATEDB NOCREATEROLE`);
-      await c.query(`CREATE DATABASE ${database} OWNER ${role}`);
-    });
-    const url = new URL(postgresInfo().url);
-    url.username = role;
-    url.password = encodeURIComponent(password);
-    url.pathname = '/' + database;
-    const target = url.toString();
+    const { url: target, role, password } = await createOwnedDatabase('staging_owned');
     await withClient(target, (c) => c.query(`CREATE TABLE public.old_staging_table (id int)`));
     const publicBefore = await withClient(target, (c) =>
       c.query<{ owner: string; acl: string }>(`SELECT nspowner::regrole::text AS owner, nspacl::text AS acl FROM pg_namespace WHERE nspname = 'public'`),

@@ -46,7 +46,7 @@ export function failureOf(run: { stdout: string }): string {
 }
 
 /** A new database owned by a new non-superuser role; returns the URL that connects as that role. */
-export async function createOwnedDatabase(prefix: string): Promise<{ url: string; role: string }> {
+export async function createOwnedDatabase(prefix: string): Promise<{ url: string; role: string; password: string }> {
   const role = uniqueName(`${prefix}_owner`).replace(/-/g, '_');
   const database = uniqueName(prefix).replace(/-/g, '_');
   const password = `Pw-${uniqueName('x')}`;
@@ -58,7 +58,7 @@ export async function createOwnedDatabase(prefix: string): Promise<{ url: string
   url.username = role;
   url.password = encodeURIComponent(password);
   url.pathname = '/' + database;
-  return { url: url.toString(), role };
+  return { url: url.toString(), role, password };
 }
 
 /** The same database seen by the superuser (for full dumps of everything, whoever owns it). */
