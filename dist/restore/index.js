@@ -98890,6 +98890,7 @@ async function assertTargetWipeable(connection) {
 
 
 
+
 const DEFAULT_PARALLEL_THRESHOLD_MB = 1024;
 /**
  * One job, so the default is the streamed one-transaction restore at every size: it needs no local disk
@@ -99035,18 +99036,11 @@ function chooseMediaTarget(manifest, options, log) {
     return withConnectionOf(options.media, options.bucket);
 }
 /** An S3 failure from its code and HTTP status (some servers, like Ceph RGW, send an empty message). */
+/** A media failure in a sentence: Lifeboat's own words, or the store's error told from its code and status. */
 function describeS3Failure(error) {
     if (error instanceof errors_LifeboatError)
         return error.message;
-    const e = error;
-    const code = e.Code ?? e.name;
-    const status = e.$metadata?.httpStatusCode;
-    const why = code === 'NoSuchBucket' || (status === 404 && code !== 'NoSuchKey')
-        ? 'the bucket does not exist'
-        : code === 'AccessDenied' || status === 403
-            ? 'the credentials are not allowed to write to it'
-            : errors_errorMessage(error) || 'the request failed';
-    return `${why} (${[code, status].filter(Boolean).join(', HTTP ')}).`;
+    return `${describeS3Error(error) ?? errors_errorMessage(error)}.`;
 }
 /**
  * Proves the target media bucket exists and takes writes, with a small probe object put and deleted

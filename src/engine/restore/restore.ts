@@ -47,6 +47,7 @@ import { putBackCommand, readRestoreJournal, removeRestoreJournal, RESTORE_JOURN
 import type { TableCheck } from './sql.js';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
+import { describeS3Error } from '../s3/errors.js';
 import { restoreMedia, verifyMediaPresent, type MediaRestoreResult } from '../media/media.js';
 import { BackupStore } from '../s3/store.js';
 import { findLatestValid, manifestProblem } from '../list/latest.js';
@@ -281,18 +282,10 @@ function chooseMediaTarget(manifest: Manifest, options: RestoreOptions, log: Log
 }
 
 /** An S3 failure from its code and HTTP status (some servers, like Ceph RGW, send an empty message). */
+/** A media failure in a sentence: Lifeboat's own words, or the store's error told from its code and status. */
 function describeS3Failure(error: unknown): string {
   if (error instanceof LifeboatError) return error.message;
-  const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-  const code = e.Code ?? e.name;
-  const status = e.$metadata?.httpStatusCode;
-  const why =
-    code === 'NoSuchBucket' || (status === 404 && code !== 'NoSuchKey')
-      ? 'the bucket does not exist'
-      : code === 'AccessDenied' || status === 403
-        ? 'the credentials are not allowed to write to it'
-        : errorMessage(error) || 'the request failed';
-  return `${why} (${[code, status].filter(Boolean).join(', HTTP ')}).`;
+  return `${describeS3Error(error) ?? errorMessage(error)}.`;
 }
 
 /**
