@@ -98218,11 +98218,12 @@ $lifeboat_wipe_check$;
  * --create does not carry the source's, so they are the target's configuration, not data; see
  * docs/restore.md), roles and tablespaces (cluster-wide).
  *
- * pg_dump 15 and later never emit CREATE SCHEMA public (they assume every database has it), so unless the
- * archive creates it, `public` is created again here with the target's own owner, privileges and comment,
- * as it was before the wipe: the target keeps its `public` the way its administrators set it up.
+ * pg_dump 15 and later never emit CREATE SCHEMA public (they assume every database has it), so `public`
+ * is created again here with the target's own owner, privileges and comment, as it was before the wipe:
+ * the target keeps its `public` the way its administrators set it up. (An older pg_dump's CREATE SCHEMA
+ * public is made IF NOT EXISTS by the restore's script filter.)
  */
-function wipeSql(options) {
+function wipeSql() {
     const ext = (catalog, oid) => notExtensionMember(catalog, oid);
     return `
 DO $lifeboat_wipe$
@@ -98323,20 +98324,18 @@ BEGIN${wipeRefusalCheck()}
     END IF;
   END LOOP;
 
-  IF ${options.recreatePublic ? 'true' : 'false'} THEN
-    CREATE SCHEMA public;
-    IF had_public THEN
-      IF public_owner <> me AND pg_catalog.pg_has_role(current_user, public_owner, 'MEMBER') THEN
-        EXECUTE pg_catalog.format('ALTER SCHEMA public OWNER TO %s', public_owner::regrole);
-      END IF;
-      FOR item IN SELECT a.grantee, a.privilege_type, a.is_grantable FROM pg_catalog.aclexplode(public_acl) a LOOP
-        EXECUTE pg_catalog.format('GRANT %s ON SCHEMA public TO %s%s', item.privilege_type,
-          CASE WHEN item.grantee = 0 THEN 'PUBLIC' ELSE item.grantee::regrole::text END,
-          CASE WHEN item.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
-      END LOOP;
-      IF public_comment IS NOT NULL THEN
-        EXECUTE pg_catalog.format('COMMENT ON SCHEMA public IS %L', public_comment);
-      END IF;
+  CREATE SCHEMA public;
+  IF had_public THEN
+    IF public_owner <> me AND pg_catalog.pg_has_role(current_user, public_owner, 'MEMBER') THEN
+      EXECUTE pg_catalog.format('ALTER SCHEMA public OWNER TO %s', public_owner::regrole);
+    END IF;
+    FOR item IN SELECT a.grantee, a.privilege_type, a.is_grantable FROM pg_catalog.aclexplode(public_acl) a LOOP
+      EXECUTE pg_catalog.format('GRANT %s ON SCHEMA public TO %s%s', item.privilege_type,
+        CASE WHEN item.grantee = 0 THEN 'PUBLIC' ELSE item.grantee::regrole::text END,
+        CASE WHEN item.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    IF public_comment IS NOT NULL THEN
+      EXECUTE pg_catalog.format('COMMENT ON SCHEMA public IS %L', public_comment);
     END IF;
   END IF;
 END
@@ -98609,7 +98608,7 @@ async function applyInOneTransaction(tools, connection, store, artifact, expecte
     const generator = (0,external_node_child_process_.spawn)(tools.pgRestore.path, ['--no-owner', ...(options.privileges === 'drop' ? ['--no-privileges'] : []), '--single-transaction', '--file=-'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const psqlExit = exitOf(psql);
     const generatorExit = exitOf(generator);
-    const preamble = transactionPreamble() + wipeSql({ recreatePublic: true });
+    const preamble = transactionPreamble() + wipeSql();
     const filter = new RestoreScriptFilter({ firstLine: lineCount(preamble) + 1, privileges: options.privileges, roles });
     let psqlStderr = '';
     let generatorStderr = '';
@@ -98772,11 +98771,11 @@ function explainPsqlFailure(stderr, exit, filter, preamble) {
     return redact(`PostgreSQL refused a statement ${where}: ${error.message}${code}.${fix}\npsql said:\n${stderr.trim().split('\n').slice(0, 12).join('\n')}`);
 }
 /** The wipe alone, committed: the first step of the parallel path, and of its rollback. */
-async function wipeInOwnTransaction(connection, recreatePublic) {
+async function wipeInOwnTransaction(connection) {
     const client = await connectOrExplain(connection);
     try {
         await client.query('BEGIN');
-        await client.query(wipeSql({ recreatePublic }));
+        await client.query(wipeSql());
         await client.query('COMMIT');
     }
     catch (error) {
@@ -99184,7 +99183,7 @@ async function restoreWithSafetyNet(options, tools, store, connection, backupId,
     let result;
     try {
         result = await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
-            await wipeInOwnTransaction(connection, true);
+            await wipeInOwnTransaction(connection);
             await restoreInParallel(tools, connection, archiveFile, options.jobs, options.privileges, options.signal);
             options.signal?.throwIfAborted();
             const checks = expected ? await verifyTarget(connection, expected) : null;

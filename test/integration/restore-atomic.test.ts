@@ -387,7 +387,7 @@ describe('the restore session itself: no end of input ever commits', () => {
     const connection = parseDatabaseUrl(target);
     const psql = spawn('psql', restoreSessionArgs(connection), { env: libpqEnv(connection, 'lifeboat-restore'), stdio: ['pipe', 'ignore', 'ignore'] });
     // The parent dies mid-COPY: psql's input just ends, after a row that is valid on its own.
-    psql.stdin.end(transactionPreamble() + wipeSql({ recreatePublic: true }) + script);
+    psql.stdin.end(transactionPreamble() + wipeSql() + script);
     return new Promise((resolve) => psql.on('close', (code) => resolve(code)));
   }
 

@@ -246,7 +246,7 @@ export async function applyInOneTransaction(
   const psqlExit = exitOf(psql);
   const generatorExit = exitOf(generator);
 
-  const preamble = transactionPreamble() + wipeSql({ recreatePublic: true });
+  const preamble = transactionPreamble() + wipeSql();
   const filter = new RestoreScriptFilter({ firstLine: lineCount(preamble) + 1, privileges: options.privileges, roles });
 
   let psqlStderr = '';
@@ -407,11 +407,11 @@ function explainPsqlFailure(stderr: string, exit: Exit, filter: RestoreScriptFil
 }
 
 /** The wipe alone, committed: the first step of the parallel path, and of its rollback. */
-export async function wipeInOwnTransaction(connection: DatabaseConnection, recreatePublic: boolean): Promise<void> {
+export async function wipeInOwnTransaction(connection: DatabaseConnection): Promise<void> {
   const client = await connectOrExplain(connection);
   try {
     await client.query('BEGIN');
-    await client.query(wipeSql({ recreatePublic }));
+    await client.query(wipeSql());
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -456,7 +456,7 @@ async function restoreWithSafetyNet(
   let result: { checks: TableCheck[] | null; preRestoreBackupId: string };
   try {
     result = await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
-      await wipeInOwnTransaction(connection, true);
+      await wipeInOwnTransaction(connection);
       await restoreInParallel(tools, connection, archiveFile, options.jobs, options.privileges, options.signal);
       options.signal?.throwIfAborted();
       const checks = expected ? await verifyTarget(connection, expected) : null;

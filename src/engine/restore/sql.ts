@@ -166,11 +166,12 @@ $lifeboat_wipe_check$;
  * --create does not carry the source's, so they are the target's configuration, not data; see
  * docs/restore.md), roles and tablespaces (cluster-wide).
  *
- * pg_dump 15 and later never emit CREATE SCHEMA public (they assume every database has it), so unless the
- * archive creates it, `public` is created again here with the target's own owner, privileges and comment,
- * as it was before the wipe: the target keeps its `public` the way its administrators set it up.
+ * pg_dump 15 and later never emit CREATE SCHEMA public (they assume every database has it), so `public`
+ * is created again here with the target's own owner, privileges and comment, as it was before the wipe:
+ * the target keeps its `public` the way its administrators set it up. (An older pg_dump's CREATE SCHEMA
+ * public is made IF NOT EXISTS by the restore's script filter.)
  */
-export function wipeSql(options: { recreatePublic: boolean }): string {
+export function wipeSql(): string {
   const ext = (catalog: string, oid: string) => notExtensionMember(catalog, oid);
   return `
 DO $lifeboat_wipe$
@@ -271,20 +272,18 @@ BEGIN${wipeRefusalCheck()}
     END IF;
   END LOOP;
 
-  IF ${options.recreatePublic ? 'true' : 'false'} THEN
-    CREATE SCHEMA public;
-    IF had_public THEN
-      IF public_owner <> me AND pg_catalog.pg_has_role(current_user, public_owner, 'MEMBER') THEN
-        EXECUTE pg_catalog.format('ALTER SCHEMA public OWNER TO %s', public_owner::regrole);
-      END IF;
-      FOR item IN SELECT a.grantee, a.privilege_type, a.is_grantable FROM pg_catalog.aclexplode(public_acl) a LOOP
-        EXECUTE pg_catalog.format('GRANT %s ON SCHEMA public TO %s%s', item.privilege_type,
-          CASE WHEN item.grantee = 0 THEN 'PUBLIC' ELSE item.grantee::regrole::text END,
-          CASE WHEN item.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
-      END LOOP;
-      IF public_comment IS NOT NULL THEN
-        EXECUTE pg_catalog.format('COMMENT ON SCHEMA public IS %L', public_comment);
-      END IF;
+  CREATE SCHEMA public;
+  IF had_public THEN
+    IF public_owner <> me AND pg_catalog.pg_has_role(current_user, public_owner, 'MEMBER') THEN
+      EXECUTE pg_catalog.format('ALTER SCHEMA public OWNER TO %s', public_owner::regrole);
+    END IF;
+    FOR item IN SELECT a.grantee, a.privilege_type, a.is_grantable FROM pg_catalog.aclexplode(public_acl) a LOOP
+      EXECUTE pg_catalog.format('GRANT %s ON SCHEMA public TO %s%s', item.privilege_type,
+        CASE WHEN item.grantee = 0 THEN 'PUBLIC' ELSE item.grantee::regrole::text END,
+        CASE WHEN item.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    IF public_comment IS NOT NULL THEN
+      EXECUTE pg_catalog.format('COMMENT ON SCHEMA public IS %L', public_comment);
     END IF;
   END IF;
 END
