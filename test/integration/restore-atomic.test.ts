@@ -188,6 +188,52 @@ describe('the archive is checked as it is applied', () => {
   });
 });
 
+describe('row counts in the one transaction come from the server\'s own counters', () => {
+  /** A sample app plus an inheritance tree: count(*) on the parent, as the backup records it, includes the child's rows. */
+  async function sourceWithInheritance(): Promise<string> {
+    const source = await createDatabase('production');
+    await createSampleApp(source);
+    await withClient(source, (c) =>
+      c.query(`CREATE TABLE app.parent (id int); CREATE TABLE app.child (note text) INHERITS (app.parent);
+               INSERT INTO app.parent SELECT generate_series(1, 5); INSERT INTO app.child SELECT g, 'n' FROM generate_series(1, 7) g;`),
+    );
+    return source;
+  }
+
+  it('counts a parent with its inheritance children, as count(*) does', async () => {
+    const source = await sourceWithInheritance();
+    const bucket = await createBucket();
+    const manifest = await backupWithEngine(source, bucket, 'production');
+    expect(manifest.database.tables).toEqual(expect.arrayContaining([{ schema: 'app', table: 'parent', rows: 12 }, { schema: 'app', table: 'child', rows: 7 }]));
+    const target = await stagingTarget();
+    const run = await restoreBundle({ 'database-url': target }, bucket);
+    expect(failureOf(run)).toBe('');
+    expect(await tableDigests(target)).toEqual(await tableDigests(source));
+  });
+
+  it('with track_counts off the rows are counted by scanning: a good backup restores, a wrong count still rolls back', async () => {
+    const source = await sourceWithInheritance();
+    const bucket = await createBucket();
+    const manifest = await backupWithEngine(source, bucket, 'production');
+    const target = await stagingTarget();
+    const database = new URL(target).pathname.slice(1);
+    await withClient(target, (c) => c.query(`ALTER DATABASE "${database}" SET track_counts = off`));
+
+    expect(failureOf(await restoreBundle({ 'database-url': target }, bucket))).toBe('');
+    expect(await tableDigests(target)).toEqual(await tableDigests(source));
+
+    await editManifest(bucket, manifest, (m) => {
+      m.database.tables = m.database.tables!.map((t) => (t.table === 'parent' ? { ...t, rows: t.rows + 1 } : t));
+    });
+    const before = everything(target);
+    const run = await restoreBundle({ 'database-url': target }, bucket);
+    expect(run.code).toBe(1);
+    expect(failureOf(run)).toMatch(/app\.parent has 12 rows, the backup recorded 13/);
+    await waitForNoRestoreSessions(target);
+    expect(everything(target)).toBe(before);
+  });
+});
+
 describe('privileges: drop or keep', () => {
   it('drop restores no grants; keep restores grants to roles the target has and lists the ones it skipped', async () => {
     const source = await createDatabase('production');

@@ -338,7 +338,7 @@ export async function applyInOneTransaction(
         // The row-count check first, and the COMMIT only once its result is in: a cancellation during
         // the check still rolls back, and the COMMIT itself is then a matter of milliseconds.
         const verified = new Promise<void>((resolve) => (onVerified = resolve));
-        psql.stdin.write(verificationSql(expected));
+        psql.stdin.write(verificationSql(expected, 'inserted-in-this-transaction'));
         await Promise.race([verified, psqlExit]);
       }
       if (problems.length === 0 && !stopped && psql.exitCode === null && psql.signalCode === null) {
@@ -449,7 +449,7 @@ export async function restoreInParallel(
 export async function verifyTarget(connection: DatabaseConnection, expected: readonly TableCount[]): Promise<TableCheck[]> {
   const client = await connectOrExplain(connection);
   try {
-    const results = (await client.query(verificationSql(expected))) as unknown as { rows: Record<string, unknown>[] }[];
+    const results = (await client.query(verificationSql(expected, 'scan'))) as unknown as { rows: Record<string, unknown>[] }[];
     const marked = results
       .flatMap((r) => r.rows ?? [])
       .flatMap((row) => Object.values(row))
