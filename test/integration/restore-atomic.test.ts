@@ -144,10 +144,11 @@ describe('the archive is checked as it is applied', () => {
     const key = manifest.artifacts[0]!.key;
     const offset = (await getObjectBytes(bucket, key)).indexOf(marker) + marker.length - 1;
     expect(offset).toBeGreaterThan(0);
-    // GET 1 is the verification pass; every later GET of the archive gets the changed byte.
+    // GETs 1 and 2 are the verification pass and pg_restore's table-of-contents read (side by side, in
+    // either order); every later GET of the archive, the apply pass, gets the changed byte.
     let gets = 0;
     const flip: Fault = {
-      match: (r) => r.method === 'GET' && decodeURIComponent(r.url.split('?')[0]!).endsWith(`/${key}`) && ++gets >= 2,
+      match: (r) => r.method === 'GET' && decodeURIComponent(r.url.split('?')[0]!).endsWith(`/${key}`) && ++gets >= 3,
       alterResponseBody: (body) => {
         const changed = Buffer.from(body);
         changed[offset] = changed[offset]! ^ 0x01;

@@ -195,15 +195,19 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
     // Verify before touching the target: pg_restore reads the archive's table of contents, every byte
     // stored is hashed against the manifest, and every media object's content is present. The parallel
     // path's download then also checks the bytes it writes; the streamed path checks them as it applies.
+    // The three checks only read, so they run side by side: the hash pass takes the time, the others hide in it.
     const archiveFile = await log.group(`Verify backup ${manifest.id}`, async () => {
-      const file = workDir ? await downloadArchive(store, manifest, artifact, workDir, log) : undefined;
-      if (!file) await verifyStoredArtifact(store, manifest, artifact, log);
-      const entries = await readTableOfContents(store, manifest, artifact, pgRestore);
-      log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries} entries.`);
-      if (mediaTarget && manifest.media) {
-        await verifyMediaPresent(manifest.media, store);
-        log.info(`All ${manifest.media.totals.objects} media objects' content is present in the backup bucket.`);
-      }
+      const [file] = await allSettledOrFirstError([
+        workDir ? downloadArchive(store, manifest, artifact, workDir, log) : verifyStoredArtifact(store, manifest, artifact, log).then(() => undefined),
+        readTableOfContents(store, manifest, artifact, pgRestore).then((entries) =>
+          log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries} entries.`),
+        ),
+        mediaTarget && manifest.media
+          ? verifyMediaPresent(manifest.media, store).then(() =>
+              log.info(`All ${manifest.media!.totals.objects} media objects' content is present in the backup bucket.`),
+            )
+          : Promise.resolve(),
+      ] as const);
       return file;
     });
     // The database first: its restore is all-or-nothing. The media mirror follows only once it succeeded.
@@ -292,6 +296,17 @@ function describeS3Failure(error: unknown): string {
  * Proves the target media bucket exists and takes writes, with a small probe object put and deleted
  * again. Refuses, naming the input, before the target database is touched.
  */
+/**
+ * Waits for every promise, then throws the first failure in the order given (not the first to happen),
+ * so the same bad backup always gives the same refusal, and no check is left running behind an error.
+ */
+async function allSettledOrFirstError<T extends readonly unknown[]>(work: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(work);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 async function assertMediaTargetWritable(target: BucketSettings): Promise<void> {
   const client = createS3Client(target);
   const probeKey = `${normalizePrefix(target.prefix)}.lifeboat-restore-probe-${randomBytes(6).toString('hex')}`;
