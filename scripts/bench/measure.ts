@@ -149,9 +149,11 @@ export async function runMeasured(job: Job, options: RunOptions): Promise<Measur
   writeFileSync(jobFile, JSON.stringify(job));
   const useTime = existsSync(TIME);
   const node = process.execPath;
+  // LIFEBOAT_BENCH_CPU_PROF=<dir>: each worker writes a V8 CPU profile there (open it in Chrome's DevTools).
+  const profile = process.env.LIFEBOAT_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LIFEBOAT_BENCH_CPU_PROF}`] : [];
   const [command, args] = useTime
-    ? [TIME, ['-f', '%O %M %U %S', '-o', timeFile, node, options.worker, jobFile, resultFile]]
-    : [node, [options.worker, jobFile, resultFile]];
+    ? [TIME, ['-f', '%O %M %U %S', '-o', timeFile, node, ...profile, options.worker, jobFile, resultFile]]
+    : [node, [...profile, options.worker, jobFile, resultFile]];
   const child = spawn(command, args, {
     env: { ...process.env, ...options.env, TMPDIR: options.tempDir, RUNNER_TEMP: options.tempDir },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -32,7 +32,7 @@ import { backupMedia, type MediaTraffic, type MediaTuning } from '../media/media
 import { assertCanReadEverything, disableSessionTimeouts, holdSnapshot, watchSession } from '../postgres/snapshot.js';
 import { takeBackupLock } from '../media/locks.js';
 import { BackupStore, uploadTuningFor, type UploadTuning } from '../s3/store.js';
-import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, Meter } from '../streams.js';
+import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, ByteCounter, Meter } from '../streams.js';
 import { LIFEBOAT_VERSION } from '../version.js';
 
 export interface BackupOptions {
@@ -129,7 +129,7 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
       const dump = startPgDump(pgDump, connection, { snapshot: snapshot?.snapshotId });
       const stopDump = () => dump.kill();
       signal?.addEventListener('abort', stopDump, { once: true });
-      const raw = new Meter();
+      const raw = new ByteCounter();
       const stored = new Meter();
       const body = new PassThrough();
       const progress = setInterval(() => {

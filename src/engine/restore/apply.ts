@@ -37,7 +37,7 @@ import type { Logger } from '../logger.js';
 import { connectOrExplain, databaseOnlyArgument, libpqEnv, type DatabaseConnection, type PgTool } from '../postgres/connection.js';
 import type { BackupStore } from '../s3/store.js';
 import { redact } from '../secrets.js';
-import { createDecompressor, formatBytes, formatRate, Meter } from '../streams.js';
+import { createDecompressor, formatBytes, formatRate, ByteCounter, Meter } from '../streams.js';
 import { describeExit, runTool } from './artifacts.js';
 import { RestoreScriptFilter, type SkippedGrant } from './script-filter.js';
 import { parseVerification, VERIFY_MARKER, verificationSql, wipeSql, type TableCheck } from './sql.js';
@@ -295,7 +295,7 @@ export async function applyInOneTransaction(
   });
 
   const stored = new Meter();
-  const raw = new Meter();
+  const raw = new ByteCounter();
   const started = Date.now();
   const progress = setInterval(() => {
     const elapsed = Date.now() - started;
@@ -375,7 +375,7 @@ export async function applyInOneTransaction(
 }
 
 /** What the bytes applied say against the manifest: the stored size and SHA-256, and the size after decompression. */
-function archiveMismatches(artifact: ArtifactRecord, stored: Meter, raw: Meter): string[] {
+function archiveMismatches(artifact: ArtifactRecord, stored: Meter, raw: ByteCounter): string[] {
   const problems: string[] = [];
   const sha256 = stored.sha256();
   if (sha256 !== artifact.sha256) {
