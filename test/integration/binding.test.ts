@@ -124,7 +124,7 @@ describe('binding: cloudfoundry (backup and list bundles, and the unbind post st
 
     const state = bindingState(main);
     expect(state).toMatchObject({ v: 1, api: cf.api, org: 'acme', space: 'production', operation: 'backup' });
-    expect(state.keys).toEqual([{ instance: 'backups', instanceGuid: cf.instanceGuid('backups'), name, guid: key.guid, state: 'deleted' }]);
+    expect(state.keys).toEqual([{ instance: 'backups', instanceGuid: cf.instanceGuid('backups'), name, guid: key.guid, purpose: 'backup bucket', state: 'deleted' }]);
 
     const post = await runPostStep(inputs, main.state, GITHUB);
     expect(post.code).toBe(0);
