@@ -21,6 +21,8 @@ export interface DatabaseConnection {
   database: string;
   /** host:port/database, for logs and manifests. */
   description: string;
+  /** The input the connection came from, for messages: 'database-url' or 'cf-database-instance'. */
+  input?: string;
   /**
    * Every connection detail for libpq tools (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE…):
    * tools get no --dbname at all, so nothing about the connection, the password least of all, is on
@@ -130,6 +132,7 @@ export function parseDatabaseUrl(raw: string, inputName = 'database-url'): Datab
     password,
     database,
     description: `${host || 'localhost'}:${port || '5432'}/${database}`,
+    input: inputName,
     env,
   };
 }
@@ -155,7 +158,10 @@ export function libpqEnv(connection: DatabaseConnection, applicationName: string
 
 export function connectClient(connection: DatabaseConnection, applicationName = 'lifeboat'): pg.Client {
   // node-postgres lets a connection string override separate options, so the password travels in the URL here.
-  return new pg.Client({ connectionString: connection.url, application_name: applicationName });
+  // An sslmode means what it means to libpq (and to pg_dump, psql): require is encrypted, not verified.
+  const url = new URL(connection.url);
+  if (url.searchParams.has('sslmode') && !url.searchParams.has('uselibpqcompat')) url.searchParams.set('uselibpqcompat', 'true');
+  return new pg.Client({ connectionString: url.toString(), application_name: applicationName });
 }
 
 export interface ServerInfo {
@@ -174,7 +180,7 @@ export async function readServerInfo(client: pg.Client): Promise<ServerInfo> {
   return { version: rows[0]!.version.split(' ')[0]!, versionNum, major: Math.floor(versionNum / 10000), databaseBytes: Number(rows[0]!.size) };
 }
 
-export async function connectOrExplain(connection: DatabaseConnection, inputName = 'database-url'): Promise<pg.Client> {
+export async function connectOrExplain(connection: DatabaseConnection, inputName = connection.input ?? 'database-url'): Promise<pg.Client> {
   const client = connectClient(connection);
   try {
     await client.connect();

@@ -81,6 +81,8 @@ export interface RestoreOptions {
   trigger?: Trigger;
   /** The target database. */
   databaseUrl: string;
+  /** The input the database comes from, named in its errors ('database-url' by default; 'cf-database-instance' for a service key's). */
+  databaseInput?: string;
   bucket: BucketSettings;
   githubToken?: string;
   confirm?: string;
@@ -161,7 +163,7 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
   const store = new BackupStore(options.bucket);
   await store.assertReachable();
 
-  const connection = parseDatabaseUrl(options.databaseUrl);
+  const connection = parseDatabaseUrl(options.databaseUrl, options.databaseInput);
   const client = await connectOrExplain(connection);
   const server = await readServerInfo(client).finally(() => client.end().catch(() => undefined));
   const pgRestore = await choosePgTool('pg_restore', server, options.pgRestorePath, env);
@@ -279,7 +281,7 @@ function chooseMediaTarget(manifest: Manifest, options: RestoreOptions, log: Log
   if (!options.media) {
     throw refuse(
       `Backup ${manifest.id} holds the media bucket too (${manifest.media.totals.objects} objects), but 'media-bucket' (the target space's media bucket) is not given.`,
-      `Set 'media-bucket' to ${options.targetSpace}'s media bucket, or 'skip-media: true' to restore only the database.`,
+      `Set 'media-bucket' to ${options.targetSpace}'s media bucket (with binding: cloudfoundry, 'cf-media-instance' to its service instance), or 'skip-media: true' to restore only the database.`,
     );
   }
   return withConnectionOf(options.media, options.bucket);
@@ -431,6 +433,7 @@ async function restoreWithSafetyNet(
           space: options.targetSpace,
           trigger: 'pre-restore',
           databaseUrl: options.databaseUrl,
+          databaseInput: options.databaseInput,
           bucket: options.bucket,
           compression: 'zstd',
           pgDumpPath: existsSync(siblingPgDump) ? siblingPgDump : undefined,
