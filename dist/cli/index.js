@@ -86668,6 +86668,7 @@ function parseDatabaseUrl(raw, inputName = 'database-url') {
         password,
         database,
         description: `${host || 'localhost'}:${port || '5432'}/${database}`,
+        input: inputName,
         env,
     };
 }
@@ -86691,14 +86692,18 @@ function libpqEnv(connection, applicationName) {
 }
 function connectClient(connection, applicationName = 'lifeboat') {
     // node-postgres lets a connection string override separate options, so the password travels in the URL here.
-    return new esm.Client({ connectionString: connection.url, application_name: applicationName });
+    // An sslmode means what it means to libpq (and to pg_dump, psql): require is encrypted, not verified.
+    const url = new URL(connection.url);
+    if (url.searchParams.has('sslmode') && !url.searchParams.has('uselibpqcompat'))
+        url.searchParams.set('uselibpqcompat', 'true');
+    return new esm.Client({ connectionString: url.toString(), application_name: applicationName });
 }
 async function readServerInfo(client) {
     const { rows } = await client.query("SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num, pg_database_size(current_database()) AS size");
     const versionNum = Number(rows[0].num);
     return { version: rows[0].version.split(' ')[0], versionNum, major: Math.floor(versionNum / 10000), databaseBytes: Number(rows[0].size) };
 }
-async function connectOrExplain(connection, inputName = 'database-url') {
+async function connectOrExplain(connection, inputName = connection.input ?? 'database-url') {
     const client = connectClient(connection);
     try {
         await client.connect();
@@ -87396,6 +87401,18 @@ function createDecompressor(compression) {
             return (0,external_node_zlib_.createGunzip)({ chunkSize: ZLIB_CHUNK });
         case 'none':
             return new external_node_stream_.PassThrough();
+    }
+}
+/**
+ * Counts the bytes passing through, without holding them or hashing them: for the decompressed side
+ * of an archive, whose size is checked but whose hash nobody records (hashing it cost a restore of
+ * 1 GB about half a second of CPU for nothing).
+ */
+class ByteCounter extends external_node_stream_.Transform {
+    bytes = 0;
+    _transform(chunk, _encoding, callback) {
+        this.bytes += chunk.length;
+        callback(null, chunk);
     }
 }
 /** Counts and hashes the bytes passing through, without holding them. */
@@ -88385,7 +88402,7 @@ async function backUp(options, log) {
     const env = options.env ?? process.env;
     const { signal } = options;
     signal?.throwIfAborted();
-    const connection = parseDatabaseUrl(options.databaseUrl);
+    const connection = parseDatabaseUrl(options.databaseUrl, options.databaseInput);
     // Made with the cancellation signal, this client fails every request once cancelled, except the abort of a multipart upload.
     const store = new BackupStore(options.bucket, createS3Client(options.bucket, env, signal));
     const client = await connectOrExplain(connection);
@@ -88394,7 +88411,7 @@ async function backUp(options, log) {
     try {
         await disableSessionTimeouts(client);
         const server = await readServerInfo(client);
-        await assertCanReadEverything(client);
+        await assertCanReadEverything(client, connection.input);
         const pgDump = await choosePgTool('pg_dump', server, options.pgDumpPath, env);
         log.info(`Database ${connection.description}: PostgreSQL ${server.version}; using ${pgDump.path} (${pgDump.version}).`);
         await store.assertReachable();
@@ -88433,7 +88450,7 @@ async function backUp(options, log) {
             const dump = startPgDump(pgDump, connection, { snapshot: snapshot?.snapshotId });
             const stopDump = () => dump.kill();
             signal?.addEventListener('abort', stopDump, { once: true });
-            const raw = new Meter();
+            const raw = new ByteCounter();
             const stored = new Meter();
             const body = new external_node_stream_.PassThrough();
             const progress = setInterval(() => {
@@ -88690,22 +88707,37 @@ const BackupOutputs = {
     BackupId: 'backup-id',
     Size: 'size',
 };
+/** What backup binds besides the backup bucket: its database and its media bucket. */
+const BACKUP_BINDING = { database: { role: '', example: 'database-url: ${{ secrets.DATABASE_URL }}' }, media: true };
+/** The database URL of options whose database comes from a service key, until the key is made. */
+const DATABASE_FROM_BINDING = '(from the service key of cf-database-instance)';
+/** The options with what the binding made: the backup bucket, and the database URL and media bucket from their keys. */
+function boundBackupOptions(options, bound) {
+    return {
+        ...options,
+        bucket: bound.settings,
+        databaseUrl: bound.databaseUrl ?? options.databaseUrl,
+        ...(bound.media ? { media: { ...options.media, source: bound.media } } : {}),
+    };
+}
 /**
  * The backup's options. `bucket` defaults to the bucket inputs (binding: none); with binding the
- * caller passes readBucketRequest(read).draft and puts the bound settings in place later.
+ * caller passes readBindingRequest(read, BACKUP_BINDING).draft and .fromBinding, and puts the bound
+ * settings (bucket, database URL, media bucket) in place later.
  */
-function getBackupOptions(read, env = process.env, bucket) {
+function getBackupOptions(read, env = process.env, bucket, fromBinding = { database: false, media: false }) {
     const databaseUrl = secretInput(read, 'database-url');
-    if (!databaseUrl) {
+    if (!databaseUrl && !fromBinding.database) {
         throw new LifeboatError("Input 'database-url' is required but was not given. For example: database-url: ${{ secrets.DATABASE_URL }}");
     }
     // Empty: chosen from the database's size when the backup starts (uploadTuningFor).
     const partSizeMb = optional(read, 'part-size-mb') === undefined ? undefined : positiveNumber(read, 'part-size-mb', 0, { min: 5, max: 5120 });
-    const media = mediaSettings(read);
+    const media = fromBinding.media ? undefined : mediaSettings(read);
     return {
         space: assertSpaceName(required(read, 'space', 'production')),
         trigger: userTrigger(read),
-        databaseUrl,
+        databaseUrl: databaseUrl ?? DATABASE_FROM_BINDING,
+        databaseInput: fromBinding.database ? 'cf-database-instance' : 'database-url',
         bucket: bucket ?? bucketSettings(read),
         compression: choice(read, 'compression', COMPRESSIONS, 'zstd'),
         pgDumpPath: optional(read, 'pg-dump-path'),
@@ -88716,6 +88748,150 @@ function getBackupOptions(read, env = process.env, bucket) {
         ...(media ? { media: { source: media } } : {}),
         env,
     };
+}
+
+;// CONCATENATED MODULE: ./src/domain/platform-binding.ts
+/**
+ * Pure decisions of the platform binding (binding: cloudfoundry) beyond the backup bucket: which
+ * inputs name the database and the media bucket, and what a database service key's credentials
+ * mean. No network, no secrets registry: the engine masks (src/engine/platform/) before it calls
+ * anything here with real credentials.
+ */
+/** The input that names the service instance of each purpose. */
+const PURPOSE_INPUT = {
+    'backup bucket': 'cf-service-instance',
+    'media bucket': 'cf-media-instance',
+    database: 'cf-database-instance',
+};
+/**
+ * Fields of an aws-rds service key that only say where the database is. They are not masked:
+ * `port` is "5432", and masking it would turn every 5432 in a log (byte counts, row counts) into
+ * asterisks; the host and the database name are what a person needs to see which database a log is
+ * about, and the broker's database names can be short words. None of them gives access without
+ * `username` and `password`, which are masked, as are `uri` (it holds both) and every field not
+ * listed here.
+ */
+const RDS_PUBLIC_FIELDS = ['host', 'port', 'db_name', 'name'];
+function field(record, name) {
+    const value = record[name];
+    if (typeof value === 'number' && Number.isFinite(value))
+        return String(value);
+    if (typeof value !== 'string')
+        return undefined;
+    const trimmed = value.trim();
+    return trimmed || undefined;
+}
+function decode(text, part, where) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        // Never echo the value: it may be the password.
+        throw new Error(`The 'uri' of ${where} has a malformed percent-encoding in its ${part}.`);
+    }
+}
+/** The parts of the key's `uri` (postgres://user:password@host:port/database). Never echoes it: it holds the password. */
+function parseUri(uri, where) {
+    let url;
+    try {
+        url = new URL(uri);
+    }
+    catch {
+        throw new Error(`The 'uri' of ${where} is not a URL.`);
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+        throw new Error(`The 'uri' of ${where} uses the scheme '${url.protocol.replace(/:$/, '')}', not postgres://. Is 'cf-database-instance' a PostgreSQL service (cloud.gov's aws-rds)?`);
+    }
+    const parts = {
+        host: url.hostname.replace(/^\[(.*)\]$/, '$1') || undefined,
+        port: url.port || undefined,
+        database: url.pathname.length > 1 ? decode(url.pathname.slice(1), 'database name', where) : undefined,
+        username: url.username ? decode(url.username, 'user name', where) : undefined,
+        password: url.password ? decode(url.password, 'password', where) : undefined,
+    };
+    return Object.fromEntries(Object.entries(parts).filter(([, v]) => v !== undefined));
+}
+/**
+ * Reads a database service key's credentials; `where` names the key in errors. The separate
+ * fields win over `uri` (the broker writes both, with the same values); `uri` fills what they lack.
+ * Errors name fields, never values, except the port, which is not secret.
+ */
+function parseRdsCredentials(credentials, where) {
+    const c = (credentials !== null && typeof credentials === 'object' && !Array.isArray(credentials) ? credentials : {});
+    const uri = field(c, 'uri');
+    const fromUri = uri ? parseUri(uri, where) : {};
+    const host = field(c, 'host') ?? fromUri.host;
+    const portText = field(c, 'port') ?? fromUri.port ?? '5432';
+    const database = field(c, 'db_name') ?? field(c, 'name') ?? fromUri.database;
+    const username = field(c, 'username') ?? fromUri.username;
+    const password = field(c, 'password') ?? fromUri.password;
+    const missing = [
+        ['host', host],
+        ['db_name', database],
+        ['username', username],
+        ['password', password],
+    ]
+        .filter(([, value]) => !value)
+        .map(([name]) => name);
+    if (missing.length) {
+        const fields = Object.keys(c).sort().join(', ') || 'none';
+        throw new Error(`The credentials of ${where} have no ${missing.join(', ')} (fields: ${fields}), nor a 'uri' that gives ${missing.length > 1 ? 'them' : 'it'}. Is 'cf-database-instance' a PostgreSQL service (cloud.gov's aws-rds)?`);
+    }
+    const port = Number(portText);
+    if (!/^\d+$/.test(portText) || port < 1 || port > 65535) {
+        throw new Error(`The credentials of ${where} give the port '${portText}', which is not a TCP port (1 to 65535).`);
+    }
+    return { host: host, port, database: database, username: username, password: password };
+}
+/**
+ * The postgres:// URL for a database key's credentials, reached at `at` (the key's own host and port,
+ * or the local end of a tunnel). SSL is required: cloud.gov's RDS requires it from PostgreSQL 15 on,
+ * and through a tunnel the certificate cannot match the forwarded name, so it is libpq's
+ * `sslmode=require` (encrypted, not verified against a name).
+ */
+function rdsDatabaseUrl(credentials, at = credentials) {
+    const host = at.host.includes(':') ? `[${at.host}]` : at.host;
+    const user = encodeURIComponent(credentials.username);
+    const password = encodeURIComponent(credentials.password);
+    return `postgres://${user}:${password}@${host}:${at.port}/${encodeURIComponent(credentials.database)}?sslmode=require`;
+}
+/** Chooses between 'database-url' and 'cf-database-instance' (and 'cf-tunnel-app'), refusing every combination that does not make sense. */
+function chooseDatabaseSource(given) {
+    if (given.tunnelApp && !given.databaseInstance) {
+        throw new Error("Input 'cf-tunnel-app' opens a tunnel to the database of 'cf-database-instance', which is not given. Set 'cf-database-instance' (with binding: cloudfoundry), or remove 'cf-tunnel-app'.");
+    }
+    if (given.databaseInstance) {
+        if (given.binding !== 'cloudfoundry') {
+            throw new Error("Input 'cf-database-instance' is set but 'binding' is 'none'. Set binding: cloudfoundry to get the database's credentials from a service key, or remove it and give 'database-url'.");
+        }
+        if (given.databaseUrl) {
+            throw new Error("Inputs 'database-url' and 'cf-database-instance' both name the database; give only one: 'cf-database-instance' to connect with a service key made for this step, or 'database-url'.");
+        }
+        return { kind: 'instance', instance: given.databaseInstance, ...(given.tunnelApp ? { tunnelApp: given.tunnelApp } : {}) };
+    }
+    if (!given.databaseUrl) {
+        const orInstance = given.binding === 'cloudfoundry' ? " With binding: cloudfoundry, give 'cf-database-instance' instead (the database's service instance)." : '';
+        throw new Error(`Input 'database-url' is required but was not given${given.role ? `: ${given.role}` : ''}. For example: ${given.example}${orInstance}`);
+    }
+    return { kind: 'url' };
+}
+/**
+ * Media inputs that the media instance's key replaces: its credentials. The media bucket's name,
+ * endpoint and region come from the key too, but may be given as overrides (as 'backup-bucket' for
+ * the backup bucket), and 'media-prefix' still applies.
+ */
+const MEDIA_INPUTS_REPLACED_BY_KEY = ['media-aws-access-key-id', 'media-aws-secret-access-key', 'media-aws-session-token'];
+/** Checks 'cf-media-instance' against the other media inputs; `givenMediaInputs` are the names of those that are set. */
+function checkMediaInstance(binding, mediaInstance, givenMediaInputs) {
+    if (!mediaInstance)
+        return;
+    if (binding !== 'cloudfoundry') {
+        throw new Error("Input 'cf-media-instance' is set but 'binding' is 'none'. Set binding: cloudfoundry to bind the media bucket through a service key, or remove it.");
+    }
+    const clashing = MEDIA_INPUTS_REPLACED_BY_KEY.filter((name) => givenMediaInputs.includes(name));
+    if (clashing.length) {
+        throw new Error(`With 'cf-media-instance', the media bucket's credentials come from its service key; remove ${clashing.map((n) => `'${n}'`).join(', ')}.`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/engine/platform/poll.ts
@@ -89086,11 +89262,15 @@ var external_node_os_ = __nccwpck_require__(8161);
 
 
 /** Fields that locate the bucket and are not secret. Everything else in a credentials object is masked. */
-const PUBLIC_FIELDS = new Set(['bucket', 'region', 'endpoint', 'fips_endpoint', 'additional_buckets', 'insecure_skip_verify']);
-/** Registers every secret-bearing value of a credentials object (nested ones too). */
-function maskCredentials(credentials) {
+const S3_PUBLIC_FIELDS = ['bucket', 'region', 'endpoint', 'fips_endpoint', 'additional_buckets', 'insecure_skip_verify'];
+/**
+ * Registers every secret-bearing value of a credentials object (nested ones too): every value but
+ * those of the top-level `publicFields` (the S3 broker's by default).
+ */
+function maskCredentials(credentials, publicFields = S3_PUBLIC_FIELDS) {
+    const isPublic = new Set(publicFields);
     const visit = (value, field) => {
-        if (field && PUBLIC_FIELDS.has(field))
+        if (field && isPublic.has(field))
             return;
         if (typeof value === 'string')
             registerSecret(value);
@@ -89104,15 +89284,15 @@ function maskCredentials(credentials) {
     };
     visit(credentials);
 }
-/** Reads the S3 fields of a service key's credentials; `where` names the key in errors. */
-function parseS3Credentials(credentials, where) {
+/** Reads the S3 fields of a service key's credentials; `where` names the key in errors, `input` the input naming its instance. */
+function parseS3Credentials(credentials, where, input = 'cf-service-instance') {
     const c = (credentials ?? {});
     const text = (name) => (typeof c[name] === 'string' && c[name].trim() ? c[name].trim() : undefined);
     const accessKeyId = text('access_key_id');
     const secretAccessKey = text('secret_access_key');
     if (!accessKeyId || !secretAccessKey) {
         const fields = Object.keys(c).sort().join(', ') || 'none';
-        throw new LifeboatError(`The credentials of ${where} have no access_key_id and secret_access_key (fields: ${fields}). Is 'cf-service-instance' an S3 bucket service (cloud.gov's s3 service)?`);
+        throw new LifeboatError(`The credentials of ${where} have no access_key_id and secret_access_key (fields: ${fields}). Is '${input}' an S3 bucket service (cloud.gov's s3 service)?`);
     }
     return {
         accessKeyId,
@@ -89130,12 +89310,13 @@ function parseS3Credentials(credentials, where) {
  */
 function bucketFromCredentials(credentials, overrides, where, log) {
     const bucket = overrides.bucket ?? credentials.bucket;
+    const bucketInput = overrides.bucketInput ?? 'backup-bucket';
     if (!bucket) {
-        throw new LifeboatError(`The credentials of ${where} name no bucket; give the bucket's name in 'backup-bucket'.`);
+        throw new LifeboatError(`The credentials of ${where} name no bucket; give the bucket's name in '${bucketInput}'.`);
     }
     const covered = [credentials.bucket, ...credentials.additionalBuckets].filter(Boolean);
     if (overrides.bucket && covered.length && !covered.includes(overrides.bucket)) {
-        log?.warning(`'backup-bucket' is '${overrides.bucket}', but ${where} is for ${covered.join(', ')}; using '${overrides.bucket}' as asked.`);
+        log?.warning(`'${bucketInput}' is '${overrides.bucket}', but ${where} is for ${covered.join(', ')}; using '${overrides.bucket}' as asked.`);
     }
     return {
         bucket,
@@ -89151,7 +89332,7 @@ const FRESH_KEY_BACKOFF = { initialMs: 500, factor: 2, maxMs: 5_000, timeoutMs: 
  * HeadBucket while S3 answers 403 (or does not know the key yet), up to `backoff.timeoutMs`.
  * Other answers end the wait at once: the operation's own first call reports them as usual.
  */
-async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF) {
+async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF, bucketInput = 'backup-bucket') {
     const client = createS3Client(settings);
     try {
         await pollUntil(async (tries) => {
@@ -89172,7 +89353,7 @@ async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF
                 log.debug(`HeadBucket with the new key: ${errorMessage(error)}`);
                 return true;
             }
-        }, backoff, (elapsed) => new LifeboatError(`S3 kept refusing the credentials of ${where} (403) for ${Math.round(elapsed / 1000)} s on bucket '${settings.bucket}'. If 'backup-bucket' is given, check that the key covers it.`));
+        }, backoff, (elapsed) => new LifeboatError(`S3 kept refusing the credentials of ${where} (403) for ${Math.round(elapsed / 1000)} s on bucket '${settings.bucket}'. If '${bucketInput}' is given, check that the key covers it.`));
     }
     finally {
         client.destroy();
@@ -89198,16 +89379,29 @@ async function waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF
 
 
 
+
 /** Every key Lifeboat creates has a name starting with this; the sweep only ever deletes such keys. */
 const KEY_PREFIX = 'lifeboat-';
 const memoryJournal = { save: () => undefined };
-/** A failed clean-up: names every key left behind and how to delete it by hand. */
+/** What a key gives access to, for messages: "the backup bucket", "the database". */
+function purposeOf(record) {
+    return `the ${record.purpose ?? 'backup bucket'}`;
+}
+/** How to delete a key by hand. */
+function deleteCommand(record) {
+    return `cf delete-service-key ${record.instance} ${record.name} -f`;
+}
+/** A failed clean-up: names every key left behind, what it gives access to, and how to delete it by hand. */
 class UnbindError extends LifeboatError {
     left;
-    constructor(left) {
-        super(`Could not delete ${left.length === 1 ? 'a service key' : `${left.length} service keys`} that gives access to the backup bucket. ` +
-            left.map(({ record, message }) => `Key '${record.name}' of '${record.instance}': ${message.replace(/\.$/, '')}. Delete it by hand: cf delete-service-key ${record.instance} ${record.name} -f`).join(' ') +
-            ' Until then its credentials stay valid.');
+    constructor(left, 
+    /** Anything else that could not be undone (a tunnel), said first. */
+    also) {
+        super((also ? `${also} ` : '') +
+            `Could not delete ${left.length === 1 ? 'a service key' : `${left.length} service keys`}; until deleted, ${left.length === 1 ? 'its' : 'their'} credentials stay valid. ` +
+            left
+                .map(({ record, message }) => `Key '${record.name}' of '${record.instance}' (access to ${purposeOf(record)}): ${message.replace(/\.$/, '')}. Delete it by hand: ${deleteCommand(record)}`)
+                .join(' '));
         this.left = left;
         this.name = 'UnbindError';
     }
@@ -89287,6 +89481,7 @@ class CfBindings {
     where() {
         return `org '${this.state.org}', space '${this.state.space}' at ${this.client.origin}`;
     }
+    /** The guid of the space ('cf-space'), looked up once. */
     async resolveSpace() {
         if (this.spaceGuid)
             return this.spaceGuid;
@@ -89301,10 +89496,14 @@ class CfBindings {
         this.spaceGuid = space.guid;
         return space.guid;
     }
-    async findInstance(name) {
+    /**
+     * The guid of a service instance of the space, or shared into it from another space (the Cloud
+     * Controller lists both for space_guids). `input` is the input that names it, for errors.
+     */
+    async findInstance(name, input = 'cf-service-instance') {
         const instance = await this.client.findServiceInstance(name, await this.resolveSpace());
         if (!instance) {
-            throw new LifeboatError(`No service instance named '${name}' in ${this.where()}. Check 'cf-service-instance' (cf services lists them).`);
+            throw new LifeboatError(`No service instance named '${name}' in ${this.where()}, nor shared into it. Check '${input}' (cf services lists them; an instance of another space must be shared into this one: cf share-service).`);
         }
         if (instance.type === 'user-provided') {
             throw new LifeboatError(`The service instance '${name}' is user-provided; service keys can only be made for managed instances such as cloud.gov's s3.`);
@@ -89312,7 +89511,7 @@ class CfBindings {
         return instance.guid;
     }
     async findKeyByName(record) {
-        const instanceGuid = record.instanceGuid ?? (await this.findInstance(record.instance));
+        const instanceGuid = record.instanceGuid ?? (await this.findInstance(record.instance, PURPOSE_INPUT[record.purpose ?? 'backup bucket']));
         const found = await this.client.listKeys(instanceGuid, [record.name]);
         return found.find((b) => b.name === record.name);
     }
@@ -89320,12 +89519,14 @@ class CfBindings {
      * Creates a service key on the named instance, waits for its job, and returns its credentials,
      * every secret value of which is masked before this returns.
      */
-    async bind(instance, env = process.env) {
-        const instanceGuid = await this.findInstance(instance);
-        const record = { instance, instanceGuid, name: keyName(this.state.operation, env), state: 'planned' };
+    async bind(instance, options = {}) {
+        const env = options.env ?? process.env;
+        const purpose = options.purpose ?? 'backup bucket';
+        const instanceGuid = await this.findInstance(instance, PURPOSE_INPUT[purpose]);
+        const record = { instance, instanceGuid, name: keyName(this.state.operation, env), purpose, state: 'planned' };
         this.state.keys.push(record);
         this.save(); // before the key exists: a crash from here on leaves a name to look for
-        const where = `service key '${record.name}' of '${instance}'`;
+        const where = `service key '${record.name}' of '${instance}' (${purpose})`;
         this.log.info(`Creating ${where} in ${this.where()}…`);
         let created;
         try {
@@ -89341,7 +89542,8 @@ class CfBindings {
         }
         catch (error) {
             if (error instanceof CfApiError && error.status === 403) {
-                throw new LifeboatError(`The service account may not create service keys in ${this.where()} (403: ${describeErrors(error.errors)}). It needs the SpaceDeveloper role there (a space-deployer service account has it in its own space).`, { cause: error });
+                throw new LifeboatError(`The service account may not create a service key on '${instance}' (${purpose}) from ${this.where()} (403: ${describeErrors(error.errors)}). ` +
+                    `It needs the SpaceDeveloper role in the instance's own space (a space-deployer service account has it in its own space); for an instance shared from another space, that is the other space.`, { cause: error });
             }
             throw new LifeboatError(`Could not create ${where}: ${errorMessage(error)}.`, { cause: error });
         }
@@ -89367,7 +89569,7 @@ class CfBindings {
             this.save();
         }
         const details = await this.client.get(`/v3/service_credential_bindings/${record.guid}/details`);
-        maskCredentials(details.credentials); // first thing: nothing may print them unmasked
+        maskCredentials(details.credentials, options.publicFields); // first thing: nothing may print them unmasked
         this.log.info(`Created ${where}.`);
         return { record, credentials: details.credentials, where };
     }
@@ -89382,7 +89584,7 @@ class CfBindings {
     async unbind(record) {
         if (record.state === 'deleted')
             return;
-        const what = `service key '${record.name}' of '${record.instance}'`;
+        const what = `service key '${record.name}' of '${record.instance}' (${record.purpose ?? 'backup bucket'})`;
         const guid = record.guid ?? (await this.findKeyByName(record))?.guid;
         if (!guid) {
             this.log.info(`The ${what} was never created; nothing to delete.`);
@@ -89435,7 +89637,7 @@ class CfBindings {
      * prefix, this session's own keys, or names in `keep`. Failures are reported, not thrown.
      */
     async sweepStaleKeys(instance, options) {
-        const instanceGuid = this.state.keys.find((k) => k.instance === instance && k.instanceGuid)?.instanceGuid ?? (await this.findInstance(instance));
+        const instanceGuid = this.state.keys.find((k) => k.instance === instance && k.instanceGuid)?.instanceGuid ?? (await this.findInstance(instance, PURPOSE_INPUT[options.purpose ?? 'backup bucket']));
         const cutoff = (options.now ?? new Date()).getTime() - options.olderThanMs;
         const keep = new Set([...(options.keep ?? []), ...this.state.keys.map((k) => k.name)]);
         const result = { deleted: [], failed: [], kept: [] };
@@ -89447,7 +89649,7 @@ class CfBindings {
                 result.kept.push(key.name);
                 continue;
             }
-            const record = { instance, instanceGuid, name: key.name, guid: key.guid, state: 'created' };
+            const record = { instance, instanceGuid, name: key.name, guid: key.guid, purpose: options.purpose, state: 'created' };
             try {
                 this.log.info(`Deleting stale service key '${key.name}' of '${instance}' (created ${key.created_at}).`);
                 await this.unbindOther(record);
@@ -89469,18 +89671,191 @@ class CfBindings {
 }
 
 ;// CONCATENATED MODULE: ./src/engine/platform/bucket.ts
+/**
+ * Binding an S3 bucket (the backup bucket or the media bucket): create a service key on the
+ * instance, turn its credentials into bucket settings, and wait until S3 accepts the new key.
+ */
+
 
 async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
-    const bound = await bindings.bind(instance, options.env);
-    const settings = bucketFromCredentials(parseS3Credentials(bound.credentials, bound.where), overrides, bound.where, log);
-    log.info(`Bucket '${settings.bucket}'${settings.endpoint ? ` at ${settings.endpoint}` : ''}${settings.region ? ` (${settings.region})` : ''}, through the ${bound.where}.`);
-    await waitForS3Access(settings, bound.where, log, options.freshKeyBackoff);
+    const purpose = options.purpose ?? 'backup bucket';
+    const bound = await bindings.bind(instance, { env: options.env, purpose });
+    const settings = bucketFromCredentials(parseS3Credentials(bound.credentials, bound.where, PURPOSE_INPUT[purpose]), overrides, bound.where, log);
+    log.info(`${purpose === 'media bucket' ? 'Media bucket' : 'Backup bucket'} '${settings.bucket}'${settings.endpoint ? ` at ${settings.endpoint}` : ''}${settings.region ? ` (${settings.region})` : ''}, through the ${bound.where}.`);
+    await waitForS3Access(settings, bound.where, log, options.freshKeyBackoff, overrides.bucketInput);
     return settings;
+}
+
+;// CONCATENATED MODULE: ./src/engine/platform/database.ts
+/**
+ * Binding a database: a service key on its instance (cloud.gov's aws-rds), read as a postgres://
+ * URL with sslmode=require, reached directly or through a tunnel.
+ *
+ * How the key's host and port are reached is a `Reach`: `directReach` connects to them as they
+ * are (a database the runner can reach); `tunnelThroughApp` forwards a local port to them through
+ * an app of the space over the CF SSH proxy (input `cf-tunnel-app`). Either way the URL names the
+ * reached host and port and the key's database, user and password.
+ */
+
+
+
+/** The key's host and port as they are. */
+const directReach = async (destination) => ({ host: destination.host, port: destination.port, close: async () => undefined });
+/**
+ * The tunnel through an app: the hook where the SSH tunnel (src/engine/platform/tunnel.ts,
+ * openAppTunnel) plugs in. Until it does, 'cf-tunnel-app' is refused clearly.
+ */
+const tunnelThroughApp = async ({ state }, { app }) => {
+    throw new LifeboatError(`Input 'cf-tunnel-app' is '${app}', but this build of Lifeboat cannot open tunnels yet; the database of space '${state.space}' must be reachable directly from the runner, or run Lifeboat inside the platform.`);
+};
+/**
+ * Creates a key on the database's instance and reaches the database it names. Every secret (user,
+ * password, uri, and the URL made of them) is masked before anything can print it. On failure after
+ * the key exists, the caller's session deletes the key; a way already opened is closed here.
+ */
+async function bindDatabase(bindings, instance, log, options = {}) {
+    const bound = await bindings.bind(instance, { env: options.env, purpose: 'database', publicFields: RDS_PUBLIC_FIELDS });
+    let credentials;
+    try {
+        credentials = parseRdsCredentials(bound.credentials, bound.where);
+    }
+    catch (error) {
+        throw new LifeboatError(errorMessage(error), { cause: error });
+    }
+    // Also in the forms taken from the uri (decoded), should the key give no separate fields.
+    registerSecret(credentials.username);
+    registerSecret(credentials.password);
+    const reached = await (options.reach ?? directReach)({ host: credentials.host, port: credentials.port });
+    const url = rdsDatabaseUrl(credentials, reached);
+    registerSecret(url);
+    const through = reached.host !== credentials.host || reached.port !== credentials.port ? `, reached at ${reached.host}:${reached.port}` : '';
+    log.info(`Database '${credentials.database}' at ${credentials.host}:${credentials.port}${through} (SSL required), through the ${bound.where}.`);
+    return { url, credentials, reached, where: bound.where };
+}
+
+;// CONCATENATED MODULE: ./src/engine/platform/session.ts
+
+
+
+
+class PlatformSession {
+    bindings;
+    plan;
+    log;
+    backupBucket;
+    mediaBucket;
+    /** postgres:// URL of the database (sslmode=require), a masked secret. */
+    databaseUrl;
+    ways = [];
+    constructor(bindings, plan, log) {
+        this.bindings = bindings;
+        this.plan = plan;
+        this.log = log;
+    }
+    /**
+     * Logs in and binds everything the plan names: the backup bucket, the media bucket, the database
+     * (and its tunnel). If any of it fails, what was already made is released before this throws.
+     */
+    static async open(plan, operation, journal, log, options = {}) {
+        const bindings = await CfBindings.open(plan.target, operation, journal, log);
+        const session = new PlatformSession(bindings, plan, log);
+        options.onOpen?.(session);
+        try {
+            await session.bindAll(options);
+        }
+        catch (error) {
+            await session.release().catch((cleanup) => log.warning(errorMessage(cleanup)));
+            throw error;
+        }
+        return session;
+    }
+    async bindAll(options) {
+        const { plan } = this;
+        this.backupBucket = await bindS3Bucket(this.bindings, plan.backupBucket.instance, plan.backupBucket.overrides, this.log, { env: options.env, purpose: 'backup bucket' });
+        if (plan.mediaBucket) {
+            this.mediaBucket = await bindS3Bucket(this.bindings, plan.mediaBucket.instance, plan.mediaBucket.overrides, this.log, { env: options.env, purpose: 'media bucket' });
+        }
+        if (plan.database) {
+            const { tunnelApp } = plan.database;
+            const openTunnel = options.openTunnel ?? tunnelThroughApp;
+            const reach = tunnelApp
+                ? async (destination) => {
+                    const reached = await openTunnel(this.bindings, { app: tunnelApp, destination, log: this.log, signal: options.signal });
+                    this.ways.push({ what: `the tunnel through app '${tunnelApp}'`, reached });
+                    return reached;
+                }
+                : directReach;
+            const database = await bindDatabase(this.bindings, plan.database.instance, this.log, { env: options.env, reach });
+            this.databaseUrl = database.url;
+        }
+    }
+    /** Keys made and not yet deleted, and ways still open. */
+    get outstanding() {
+        return this.bindings.outstanding.length + this.ways.length;
+    }
+    /**
+     * Closes every tunnel, then deletes every key. Throws an UnbindError naming each key left (with
+     * `cf delete-service-key`), or a LifeboatError naming a tunnel that would not close.
+     */
+    async release() {
+        const stuck = [];
+        for (const way of this.ways.splice(0).reverse()) {
+            try {
+                await way.reached.close();
+            }
+            catch (error) {
+                stuck.push(`Could not close ${way.what} (local port ${way.reached.port}): ${errorMessage(error)}.`);
+            }
+        }
+        try {
+            await this.bindings.unbindAll();
+        }
+        catch (error) {
+            if (error instanceof UnbindError && stuck.length)
+                throw new UnbindError(error.left, stuck.join(' '));
+            throw error;
+        }
+        if (stuck.length)
+            throw new LifeboatError(`${stuck.join(' ')} Its process ends with this step.`);
+    }
+    /**
+     * Deletes Lifeboat keys older than the threshold (24 h by default) on every instance of the plan:
+     * keys that crashed runs left behind. Never this session's own keys.
+     */
+    async sweepStaleKeys(options = {}) {
+        const { plan } = this;
+        const instances = [
+            { instance: plan.backupBucket.instance, purpose: 'backup bucket' },
+            ...(plan.mediaBucket ? [{ instance: plan.mediaBucket.instance, purpose: 'media bucket' }] : []),
+            ...(plan.database ? [{ instance: plan.database.instance, purpose: 'database' }] : []),
+            ...(plan.sweepOnly ?? []),
+        ];
+        const total = { deleted: [], failed: [], kept: [] };
+        const seen = new Set();
+        for (const { instance, purpose } of instances) {
+            if (seen.has(instance))
+                continue;
+            seen.add(instance);
+            let result;
+            try {
+                result = await this.bindings.sweepStaleKeys(instance, { olderThanMs: DEFAULT_STALE_KEY_AGE_MS, ...options, purpose });
+            }
+            catch (error) {
+                // One instance that cannot be listed must not keep the others from being swept.
+                total.failed.push({ name: `(the keys of '${instance}', ${purpose})`, message: errorMessage(error) });
+                continue;
+            }
+            total.deleted.push(...result.deleted);
+            total.failed.push(...result.failed);
+            total.kept.push(...result.kept);
+        }
+        return total;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/engine/platform/index.ts
 /**
- * Binding buckets through Cloud Foundry service keys (cloud.gov and any CF with API v3).
+ * Binding buckets and databases through Cloud Foundry service keys (cloud.gov and any CF with API v3).
  * See docs/cloud-gov.md.
  */
 
@@ -89489,41 +89864,80 @@ async function bindS3Bucket(bindings, instance, overrides, log, options = {}) {
 
 
 
+
+
 ;// CONCATENATED MODULE: ./src/actions/shared/binding.ts
 /**
- * Where an operation's bucket credentials come from, shared by the actions and the CLI.
+ * Where an operation's credentials come from, shared by the actions and the CLI.
  *
- *   binding: none          (default) the bucket inputs and the AWS_* environment, as before
- *   binding: cloudfoundry  a service key made on the bucket's service instance for this operation
- *                          alone (cf-api, cf-username, cf-password, cf-org, cf-space,
- *                          cf-service-instance), deleted again when the operation ends
+ *   binding: none          (default) database-url, the bucket inputs and the AWS_* environment
+ *   binding: cloudfoundry  service keys made for this operation alone, deleted again when it ends:
+ *                          on the backup bucket's instance (cf-service-instance), and where the
+ *                          operation uses them, on the database's (cf-database-instance, reached
+ *                          directly or through cf-tunnel-app) and the media bucket's (cf-media-instance);
+ *                          all in one space (cf-space), instances shared into it included
  *
  * An operation adopts binding in three places (see docs/cloud-gov.md, "For maintainers"):
- *   inputs  `const request = readBucketRequest(read)` and `bucket: request.draft`
- *   action  `withActionBucket(request, 'restore', (bucket) => …)` (binding-action.ts) and
- *           `post: '../../dist/unbind/index.js'` in its action.yml, with BINDING_INPUTS declared
- *   CLI     `withCliBucket(request, 'restore', log, (bucket) => …)` and `...BINDING_INPUTS` in flags
+ *   inputs  `const request = readBindingRequest(read, PROFILE)`; `bucket: request.draft`, and
+ *           `request.fromBinding` says whether the database and media come from keys
+ *   action  `withActionBinding(request, 'restore', (bound) => …)` (binding-action.ts) and
+ *           `post: '../../dist/unbind/index.js'` in its action.yml, with the inputs declared
+ *   CLI     `withCliBinding(request, 'restore', log, (bound) => …)` and the inputs in its flags
  */
+
 
 
 
 
 const BINDING_MODES = ['none', 'cloudfoundry'];
 const CF_INPUTS = ['cf-api', 'cf-username', 'cf-password', 'cf-org', 'cf-space', 'cf-service-instance'];
-/** The inputs (and CLI flags) of binding, declared by every action that binds its bucket. */
+/** The database's service instance, and the app to tunnel through to it. */
+const CF_DATABASE_INPUTS = ['cf-database-instance', 'cf-tunnel-app'];
+/** The media bucket's service instance. */
+const CF_MEDIA_INPUTS = ['cf-media-instance'];
+const ALL_CF_INPUTS = [...CF_INPUTS, ...CF_DATABASE_INPUTS, ...CF_MEDIA_INPUTS];
+/** The inputs (and CLI flags) of binding the backup bucket, declared by every action (list needs no more). */
 const BINDING_INPUTS = ['binding', ...CF_INPUTS];
+/** Backup and restore: the backup bucket, the database and the media bucket. */
+const PLATFORM_INPUTS = [...BINDING_INPUTS, ...CF_DATABASE_INPUTS, ...CF_MEDIA_INPUTS];
+/** Prune: the backup bucket, and the database and media instances whose stale keys it sweeps. */
+const PRUNE_BINDING_INPUTS = [...BINDING_INPUTS, 'cf-database-instance', 'cf-media-instance'];
 /** The placeholder bucket name of a draft whose bucket comes from the service key. */
 const BUCKET_FROM_BINDING = '(from the service key)';
-/** Reads and checks the binding and bucket inputs. Nothing is contacted yet, so a typo fails before any key exists. */
-function readBucketRequest(read) {
-    const mode = choice(read, 'binding', BINDING_MODES, 'none');
-    if (mode === 'none') {
-        const stray = CF_INPUTS.filter((name) => optional(read, name));
-        if (stray.length) {
-            throw new LifeboatError(`Input${stray.length > 1 ? 's' : ''} ${stray.map((n) => `'${n}'`).join(', ')} ${stray.length > 1 ? 'are' : 'is'} set but 'binding' is 'none'. Set binding: cloudfoundry to bind the bucket through Cloud Foundry, or remove ${stray.length > 1 ? 'them' : 'it'}.`);
-        }
-        return { mode, draft: bucketSettings(read) };
+function stray(names, mode) {
+    const many = names.length > 1;
+    return new LifeboatError(`Input${many ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')} ${many ? 'are' : 'is'} set but 'binding' is '${mode}'. Set binding: cloudfoundry to bind through Cloud Foundry, or remove ${many ? 'them' : 'it'}.`);
+}
+/** Runs a pure decision, turning its Error into a LifeboatError (the message is already for the user). */
+function decide(decision) {
+    try {
+        return decision();
     }
+    catch (error) {
+        throw new LifeboatError(errorMessage(error), { cause: error });
+    }
+}
+/**
+ * Reads and checks the binding inputs (and, with `profile`, whether the database and the media
+ * bucket come from keys). Nothing is contacted yet, so a typo fails before any key exists.
+ */
+function readBindingRequest(read, profile = {}) {
+    const mode = choice(read, 'binding', BINDING_MODES, 'none');
+    const databaseInstance = optional(read, 'cf-database-instance');
+    const tunnelApp = optional(read, 'cf-tunnel-app');
+    const mediaInstance = optional(read, 'cf-media-instance');
+    if (mode === 'none') {
+        const given = ALL_CF_INPUTS.filter((name) => optional(read, name));
+        if (given.length)
+            throw stray(given, mode);
+    }
+    const database = profile.database &&
+        decide(() => chooseDatabaseSource({ binding: mode, databaseUrl: Boolean(optional(read, 'database-url')), databaseInstance, tunnelApp, ...profile.database }));
+    if (profile.media)
+        decide(() => checkMediaInstance(mode, mediaInstance, MEDIA_INPUTS.filter((name) => optional(read, name))));
+    const fromBinding = { database: database?.kind === 'instance', media: Boolean(profile.media && mediaInstance) };
+    if (mode === 'none')
+        return { mode, draft: bucketSettings(read), fromBinding };
     const keys = ['aws-access-key-id', 'aws-secret-access-key', 'aws-session-token'].filter((name) => optional(read, name));
     if (keys.length) {
         throw new LifeboatError(`With binding: cloudfoundry the bucket's credentials come from a service key; remove ${keys.map((n) => `'${n}'`).join(', ')}.`);
@@ -89540,55 +89954,81 @@ function readBucketRequest(read) {
         endpoint: optional(read, 's3-endpoint'),
         region: optional(read, 's3-region'),
     };
+    const target = { api, username, password, org: required(read, 'cf-org', 'my-agency'), space: required(read, 'cf-space', 'production') };
+    const instance = required(read, 'cf-service-instance', 'backups');
+    const sweepOnly = profile.sweepOnly
+        ? [
+            ...(databaseInstance ? [{ instance: databaseInstance, purpose: 'database' }] : []),
+            ...(mediaInstance ? [{ instance: mediaInstance, purpose: 'media bucket' }] : []),
+        ]
+        : [];
+    const plan = {
+        target,
+        backupBucket: { instance, overrides },
+        ...(fromBinding.media
+            ? {
+                mediaBucket: {
+                    instance: mediaInstance,
+                    overrides: {
+                        bucket: optional(read, 'media-bucket'),
+                        bucketInput: 'media-bucket',
+                        prefix: optional(read, 'media-prefix') ?? '',
+                        endpoint: optional(read, 'media-s3-endpoint'),
+                        region: optional(read, 'media-s3-region'),
+                    },
+                },
+            }
+            : {}),
+        ...(database?.kind === 'instance' ? { database: { instance: database.instance, ...(database.tunnelApp ? { tunnelApp: database.tunnelApp } : {}) } } : {}),
+        ...(sweepOnly.length ? { sweepOnly } : {}),
+    };
     return {
         mode,
-        target: { api, username, password, org: required(read, 'cf-org', 'my-agency'), space: required(read, 'cf-space', 'production') },
-        instance: required(read, 'cf-service-instance', 'backups'),
+        fromBinding,
+        plan,
+        target,
+        instance,
         overrides,
         draft: { bucket: overrides.bucket ?? BUCKET_FROM_BINDING, prefix: overrides.prefix, endpoint: overrides.endpoint, region: overrides.region },
     };
 }
+/** The backup bucket's inputs alone (list). */
+function readBucketRequest(read) {
+    return readBindingRequest(read);
+}
 /**
- * Binds the bucket (with binding: cloudfoundry) or passes the settings through (binding: none).
- * `onOpen` gets the session as soon as it exists, before any key, so a signal handler can clean
- * up a half-made binding. If binding fails after a key was made, the key is deleted before this
- * throws.
+ * Binds everything the request names (with binding: cloudfoundry) or passes the settings through
+ * (binding: none). `onOpen` gets the session as soon as it exists, before any key, so a signal
+ * handler can clean up a half-made binding. If binding fails after a key was made, the keys are
+ * deleted before this throws.
  */
-async function bindBucket(request, operation, log, journal, options = {}) {
+async function bindForOperation(request, operation, log, journal, options = {}) {
     if (request.mode === 'none') {
         return { settings: request.draft, release: async () => undefined, sweepStaleKeys: async () => undefined };
     }
-    const bindings = await CfBindings.open(request.target, operation, journal, log);
-    options.onOpen?.(bindings);
-    let settings;
-    try {
-        settings = await bindS3Bucket(bindings, request.instance, request.overrides, log, { env: options.env });
-    }
-    catch (error) {
-        if (bindings.outstanding.length) {
-            await bindings.unbindAll().catch((cleanup) => log.warning(errorMessage(cleanup)));
-        }
-        throw error;
-    }
+    const session = await PlatformSession.open(request.plan, operation, journal, log, options);
     return {
-        settings,
-        bindings,
-        release: () => bindings.unbindAll(),
-        sweepStaleKeys: (sweep = {}) => bindings.sweepStaleKeys(request.instance, { olderThanMs: DEFAULT_STALE_KEY_AGE_MS, ...sweep }),
+        settings: session.backupBucket,
+        databaseUrl: session.databaseUrl,
+        media: session.mediaBucket,
+        session,
+        bindings: session.bindings,
+        release: () => session.release(),
+        sweepStaleKeys: (sweep = {}) => session.sweepStaleKeys(sweep),
     };
 }
 const SIGNALS = { SIGINT: 2, SIGTERM: 15 };
 /**
- * For the CLI, which has no post step: binds, runs `body`, and deletes the key in all cases,
- * on SIGINT and SIGTERM too. A failure to delete the key is an error (exit status 1) even when
- * the operation itself succeeded: credentials to the backups would be left behind.
+ * For the CLI, which has no post step: binds, runs `body`, and deletes the keys in all cases,
+ * on SIGINT and SIGTERM too. A failure to delete a key is an error (exit status 1) even when
+ * the operation itself succeeded: credentials would be left behind.
  */
-async function withCliBucket(request, operation, log, body) {
+async function withCliBinding(request, operation, log, body) {
     let session;
     const handlers = Object.entries(SIGNALS).map(([signal, number]) => {
         const handler = () => {
-            log.warning(`${signal} received: deleting the service key before exiting…`);
-            const cleanup = session?.unbindAll() ?? Promise.resolve();
+            log.warning(`${signal} received: deleting the service keys before exiting…`);
+            const cleanup = session?.release() ?? Promise.resolve();
             cleanup.then(() => process.exit(128 + number), (error) => {
                 log.warning(errorMessage(error));
                 process.exit(1);
@@ -89600,7 +90040,7 @@ async function withCliBucket(request, operation, log, body) {
         return [signal, handler];
     });
     try {
-        const bound = await bindBucket(request, operation, log, memoryJournal, { onOpen: (b) => (session = b) });
+        const bound = await bindForOperation(request, operation, log, memoryJournal, { onOpen: (opened) => (session = opened) });
         let result;
         try {
             result = await body(bound);
@@ -89641,12 +90081,12 @@ const backupCommand = {
         'part-size-mb',
         ...BUCKET_FLAGS,
         ...MEDIA_INPUTS,
-        ...BINDING_INPUTS,
+        ...PLATFORM_INPUTS,
     ],
     async run(read, { log, json, out }) {
-        const request = readBucketRequest(read);
-        const options = getBackupOptions(read, process.env, request.draft);
-        const result = await cancellable(log, { operation: 'backup' }, (signal) => withCliBucket(request, 'backup', log, ({ settings }) => runBackup({ ...options, bucket: settings, signal }, log)));
+        const request = readBindingRequest(read, BACKUP_BINDING);
+        const options = getBackupOptions(read, process.env, request.draft, request.fromBinding);
+        const result = await cancellable(log, { operation: 'backup' }, (signal) => withCliBinding(request, 'backup', log, (bound) => runBackup({ ...boundBackupOptions(options, bound), signal }, log)));
         out.write(json ? JSON.stringify({ backupId: result.manifest.id, size: result.storedBytes, manifest: result.manifest }, null, 2) + '\n' : `${result.manifest.id}\n`);
         return 0;
     },
@@ -89747,7 +90187,7 @@ const listCommand = {
     async run(read, { log, json, out }) {
         const request = readBucketRequest(read);
         const { filter, details: withDetails } = getListInputs(read, request.draft);
-        const { backups, latest, details } = await withCliBucket(request, 'list', log, ({ settings }) => runList(settings, filter, { details: withDetails }));
+        const { backups, latest, details } = await withCliBinding(request, 'list', log, ({ settings }) => runList(settings, filter, { details: withDetails }));
         if (json) {
             const text = JSON.stringify({ backups: toListOutput(backups, details), latest: latest?.id ?? '' }, null, 2) + '\n';
             await new Promise((resolve, reject) => out.write(text, (error) => (error ? reject(error) : resolve())));
@@ -96098,7 +96538,7 @@ async function downloadArchive(store, manifest, artifact, dir, log) {
     const file = (0,external_node_path_.join)(dir, `${artifact.name}.pgdump`);
     const body = await openArtifact(store, manifest, artifact);
     const stored = new Meter();
-    const raw = new Meter();
+    const raw = new ByteCounter();
     const started = Date.now();
     try {
         await (0,promises_namespaceObject.pipeline)(body, stored, createDecompressor(artifact.compression), raw, (0,external_node_fs_.createWriteStream)(file));
@@ -96144,6 +96584,8 @@ const DOT = 0x2e;
 /** How many skipped grants are kept for the summary; the rest are only counted, so memory stays bounded. */
 const SKIPPED_GRANTS_KEPT = 200;
 const COPY_FROM_STDIN = /^COPY .* FROM stdin;$/;
+/** Pieces of output smaller than this are joined with their neighbours before they are pushed. */
+const SMALL_PIECE = 8 * 1024;
 class RestoreScriptFilter extends external_node_stream_.Transform {
     options;
     /** Archive entries in the order psql reads them. */
@@ -96212,7 +96654,28 @@ class RestoreScriptFilter extends external_node_stream_.Transform {
                 }
             }
         }
-        callback(null, out.length === 1 ? out[0] : Buffer.concat(out));
+        this.pushPieces(out);
+        callback();
+    }
+    /**
+     * Large pieces (COPY data, views of pg_restore's own chunk) are pushed as they are: concatenating
+     * them would copy every byte of the restore once more. Runs of small ones (SQL lines) are joined, so
+     * psql is not written to a line at a time.
+     */
+    pushPieces(pieces) {
+        let run = [];
+        for (const piece of pieces) {
+            if (piece.length >= SMALL_PIECE) {
+                if (run.length)
+                    this.push(run.length === 1 ? run[0] : Buffer.concat(run));
+                run = [];
+                this.push(piece);
+            }
+            else
+                run.push(piece);
+        }
+        if (run.length)
+            this.push(run.length === 1 ? run[0] : Buffer.concat(run));
     }
     _flush(callback) {
         const out = [];
@@ -96232,7 +96695,8 @@ class RestoreScriptFilter extends external_node_stream_.Transform {
             for (const line of after)
                 this.emitLine(line, out);
         }
-        callback(null, Buffer.concat(out));
+        this.pushPieces(out);
+        callback();
     }
     /**
      * Passes COPY data through untouched, counting lines, until the line `\.` ends it. This is the hot
@@ -96608,7 +97072,7 @@ $lifeboat_wipe$;
  * (src/engine/snapshot.ts), so the two lists can be compared name for name.
  */
 const TARGET_TABLES = `
-    SELECT n.nspname::text AS schema_name, c.relname::text AS table_name
+    SELECT n.nspname::text AS schema_name, c.relname::text AS table_name, c.oid AS relid
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind = 'r'
       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
@@ -96619,7 +97083,7 @@ const TARGET_TABLES = `
  * A table missing, a table the backup does not have, or a different count RAISEs, which rolls back the
  * restore transaction. The last statement returns the comparison as one marked JSON line.
  */
-function verificationSql(expected) {
+function verificationSql(expected, counting = 'scan') {
     const json = JSON.stringify(expected.map((t) => ({ schema: t.schema, table: t.table, rows: t.rows })));
     return `
 CREATE TEMPORARY TABLE lifeboat_verify (schema_name text, table_name text, expected bigint, found bigint);
@@ -96628,17 +97092,29 @@ DECLARE
   item record;
   n bigint;
   problems text[] := '{}';
+  from_counters boolean := ${counting === 'inserted-in-this-transaction' ? 'true' : 'false'} AND pg_catalog.current_setting('track_counts')::boolean;
 BEGIN
   FOR item IN
     SELECT coalesce(e.schema_name, a.schema_name) AS s, coalesce(e.table_name, a.table_name) AS t,
-           e.expected_rows, a.schema_name IS NOT NULL AS present
+           e.expected_rows, a.schema_name IS NOT NULL AS present, a.relid
     FROM (SELECT x->>'schema' AS schema_name, x->>'table' AS table_name, (x->>'rows')::bigint AS expected_rows
           FROM pg_catalog.jsonb_array_elements(${literal(json)}::jsonb) AS x) e
     FULL JOIN (${TARGET_TABLES}) a ON a.schema_name = e.schema_name AND a.table_name = e.table_name
     ORDER BY 1, 2
   LOOP
     n := NULL;
-    IF item.present THEN
+    IF item.present AND from_counters THEN
+      WITH RECURSIVE tree(relid) AS (
+        SELECT item.relid
+        UNION
+        SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.relid
+      )
+      SELECT CASE WHEN pg_catalog.bool_and(c.relkind IN ('r', 'p'))
+                  THEN pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_inserted(tree.relid) - pg_catalog.pg_stat_get_xact_tuples_deleted(tree.relid)) END
+        INTO n
+        FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.relid;
+    END IF;
+    IF item.present AND n IS NULL THEN
       EXECUTE pg_catalog.format('SELECT count(*) FROM %I.%I', item.s, item.t) INTO n;
     END IF;
     INSERT INTO pg_temp.lifeboat_verify VALUES (item.s, item.t, item.expected_rows, n);
@@ -96921,7 +97397,7 @@ async function applyInOneTransaction(tools, connection, store, artifact, expecte
             generator.kill('SIGKILL');
     });
     const stored = new Meter();
-    const raw = new Meter();
+    const raw = new ByteCounter();
     const started = Date.now();
     const progress = setInterval(() => {
         const elapsed = Date.now() - started;
@@ -96957,7 +97433,7 @@ async function applyInOneTransaction(tools, connection, store, artifact, expecte
                 // The row-count check first, and the COMMIT only once its result is in: a cancellation during
                 // the check still rolls back, and the COMMIT itself is then a matter of milliseconds.
                 const verified = new Promise((resolve) => (onVerified = resolve));
-                psql.stdin.write(verificationSql(expected));
+                psql.stdin.write(verificationSql(expected, 'inserted-in-this-transaction'));
                 await Promise.race([verified, psqlExit]);
             }
             if (problems.length === 0 && !stopped && psql.exitCode === null && psql.signalCode === null) {
@@ -97063,7 +97539,7 @@ async function restoreInParallel(tools, connection, archiveFile, jobs, privilege
 async function verifyTarget(connection, expected) {
     const client = await connectOrExplain(connection);
     try {
-        const results = (await client.query(verificationSql(expected)));
+        const results = (await client.query(verificationSql(expected, 'scan')));
         const marked = results
             .flatMap((r) => r.rows ?? [])
             .flatMap((row) => Object.values(row))
@@ -97185,7 +97661,7 @@ async function runRestore(options, log, authorized) {
         `${authorization.eventName ? `, event ${authorization.eventName}` : ''}${authorization.actor ? `, by ${authorization.actor}` : ''}).`);
     const store = new BackupStore(options.bucket);
     await store.assertReachable();
-    const connection = parseDatabaseUrl(options.databaseUrl);
+    const connection = parseDatabaseUrl(options.databaseUrl, options.databaseInput);
     const client = await connectOrExplain(connection);
     const server = await readServerInfo(client).finally(() => client.end().catch(() => undefined));
     const pgRestore = await choosePgTool('pg_restore', server, options.pgRestorePath, env);
@@ -97216,16 +97692,15 @@ async function runRestore(options, log, authorized) {
         // Verify before touching the target: pg_restore reads the archive's table of contents, every byte
         // stored is hashed against the manifest, and every media object's content is present. The parallel
         // path's download then also checks the bytes it writes; the streamed path checks them as it applies.
+        // The three checks only read, so they run side by side: the hash pass takes the time, the others hide in it.
         const archiveFile = await log.group(`Verify backup ${manifest.id}`, async () => {
-            const file = workDir ? await downloadArchive(store, manifest, artifact, workDir, log) : undefined;
-            if (!file)
-                await verifyStoredArtifact(store, manifest, artifact, log);
-            const entries = await readTableOfContents(store, manifest, artifact, pgRestore);
-            log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries} entries.`);
-            if (mediaTarget && manifest.media) {
-                await verifyMediaPresent(manifest.media, store);
-                log.info(`All ${manifest.media.totals.objects} media objects' content is present in the backup bucket.`);
-            }
+            const [file] = await allSettledOrFirstError([
+                workDir ? downloadArchive(store, manifest, artifact, workDir, log) : verifyStoredArtifact(store, manifest, artifact, log).then(() => undefined),
+                readTableOfContents(store, manifest, artifact, pgRestore).then((entries) => log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries} entries.`)),
+                mediaTarget && manifest.media
+                    ? verifyMediaPresent(manifest.media, store).then(() => log.info(`All ${manifest.media.totals.objects} media objects' content is present in the backup bucket.`))
+                    : Promise.resolve(),
+            ]);
             return file;
         });
         // The database first: its restore is all-or-nothing. The media mirror follows only once it succeeded.
@@ -97291,7 +97766,7 @@ function chooseMediaTarget(manifest, options, log) {
         return undefined;
     }
     if (!options.media) {
-        throw restore_refuse(`Backup ${manifest.id} holds the media bucket too (${manifest.media.totals.objects} objects), but 'media-bucket' (the target space's media bucket) is not given.`, `Set 'media-bucket' to ${options.targetSpace}'s media bucket, or 'skip-media: true' to restore only the database.`);
+        throw restore_refuse(`Backup ${manifest.id} holds the media bucket too (${manifest.media.totals.objects} objects), but 'media-bucket' (the target space's media bucket) is not given.`, `Set 'media-bucket' to ${options.targetSpace}'s media bucket (with binding: cloudfoundry, 'cf-media-instance' to its service instance), or 'skip-media: true' to restore only the database.`);
     }
     return withConnectionOf(options.media, options.bucket);
 }
@@ -97306,6 +97781,17 @@ function describeS3Failure(error) {
  * Proves the target media bucket exists and takes writes, with a small probe object put and deleted
  * again. Refuses, naming the input, before the target database is touched.
  */
+/**
+ * Waits for every promise, then throws the first failure in the order given (not the first to happen),
+ * so the same bad backup always gives the same refusal, and no check is left running behind an error.
+ */
+async function allSettledOrFirstError(work) {
+    const settled = await Promise.allSettled(work);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed)
+        throw failed.reason;
+    return settled.map((s) => s.value);
+}
 async function assertMediaTargetWritable(target) {
     const client = createS3Client(target);
     const probeKey = `${normalizePrefix(target.prefix)}.lifeboat-restore-probe-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
@@ -97406,6 +97892,7 @@ async function restoreWithSafetyNet(options, tools, store, connection, backupId,
             space: options.targetSpace,
             trigger: 'pre-restore',
             databaseUrl: options.databaseUrl,
+            databaseInput: options.databaseInput,
             bucket: options.bucket,
             compression: 'zstd',
             pgDumpPath: (0,external_node_fs_.existsSync)(siblingPgDump) ? siblingPgDump : undefined,
@@ -97521,17 +98008,35 @@ async function completeInterruptedRestore(store, targetSpace, tools, connection,
 
 
 
+
 const RestoreOutputs = {
     BackupId: 'backup-id',
     Verified: 'verified',
     Method: 'method',
     PreRestoreBackupId: 'pre-restore-backup-id',
 };
-/** `bucket` defaults to the bucket inputs; with binding the caller passes readBucketRequest(read).draft. */
-function getRestoreOptions(read, env = process.env, draftBucket) {
+/** The options with what the binding made: the backup bucket, and the target's database URL and media bucket from their keys. */
+function boundRestoreOptions(options, bound) {
+    return { ...options, bucket: bound.settings, databaseUrl: bound.databaseUrl ?? options.databaseUrl, media: bound.media ?? options.media };
+}
+/**
+ * What restore binds besides the backup bucket: the TARGET's database and media bucket (in 'cf-space',
+ * the target space). With 'skip-media' the media instance is not bound.
+ */
+function restoreBinding(read) {
+    return {
+        database: {
+            role: 'it is the TARGET database, whose contents the restore replaces',
+            example: 'database-url: ${{ secrets.STAGING_DATABASE_URL }}',
+        },
+        media: !booleanInput(read, 'skip-media', false),
+    };
+}
+/** `bucket` defaults to the bucket inputs; with binding the caller passes readBindingRequest(read, restoreBinding(read)).draft and .fromBinding. */
+function getRestoreOptions(read, env = process.env, draftBucket, fromBinding = { database: false, media: false }) {
     const databaseUrl = secretInput(read, 'database-url');
     const githubToken = secretInput(read, 'github-token');
-    if (!databaseUrl) {
+    if (!databaseUrl && !fromBinding.database) {
         throw new LifeboatError("Input 'database-url' is required but was not given: it is the TARGET database, whose contents the restore replaces. For example: database-url: ${{ secrets.STAGING_DATABASE_URL }}");
     }
     const backupId = optional(read, 'backup-id') ?? 'latest';
@@ -97552,9 +98057,10 @@ function getRestoreOptions(read, env = process.env, draftBucket) {
         targetSpace: assertSpaceName(required(read, 'target-space', 'staging'), 'target-space'),
         backupId,
         trigger,
-        databaseUrl,
+        databaseUrl: databaseUrl ?? DATABASE_FROM_BINDING,
+        databaseInput: fromBinding.database ? 'cf-database-instance' : 'database-url',
         bucket,
-        media: mediaSettings(read),
+        media: fromBinding.media ? undefined : mediaSettings(read),
         skipMedia: booleanInput(read, 'skip-media', false),
         githubToken,
         confirm: optional(read, 'confirm'),
@@ -97598,14 +98104,14 @@ const restoreCommand = {
         ...BUCKET_FLAGS,
         ...MEDIA_INPUTS,
         'skip-media',
-        ...BINDING_INPUTS,
+        ...PLATFORM_INPUTS,
     ],
     async run(read, { log, json, out }) {
-        const request = readBucketRequest(read);
-        const options = getRestoreOptions(read, process.env, request.draft);
+        const request = readBindingRequest(read, restoreBinding(read));
+        const options = getRestoreOptions(read, process.env, request.draft, request.fromBinding);
         // Authorized before binding: a refused restore creates no credentials.
         const authorization = await authorizeRestoreRun(options, log);
-        const result = await cancellable(log, { operation: 'restore', keepAccount: true }, (signal) => withCliBucket(request, 'restore', log, ({ settings }) => runRestore({ ...options, bucket: settings, signal }, log, authorization)));
+        const result = await cancellable(log, { operation: 'restore', keepAccount: true }, (signal) => withCliBinding(request, 'restore', log, (bound) => runRestore({ ...boundRestoreOptions(options, bound), signal }, log, authorization)));
         if (json) {
             out.write(JSON.stringify({
                 backupId: result.manifest.id,
@@ -97634,6 +98140,8 @@ const restoreCommand = {
 
 
 
+/** Prune binds only the backup bucket; it sweeps the stale keys of the database and media instances too. */
+const PRUNE_BINDING = { sweepOnly: true };
 const PruneOutputs = {
     Deleted: 'deleted',
     Kept: 'kept',
@@ -97642,7 +98150,7 @@ const PruneOutputs = {
 const HOUR_MS = 60 * 60 * 1000;
 /** Shorter than this, a slow backup could be deleted while it is still uploading. */
 const MIN_GRACE_MS = HOUR_MS;
-/** `bucket` defaults to the bucket inputs; with binding the caller passes readBucketRequest(read).draft. */
+/** `bucket` defaults to the bucket inputs; with binding the caller passes readBindingRequest(read, PRUNE_BINDING).draft. */
 function getPruneInputs(read, draftBucket) {
     const space = optional(read, 'space');
     const policyFile = optional(read, 'policy-file');
@@ -98094,15 +98602,15 @@ function assertNoFailures(result) {
 
 const pruneCommand = {
     summary: 'Delete the backups the retention rules no longer keep (--dry-run: show the plan only)',
-    flags: ['space', 'policy-file', 'incomplete-grace', ...BUCKET_FLAGS, ...BINDING_INPUTS],
+    flags: ['space', 'policy-file', 'incomplete-grace', ...BUCKET_FLAGS, ...PRUNE_BINDING_INPUTS],
     switches: ['dry-run'],
     async run(read, { log, json, out }) {
-        const request = readBucketRequest(read);
+        const request = readBindingRequest(read, PRUNE_BINDING);
         const inputs = getPruneInputs(read, request.draft);
         const policy = loadPolicy(inputs.policyFile, log);
         // The plan goes to stdout as soon as it is made, before anything is deleted (with --json, into the JSON).
         const printPlan = json ? () => undefined : (line) => out.write(line + '\n');
-        const result = await withCliBucket(request, 'prune', log, async (bound) => {
+        const result = await withCliBinding(request, 'prune', log, async (bound) => {
             if (!inputs.dryRun)
                 await bound.sweepStaleKeys();
             return runPrune({ ...inputs, bucket: bound.settings, policy, printPlan }, log);

@@ -43457,6 +43457,150 @@ class CfClient {
 var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./src/domain/platform-binding.ts
+/**
+ * Pure decisions of the platform binding (binding: cloudfoundry) beyond the backup bucket: which
+ * inputs name the database and the media bucket, and what a database service key's credentials
+ * mean. No network, no secrets registry: the engine masks (src/engine/platform/) before it calls
+ * anything here with real credentials.
+ */
+/** The input that names the service instance of each purpose. */
+const platform_binding_PURPOSE_INPUT = {
+    'backup bucket': 'cf-service-instance',
+    'media bucket': 'cf-media-instance',
+    database: 'cf-database-instance',
+};
+/**
+ * Fields of an aws-rds service key that only say where the database is. They are not masked:
+ * `port` is "5432", and masking it would turn every 5432 in a log (byte counts, row counts) into
+ * asterisks; the host and the database name are what a person needs to see which database a log is
+ * about, and the broker's database names can be short words. None of them gives access without
+ * `username` and `password`, which are masked, as are `uri` (it holds both) and every field not
+ * listed here.
+ */
+const platform_binding_RDS_PUBLIC_FIELDS = (/* unused pure expression or super */ null && (['host', 'port', 'db_name', 'name']));
+function field(record, name) {
+    const value = record[name];
+    if (typeof value === 'number' && Number.isFinite(value))
+        return String(value);
+    if (typeof value !== 'string')
+        return undefined;
+    const trimmed = value.trim();
+    return trimmed || undefined;
+}
+function decode(text, part, where) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        // Never echo the value: it may be the password.
+        throw new Error(`The 'uri' of ${where} has a malformed percent-encoding in its ${part}.`);
+    }
+}
+/** The parts of the key's `uri` (postgres://user:password@host:port/database). Never echoes it: it holds the password. */
+function parseUri(uri, where) {
+    let url;
+    try {
+        url = new URL(uri);
+    }
+    catch {
+        throw new Error(`The 'uri' of ${where} is not a URL.`);
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+        throw new Error(`The 'uri' of ${where} uses the scheme '${url.protocol.replace(/:$/, '')}', not postgres://. Is 'cf-database-instance' a PostgreSQL service (cloud.gov's aws-rds)?`);
+    }
+    const parts = {
+        host: url.hostname.replace(/^\[(.*)\]$/, '$1') || undefined,
+        port: url.port || undefined,
+        database: url.pathname.length > 1 ? decode(url.pathname.slice(1), 'database name', where) : undefined,
+        username: url.username ? decode(url.username, 'user name', where) : undefined,
+        password: url.password ? decode(url.password, 'password', where) : undefined,
+    };
+    return Object.fromEntries(Object.entries(parts).filter(([, v]) => v !== undefined));
+}
+/**
+ * Reads a database service key's credentials; `where` names the key in errors. The separate
+ * fields win over `uri` (the broker writes both, with the same values); `uri` fills what they lack.
+ * Errors name fields, never values, except the port, which is not secret.
+ */
+function platform_binding_parseRdsCredentials(credentials, where) {
+    const c = (credentials !== null && typeof credentials === 'object' && !Array.isArray(credentials) ? credentials : {});
+    const uri = field(c, 'uri');
+    const fromUri = uri ? parseUri(uri, where) : {};
+    const host = field(c, 'host') ?? fromUri.host;
+    const portText = field(c, 'port') ?? fromUri.port ?? '5432';
+    const database = field(c, 'db_name') ?? field(c, 'name') ?? fromUri.database;
+    const username = field(c, 'username') ?? fromUri.username;
+    const password = field(c, 'password') ?? fromUri.password;
+    const missing = [
+        ['host', host],
+        ['db_name', database],
+        ['username', username],
+        ['password', password],
+    ]
+        .filter(([, value]) => !value)
+        .map(([name]) => name);
+    if (missing.length) {
+        const fields = Object.keys(c).sort().join(', ') || 'none';
+        throw new Error(`The credentials of ${where} have no ${missing.join(', ')} (fields: ${fields}), nor a 'uri' that gives ${missing.length > 1 ? 'them' : 'it'}. Is 'cf-database-instance' a PostgreSQL service (cloud.gov's aws-rds)?`);
+    }
+    const port = Number(portText);
+    if (!/^\d+$/.test(portText) || port < 1 || port > 65535) {
+        throw new Error(`The credentials of ${where} give the port '${portText}', which is not a TCP port (1 to 65535).`);
+    }
+    return { host: host, port, database: database, username: username, password: password };
+}
+/**
+ * The postgres:// URL for a database key's credentials, reached at `at` (the key's own host and port,
+ * or the local end of a tunnel). SSL is required: cloud.gov's RDS requires it from PostgreSQL 15 on,
+ * and through a tunnel the certificate cannot match the forwarded name, so it is libpq's
+ * `sslmode=require` (encrypted, not verified against a name).
+ */
+function platform_binding_rdsDatabaseUrl(credentials, at = credentials) {
+    const host = at.host.includes(':') ? `[${at.host}]` : at.host;
+    const user = encodeURIComponent(credentials.username);
+    const password = encodeURIComponent(credentials.password);
+    return `postgres://${user}:${password}@${host}:${at.port}/${encodeURIComponent(credentials.database)}?sslmode=require`;
+}
+/** Chooses between 'database-url' and 'cf-database-instance' (and 'cf-tunnel-app'), refusing every combination that does not make sense. */
+function platform_binding_chooseDatabaseSource(given) {
+    if (given.tunnelApp && !given.databaseInstance) {
+        throw new Error("Input 'cf-tunnel-app' opens a tunnel to the database of 'cf-database-instance', which is not given. Set 'cf-database-instance' (with binding: cloudfoundry), or remove 'cf-tunnel-app'.");
+    }
+    if (given.databaseInstance) {
+        if (given.binding !== 'cloudfoundry') {
+            throw new Error("Input 'cf-database-instance' is set but 'binding' is 'none'. Set binding: cloudfoundry to get the database's credentials from a service key, or remove it and give 'database-url'.");
+        }
+        if (given.databaseUrl) {
+            throw new Error("Inputs 'database-url' and 'cf-database-instance' both name the database; give only one: 'cf-database-instance' to connect with a service key made for this step, or 'database-url'.");
+        }
+        return { kind: 'instance', instance: given.databaseInstance, ...(given.tunnelApp ? { tunnelApp: given.tunnelApp } : {}) };
+    }
+    if (!given.databaseUrl) {
+        const orInstance = given.binding === 'cloudfoundry' ? " With binding: cloudfoundry, give 'cf-database-instance' instead (the database's service instance)." : '';
+        throw new Error(`Input 'database-url' is required but was not given${given.role ? `: ${given.role}` : ''}. For example: ${given.example}${orInstance}`);
+    }
+    return { kind: 'url' };
+}
+/**
+ * Media inputs that the media instance's key replaces: its credentials. The media bucket's name,
+ * endpoint and region come from the key too, but may be given as overrides (as 'backup-bucket' for
+ * the backup bucket), and 'media-prefix' still applies.
+ */
+const MEDIA_INPUTS_REPLACED_BY_KEY = (/* unused pure expression or super */ null && (['media-aws-access-key-id', 'media-aws-secret-access-key', 'media-aws-session-token']));
+/** Checks 'cf-media-instance' against the other media inputs; `givenMediaInputs` are the names of those that are set. */
+function platform_binding_checkMediaInstance(binding, mediaInstance, givenMediaInputs) {
+    if (!mediaInstance)
+        return;
+    if (binding !== 'cloudfoundry') {
+        throw new Error("Input 'cf-media-instance' is set but 'binding' is 'none'. Set binding: cloudfoundry to bind the media bucket through a service key, or remove it.");
+    }
+    const clashing = MEDIA_INPUTS_REPLACED_BY_KEY.filter((name) => givenMediaInputs.includes(name));
+    if (clashing.length) {
+        throw new Error(`With 'cf-media-instance', the media bucket's credentials come from its service key; remove ${clashing.map((n) => `'${n}'`).join(', ')}.`);
+    }
+}
+
 // EXTERNAL MODULE: ./node_modules/@smithy/node-http-handler/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(1279);
 ;// CONCATENATED MODULE: ./src/engine/s3/client.ts
@@ -43706,11 +43850,15 @@ async function deleteObjects(client, bucket, keys, options = {}) {
 
 
 /** Fields that locate the bucket and are not secret. Everything else in a credentials object is masked. */
-const PUBLIC_FIELDS = new Set(['bucket', 'region', 'endpoint', 'fips_endpoint', 'additional_buckets', 'insecure_skip_verify']);
-/** Registers every secret-bearing value of a credentials object (nested ones too). */
-function maskCredentials(credentials) {
+const S3_PUBLIC_FIELDS = ['bucket', 'region', 'endpoint', 'fips_endpoint', 'additional_buckets', 'insecure_skip_verify'];
+/**
+ * Registers every secret-bearing value of a credentials object (nested ones too): every value but
+ * those of the top-level `publicFields` (the S3 broker's by default).
+ */
+function maskCredentials(credentials, publicFields = S3_PUBLIC_FIELDS) {
+    const isPublic = new Set(publicFields);
     const visit = (value, field) => {
-        if (field && PUBLIC_FIELDS.has(field))
+        if (field && isPublic.has(field))
             return;
         if (typeof value === 'string')
             secrets_registerSecret(value);
@@ -43724,15 +43872,15 @@ function maskCredentials(credentials) {
     };
     visit(credentials);
 }
-/** Reads the S3 fields of a service key's credentials; `where` names the key in errors. */
-function s3_credentials_parseS3Credentials(credentials, where) {
+/** Reads the S3 fields of a service key's credentials; `where` names the key in errors, `input` the input naming its instance. */
+function s3_credentials_parseS3Credentials(credentials, where, input = 'cf-service-instance') {
     const c = (credentials ?? {});
     const text = (name) => (typeof c[name] === 'string' && c[name].trim() ? c[name].trim() : undefined);
     const accessKeyId = text('access_key_id');
     const secretAccessKey = text('secret_access_key');
     if (!accessKeyId || !secretAccessKey) {
         const fields = Object.keys(c).sort().join(', ') || 'none';
-        throw new LifeboatError(`The credentials of ${where} have no access_key_id and secret_access_key (fields: ${fields}). Is 'cf-service-instance' an S3 bucket service (cloud.gov's s3 service)?`);
+        throw new LifeboatError(`The credentials of ${where} have no access_key_id and secret_access_key (fields: ${fields}). Is '${input}' an S3 bucket service (cloud.gov's s3 service)?`);
     }
     return {
         accessKeyId,
@@ -43750,12 +43898,13 @@ function s3_credentials_parseS3Credentials(credentials, where) {
  */
 function s3_credentials_bucketFromCredentials(credentials, overrides, where, log) {
     const bucket = overrides.bucket ?? credentials.bucket;
+    const bucketInput = overrides.bucketInput ?? 'backup-bucket';
     if (!bucket) {
-        throw new LifeboatError(`The credentials of ${where} name no bucket; give the bucket's name in 'backup-bucket'.`);
+        throw new LifeboatError(`The credentials of ${where} name no bucket; give the bucket's name in '${bucketInput}'.`);
     }
     const covered = [credentials.bucket, ...credentials.additionalBuckets].filter(Boolean);
     if (overrides.bucket && covered.length && !covered.includes(overrides.bucket)) {
-        log?.warning(`'backup-bucket' is '${overrides.bucket}', but ${where} is for ${covered.join(', ')}; using '${overrides.bucket}' as asked.`);
+        log?.warning(`'${bucketInput}' is '${overrides.bucket}', but ${where} is for ${covered.join(', ')}; using '${overrides.bucket}' as asked.`);
     }
     return {
         bucket,
@@ -43771,7 +43920,7 @@ const FRESH_KEY_BACKOFF = { initialMs: 500, factor: 2, maxMs: 5_000, timeoutMs: 
  * HeadBucket while S3 answers 403 (or does not know the key yet), up to `backoff.timeoutMs`.
  * Other answers end the wait at once: the operation's own first call reports them as usual.
  */
-async function s3_credentials_waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF) {
+async function s3_credentials_waitForS3Access(settings, where, log, backoff = FRESH_KEY_BACKOFF, bucketInput = 'backup-bucket') {
     const client = createS3Client(settings);
     try {
         await pollUntil(async (tries) => {
@@ -43792,7 +43941,7 @@ async function s3_credentials_waitForS3Access(settings, where, log, backoff = FR
                 log.debug(`HeadBucket with the new key: ${errorMessage(error)}`);
                 return true;
             }
-        }, backoff, (elapsed) => new LifeboatError(`S3 kept refusing the credentials of ${where} (403) for ${Math.round(elapsed / 1000)} s on bucket '${settings.bucket}'. If 'backup-bucket' is given, check that the key covers it.`));
+        }, backoff, (elapsed) => new LifeboatError(`S3 kept refusing the credentials of ${where} (403) for ${Math.round(elapsed / 1000)} s on bucket '${settings.bucket}'. If '${bucketInput}' is given, check that the key covers it.`));
     }
     finally {
         client.destroy();
@@ -43818,16 +43967,29 @@ async function s3_credentials_waitForS3Access(settings, where, log, backoff = FR
 
 
 
+
 /** Every key Lifeboat creates has a name starting with this; the sweep only ever deletes such keys. */
 const KEY_PREFIX = 'lifeboat-';
 const lifecycle_memoryJournal = { save: () => undefined };
-/** A failed clean-up: names every key left behind and how to delete it by hand. */
-class UnbindError extends errors_LifeboatError {
+/** What a key gives access to, for messages: "the backup bucket", "the database". */
+function purposeOf(record) {
+    return `the ${record.purpose ?? 'backup bucket'}`;
+}
+/** How to delete a key by hand. */
+function deleteCommand(record) {
+    return `cf delete-service-key ${record.instance} ${record.name} -f`;
+}
+/** A failed clean-up: names every key left behind, what it gives access to, and how to delete it by hand. */
+class lifecycle_UnbindError extends errors_LifeboatError {
     left;
-    constructor(left) {
-        super(`Could not delete ${left.length === 1 ? 'a service key' : `${left.length} service keys`} that gives access to the backup bucket. ` +
-            left.map(({ record, message }) => `Key '${record.name}' of '${record.instance}': ${message.replace(/\.$/, '')}. Delete it by hand: cf delete-service-key ${record.instance} ${record.name} -f`).join(' ') +
-            ' Until then its credentials stay valid.');
+    constructor(left, 
+    /** Anything else that could not be undone (a tunnel), said first. */
+    also) {
+        super((also ? `${also} ` : '') +
+            `Could not delete ${left.length === 1 ? 'a service key' : `${left.length} service keys`}; until deleted, ${left.length === 1 ? 'its' : 'their'} credentials stay valid. ` +
+            left
+                .map(({ record, message }) => `Key '${record.name}' of '${record.instance}' (access to ${purposeOf(record)}): ${message.replace(/\.$/, '')}. Delete it by hand: ${deleteCommand(record)}`)
+                .join(' '));
         this.left = left;
         this.name = 'UnbindError';
     }
@@ -43907,6 +44069,7 @@ class lifecycle_CfBindings {
     where() {
         return `org '${this.state.org}', space '${this.state.space}' at ${this.client.origin}`;
     }
+    /** The guid of the space ('cf-space'), looked up once. */
     async resolveSpace() {
         if (this.spaceGuid)
             return this.spaceGuid;
@@ -43921,10 +44084,14 @@ class lifecycle_CfBindings {
         this.spaceGuid = space.guid;
         return space.guid;
     }
-    async findInstance(name) {
+    /**
+     * The guid of a service instance of the space, or shared into it from another space (the Cloud
+     * Controller lists both for space_guids). `input` is the input that names it, for errors.
+     */
+    async findInstance(name, input = 'cf-service-instance') {
         const instance = await this.client.findServiceInstance(name, await this.resolveSpace());
         if (!instance) {
-            throw new errors_LifeboatError(`No service instance named '${name}' in ${this.where()}. Check 'cf-service-instance' (cf services lists them).`);
+            throw new errors_LifeboatError(`No service instance named '${name}' in ${this.where()}, nor shared into it. Check '${input}' (cf services lists them; an instance of another space must be shared into this one: cf share-service).`);
         }
         if (instance.type === 'user-provided') {
             throw new errors_LifeboatError(`The service instance '${name}' is user-provided; service keys can only be made for managed instances such as cloud.gov's s3.`);
@@ -43932,7 +44099,7 @@ class lifecycle_CfBindings {
         return instance.guid;
     }
     async findKeyByName(record) {
-        const instanceGuid = record.instanceGuid ?? (await this.findInstance(record.instance));
+        const instanceGuid = record.instanceGuid ?? (await this.findInstance(record.instance, platform_binding_PURPOSE_INPUT[record.purpose ?? 'backup bucket']));
         const found = await this.client.listKeys(instanceGuid, [record.name]);
         return found.find((b) => b.name === record.name);
     }
@@ -43940,12 +44107,14 @@ class lifecycle_CfBindings {
      * Creates a service key on the named instance, waits for its job, and returns its credentials,
      * every secret value of which is masked before this returns.
      */
-    async bind(instance, env = process.env) {
-        const instanceGuid = await this.findInstance(instance);
-        const record = { instance, instanceGuid, name: keyName(this.state.operation, env), state: 'planned' };
+    async bind(instance, options = {}) {
+        const env = options.env ?? process.env;
+        const purpose = options.purpose ?? 'backup bucket';
+        const instanceGuid = await this.findInstance(instance, platform_binding_PURPOSE_INPUT[purpose]);
+        const record = { instance, instanceGuid, name: keyName(this.state.operation, env), purpose, state: 'planned' };
         this.state.keys.push(record);
         this.save(); // before the key exists: a crash from here on leaves a name to look for
-        const where = `service key '${record.name}' of '${instance}'`;
+        const where = `service key '${record.name}' of '${instance}' (${purpose})`;
         this.log.info(`Creating ${where} in ${this.where()}…`);
         let created;
         try {
@@ -43961,7 +44130,8 @@ class lifecycle_CfBindings {
         }
         catch (error) {
             if (error instanceof CfApiError && error.status === 403) {
-                throw new errors_LifeboatError(`The service account may not create service keys in ${this.where()} (403: ${describeErrors(error.errors)}). It needs the SpaceDeveloper role there (a space-deployer service account has it in its own space).`, { cause: error });
+                throw new errors_LifeboatError(`The service account may not create a service key on '${instance}' (${purpose}) from ${this.where()} (403: ${describeErrors(error.errors)}). ` +
+                    `It needs the SpaceDeveloper role in the instance's own space (a space-deployer service account has it in its own space); for an instance shared from another space, that is the other space.`, { cause: error });
             }
             throw new errors_LifeboatError(`Could not create ${where}: ${errors_errorMessage(error)}.`, { cause: error });
         }
@@ -43987,7 +44157,7 @@ class lifecycle_CfBindings {
             this.save();
         }
         const details = await this.client.get(`/v3/service_credential_bindings/${record.guid}/details`);
-        maskCredentials(details.credentials); // first thing: nothing may print them unmasked
+        maskCredentials(details.credentials, options.publicFields); // first thing: nothing may print them unmasked
         this.log.info(`Created ${where}.`);
         return { record, credentials: details.credentials, where };
     }
@@ -44002,7 +44172,7 @@ class lifecycle_CfBindings {
     async unbind(record) {
         if (record.state === 'deleted')
             return;
-        const what = `service key '${record.name}' of '${record.instance}'`;
+        const what = `service key '${record.name}' of '${record.instance}' (${record.purpose ?? 'backup bucket'})`;
         const guid = record.guid ?? (await this.findKeyByName(record))?.guid;
         if (!guid) {
             this.log.info(`The ${what} was never created; nothing to delete.`);
@@ -44047,7 +44217,7 @@ class lifecycle_CfBindings {
             }
         }
         if (left.length)
-            throw new UnbindError(left);
+            throw new lifecycle_UnbindError(left);
     }
     /**
      * Deletes Lifeboat's keys on an instance that are older than `olderThanMs`: those that runs
@@ -44055,7 +44225,7 @@ class lifecycle_CfBindings {
      * prefix, this session's own keys, or names in `keep`. Failures are reported, not thrown.
      */
     async sweepStaleKeys(instance, options) {
-        const instanceGuid = this.state.keys.find((k) => k.instance === instance && k.instanceGuid)?.instanceGuid ?? (await this.findInstance(instance));
+        const instanceGuid = this.state.keys.find((k) => k.instance === instance && k.instanceGuid)?.instanceGuid ?? (await this.findInstance(instance, platform_binding_PURPOSE_INPUT[options.purpose ?? 'backup bucket']));
         const cutoff = (options.now ?? new Date()).getTime() - options.olderThanMs;
         const keep = new Set([...(options.keep ?? []), ...this.state.keys.map((k) => k.name)]);
         const result = { deleted: [], failed: [], kept: [] };
@@ -44067,7 +44237,7 @@ class lifecycle_CfBindings {
                 result.kept.push(key.name);
                 continue;
             }
-            const record = { instance, instanceGuid, name: key.name, guid: key.guid, state: 'created' };
+            const record = { instance, instanceGuid, name: key.name, guid: key.guid, purpose: options.purpose, state: 'created' };
             try {
                 this.log.info(`Deleting stale service key '${key.name}' of '${instance}' (created ${key.created_at}).`);
                 await this.unbindOther(record);
@@ -44089,20 +44259,195 @@ class lifecycle_CfBindings {
 }
 
 ;// CONCATENATED MODULE: ./src/engine/platform/bucket.ts
+/**
+ * Binding an S3 bucket (the backup bucket or the media bucket): create a service key on the
+ * instance, turn its credentials into bucket settings, and wait until S3 accepts the new key.
+ */
+
 
 async function bucket_bindS3Bucket(bindings, instance, overrides, log, options = {}) {
-    const bound = await bindings.bind(instance, options.env);
-    const settings = bucketFromCredentials(parseS3Credentials(bound.credentials, bound.where), overrides, bound.where, log);
-    log.info(`Bucket '${settings.bucket}'${settings.endpoint ? ` at ${settings.endpoint}` : ''}${settings.region ? ` (${settings.region})` : ''}, through the ${bound.where}.`);
-    await waitForS3Access(settings, bound.where, log, options.freshKeyBackoff);
+    const purpose = options.purpose ?? 'backup bucket';
+    const bound = await bindings.bind(instance, { env: options.env, purpose });
+    const settings = bucketFromCredentials(parseS3Credentials(bound.credentials, bound.where, PURPOSE_INPUT[purpose]), overrides, bound.where, log);
+    log.info(`${purpose === 'media bucket' ? 'Media bucket' : 'Backup bucket'} '${settings.bucket}'${settings.endpoint ? ` at ${settings.endpoint}` : ''}${settings.region ? ` (${settings.region})` : ''}, through the ${bound.where}.`);
+    await waitForS3Access(settings, bound.where, log, options.freshKeyBackoff, overrides.bucketInput);
     return settings;
+}
+
+;// CONCATENATED MODULE: ./src/engine/platform/database.ts
+/**
+ * Binding a database: a service key on its instance (cloud.gov's aws-rds), read as a postgres://
+ * URL with sslmode=require, reached directly or through a tunnel.
+ *
+ * How the key's host and port are reached is a `Reach`: `directReach` connects to them as they
+ * are (a database the runner can reach); `tunnelThroughApp` forwards a local port to them through
+ * an app of the space over the CF SSH proxy (input `cf-tunnel-app`). Either way the URL names the
+ * reached host and port and the key's database, user and password.
+ */
+
+
+
+/** The key's host and port as they are. */
+const database_directReach = async (destination) => ({ host: destination.host, port: destination.port, close: async () => undefined });
+/**
+ * The tunnel through an app: the hook where the SSH tunnel (src/engine/platform/tunnel.ts,
+ * openAppTunnel) plugs in. Until it does, 'cf-tunnel-app' is refused clearly.
+ */
+const database_tunnelThroughApp = async ({ state }, { app }) => {
+    throw new LifeboatError(`Input 'cf-tunnel-app' is '${app}', but this build of Lifeboat cannot open tunnels yet; the database of space '${state.space}' must be reachable directly from the runner, or run Lifeboat inside the platform.`);
+};
+/**
+ * Creates a key on the database's instance and reaches the database it names. Every secret (user,
+ * password, uri, and the URL made of them) is masked before anything can print it. On failure after
+ * the key exists, the caller's session deletes the key; a way already opened is closed here.
+ */
+async function database_bindDatabase(bindings, instance, log, options = {}) {
+    const bound = await bindings.bind(instance, { env: options.env, purpose: 'database', publicFields: RDS_PUBLIC_FIELDS });
+    let credentials;
+    try {
+        credentials = parseRdsCredentials(bound.credentials, bound.where);
+    }
+    catch (error) {
+        throw new LifeboatError(errorMessage(error), { cause: error });
+    }
+    // Also in the forms taken from the uri (decoded), should the key give no separate fields.
+    registerSecret(credentials.username);
+    registerSecret(credentials.password);
+    const reached = await (options.reach ?? database_directReach)({ host: credentials.host, port: credentials.port });
+    const url = rdsDatabaseUrl(credentials, reached);
+    registerSecret(url);
+    const through = reached.host !== credentials.host || reached.port !== credentials.port ? `, reached at ${reached.host}:${reached.port}` : '';
+    log.info(`Database '${credentials.database}' at ${credentials.host}:${credentials.port}${through} (SSL required), through the ${bound.where}.`);
+    return { url, credentials, reached, where: bound.where };
+}
+
+;// CONCATENATED MODULE: ./src/engine/platform/session.ts
+
+
+
+
+class session_PlatformSession {
+    bindings;
+    plan;
+    log;
+    backupBucket;
+    mediaBucket;
+    /** postgres:// URL of the database (sslmode=require), a masked secret. */
+    databaseUrl;
+    ways = [];
+    constructor(bindings, plan, log) {
+        this.bindings = bindings;
+        this.plan = plan;
+        this.log = log;
+    }
+    /**
+     * Logs in and binds everything the plan names: the backup bucket, the media bucket, the database
+     * (and its tunnel). If any of it fails, what was already made is released before this throws.
+     */
+    static async open(plan, operation, journal, log, options = {}) {
+        const bindings = await CfBindings.open(plan.target, operation, journal, log);
+        const session = new session_PlatformSession(bindings, plan, log);
+        options.onOpen?.(session);
+        try {
+            await session.bindAll(options);
+        }
+        catch (error) {
+            await session.release().catch((cleanup) => log.warning(errorMessage(cleanup)));
+            throw error;
+        }
+        return session;
+    }
+    async bindAll(options) {
+        const { plan } = this;
+        this.backupBucket = await bindS3Bucket(this.bindings, plan.backupBucket.instance, plan.backupBucket.overrides, this.log, { env: options.env, purpose: 'backup bucket' });
+        if (plan.mediaBucket) {
+            this.mediaBucket = await bindS3Bucket(this.bindings, plan.mediaBucket.instance, plan.mediaBucket.overrides, this.log, { env: options.env, purpose: 'media bucket' });
+        }
+        if (plan.database) {
+            const { tunnelApp } = plan.database;
+            const openTunnel = options.openTunnel ?? tunnelThroughApp;
+            const reach = tunnelApp
+                ? async (destination) => {
+                    const reached = await openTunnel(this.bindings, { app: tunnelApp, destination, log: this.log, signal: options.signal });
+                    this.ways.push({ what: `the tunnel through app '${tunnelApp}'`, reached });
+                    return reached;
+                }
+                : directReach;
+            const database = await bindDatabase(this.bindings, plan.database.instance, this.log, { env: options.env, reach });
+            this.databaseUrl = database.url;
+        }
+    }
+    /** Keys made and not yet deleted, and ways still open. */
+    get outstanding() {
+        return this.bindings.outstanding.length + this.ways.length;
+    }
+    /**
+     * Closes every tunnel, then deletes every key. Throws an UnbindError naming each key left (with
+     * `cf delete-service-key`), or a LifeboatError naming a tunnel that would not close.
+     */
+    async release() {
+        const stuck = [];
+        for (const way of this.ways.splice(0).reverse()) {
+            try {
+                await way.reached.close();
+            }
+            catch (error) {
+                stuck.push(`Could not close ${way.what} (local port ${way.reached.port}): ${errorMessage(error)}.`);
+            }
+        }
+        try {
+            await this.bindings.unbindAll();
+        }
+        catch (error) {
+            if (error instanceof UnbindError && stuck.length)
+                throw new UnbindError(error.left, stuck.join(' '));
+            throw error;
+        }
+        if (stuck.length)
+            throw new LifeboatError(`${stuck.join(' ')} Its process ends with this step.`);
+    }
+    /**
+     * Deletes Lifeboat keys older than the threshold (24 h by default) on every instance of the plan:
+     * keys that crashed runs left behind. Never this session's own keys.
+     */
+    async sweepStaleKeys(options = {}) {
+        const { plan } = this;
+        const instances = [
+            { instance: plan.backupBucket.instance, purpose: 'backup bucket' },
+            ...(plan.mediaBucket ? [{ instance: plan.mediaBucket.instance, purpose: 'media bucket' }] : []),
+            ...(plan.database ? [{ instance: plan.database.instance, purpose: 'database' }] : []),
+            ...(plan.sweepOnly ?? []),
+        ];
+        const total = { deleted: [], failed: [], kept: [] };
+        const seen = new Set();
+        for (const { instance, purpose } of instances) {
+            if (seen.has(instance))
+                continue;
+            seen.add(instance);
+            let result;
+            try {
+                result = await this.bindings.sweepStaleKeys(instance, { olderThanMs: DEFAULT_STALE_KEY_AGE_MS, ...options, purpose });
+            }
+            catch (error) {
+                // One instance that cannot be listed must not keep the others from being swept.
+                total.failed.push({ name: `(the keys of '${instance}', ${purpose})`, message: errorMessage(error) });
+                continue;
+            }
+            total.deleted.push(...result.deleted);
+            total.failed.push(...result.failed);
+            total.kept.push(...result.kept);
+        }
+        return total;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/engine/platform/index.ts
 /**
- * Binding buckets through Cloud Foundry service keys (cloud.gov and any CF with API v3).
+ * Binding buckets and databases through Cloud Foundry service keys (cloud.gov and any CF with API v3).
  * See docs/cloud-gov.md.
  */
+
+
 
 
 
@@ -44252,7 +44597,7 @@ function mediaSettings(read) {
     return bucket ? readBucket(read, 'media-', bucket, 'media-prefix', "the backup bucket's credentials") : undefined;
 }
 /** The media inputs, in the order the action.yml files and CLI flags list them. */
-const MEDIA_INPUTS = (/* unused pure expression or super */ null && ([
+const inputs_MEDIA_INPUTS = (/* unused pure expression or super */ null && ([
     'media-bucket',
     'media-prefix',
     'media-s3-endpoint',
@@ -44358,39 +44703,76 @@ async function cancellable(log, options, work) {
 
 ;// CONCATENATED MODULE: ./src/actions/shared/binding.ts
 /**
- * Where an operation's bucket credentials come from, shared by the actions and the CLI.
+ * Where an operation's credentials come from, shared by the actions and the CLI.
  *
- *   binding: none          (default) the bucket inputs and the AWS_* environment, as before
- *   binding: cloudfoundry  a service key made on the bucket's service instance for this operation
- *                          alone (cf-api, cf-username, cf-password, cf-org, cf-space,
- *                          cf-service-instance), deleted again when the operation ends
+ *   binding: none          (default) database-url, the bucket inputs and the AWS_* environment
+ *   binding: cloudfoundry  service keys made for this operation alone, deleted again when it ends:
+ *                          on the backup bucket's instance (cf-service-instance), and where the
+ *                          operation uses them, on the database's (cf-database-instance, reached
+ *                          directly or through cf-tunnel-app) and the media bucket's (cf-media-instance);
+ *                          all in one space (cf-space), instances shared into it included
  *
  * An operation adopts binding in three places (see docs/cloud-gov.md, "For maintainers"):
- *   inputs  `const request = readBucketRequest(read)` and `bucket: request.draft`
- *   action  `withActionBucket(request, 'restore', (bucket) => …)` (binding-action.ts) and
- *           `post: '../../dist/unbind/index.js'` in its action.yml, with BINDING_INPUTS declared
- *   CLI     `withCliBucket(request, 'restore', log, (bucket) => …)` and `...BINDING_INPUTS` in flags
+ *   inputs  `const request = readBindingRequest(read, PROFILE)`; `bucket: request.draft`, and
+ *           `request.fromBinding` says whether the database and media come from keys
+ *   action  `withActionBinding(request, 'restore', (bound) => …)` (binding-action.ts) and
+ *           `post: '../../dist/unbind/index.js'` in its action.yml, with the inputs declared
+ *   CLI     `withCliBinding(request, 'restore', log, (bound) => …)` and the inputs in its flags
  */
+
 
 
 
 
 const BINDING_MODES = (/* unused pure expression or super */ null && (['none', 'cloudfoundry']));
 const CF_INPUTS = ['cf-api', 'cf-username', 'cf-password', 'cf-org', 'cf-space', 'cf-service-instance'];
-/** The inputs (and CLI flags) of binding, declared by every action that binds its bucket. */
+/** The database's service instance, and the app to tunnel through to it. */
+const CF_DATABASE_INPUTS = ['cf-database-instance', 'cf-tunnel-app'];
+/** The media bucket's service instance. */
+const CF_MEDIA_INPUTS = ['cf-media-instance'];
+const ALL_CF_INPUTS = [...CF_INPUTS, ...CF_DATABASE_INPUTS, ...CF_MEDIA_INPUTS];
+/** The inputs (and CLI flags) of binding the backup bucket, declared by every action (list needs no more). */
 const BINDING_INPUTS = ['binding', ...CF_INPUTS];
+/** Backup and restore: the backup bucket, the database and the media bucket. */
+const PLATFORM_INPUTS = [...BINDING_INPUTS, ...CF_DATABASE_INPUTS, ...CF_MEDIA_INPUTS];
+/** Prune: the backup bucket, and the database and media instances whose stale keys it sweeps. */
+const PRUNE_BINDING_INPUTS = [...BINDING_INPUTS, 'cf-database-instance', 'cf-media-instance'];
 /** The placeholder bucket name of a draft whose bucket comes from the service key. */
 const BUCKET_FROM_BINDING = '(from the service key)';
-/** Reads and checks the binding and bucket inputs. Nothing is contacted yet, so a typo fails before any key exists. */
-function readBucketRequest(read) {
-    const mode = choice(read, 'binding', BINDING_MODES, 'none');
-    if (mode === 'none') {
-        const stray = CF_INPUTS.filter((name) => optional(read, name));
-        if (stray.length) {
-            throw new LifeboatError(`Input${stray.length > 1 ? 's' : ''} ${stray.map((n) => `'${n}'`).join(', ')} ${stray.length > 1 ? 'are' : 'is'} set but 'binding' is 'none'. Set binding: cloudfoundry to bind the bucket through Cloud Foundry, or remove ${stray.length > 1 ? 'them' : 'it'}.`);
-        }
-        return { mode, draft: bucketSettings(read) };
+function stray(names, mode) {
+    const many = names.length > 1;
+    return new LifeboatError(`Input${many ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')} ${many ? 'are' : 'is'} set but 'binding' is '${mode}'. Set binding: cloudfoundry to bind through Cloud Foundry, or remove ${many ? 'them' : 'it'}.`);
+}
+/** Runs a pure decision, turning its Error into a LifeboatError (the message is already for the user). */
+function decide(decision) {
+    try {
+        return decision();
     }
+    catch (error) {
+        throw new LifeboatError(errorMessage(error), { cause: error });
+    }
+}
+/**
+ * Reads and checks the binding inputs (and, with `profile`, whether the database and the media
+ * bucket come from keys). Nothing is contacted yet, so a typo fails before any key exists.
+ */
+function readBindingRequest(read, profile = {}) {
+    const mode = choice(read, 'binding', BINDING_MODES, 'none');
+    const databaseInstance = optional(read, 'cf-database-instance');
+    const tunnelApp = optional(read, 'cf-tunnel-app');
+    const mediaInstance = optional(read, 'cf-media-instance');
+    if (mode === 'none') {
+        const given = ALL_CF_INPUTS.filter((name) => optional(read, name));
+        if (given.length)
+            throw stray(given, mode);
+    }
+    const database = profile.database &&
+        decide(() => chooseDatabaseSource({ binding: mode, databaseUrl: Boolean(optional(read, 'database-url')), databaseInstance, tunnelApp, ...profile.database }));
+    if (profile.media)
+        decide(() => checkMediaInstance(mode, mediaInstance, MEDIA_INPUTS.filter((name) => optional(read, name))));
+    const fromBinding = { database: database?.kind === 'instance', media: Boolean(profile.media && mediaInstance) };
+    if (mode === 'none')
+        return { mode, draft: bucketSettings(read), fromBinding };
     const keys = ['aws-access-key-id', 'aws-secret-access-key', 'aws-session-token'].filter((name) => optional(read, name));
     if (keys.length) {
         throw new LifeboatError(`With binding: cloudfoundry the bucket's credentials come from a service key; remove ${keys.map((n) => `'${n}'`).join(', ')}.`);
@@ -44407,55 +44789,81 @@ function readBucketRequest(read) {
         endpoint: optional(read, 's3-endpoint'),
         region: optional(read, 's3-region'),
     };
+    const target = { api, username, password, org: required(read, 'cf-org', 'my-agency'), space: required(read, 'cf-space', 'production') };
+    const instance = required(read, 'cf-service-instance', 'backups');
+    const sweepOnly = profile.sweepOnly
+        ? [
+            ...(databaseInstance ? [{ instance: databaseInstance, purpose: 'database' }] : []),
+            ...(mediaInstance ? [{ instance: mediaInstance, purpose: 'media bucket' }] : []),
+        ]
+        : [];
+    const plan = {
+        target,
+        backupBucket: { instance, overrides },
+        ...(fromBinding.media
+            ? {
+                mediaBucket: {
+                    instance: mediaInstance,
+                    overrides: {
+                        bucket: optional(read, 'media-bucket'),
+                        bucketInput: 'media-bucket',
+                        prefix: optional(read, 'media-prefix') ?? '',
+                        endpoint: optional(read, 'media-s3-endpoint'),
+                        region: optional(read, 'media-s3-region'),
+                    },
+                },
+            }
+            : {}),
+        ...(database?.kind === 'instance' ? { database: { instance: database.instance, ...(database.tunnelApp ? { tunnelApp: database.tunnelApp } : {}) } } : {}),
+        ...(sweepOnly.length ? { sweepOnly } : {}),
+    };
     return {
         mode,
-        target: { api, username, password, org: required(read, 'cf-org', 'my-agency'), space: required(read, 'cf-space', 'production') },
-        instance: required(read, 'cf-service-instance', 'backups'),
+        fromBinding,
+        plan,
+        target,
+        instance,
         overrides,
         draft: { bucket: overrides.bucket ?? BUCKET_FROM_BINDING, prefix: overrides.prefix, endpoint: overrides.endpoint, region: overrides.region },
     };
 }
+/** The backup bucket's inputs alone (list). */
+function readBucketRequest(read) {
+    return readBindingRequest(read);
+}
 /**
- * Binds the bucket (with binding: cloudfoundry) or passes the settings through (binding: none).
- * `onOpen` gets the session as soon as it exists, before any key, so a signal handler can clean
- * up a half-made binding. If binding fails after a key was made, the key is deleted before this
- * throws.
+ * Binds everything the request names (with binding: cloudfoundry) or passes the settings through
+ * (binding: none). `onOpen` gets the session as soon as it exists, before any key, so a signal
+ * handler can clean up a half-made binding. If binding fails after a key was made, the keys are
+ * deleted before this throws.
  */
-async function binding_bindBucket(request, operation, log, journal, options = {}) {
+async function binding_bindForOperation(request, operation, log, journal, options = {}) {
     if (request.mode === 'none') {
         return { settings: request.draft, release: async () => undefined, sweepStaleKeys: async () => undefined };
     }
-    const bindings = await CfBindings.open(request.target, operation, journal, log);
-    options.onOpen?.(bindings);
-    let settings;
-    try {
-        settings = await bindS3Bucket(bindings, request.instance, request.overrides, log, { env: options.env });
-    }
-    catch (error) {
-        if (bindings.outstanding.length) {
-            await bindings.unbindAll().catch((cleanup) => log.warning(errorMessage(cleanup)));
-        }
-        throw error;
-    }
+    const session = await PlatformSession.open(request.plan, operation, journal, log, options);
     return {
-        settings,
-        bindings,
-        release: () => bindings.unbindAll(),
-        sweepStaleKeys: (sweep = {}) => bindings.sweepStaleKeys(request.instance, { olderThanMs: DEFAULT_STALE_KEY_AGE_MS, ...sweep }),
+        settings: session.backupBucket,
+        databaseUrl: session.databaseUrl,
+        media: session.mediaBucket,
+        session,
+        bindings: session.bindings,
+        release: () => session.release(),
+        sweepStaleKeys: (sweep = {}) => session.sweepStaleKeys(sweep),
     };
 }
 const SIGNALS = { SIGINT: 2, SIGTERM: 15 };
 /**
- * For the CLI, which has no post step: binds, runs `body`, and deletes the key in all cases,
- * on SIGINT and SIGTERM too. A failure to delete the key is an error (exit status 1) even when
- * the operation itself succeeded: credentials to the backups would be left behind.
+ * For the CLI, which has no post step: binds, runs `body`, and deletes the keys in all cases,
+ * on SIGINT and SIGTERM too. A failure to delete a key is an error (exit status 1) even when
+ * the operation itself succeeded: credentials would be left behind.
  */
-async function withCliBucket(request, operation, log, body) {
+async function withCliBinding(request, operation, log, body) {
     let session;
     const handlers = Object.entries(SIGNALS).map(([signal, number]) => {
         const handler = () => {
-            log.warning(`${signal} received: deleting the service key before exiting…`);
-            const cleanup = session?.unbindAll() ?? Promise.resolve();
+            log.warning(`${signal} received: deleting the service keys before exiting…`);
+            const cleanup = session?.release() ?? Promise.resolve();
             cleanup.then(() => process.exit(128 + number), (error) => {
                 log.warning(errorMessage(error));
                 process.exit(1);
@@ -44467,7 +44875,7 @@ async function withCliBucket(request, operation, log, body) {
         return [signal, handler];
     });
     try {
-        const bound = await binding_bindBucket(request, operation, log, memoryJournal, { onOpen: (b) => (session = b) });
+        const bound = await binding_bindForOperation(request, operation, log, memoryJournal, { onOpen: (opened) => (session = opened) });
         let result;
         try {
             result = await body(bound);
@@ -44490,7 +44898,7 @@ async function withCliBucket(request, operation, log, body) {
  * The action side of binding: the state that main leaves for the post step (core.saveState, never
  * a secret in it), and the wrapper an action's main runs its work in.
  *
- * Main deletes its keys as soon as its work is done, so the bucket is exposed for no longer than
+ * Main deletes its keys as soon as its work is done, so nothing is exposed for longer than
  * needed; the post step (dist/unbind, `post-if: always()`) deletes whatever main could not: after a
  * failure to delete, a crash, or a cancelled job.
  */
@@ -44521,14 +44929,14 @@ function parseBindingState(text) {
     return state;
 }
 /**
- * Binds the bucket (binding: cloudfoundry) for `work`, and deletes the key when `work` ends,
- * however it ends. If that deletion fails, it is only a warning here: the post step tries again,
- * and fails the job loudly if it cannot.
+ * Binds what the request names (binding: cloudfoundry) for `work`, and deletes every key (and
+ * closes the tunnel) when `work` ends, however it ends. If a deletion fails, it is only a warning
+ * here: the post step tries again, and fails the job loudly if it cannot.
  */
-async function withActionBucket(request, operation, work) {
-    const bound = await bindBucket(request, operation, actionsLogger, actionJournal);
+async function withActionBinding(request, operation, work, signal) {
+    const bound = await bindForOperation(request, operation, actionsLogger, actionJournal, { signal });
     try {
-        return await work(bound.settings, bound);
+        return await work(bound);
     }
     finally {
         await bound.release().catch((error) => actionsLogger.warning(`${errorMessage(error)} The post step will try again.`));
@@ -44537,7 +44945,7 @@ async function withActionBucket(request, operation, work) {
 
 ;// CONCATENATED MODULE: ./src/actions/unbind/post.ts
 /**
- * The post step shared by every action that binds a bucket: deletes the service keys that the
+ * The post step shared by every action that binds through the platform: deletes the service keys (backup bucket, media bucket, database) that the
  * main step recorded in its state and did not delete itself. Runs with `post-if: always()`, so
  * after failures and cancellations too.
  *
@@ -44559,7 +44967,7 @@ async function withActionBucket(request, operation, work) {
 /** One error annotation per key left behind, so that a person sees which key to delete and how. */
 function annotate(left) {
     for (const { record, message } of left) {
-        error(`Service key '${record.name}' of '${record.instance}' could not be deleted: ${message.replace(/\.$/, '')}. Its credentials give access to the backup bucket until it is deleted: cf delete-service-key ${record.instance} ${record.name} -f`, { title: `Lifeboat left service key ${record.name}` });
+        error(`Service key '${record.name}' of '${record.instance}' could not be deleted: ${message.replace(/\.$/, '')}. Its credentials give access to ${purposeOf(record)} until it is deleted: ${deleteCommand(record)}`, { title: `Lifeboat left service key ${record.name}` });
     }
 }
 async function post() {
@@ -44587,7 +44995,7 @@ async function post() {
         await bindings.unbindAll();
     }
     catch (error) {
-        annotate(error instanceof UnbindError ? error.left : (bindings?.outstanding ?? outstanding).map((record) => ({ record, message: errors_errorMessage(error) })));
+        annotate(error instanceof lifecycle_UnbindError ? error.left : (bindings?.outstanding ?? outstanding).map((record) => ({ record, message: errors_errorMessage(error) })));
         throw error;
     }
 }
