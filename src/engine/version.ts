@@ -1,2 +1,2 @@
 /** Kept in step with package.json by a unit test; recorded in every manifest. */
-export const LIFEBOAT_VERSION = '0.1.0';
+export const LIFEBOAT_VERSION = '1.0.0';
