@@ -129,6 +129,17 @@ async function main() {
     rmSync(workspace, { recursive: true, force: true });
     say('Done: the throwaway PostgreSQL and S3 server are stopped and deleted.');
   }
+  process.stdout.write(
+    [
+      '',
+      'Next step: protect your own application.',
+      '  1. Copy .github/examples/predeploy-backup.yml and nightly-backup.yml into your repository\'s .github/workflows/.',
+      '  2. Add the secrets they name (DATABASE_URL and the backup bucket\'s keys), or on cloud.gov a service account (docs/cloud-gov.md).',
+      '  3. Run the nightly workflow by hand once, then read its job summary.',
+      'The quick start in README.md walks through it; docs/runbook.md is the page for the day you need a restore.',
+      '',
+    ].join('\n'),
+  );
 }
 
 main().catch((error: unknown) => {
