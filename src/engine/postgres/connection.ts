@@ -324,6 +324,12 @@ function connectionAdvice(error: unknown, connection: DatabaseConnection, inputN
   if (error instanceof Error && error.message === 'The server does not support SSL connections') {
     return `The URL's sslmode requires TLS and this server offers none: use a server with ssl=on, or (on a trusted network only) sslmode=prefer in '${inputName}'.`;
   }
+  const tlsCode = [(error as { code?: unknown }).code, (error as { cause?: { code?: unknown } }).cause?.code].find(
+    (c): c is string => typeof c === 'string' && /CERT|SELF_SIGNED|TLS/.test(c),
+  );
+  if (tlsCode) {
+    return `The server's TLS certificate did not pass the check the URL's sslmode asks for (${tlsCode}): give the certificate of its CA with sslrootcert=<file> in '${inputName}', connect by the host name the certificate names (sslmode=verify-full), or use sslmode=require to encrypt without verifying, as libpq means it.`;
+  }
   const network = networkFailure(error);
   if (network) {
     return `The host or port looks wrong, or the server is not reachable from this machine (${network}): check the host and port in '${inputName}', and that the server is running and accepts connections from here.`;
