@@ -2,7 +2,7 @@
 // Builds one ncc bundle per entry point into dist/<name>/, two at a time (the machines have 2 cores).
 // dist/ is committed; `npm run check-dist` rebuilds it and fails if anything differs.
 import { spawn } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const ENTRIES = {
@@ -39,6 +39,27 @@ function dropOptionalBinaries(dir) {
   }
 }
 
+/**
+ * The bundles are ES modules, but some bundled CommonJS code reads __dirname or __filename, which ES
+ * modules do not have, and ncc leaves them as they are (vercel/ncc#749). ssh2's pure-JS Poly1305
+ * (emscripten, used because the native addon is not shipped) reads __dirname as soon as ssh2 loads,
+ * so without this the bundle dies with "ReferenceError: __dirname is not defined". The usual interop
+ * shim (as tsup and esbuild banners write it): both from import.meta.url, the bundle's own directory.
+ */
+const COMMONJS_GLOBALS_SHIM = [
+  "import { dirname as __lifeboat_dirname } from 'node:path';",
+  "import { fileURLToPath as __lifeboat_fileURLToPath } from 'node:url';",
+  'const __filename = __lifeboat_fileURLToPath(import.meta.url);',
+  'const __dirname = __lifeboat_dirname(__filename);',
+  '',
+].join('\n');
+
+function addCommonJsGlobals(file) {
+  const code = readFileSync(file, 'utf8');
+  if (/\b(?:const|let|var)\s+__(?:dirname|filename)\b/.test(code)) throw new Error(`${file} already declares __dirname or __filename; check the shim in scripts/build.mjs.`);
+  writeFileSync(file, COMMONJS_GLOBALS_SHIM + code);
+}
+
 const only = process.argv.slice(2);
 const names = only.length ? only : Object.keys(ENTRIES);
 if (!only.length) rmSync('dist', { recursive: true, force: true });
@@ -53,6 +74,7 @@ function build(name) {
       if (code !== 0) return reject(new Error(`ncc failed for ${name} (exit ${code})`));
       try {
         dropOptionalBinaries(`dist/${name}`);
+        addCommonJsGlobals(`dist/${name}/index.js`);
         resolve();
       } catch (error) {
         reject(error);

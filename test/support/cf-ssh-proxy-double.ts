@@ -11,7 +11,10 @@
  *   whether it is open, and the open connections (so a test can prove nothing is left open).
  */
 import { createConnection, type AddressInfo, type Socket } from 'node:net';
-import { Server, utils, type Connection } from 'ssh2';
+// ssh2 is CommonJS, and Node's ESM loader does not see its Server or utils as named exports.
+import ssh2, { type Connection } from 'ssh2';
+
+const { Server, utils } = ssh2;
 import { fingerprintOf, type FingerprintFormat } from '../../src/domain/ssh-fingerprint.js';
 
 export interface ProxyRoute {

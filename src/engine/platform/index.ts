@@ -22,3 +22,4 @@ export {
 export { bindS3Bucket } from './bucket.js';
 export { bucketFromCredentials, maskCredentials, parseS3Credentials, waitForS3Access, type BucketOverrides } from './s3-credentials.js';
 export { isExpiredPasswordAnswer, parseApiUrl } from './uaa.js';
+export { openAppTunnel, sshDisabledMessage, type AppTunnel, type AppTunnelOptions } from './tunnel.js';

@@ -18,7 +18,7 @@
  * sslmode=require (encrypted; the certificate names the RDS host, not 127.0.0.1, so it is not verified).
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { Client, type ClientChannel, type PasswordAuthMethod } from 'ssh2';
+import ssh2, { type Client, type ClientChannel, type PasswordAuthMethod } from 'ssh2';
 import { FingerprintError, fingerprintFormat, hostKeyMismatchMessage, verifyHostKey } from '../../domain/ssh-fingerprint.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -144,7 +144,7 @@ async function connectSsh(cf: CfClient, info: SshInfo, username: string, options
     throw error instanceof FingerprintError ? new LifeboatError(error.message) : error;
   }
   const code = await cf.sshOneTimeCode(info.oauthClient);
-  const client = new Client();
+  const client = new ssh2.Client();
   let refusal: LifeboatError | undefined;
   return new Promise<Client>((resolve, reject) => {
     const onAbort = () => {
