@@ -57,7 +57,9 @@ const COMMONJS_GLOBALS_SHIM = [
 function addCommonJsGlobals(file) {
   const code = readFileSync(file, 'utf8');
   if (/\b(?:const|let|var)\s+__(?:dirname|filename)\b/.test(code)) throw new Error(`${file} already declares __dirname or __filename; check the shim in scripts/build.mjs.`);
-  writeFileSync(file, COMMONJS_GLOBALS_SHIM + code);
+  // After the CLI's #! line, which must stay first.
+  const shebang = /^#!.*\n/.exec(code)?.[0] ?? '';
+  writeFileSync(file, shebang + COMMONJS_GLOBALS_SHIM + code.slice(shebang.length));
 }
 
 const only = process.argv.slice(2);
