@@ -202,6 +202,35 @@ describe('through the tunnel', () => {
   });
 });
 
+describe('keepalive', () => {
+  async function idleThrough(keepaliveIntervalMs: number): Promise<AppTunnel> {
+    await proxy.close();
+    proxy = await startSshProxyDouble({
+      consumeCode: (code) => cf.appSsh.codes.consume(code),
+      appGuids: () => [app.guid],
+      routes: [{ host: RDS_HOST, port: RDS_PORT, to: { host: '127.0.0.1', port: cluster.port } }],
+      idleTimeoutMs: 1_000,
+    });
+    cf.appSsh.proxy = { endpoint: proxy.endpoint, fingerprint: proxy.fingerprint('sha256-base64') };
+    const tunnel = await open({ keepaliveIntervalMs });
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    return tunnel;
+  }
+
+  it('keeps an idle tunnel open past the far side\'s idle timeout', async () => {
+    const tunnel = await idleThrough(300);
+    expect(tunnel.failure).toBeUndefined();
+    const pgClient = await connectOrExplain(parseDatabaseUrl(tunnelUrl(tunnel)));
+    expect((await pgClient.query<{ n: number }>('SELECT 1 AS n')).rows[0]!.n).toBe(1);
+    await pgClient.end();
+  });
+
+  it('(without keepalives the same idle period loses the tunnel, and it says so)', async () => {
+    const tunnel = await idleThrough(0);
+    expect(await tunnel.closed).toBeInstanceOf(LifeboatError);
+  });
+});
+
 describe('refusals', () => {
   it.each(FORMATS)('a host key whose %s fingerprint differs is refused before any credential is sent', async (format) => {
     const impostor = await startSshProxyDouble({ consumeCode: (c) => cf.appSsh.codes.consume(c), appGuids: () => [app.guid], routes: [] });

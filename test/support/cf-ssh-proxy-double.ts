@@ -10,7 +10,7 @@
  * - Records: every authentication attempt (so a test can prove none was made), every channel and
  *   whether it is open, and the open connections (so a test can prove nothing is left open).
  */
-import { createConnection, type AddressInfo, type Socket } from 'node:net';
+import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 // ssh2 is CommonJS, and Node's ESM loader does not see its Server or utils as named exports.
 import ssh2, { type Connection } from 'ssh2';
 
@@ -31,6 +31,8 @@ export interface SshProxyDoubleOptions {
   /** The apps whose instances may be reached (their GUIDs); instance 0 only. */
   appGuids: () => string[];
   routes: ProxyRoute[];
+  /** Cuts a connection that has been silent this long (no data, no keepalive), as a load balancer's idle timeout does. */
+  idleTimeoutMs?: number;
 }
 
 export interface AuthAttempt {
@@ -119,8 +121,14 @@ export async function startSshProxyDouble(options: SshProxyDoubleOptions): Promi
     });
   });
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  // Our own TCP listener hands each socket to the SSH server, so it can watch the socket's silence.
+  const tcp = createServer((socket) => {
+    // Any packet (a forwarded query, a keepalive) resets the timeout.
+    if (options.idleTimeoutMs) socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
+    server.injectSocket(socket);
+  });
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  const { port } = tcp.address() as AddressInfo;
 
   return {
     endpoint: `127.0.0.1:${port}`,
@@ -137,7 +145,7 @@ export async function startSshProxyDouble(options: SshProxyDoubleOptions): Promi
     async close() {
       for (const client of connections) client.end();
       for (const upstream of upstreams) upstream.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
     },
   };
 }
