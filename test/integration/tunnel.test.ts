@@ -5,8 +5,9 @@
  * only TLS. The database is known to Lifeboat only by an RDS-like name that does not resolve here;
  * only the SSH proxy double knows where it really listens.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CfClient } from '../../src/engine/platform/cf-api.js';
@@ -22,6 +23,7 @@ import { startSshProxyDouble, type SshProxyDouble } from '../support/cf-ssh-prox
 import type { DoubleApp } from '../support/cf-app-ssh-routes.js';
 
 const execFileAsync = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '../..');
 
 const USERNAME = 'a1b2c3d4-service-account';
 const PASSWORD = 'Pw-' + 'tunnel-9Zq4Lm2';
@@ -199,6 +201,44 @@ describe('through the tunnel', () => {
       expect(opts.log.lines.join('\n')).not.toContain(secret);
     }
     expect(opts.log.lines.join('\n')).toContain(`Tunnel open: 127.0.0.1:${tunnel.port} → ${RDS_HOST}:${RDS_PORT}.`);
+  });
+});
+
+describe('the process holding the tunnel is killed', () => {
+  it('SIGKILL leaves no SSH connection, channel or listener behind', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/tunnel-holder.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        LIFEBOAT_TEST_TUNNEL: JSON.stringify({ api: cf.api, username: USERNAME, password: PASSWORD, spaceGuid: cf.spaceGuid, app: 'fac-tunnel', host: RDS_HOST, port: RDS_PORT }),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /port (\d+)/.exec(out);
+        if (match) resolve(Number(match[1]));
+      });
+      child.once('exit', (code) => reject(new Error(`the tunnel holder exited (${code}): ${stderr}`)));
+    });
+    const pgClient = await connectOrExplain(parseDatabaseUrl(tunnelUrl({ host: '127.0.0.1', port } as AppTunnel)));
+    pgClient.on('error', () => undefined);
+    await pgClient.query('SELECT 1');
+    expect(proxy.openConnections()).toBe(1);
+    expect(proxy.openChannels()).toBe(1);
+
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    // The kernel closed the dead process's sockets: the proxy sees its SSH connection and channel end.
+    await expect.poll(() => proxy.openConnections()).toBe(0);
+    await expect.poll(() => proxy.openChannels()).toBe(0);
+    expect(await refusesConnections(port)).toBe(true);
+    await expect(pgClient.query('SELECT 1')).rejects.toThrow();
+    await pgClient.end().catch(() => undefined);
   });
 });
 
