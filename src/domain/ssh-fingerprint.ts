@@ -56,7 +56,8 @@ function colonHex(digest: Buffer): string {
 export function fingerprintOf(hostKey: Uint8Array, format: FingerprintFormat): string {
   switch (format) {
     case 'sha256-base64':
-      return createHash('sha256').update(hostKey).digest('base64').replace(/=+$/, '');
+      // 32 bytes are 43 base64 characters and one '=' of padding, which Go's RawStdEncoding leaves out.
+      return createHash('sha256').update(hostKey).digest('base64').slice(0, 43);
     case 'sha256-hex':
       return createHash('sha256').update(hostKey).digest('hex');
     case 'sha1-colon-hex':
