@@ -161,7 +161,7 @@ async function main() {
     measured.result.details.loadAverageBefore = Number(load.toFixed(2));
     progress(
       `${label}: ${seconds(measured.result.wallMs)}, Node ${mib(measured.result.nodeMaxRssBytes, 0)}, tools ${JSON.stringify(Object.fromEntries(Object.entries(measured.toolPeaks).map(([k, v]) => [k, mib(v, 0)])))}, ` +
-        `temp disk ${mib(measured.localDiskPeakBytes)}${measured.result.phases.length ? `; ${measured.result.phases.map((p) => `${p.name.slice(0, 40)} ${seconds(p.ms)}`).join(', ')}` : ''}`,
+        `temp disk ${mib(measured.localDiskPeakBytes)}, CPU ${JSON.stringify(measured.cpuByProcess)}${measured.result.phases.length ? `; ${measured.result.phases.map((p) => `${p.name.slice(0, 40)} ${seconds(p.ms)}`).join(', ')}` : ''}`,
     );
     rmSync(tempDir, { recursive: true, force: true });
     return measured;
@@ -214,6 +214,7 @@ async function main() {
       localDiskPeakBytes: Math.max(...runs.map((r) => r.localDiskPeakBytes)),
       diskWrittenBytes: chosen.diskWrittenBytes,
       cpuSeconds: chosen.cpuSeconds,
+      cpuByProcess: chosen.cpuByProcess,
       machineCoresBusy: Number(chosen.machineCoresBusy.toFixed(2)),
       storedBytes: extra.storedBytes !== undefined ? extra.storedBytes : (chosen.result.storedBytes ?? null),
       phases: chosen.result.phases,

@@ -20,6 +20,8 @@ export interface ProcessPeak {
   name: string;
   /** VmHWM at the last sample before the process ended, in bytes. */
   hwmBytes: number;
+  /** User + system CPU seconds at the last sample (up to one sample interval short of the total). */
+  cpuSeconds: number;
 }
 
 export interface Measured {
@@ -30,6 +32,8 @@ export interface Measured {
   toolsPeakBytes: number;
   /** Peak of the largest single tool process, by name. */
   toolPeaks: Record<string, number>;
+  /** CPU seconds by process name (Node's main thread is MainThread), from /proc at each sample: where the tree's CPU went. */
+  cpuByProcess: Record<string, number>;
   /** Peak bytes allocated under the job's own temp directory. */
   localDiskPeakBytes: number;
   /** Bytes the process tree wrote to file systems (GNU time %O × 512); null without GNU time. */
@@ -87,12 +91,19 @@ function descendants(root: number): number[] {
   return out;
 }
 
-function readStatus(pid: number): { name: string; hwmBytes: number } | undefined {
+/** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+function readStatus(pid: number): { name: string; hwmBytes: number; cpuSeconds: number } | undefined {
   const status = readText(`/proc/${pid}/status`);
   if (!status) return undefined;
   const name = /^Name:\s*(.+)$/m.exec(status)?.[1]?.trim() ?? '?';
   const hwm = /^VmHWM:\s*(\d+) kB$/m.exec(status);
-  return { name, hwmBytes: hwm ? Number(hwm[1]) * 1024 : 0 };
+  const stat = readText(`/proc/${pid}/stat`) ?? '';
+  // Fields after the command's closing parenthesis: state is [0], utime [11], stime [12].
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuSeconds = (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / TICKS_PER_SECOND;
+  return { name, hwmBytes: hwm ? Number(hwm[1]) * 1024 : 0, cpuSeconds: Number.isFinite(cpuSeconds) ? cpuSeconds : 0 };
 }
 
 /** Allocated bytes under a directory (st_blocks × 512), ignoring entries that vanish mid-walk. */
@@ -138,9 +149,11 @@ export async function runMeasured(job: Job, options: RunOptions): Promise<Measur
   writeFileSync(jobFile, JSON.stringify(job));
   const useTime = existsSync(TIME);
   const node = process.execPath;
+  // LIFEBOAT_BENCH_CPU_PROF=<dir>: each worker writes a V8 CPU profile there (open it in Chrome's DevTools).
+  const profile = process.env.LIFEBOAT_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LIFEBOAT_BENCH_CPU_PROF}`] : [];
   const [command, args] = useTime
-    ? [TIME, ['-f', '%O %M %U %S', '-o', timeFile, node, options.worker, jobFile, resultFile]]
-    : [node, [options.worker, jobFile, resultFile]];
+    ? [TIME, ['-f', '%O %M %U %S', '-o', timeFile, node, ...profile, options.worker, jobFile, resultFile]]
+    : [node, [...profile, options.worker, jobFile, resultFile]];
   const child = spawn(command, args, {
     env: { ...process.env, ...options.env, TMPDIR: options.tempDir, RUNNER_TEMP: options.tempDir },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -159,7 +172,7 @@ export async function runMeasured(job: Job, options: RunOptions): Promise<Measur
       if (!status) continue;
       const seen = peaks.get(pid);
       // A process that exec()s (time → node) changes name; keep the latest name and the highest mark.
-      peaks.set(pid, { pid, name: status.name, hwmBytes: Math.max(seen?.hwmBytes ?? 0, status.hwmBytes) });
+      peaks.set(pid, { pid, name: status.name, hwmBytes: Math.max(seen?.hwmBytes ?? 0, status.hwmBytes), cpuSeconds: Math.max(seen?.cpuSeconds ?? 0, status.cpuSeconds) });
     }
     diskPeak = Math.max(diskPeak, allocatedBytes(options.tempDir));
   };
@@ -190,11 +203,14 @@ export async function runMeasured(job: Job, options: RunOptions): Promise<Measur
   const tools = processes.filter((p) => !HARNESS_NAMES.has(p.name) && p.pid !== child.pid);
   const toolPeaks: Record<string, number> = {};
   for (const p of tools) toolPeaks[p.name] = Math.max(toolPeaks[p.name] ?? 0, p.hwmBytes);
+  const cpuByProcess: Record<string, number> = {};
+  for (const p of processes) if (p.name !== 'time') cpuByProcess[p.name] = Math.round(((cpuByProcess[p.name] ?? 0) + p.cpuSeconds) * 100) / 100;
   return {
     result,
     processes,
     toolsPeakBytes: tools.reduce((sum, p) => sum + p.hwmBytes, 0),
     toolPeaks,
+    cpuByProcess,
     localDiskPeakBytes: diskPeak,
     diskWrittenBytes,
     cpuSeconds,

@@ -18,6 +18,8 @@ export interface Measurement {
   /** Sum of the peak RSS of the tools it ran (pg_dump, pg_restore, psql), sampled from /proc. */
   toolsPeakRssBytes: number;
   toolPeaks: Record<string, number>;
+  /** CPU seconds by process name (the Node worker is MainThread); see measure.ts. */
+  cpuByProcess?: Record<string, number>;
   /** Peak bytes on the runner's local disk under the job's temp directory (temp files, or the dump file itself). */
   localDiskPeakBytes: number;
   /** Bytes the process tree wrote to any file system (getrusage); null without GNU time. */

@@ -1,7 +1,7 @@
 import { runBackup } from '../engine/backup/backup.js';
 import { cancellable } from '../engine/cancellation.js';
-import { getBackupOptions } from '../actions/backup/inputs.js';
-import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
+import { BACKUP_BINDING, boundBackupOptions, getBackupOptions } from '../actions/backup/inputs.js';
+import { PLATFORM_INPUTS, readBindingRequest, withCliBinding } from '../actions/shared/binding.js';
 import { MEDIA_INPUTS } from '../actions/shared/inputs.js';
 import { BUCKET_FLAGS, type CliCommand } from './command.js';
 
@@ -18,13 +18,13 @@ export const backupCommand: CliCommand = {
     'part-size-mb',
     ...BUCKET_FLAGS,
     ...MEDIA_INPUTS,
-    ...BINDING_INPUTS,
+    ...PLATFORM_INPUTS,
   ],
   async run(read, { log, json, out }) {
-    const request = readBucketRequest(read);
-    const options = getBackupOptions(read, process.env, request.draft);
+    const request = readBindingRequest(read, BACKUP_BINDING);
+    const options = getBackupOptions(read, process.env, request.draft, request.fromBinding);
     const result = await cancellable(log, { operation: 'backup' }, (signal) =>
-      withCliBucket(request, 'backup', log, ({ settings }) => runBackup({ ...options, bucket: settings, signal }, log)),
+      withCliBinding(request, 'backup', log, (bound) => runBackup({ ...boundBackupOptions(options, bound), signal }, log)),
     );
     out.write(
       json ? JSON.stringify({ backupId: result.manifest.id, size: result.storedBytes, manifest: result.manifest }, null, 2) + '\n' : `${result.manifest.id}\n`,

@@ -1,7 +1,7 @@
 import { runList, toListOutput } from '../engine/list/list.js';
 import { formatBytes } from '../engine/streams.js';
 import { describeFilter, getListInputs } from '../actions/list/inputs.js';
-import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
+import { BINDING_INPUTS, readBucketRequest, withCliBinding } from '../actions/shared/binding.js';
 import { BUCKET_FLAGS, type CliCommand } from './command.js';
 
 export const listCommand: CliCommand = {
@@ -11,7 +11,7 @@ export const listCommand: CliCommand = {
   async run(read, { log, json, out }) {
     const request = readBucketRequest(read);
     const { filter, details: withDetails } = getListInputs(read, request.draft);
-    const { backups, latest, details } = await withCliBucket(request, 'list', log, ({ settings }) => runList(settings, filter, { details: withDetails }));
+    const { backups, latest, details } = await withCliBinding(request, 'list', log, ({ settings }) => runList(settings, filter, { details: withDetails }));
     if (json) {
       const text = JSON.stringify({ backups: toListOutput(backups, details), latest: latest?.id ?? '' }, null, 2) + '\n';
       await new Promise<void>((resolve, reject) => out.write(text, (error) => (error ? reject(error) : resolve())));

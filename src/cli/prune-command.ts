@@ -1,21 +1,21 @@
-import { getPruneInputs } from '../actions/prune/inputs.js';
+import { getPruneInputs, PRUNE_BINDING } from '../actions/prune/inputs.js';
 import { loadPolicy } from '../engine/policy-file.js';
 import { assertNoFailures, runPrune, toPruneOutput } from '../engine/prune/prune.js';
 import { formatBytes } from '../engine/streams.js';
-import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
+import { PRUNE_BINDING_INPUTS, readBindingRequest, withCliBinding } from '../actions/shared/binding.js';
 import { BUCKET_FLAGS, type CliCommand } from './command.js';
 
 export const pruneCommand: CliCommand = {
   summary: 'Delete the backups the retention rules no longer keep (--dry-run: show the plan only)',
-  flags: ['space', 'policy-file', 'incomplete-grace', ...BUCKET_FLAGS, ...BINDING_INPUTS],
+  flags: ['space', 'policy-file', 'incomplete-grace', ...BUCKET_FLAGS, ...PRUNE_BINDING_INPUTS],
   switches: ['dry-run'],
   async run(read, { log, json, out }) {
-    const request = readBucketRequest(read);
+    const request = readBindingRequest(read, PRUNE_BINDING);
     const inputs = getPruneInputs(read, request.draft);
     const policy = loadPolicy(inputs.policyFile, log);
     // The plan goes to stdout as soon as it is made, before anything is deleted (with --json, into the JSON).
     const printPlan = json ? () => undefined : (line: string) => out.write(line + '\n');
-    const result = await withCliBucket(request, 'prune', log, async (bound) => {
+    const result = await withCliBinding(request, 'prune', log, async (bound) => {
       if (!inputs.dryRun) await bound.sweepStaleKeys();
       return runPrune({ ...inputs, bucket: bound.settings, policy, printPlan }, log);
     });

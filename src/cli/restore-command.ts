@@ -1,7 +1,7 @@
-import { getRestoreOptions } from '../actions/restore/inputs.js';
+import { boundRestoreOptions, getRestoreOptions, restoreBinding } from '../actions/restore/inputs.js';
 import { cancellable } from '../engine/cancellation.js';
 import { authorizeRestoreRun, runRestore } from '../engine/restore/restore.js';
-import { BINDING_INPUTS, readBucketRequest, withCliBucket } from '../actions/shared/binding.js';
+import { PLATFORM_INPUTS, readBindingRequest, withCliBinding } from '../actions/shared/binding.js';
 import { MEDIA_INPUTS } from '../actions/shared/inputs.js';
 import { BUCKET_FLAGS, type CliCommand } from './command.js';
 
@@ -28,15 +28,15 @@ export const restoreCommand: CliCommand = {
     ...BUCKET_FLAGS,
     ...MEDIA_INPUTS,
     'skip-media',
-    ...BINDING_INPUTS,
+    ...PLATFORM_INPUTS,
   ],
   async run(read, { log, json, out }) {
-    const request = readBucketRequest(read);
-    const options = getRestoreOptions(read, process.env, request.draft);
+    const request = readBindingRequest(read, restoreBinding(read));
+    const options = getRestoreOptions(read, process.env, request.draft, request.fromBinding);
     // Authorized before binding: a refused restore creates no credentials.
     const authorization = await authorizeRestoreRun(options, log);
     const result = await cancellable(log, { operation: 'restore', keepAccount: true }, (signal) =>
-      withCliBucket(request, 'restore', log, ({ settings }) => runRestore({ ...options, bucket: settings, signal }, log, authorization)),
+      withCliBinding(request, 'restore', log, (bound) => runRestore({ ...boundRestoreOptions(options, bound), signal }, log, authorization)),
     );
     if (json) {
       out.write(

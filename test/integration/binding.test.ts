@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bindBucket, readBucketRequest } from '../../src/actions/shared/binding.js';
+import { bindForOperation, readBucketRequest } from '../../src/actions/shared/binding.js';
 import { waitForS3Access } from '../../src/engine/platform/index.js';
 import { memoryJournal, type BindingState } from '../../src/engine/platform/lifecycle.js';
 import { memoryLogger } from '../../src/engine/logger.js';
@@ -124,7 +124,7 @@ describe('binding: cloudfoundry (backup and list bundles, and the unbind post st
 
     const state = bindingState(main);
     expect(state).toMatchObject({ v: 1, api: cf.api, org: 'acme', space: 'production', operation: 'backup' });
-    expect(state.keys).toEqual([{ instance: 'backups', instanceGuid: cf.instanceGuid('backups'), name, guid: key.guid, state: 'deleted' }]);
+    expect(state.keys).toEqual([{ instance: 'backups', instanceGuid: cf.instanceGuid('backups'), name, guid: key.guid, purpose: 'backup bucket', state: 'deleted' }]);
 
     const post = await runPostStep(inputs, main.state, GITHUB);
     expect(post.code).toBe(0);
@@ -221,7 +221,7 @@ describe('binding: cloudfoundry (backup and list bundles, and the unbind post st
     };
     const post = await runPostStep(cfInputs(), { [STATE]: JSON.stringify(state) }, GITHUB);
     expect(post.code).toBe(0);
-    expect(post.stdout).toContain("'lifeboat-backup-app-41-1-never0' of 'backups' was never created");
+    expect(post.stdout).toContain("'lifeboat-backup-app-41-1-never0' of 'backups' (backup bucket) was never created");
     expect(cf.deleted).toEqual([left.name]);
     expect(cf.live()).toEqual([]);
   });
@@ -276,7 +276,7 @@ describe('binding: cloudfoundry (backup and list bundles, and the unbind post st
     const human = cf.seedKey('backups', 'alice-debugging', { createdAt: new Date(Date.now() - 30 * day) });
 
     const log = memoryLogger();
-    const bound = await bindBucket(readBucketRequest((n) => cfInputs()[n]), 'prune', log, memoryJournal, { env: GITHUB });
+    const bound = await bindForOperation(readBucketRequest((n) => cfInputs()[n]), 'prune', log, memoryJournal, { env: GITHUB });
     const own = bound.bindings!.state.keys[0]!.name;
 
     const first = await bound.sweepStaleKeys();

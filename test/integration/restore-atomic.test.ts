@@ -144,10 +144,11 @@ describe('the archive is checked as it is applied', () => {
     const key = manifest.artifacts[0]!.key;
     const offset = (await getObjectBytes(bucket, key)).indexOf(marker) + marker.length - 1;
     expect(offset).toBeGreaterThan(0);
-    // GET 1 is the verification pass; every later GET of the archive gets the changed byte.
+    // GETs 1 and 2 are the verification pass and pg_restore's table-of-contents read (side by side, in
+    // either order); every later GET of the archive, the apply pass, gets the changed byte.
     let gets = 0;
     const flip: Fault = {
-      match: (r) => r.method === 'GET' && decodeURIComponent(r.url.split('?')[0]!).endsWith(`/${key}`) && ++gets >= 2,
+      match: (r) => r.method === 'GET' && decodeURIComponent(r.url.split('?')[0]!).endsWith(`/${key}`) && ++gets >= 3,
       alterResponseBody: (body) => {
         const changed = Buffer.from(body);
         changed[offset] = changed[offset]! ^ 0x01;
@@ -183,6 +184,52 @@ describe('the archive is checked as it is applied', () => {
     const run = await restoreBundle({ 'database-url': target }, bucket);
     expect(run.code).toBe(1);
     expect(failureOf(run)).toMatch(expected);
+    await waitForNoRestoreSessions(target);
+    expect(everything(target)).toBe(before);
+  });
+});
+
+describe('row counts in the one transaction come from the server\'s own counters', () => {
+  /** A sample app plus an inheritance tree: count(*) on the parent, as the backup records it, includes the child's rows. */
+  async function sourceWithInheritance(): Promise<string> {
+    const source = await createDatabase('production');
+    await createSampleApp(source);
+    await withClient(source, (c) =>
+      c.query(`CREATE TABLE app.parent (id int); CREATE TABLE app.child (note text) INHERITS (app.parent);
+               INSERT INTO app.parent SELECT generate_series(1, 5); INSERT INTO app.child SELECT g, 'n' FROM generate_series(1, 7) g;`),
+    );
+    return source;
+  }
+
+  it('counts a parent with its inheritance children, as count(*) does', async () => {
+    const source = await sourceWithInheritance();
+    const bucket = await createBucket();
+    const manifest = await backupWithEngine(source, bucket, 'production');
+    expect(manifest.database.tables).toEqual(expect.arrayContaining([{ schema: 'app', table: 'parent', rows: 12 }, { schema: 'app', table: 'child', rows: 7 }]));
+    const target = await stagingTarget();
+    const run = await restoreBundle({ 'database-url': target }, bucket);
+    expect(failureOf(run)).toBe('');
+    expect(await tableDigests(target)).toEqual(await tableDigests(source));
+  });
+
+  it('with track_counts off the rows are counted by scanning: a good backup restores, a wrong count still rolls back', async () => {
+    const source = await sourceWithInheritance();
+    const bucket = await createBucket();
+    const manifest = await backupWithEngine(source, bucket, 'production');
+    const target = await stagingTarget();
+    const database = new URL(target).pathname.slice(1);
+    await withClient(target, (c) => c.query(`ALTER DATABASE "${database}" SET track_counts = off`));
+
+    expect(failureOf(await restoreBundle({ 'database-url': target }, bucket))).toBe('');
+    expect(await tableDigests(target)).toEqual(await tableDigests(source));
+
+    await editManifest(bucket, manifest, (m) => {
+      m.database.tables = m.database.tables!.map((t) => (t.table === 'parent' ? { ...t, rows: t.rows + 1 } : t));
+    });
+    const before = everything(target);
+    const run = await restoreBundle({ 'database-url': target }, bucket);
+    expect(run.code).toBe(1);
+    expect(failureOf(run)).toMatch(/app\.parent has 12 rows, the backup recorded 13/);
     await waitForNoRestoreSessions(target);
     expect(everything(target)).toBe(before);
   });

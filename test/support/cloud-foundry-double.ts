@@ -6,8 +6,8 @@
  *   UAA  POST /oauth/token                                   password grant, client cf (Basic cf: or client_id=cf)
  *   API  GET  /                                              links.login, links.uaa
  *        GET  /v3/organizations?names=
- *        GET  /v3/spaces?names=&organization_guids=
- *        GET  /v3/service_instances?names=&space_guids=
+ *        GET  /v3/spaces?names=&organization_guids=            several spaces in the org
+ *        GET  /v3/service_instances?names=&space_guids=        an instance of the space, or shared into it
  *        POST /v3/service_credential_bindings               202 + Location: <api>/v3/jobs/<guid>
  *        GET  /v3/service_credential_bindings?names=&service_instance_guids=&type=   paginated
  *        GET  /v3/service_credential_bindings/:guid[/details]
@@ -17,8 +17,10 @@
  * Jobs are asynchronous for real: a job stays PROCESSING for `pollsToComplete` polls (and as
  * long as `behaviour.holdJobs` is set; `release()` completes held ones), and only then does the
  * key get (or lose) its credentials.
- * Each key's credentials are made by the instance's `credentials()` function: in the tests, the
- * real local S3 server. Every key created and deleted is recorded.
+ * Each key's credentials are made by the instance's `credentials()` function when the key is asked
+ * for (in the tests: the real local S3 server, or a login role made on the real test PostgreSQL),
+ * and handed to `revoke()` when the key is deleted, as a broker drops the user it made.
+ * Every key created and deleted is recorded.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -28,15 +30,25 @@ import { createAppSshRoutes, type AppSshRoutes } from './cf-app-ssh-routes.js';
 export interface DoubleInstance {
   name: string;
   type?: 'managed' | 'user-provided';
+  /** The space the instance lives in (the options' `space` by default). */
+  space?: string;
+  /** Spaces it is shared into (cf share-service). */
+  sharedWith?: string[];
   /** Credentials of a new key. */
-  credentials: () => Record<string, unknown>;
+  credentials: () => Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** Undoes what credentials() made, when the key is deleted (or its creation fails). */
+  revoke?: (credentials: Record<string, unknown>) => Promise<void>;
 }
 
 export interface CloudFoundryDoubleOptions {
   username: string;
   password: string;
   org: string;
+  /** The default space; `spaces` adds others in the same org. */
   space: string;
+  spaces?: string[];
+  /** Spaces where the account may create keys (SpaceDeveloper); every space by default. */
+  developerIn?: string[];
   instances: DoubleInstance[];
   /** Polls a job answers PROCESSING before it completes. */
   pollsToComplete?: number;
@@ -56,6 +68,8 @@ export interface DoubleKey {
   lastOperation: { type: 'create' | 'delete'; state: 'in progress' | 'succeeded' | 'failed' };
   metadata: { labels: Record<string, string>; annotations: Record<string, string> };
   credentials?: Record<string, unknown>;
+  /** Made when the key was created, handed out once its job completes. */
+  pending?: Record<string, unknown>;
   deleted: boolean;
 }
 
@@ -66,6 +80,8 @@ interface Job {
   polls: number;
   errors: { code: number; title: string; detail: string }[];
   finish: () => { code: number; title: string; detail: string } | undefined;
+  /** The broker's work that goes with the job's end (revoking credentials): the job is reported done once it is. */
+  settled?: Promise<unknown>;
   createdAt: string;
 }
 
@@ -87,6 +103,7 @@ export interface CloudFoundryDouble {
   login: string;
   orgGuid: string;
   spaceGuid: string;
+  spaceGuids: Record<string, string>;
   instanceGuid(name: string): string;
   behaviour: Behaviour;
   /** Every key ever made, deleted ones included. */
@@ -138,8 +155,22 @@ export async function startCloudFoundryDouble(options: CloudFoundryDoubleOptions
   const tokens = new Map<string, number>();
   const behaviour: Behaviour = { expiredPassword: false, holdJobs: false, holdDetails: false, failCreate: false, failDelete: false };
   const orgGuid = randomUUID();
-  const spaceGuid = randomUUID();
-  const instances = options.instances.map((i) => ({ ...i, guid: randomUUID(), type: i.type ?? 'managed' }));
+  const spaceGuids: Record<string, string> = Object.fromEntries([...new Set([options.space, ...(options.spaces ?? [])])].map((name) => [name, randomUUID()]));
+  const spaceGuid = spaceGuids[options.space]!;
+  const instances = options.instances.map((i) => ({
+    ...i,
+    guid: randomUUID(),
+    type: i.type ?? 'managed',
+    spaceGuid: spaceGuids[i.space ?? options.space]!,
+    sharedGuids: (i.sharedWith ?? []).map((name) => spaceGuids[name]!),
+  }));
+  /** Credentials being made or revoked: close() waits for them. */
+  const settling = new Set<Promise<unknown>>();
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    settling.add(promise);
+    void promise.finally(() => settling.delete(promise)).catch(() => undefined);
+    return promise;
+  };
   const keys: DoubleKey[] = [];
   const jobs = new Map<string, Job>();
   const created: string[] = [];
@@ -248,10 +279,13 @@ export async function startCloudFoundryDouble(options: CloudFoundryDoubleOptions
     return key;
   };
 
-  const giveCredentials = (key: DoubleKey, instance: (typeof instances)[number]) => {
-    key.credentials = instance.credentials();
-    for (const value of Object.values(key.credentials)) if (typeof value === 'string') handedOut.add(value);
+  const makeCredentials = async (instance: (typeof instances)[number]) => {
+    const credentials = await instance.credentials();
+    for (const value of Object.values(credentials)) if (typeof value === 'string') handedOut.add(value);
+    return credentials;
   };
+  const revoke = (instance: (typeof instances)[number], credentials: Record<string, unknown> | undefined) =>
+    credentials && instance.revoke ? track(instance.revoke(credentials)) : undefined;
 
   const validMetadata = (metadata: unknown): string | undefined => {
     const m = (metadata ?? {}) as { labels?: Record<string, unknown>; annotations?: Record<string, unknown> };
@@ -297,12 +331,14 @@ export async function startCloudFoundryDouble(options: CloudFoundryDoubleOptions
       return page(res, url, match(list('names'), options.org) ? [{ guid: orgGuid, name: options.org, created_at: '2024-01-01T00:00:00Z' }] : []);
     }
     if (method === 'GET' && path === '/v3/spaces') {
-      const ok = match(list('names'), options.space) && match(list('organization_guids'), orgGuid);
-      return page(res, url, ok ? [{ guid: spaceGuid, name: options.space, relationships: { organization: { data: { guid: orgGuid } } } }] : []);
+      const found = Object.entries(spaceGuids).filter(([name, guid]) => match(list('names'), name) && match(list('guids'), guid) && match(list('organization_guids'), orgGuid));
+      return page(res, url, found.map(([name, guid]) => ({ guid, name, relationships: { organization: { data: { guid: orgGuid } } } })));
     }
     if (method === 'GET' && path === '/v3/service_instances') {
-      const found = instances.filter((i) => match(list('names'), i.name) && match(list('space_guids'), spaceGuid));
-      return page(res, url, found.map((i) => ({ guid: i.guid, name: i.name, type: i.type, relationships: { space: { data: { guid: spaceGuid } } } })));
+      // As the Cloud Controller does: space_guids matches the instances of those spaces and those shared into them.
+      const spaces = list('space_guids');
+      const found = instances.filter((i) => match(list('names'), i.name) && (!spaces || spaces.includes(i.spaceGuid) || i.sharedGuids.some((g) => spaces.includes(g))));
+      return page(res, url, found.map((i) => ({ guid: i.guid, name: i.name, type: i.type, relationships: { space: { data: { guid: i.spaceGuid } } } })));
     }
     if (method === 'GET' && path === '/v3/service_credential_bindings') {
       const found = keys.filter(
@@ -329,6 +365,10 @@ export async function startCloudFoundryDouble(options: CloudFoundryDoubleOptions
       if (instance.type === 'user-provided') {
         return cfError(res, 422, 10008, 'CF-UnprocessableEntity', "Service credential bindings of type 'key' are not supported for user-provided service instances.");
       }
+      const instanceSpace = Object.entries(spaceGuids).find(([, guid]) => guid === instance.spaceGuid)![0];
+      if (options.developerIn && !options.developerIn.includes(instanceSpace)) {
+        return cfError(res, 403, 10003, 'CF-NotAuthorized', 'You are not authorized to perform the requested action');
+      }
       const metadataError = validMetadata(body.metadata);
       if (metadataError) return cfError(res, 422, 10008, 'CF-UnprocessableEntity', metadataError);
       if (keys.some((k) => !k.deleted && k.instanceGuid === instance.guid && k.name === body.name)) {
@@ -342,12 +382,16 @@ export async function startCloudFoundryDouble(options: CloudFoundryDoubleOptions
       }
       const key = makeKey(instance, body.name!, { labels: body.metadata?.labels ?? {}, annotations: body.metadata?.annotations ?? {} });
       created.push(key.name);
+      key.pending = await track(makeCredentials(instance));
       const job = newJob('service_bindings.create', () => {
         if (behaviour.failCreate) {
           touch(key, { type: 'create', state: 'failed' });
+          job.settled = revoke(instance, key.pending);
+          key.pending = undefined;
           return { code: 10009, title: 'CF-UnableToPerform', detail: 'bind could not be completed: Service broker error: the broker is broken' };
         }
-        giveCredentials(key, instance);
+        key.credentials = key.pending;
+        key.pending = undefined;
         touch(key, { type: 'create', state: 'succeeded' });
         return undefined;
       });
@@ -385,6 +429,7 @@ export async function startCloudFoundryDouble(options: CloudFoundryDoubleOptions
           }
           key.deleted = true;
           deleted.push(key.name);
+          job.settled = revoke(instances.find((i) => i.guid === key.instanceGuid)!, key.credentials ?? key.pending);
           return undefined;
         });
         return send(res, 202, undefined, { location: `${api}/v3/jobs/${job.guid}` });
@@ -398,6 +443,7 @@ export async function startCloudFoundryDouble(options: CloudFoundryDoubleOptions
         job.polls++;
         if (!behaviour.holdJobs && job.polls >= pollsToComplete) complete(job);
       }
+      if (job.state !== 'PROCESSING') await job.settled?.catch(() => undefined);
       return send(res, 200, {
         guid: job.guid,
         created_at: job.createdAt,
@@ -422,6 +468,7 @@ export async function startCloudFoundryDouble(options: CloudFoundryDoubleOptions
     login,
     orgGuid,
     spaceGuid,
+    spaceGuids,
     instanceGuid: (name) => instances.find((i) => i.name === name)!.guid,
     behaviour,
     keys,
@@ -434,13 +481,14 @@ export async function startCloudFoundryDouble(options: CloudFoundryDoubleOptions
     seedKey(instanceName, name, seed = {}) {
       const instance = instances.find((i) => i.name === instanceName)!;
       const key = makeKey(instance, name, { labels: { 'lifeboat.managed': 'true' }, annotations: {} }, seed.createdAt);
-      giveCredentials(key, instance);
+      void track(makeCredentials(instance)).then((credentials) => (key.credentials = credentials));
       key.lastOperation = seed.state ?? { type: 'create', state: 'succeeded' };
       return key;
     },
     release,
     async close() {
       release();
+      while (settling.size) await Promise.allSettled([...settling]);
       cf.closeAllConnections();
       uaa.closeAllConnections();
       await Promise.all([new Promise((r) => cf.close(r)), new Promise((r) => uaa.close(r))]);

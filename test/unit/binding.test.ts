@@ -1,6 +1,9 @@
 /** Binding, without a network: inputs, key names and metadata, credential mapping and masking, state. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { BUCKET_FROM_BINDING, readBucketRequest } from '../../src/actions/shared/binding.js';
+import { BUCKET_FROM_BINDING, readBindingRequest, readBucketRequest } from '../../src/actions/shared/binding.js';
+import { BACKUP_BINDING, getBackupOptions } from '../../src/actions/backup/inputs.js';
+import { PRUNE_BINDING } from '../../src/actions/prune/inputs.js';
+import { getRestoreOptions, restoreBinding } from '../../src/actions/restore/inputs.js';
 import { parseBindingState } from '../../src/actions/shared/binding-action.js';
 import {
   bucketFromCredentials,
@@ -76,6 +79,64 @@ describe('binding inputs', () => {
     expect(() => parseApiUrl('http://api.fr.cloud.gov')).toThrow(/must use https/);
     expect(() => parseApiUrl('https://u:p@api.fr.cloud.gov')).toThrow(/must not contain a username or password/);
     expect(() => readBucketRequest(reader({ ...CF, 'cf-api': 'http://10.0.0.1' }))).toThrow(/'cf-api'.*must use https/);
+  });
+});
+
+describe('binding the database and the media bucket', () => {
+  it('reads cf-database-instance, cf-tunnel-app and cf-media-instance into the plan; nothing else is needed', () => {
+    const inputs = { ...CF, 'cf-database-instance': 'db', 'cf-tunnel-app': 'app', 'cf-media-instance': 'media', 'media-prefix': 'uploads/', space: 'production' };
+    const request = readBindingRequest(reader(inputs), BACKUP_BINDING);
+    if (request.mode !== 'cloudfoundry') throw new Error('expected cloudfoundry');
+    expect(request.fromBinding).toEqual({ database: true, media: true });
+    expect(request.plan.database).toEqual({ instance: 'db', tunnelApp: 'app' });
+    expect(request.plan.mediaBucket).toEqual({ instance: 'media', overrides: { bucket: undefined, bucketInput: 'media-bucket', prefix: 'uploads/', endpoint: undefined, region: undefined } });
+    expect(request.plan.backupBucket.instance).toBe('backups');
+    expect(request.plan.sweepOnly).toBeUndefined();
+    const options = getBackupOptions(reader(inputs), {}, request.draft, request.fromBinding);
+    expect(options.media).toBeUndefined(); // filled in from the key once bound
+    expect(options.databaseInput).toBe('cf-database-instance');
+    // Without cf-database-instance the database is the URL's, and no key is made for it.
+    const plain = readBindingRequest(reader({ ...CF, 'database-url': 'postgres://h/d' }), BACKUP_BINDING);
+    expect(plain.fromBinding).toEqual({ database: false, media: false });
+    expect(plain.mode === 'cloudfoundry' && plain.plan.database).toBeUndefined();
+  });
+
+  it('refuses both or neither database input, and platform inputs without binding, naming the inputs', () => {
+    expect(() => readBindingRequest(reader({ ...CF, 'database-url': 'postgres://h/d', 'cf-database-instance': 'db' }), BACKUP_BINDING)).toThrow(
+      /'database-url' and 'cf-database-instance' both name the database; give only one/,
+    );
+    expect(() => readBindingRequest(reader(CF), BACKUP_BINDING)).toThrow(/'database-url' is required but was not given\. .* give 'cf-database-instance' instead/);
+    expect(() => readBindingRequest(reader({ 'backup-bucket': 'b', 'database-url': 'postgres://h/d', 'cf-database-instance': 'db' }), BACKUP_BINDING)).toThrow(
+      "Input 'cf-database-instance' is set but 'binding' is 'none'. Set binding: cloudfoundry to bind through Cloud Foundry, or remove it.",
+    );
+    expect(() => readBindingRequest(reader({ 'backup-bucket': 'b', 'database-url': 'postgres://h/d', 'cf-media-instance': 'm' }), BACKUP_BINDING)).toThrow(/'cf-media-instance' is set but 'binding' is 'none'/);
+    expect(() => readBindingRequest(reader({ ...CF, 'cf-tunnel-app': 'app', 'database-url': 'postgres://h/d' }), BACKUP_BINDING)).toThrow(/'cf-tunnel-app' opens a tunnel/);
+    expect(() => readBindingRequest(reader({ ...CF, 'cf-database-instance': 'db', 'cf-media-instance': 'm', 'media-aws-access-key-id': 'AK' }), BACKUP_BINDING)).toThrow(
+      /remove 'media-aws-access-key-id'/,
+    );
+  });
+
+  it('restore binds the target\'s database and media instances, but no media with skip-media', () => {
+    const inputs = { ...CF, 'cf-space': 'staging', 'cf-database-instance': 'db', 'cf-media-instance': 'media', 'source-space': 'production', 'target-space': 'staging' };
+    const request = readBindingRequest(reader(inputs), restoreBinding(reader(inputs)));
+    expect(request.fromBinding).toEqual({ database: true, media: true });
+    const options = getRestoreOptions(reader(inputs), {}, request.draft, request.fromBinding);
+    expect(options.media).toBeUndefined();
+    const skipping = { ...inputs, 'skip-media': 'true' };
+    const skipped = readBindingRequest(reader(skipping), restoreBinding(reader(skipping)));
+    expect(skipped.fromBinding).toEqual({ database: true, media: false });
+    expect(skipped.mode === 'cloudfoundry' && skipped.plan.mediaBucket).toBeUndefined();
+  });
+
+  it('prune only sweeps the database and media instances, never binds them', () => {
+    const request = readBindingRequest(reader({ ...CF, 'cf-database-instance': 'db', 'cf-media-instance': 'media' }), PRUNE_BINDING);
+    if (request.mode !== 'cloudfoundry') throw new Error('expected cloudfoundry');
+    expect(request.plan.database).toBeUndefined();
+    expect(request.plan.mediaBucket).toBeUndefined();
+    expect(request.plan.sweepOnly).toEqual([
+      { instance: 'db', purpose: 'database' },
+      { instance: 'media', purpose: 'media bucket' },
+    ]);
   });
 });
 
@@ -181,6 +242,21 @@ describe('binding state', () => {
 
   it('a failed clean-up names each key and the command that deletes it', () => {
     const error = new UnbindError([{ record: { instance: 'backups', name: 'lifeboat-backup-app-1-1-abcdef', state: 'created' }, message: 'CF-UnableToPerform: broken.' }]);
-    expect(error.message).toContain("Key 'lifeboat-backup-app-1-1-abcdef' of 'backups': CF-UnableToPerform: broken. Delete it by hand: cf delete-service-key backups lifeboat-backup-app-1-1-abcdef -f");
+    expect(error.message).toContain(
+      "Key 'lifeboat-backup-app-1-1-abcdef' of 'backups' (access to the backup bucket): CF-UnableToPerform: broken. Delete it by hand: cf delete-service-key backups lifeboat-backup-app-1-1-abcdef -f",
+    );
+  });
+
+  it('a failed clean-up of several keys says what each gives access to, and anything else left first', () => {
+    const error = new UnbindError(
+      [
+        { record: { instance: 'db', name: 'lifeboat-backup-app-1-1-aaaaaa', purpose: 'database', state: 'created' }, message: 'gone wrong' },
+        { record: { instance: 'media', name: 'lifeboat-backup-app-1-1-bbbbbb', purpose: 'media bucket', state: 'planned' }, message: 'also wrong.' },
+      ],
+      'Could not close the tunnel.',
+    );
+    expect(error.message).toMatch(/^Could not close the tunnel\. Could not delete 2 service keys; until deleted, their credentials stay valid\./);
+    expect(error.message).toContain("Key 'lifeboat-backup-app-1-1-aaaaaa' of 'db' (access to the database): gone wrong. Delete it by hand: cf delete-service-key db lifeboat-backup-app-1-1-aaaaaa -f");
+    expect(error.message).toContain("(access to the media bucket): also wrong. Delete it by hand: cf delete-service-key media lifeboat-backup-app-1-1-bbbbbb -f");
   });
 });

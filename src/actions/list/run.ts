@@ -2,14 +2,14 @@ import * as core from '@actions/core';
 import { runList, toListOutput } from '../../engine/list/list.js';
 import { listSummary } from '../../engine/summaries.js';
 import { readBucketRequest } from '../shared/binding.js';
-import { withActionBucket } from '../shared/binding-action.js';
+import { withActionBinding } from '../shared/binding-action.js';
 import { actionsLogger, readActionInput, writeSummary } from '../shared/toolkit.js';
 import { describeFilter, getListInputs, ListOutputs } from './inputs.js';
 
 export async function run(): Promise<void> {
   const request = readBucketRequest(readActionInput);
   const { filter, details: withDetails } = getListInputs(readActionInput, request.draft);
-  const { backups, latest, details } = await withActionBucket(request, 'list', (bucket) => runList(bucket, filter, { details: withDetails }));
+  const { backups, latest, details } = await withActionBinding(request, 'list', (bound) => runList(bound.settings, filter, { details: withDetails }));
   const incomplete = backups.filter((b) => b.status === 'incomplete').length;
   const invalid = backups.filter((b) => b.status === 'invalid');
   for (const b of invalid) actionsLogger.warning(`Backup ${b.id} of '${b.space}' is not restorable: ${b.problem ?? 'its manifest is invalid'}`);

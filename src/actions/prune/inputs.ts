@@ -3,7 +3,11 @@ import { DEFAULT_POLICY_PATH } from '../../domain/policy.js';
 import { DEFAULT_INCOMPLETE_GRACE_MS, parseDuration } from '../../domain/retention.js';
 import { LifeboatError } from '../../engine/errors.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
+import type { BindingProfile } from '../shared/binding.js';
 import { booleanInput, bucketSettings, optional, type InputReader } from '../shared/inputs.js';
+
+/** Prune binds only the backup bucket; it sweeps the stale keys of the database and media instances too. */
+export const PRUNE_BINDING: BindingProfile = { sweepOnly: true };
 
 export const PruneOutputs = {
   Deleted: 'deleted',
@@ -24,7 +28,7 @@ const HOUR_MS = 60 * 60 * 1000;
 /** Shorter than this, a slow backup could be deleted while it is still uploading. */
 const MIN_GRACE_MS = HOUR_MS;
 
-/** `bucket` defaults to the bucket inputs; with binding the caller passes readBucketRequest(read).draft. */
+/** `bucket` defaults to the bucket inputs; with binding the caller passes readBindingRequest(read, PRUNE_BINDING).draft. */
 export function getPruneInputs(read: InputReader, draftBucket?: BucketSettings): PruneInputs {
   const space = optional(read, 'space');
   const policyFile = optional(read, 'policy-file');

@@ -4,12 +4,12 @@ import { loadPolicy } from '../../engine/policy-file.js';
 import { assertNoFailures, deletedIds, keptIds, runPrune } from '../../engine/prune/prune.js';
 import { pruneSummary } from '../../engine/summaries.js';
 import { actionsLogger, readActionInput, writeSummary } from '../shared/toolkit.js';
-import { getPruneInputs, PruneOutputs } from './inputs.js';
-import { readBucketRequest } from '../shared/binding.js';
-import { withActionBucket } from '../shared/binding-action.js';
+import { getPruneInputs, PRUNE_BINDING, PruneOutputs } from './inputs.js';
+import { readBindingRequest } from '../shared/binding.js';
+import { withActionBinding } from '../shared/binding-action.js';
 
 export async function run(): Promise<void> {
-  const request = readBucketRequest(readActionInput);
+  const request = readBindingRequest(readActionInput, PRUNE_BINDING);
   const inputs = getPruneInputs(readActionInput, request.draft);
   let policy;
   try {
@@ -24,14 +24,14 @@ export async function run(): Promise<void> {
     }
     throw error;
   }
-  const result = await withActionBucket(request, 'prune', async (bucket, bound) => {
+  const result = await withActionBinding(request, 'prune', async (bound) => {
     // Keys left behind by crashed runs (their post step never ran) are swept with the backups.
     if (!inputs.dryRun) {
       const swept = await bound.sweepStaleKeys();
       if (swept?.deleted.length) actionsLogger.info(`Deleted ${swept.deleted.length} stale Lifeboat service key(s): ${swept.deleted.join(', ')}.`);
       for (const failure of swept?.failed ?? []) actionsLogger.warning(`Could not delete the stale service key ${failure.name}: ${failure.message}`);
     }
-    return runPrune({ ...inputs, bucket, policy }, actionsLogger);
+    return runPrune({ ...inputs, bucket: bound.settings, policy }, actionsLogger);
   });
   core.setOutput(PruneOutputs.Deleted, JSON.stringify(deletedIds(result)));
   core.setOutput(PruneOutputs.Kept, JSON.stringify(keptIds(result)));

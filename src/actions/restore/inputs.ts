@@ -2,6 +2,8 @@ import { assertSpaceName, parseBackupId } from '../../domain/backup-id.js';
 import { LifeboatError } from '../../engine/errors.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
 import { callerFromEnv, DEFAULT_JOBS, DEFAULT_PARALLEL_THRESHOLD_MB, type RestoreOptions } from '../../engine/restore/restore.js';
+import { DATABASE_FROM_BINDING } from '../backup/inputs.js';
+import type { BindingProfile, BoundResources, FromBinding } from '../shared/binding.js';
 import { booleanInput, bucketSettings, choice, mediaSettings, optional, optionalTriggerFilter, positiveNumber, required, secretInput, type InputReader } from '../shared/inputs.js';
 
 export const RestoreOutputs = {
@@ -11,11 +13,35 @@ export const RestoreOutputs = {
   PreRestoreBackupId: 'pre-restore-backup-id',
 } as const;
 
-/** `bucket` defaults to the bucket inputs; with binding the caller passes readBucketRequest(read).draft. */
-export function getRestoreOptions(read: InputReader, env: NodeJS.ProcessEnv = process.env, draftBucket?: BucketSettings): RestoreOptions {
+/** The options with what the binding made: the backup bucket, and the target's database URL and media bucket from their keys. */
+export function boundRestoreOptions(options: RestoreOptions, bound: BoundResources): RestoreOptions {
+  return { ...options, bucket: bound.settings, databaseUrl: bound.databaseUrl ?? options.databaseUrl, media: bound.media ?? options.media };
+}
+
+/**
+ * What restore binds besides the backup bucket: the TARGET's database and media bucket (in 'cf-space',
+ * the target space). With 'skip-media' the media instance is not bound.
+ */
+export function restoreBinding(read: InputReader): BindingProfile {
+  return {
+    database: {
+      role: 'it is the TARGET database, whose contents the restore replaces',
+      example: 'database-url: ${{ secrets.STAGING_DATABASE_URL }}',
+    },
+    media: !booleanInput(read, 'skip-media', false),
+  };
+}
+
+/** `bucket` defaults to the bucket inputs; with binding the caller passes readBindingRequest(read, restoreBinding(read)).draft and .fromBinding. */
+export function getRestoreOptions(
+  read: InputReader,
+  env: NodeJS.ProcessEnv = process.env,
+  draftBucket?: BucketSettings,
+  fromBinding: FromBinding = { database: false, media: false },
+): RestoreOptions {
   const databaseUrl = secretInput(read, 'database-url');
   const githubToken = secretInput(read, 'github-token');
-  if (!databaseUrl) {
+  if (!databaseUrl && !fromBinding.database) {
     throw new LifeboatError(
       "Input 'database-url' is required but was not given: it is the TARGET database, whose contents the restore replaces. For example: database-url: ${{ secrets.STAGING_DATABASE_URL }}",
     );
@@ -39,9 +65,10 @@ export function getRestoreOptions(read: InputReader, env: NodeJS.ProcessEnv = pr
     targetSpace: assertSpaceName(required(read, 'target-space', 'staging'), 'target-space'),
     backupId,
     trigger,
-    databaseUrl,
+    databaseUrl: databaseUrl ?? DATABASE_FROM_BINDING,
+    databaseInput: fromBinding.database ? 'cf-database-instance' : 'database-url',
     bucket,
-    media: mediaSettings(read),
+    media: fromBinding.media ? undefined : mediaSettings(read),
     skipMedia: booleanInput(read, 'skip-media', false),
     githubToken,
     confirm: optional(read, 'confirm'),

@@ -2,21 +2,21 @@ import * as core from '@actions/core';
 import { cancellable } from '../../engine/cancellation.js';
 import { errorMessage } from '../../engine/errors.js';
 import { authorizeRestoreRun, runRestore, type RestoreOptions } from '../../engine/restore/restore.js';
-import { readBucketRequest } from '../shared/binding.js';
-import { withActionBucket } from '../shared/binding-action.js';
+import { readBindingRequest } from '../shared/binding.js';
+import { withActionBinding } from '../shared/binding-action.js';
 import { restoreFailedSummary, restoreSummary } from '../../engine/summaries.js';
 import { actionsLogger, readActionInput, writeSummary } from '../shared/toolkit.js';
-import { getRestoreOptions, RestoreOutputs } from './inputs.js';
+import { boundRestoreOptions, getRestoreOptions, restoreBinding, RestoreOutputs } from './inputs.js';
 
 export async function run(): Promise<void> {
   let options: RestoreOptions | undefined;
   try {
-    const request = readBucketRequest(readActionInput);
-    options = getRestoreOptions(readActionInput, process.env, request.draft);
+    const request = readBindingRequest(readActionInput, restoreBinding(readActionInput));
+    options = getRestoreOptions(readActionInput, process.env, request.draft, request.fromBinding);
     const authorization = await authorizeRestoreRun(options, actionsLogger);
     const ready = options;
     const result = await cancellable(actionsLogger, { operation: 'restore', keepAccount: true }, (signal) =>
-      withActionBucket(request, 'restore', (bucket) => runRestore({ ...ready, bucket, signal }, actionsLogger, authorization)),
+      withActionBinding(request, 'restore', (bound) => runRestore({ ...boundRestoreOptions(ready, bound), signal }, actionsLogger, authorization), signal),
     );
     core.setOutput(RestoreOutputs.BackupId, result.manifest.id);
     core.setOutput(RestoreOutputs.Verified, String(result.checks !== null));

@@ -2,15 +2,14 @@
  * The action side of binding: the state that main leaves for the post step (core.saveState, never
  * a secret in it), and the wrapper an action's main runs its work in.
  *
- * Main deletes its keys as soon as its work is done, so the bucket is exposed for no longer than
+ * Main deletes its keys as soon as its work is done, so nothing is exposed for longer than
  * needed; the post step (dist/unbind, `post-if: always()`) deletes whatever main could not: after a
  * failure to delete, a crash, or a cancelled job.
  */
 import * as core from '@actions/core';
 import { LifeboatError, errorMessage } from '../../engine/errors.js';
 import type { BindingJournal, BindingState, KeyRecord } from '../../engine/platform/index.js';
-import type { BucketSettings } from '../../engine/s3/client.js';
-import { bindBucket, type BoundBucket, type BucketRequest } from './binding.js';
+import { bindForOperation, type BoundResources, type BucketRequest } from './binding.js';
 import { actionsLogger } from './toolkit.js';
 
 /** The state entry (read in post as STATE_lifeboat-binding). */
@@ -37,14 +36,14 @@ export function parseBindingState(text: string): BindingState | undefined {
 }
 
 /**
- * Binds the bucket (binding: cloudfoundry) for `work`, and deletes the key when `work` ends,
- * however it ends. If that deletion fails, it is only a warning here: the post step tries again,
- * and fails the job loudly if it cannot.
+ * Binds what the request names (binding: cloudfoundry) for `work`, and deletes every key (and
+ * closes the tunnel) when `work` ends, however it ends. If a deletion fails, it is only a warning
+ * here: the post step tries again, and fails the job loudly if it cannot.
  */
-export async function withActionBucket<T>(request: BucketRequest, operation: string, work: (bucket: BucketSettings, bound: BoundBucket) => Promise<T>): Promise<T> {
-  const bound = await bindBucket(request, operation, actionsLogger, actionJournal);
+export async function withActionBinding<T>(request: BucketRequest, operation: string, work: (bound: BoundResources) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const bound = await bindForOperation(request, operation, actionsLogger, actionJournal, { signal });
   try {
-    return await work(bound.settings, bound);
+    return await work(bound);
   } finally {
     await bound.release().catch((error: unknown) => actionsLogger.warning(`${errorMessage(error)} The post step will try again.`));
   }

@@ -1,63 +1,119 @@
 /**
- * Where an operation's bucket credentials come from, shared by the actions and the CLI.
+ * Where an operation's credentials come from, shared by the actions and the CLI.
  *
- *   binding: none          (default) the bucket inputs and the AWS_* environment, as before
- *   binding: cloudfoundry  a service key made on the bucket's service instance for this operation
- *                          alone (cf-api, cf-username, cf-password, cf-org, cf-space,
- *                          cf-service-instance), deleted again when the operation ends
+ *   binding: none          (default) database-url, the bucket inputs and the AWS_* environment
+ *   binding: cloudfoundry  service keys made for this operation alone, deleted again when it ends:
+ *                          on the backup bucket's instance (cf-service-instance), and where the
+ *                          operation uses them, on the database's (cf-database-instance, reached
+ *                          directly or through cf-tunnel-app) and the media bucket's (cf-media-instance);
+ *                          all in one space (cf-space), instances shared into it included
  *
  * An operation adopts binding in three places (see docs/cloud-gov.md, "For maintainers"):
- *   inputs  `const request = readBucketRequest(read)` and `bucket: request.draft`
- *   action  `withActionBucket(request, 'restore', (bucket) => …)` (binding-action.ts) and
- *           `post: '../../dist/unbind/index.js'` in its action.yml, with BINDING_INPUTS declared
- *   CLI     `withCliBucket(request, 'restore', log, (bucket) => …)` and `...BINDING_INPUTS` in flags
+ *   inputs  `const request = readBindingRequest(read, PROFILE)`; `bucket: request.draft`, and
+ *           `request.fromBinding` says whether the database and media come from keys
+ *   action  `withActionBinding(request, 'restore', (bound) => …)` (binding-action.ts) and
+ *           `post: '../../dist/unbind/index.js'` in its action.yml, with the inputs declared
+ *   CLI     `withCliBinding(request, 'restore', log, (bound) => …)` and the inputs in its flags
  */
 import { cancellationHandled } from '../../engine/cancellation.js';
 import { errorMessage, LifeboatError } from '../../engine/errors.js';
 import type { Logger } from '../../engine/logger.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
+import { checkMediaInstance, chooseDatabaseSource, type KeyPurpose } from '../../domain/platform-binding.js';
 import {
-  bindS3Bucket,
-  CfBindings,
-  DEFAULT_STALE_KEY_AGE_MS,
   memoryJournal,
   parseApiUrl,
+  PlatformSession,
   type BindingJournal,
   type BucketOverrides,
+  type CfBindings,
   type CfTarget,
+  type PlatformPlan,
+  type SessionOptions,
   type SweepOptions,
   type SweepResult,
 } from '../../engine/platform/index.js';
-import { bucketSettings, choice, optional, required, secretInput, type InputReader } from './inputs.js';
+import { bucketSettings, choice, MEDIA_INPUTS, optional, required, secretInput, type InputReader } from './inputs.js';
 
 export const BINDING_MODES = ['none', 'cloudfoundry'] as const;
 export type BindingMode = (typeof BINDING_MODES)[number];
 
 const CF_INPUTS = ['cf-api', 'cf-username', 'cf-password', 'cf-org', 'cf-space', 'cf-service-instance'];
+/** The database's service instance, and the app to tunnel through to it. */
+export const CF_DATABASE_INPUTS = ['cf-database-instance', 'cf-tunnel-app'];
+/** The media bucket's service instance. */
+export const CF_MEDIA_INPUTS = ['cf-media-instance'];
+const ALL_CF_INPUTS = [...CF_INPUTS, ...CF_DATABASE_INPUTS, ...CF_MEDIA_INPUTS];
 
-/** The inputs (and CLI flags) of binding, declared by every action that binds its bucket. */
+/** The inputs (and CLI flags) of binding the backup bucket, declared by every action (list needs no more). */
 export const BINDING_INPUTS = ['binding', ...CF_INPUTS];
+/** Backup and restore: the backup bucket, the database and the media bucket. */
+export const PLATFORM_INPUTS = [...BINDING_INPUTS, ...CF_DATABASE_INPUTS, ...CF_MEDIA_INPUTS];
+/** Prune: the backup bucket, and the database and media instances whose stale keys it sweeps. */
+export const PRUNE_BINDING_INPUTS = [...BINDING_INPUTS, 'cf-database-instance', 'cf-media-instance'];
 
-/** The bucket inputs read and checked; in cloudfoundry mode the credentials (and usually the bucket name) come later, from the binding. */
+/** What an operation uses besides the backup bucket. */
+export interface BindingProfile {
+  /** It connects to a database: 'database-url', or 'cf-database-instance' (and 'cf-tunnel-app'). */
+  database?: { role: string; example: string };
+  /** It may use a media bucket: 'media-bucket', or 'cf-media-instance'. */
+  media?: boolean;
+  /** 'cf-database-instance' and 'cf-media-instance' name instances whose stale keys are swept, never bound (prune). */
+  sweepOnly?: boolean;
+}
+
+/** Whether the database URL and the media bucket are filled in from keys once bound. */
+export interface FromBinding {
+  database: boolean;
+  media: boolean;
+}
+
+/** The inputs read and checked; in cloudfoundry mode the credentials (and usually the bucket names) come later, from the keys. */
 export type BucketRequest =
-  | { mode: 'none'; draft: BucketSettings }
-  | { mode: 'cloudfoundry'; draft: BucketSettings; target: CfTarget; instance: string; overrides: BucketOverrides };
+  | { mode: 'none'; draft: BucketSettings; fromBinding: FromBinding }
+  | { mode: 'cloudfoundry'; draft: BucketSettings; fromBinding: FromBinding; plan: PlatformPlan; target: CfTarget; instance: string; overrides: BucketOverrides };
 
 /** The placeholder bucket name of a draft whose bucket comes from the service key. */
 export const BUCKET_FROM_BINDING = '(from the service key)';
 
-/** Reads and checks the binding and bucket inputs. Nothing is contacted yet, so a typo fails before any key exists. */
-export function readBucketRequest(read: InputReader): BucketRequest {
-  const mode = choice(read, 'binding', BINDING_MODES, 'none');
-  if (mode === 'none') {
-    const stray = CF_INPUTS.filter((name) => optional(read, name));
-    if (stray.length) {
-      throw new LifeboatError(
-        `Input${stray.length > 1 ? 's' : ''} ${stray.map((n) => `'${n}'`).join(', ')} ${stray.length > 1 ? 'are' : 'is'} set but 'binding' is 'none'. Set binding: cloudfoundry to bind the bucket through Cloud Foundry, or remove ${stray.length > 1 ? 'them' : 'it'}.`,
-      );
-    }
-    return { mode, draft: bucketSettings(read) };
+function stray(names: string[], mode: string): LifeboatError {
+  const many = names.length > 1;
+  return new LifeboatError(
+    `Input${many ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')} ${many ? 'are' : 'is'} set but 'binding' is '${mode}'. Set binding: cloudfoundry to bind through Cloud Foundry, or remove ${many ? 'them' : 'it'}.`,
+  );
+}
+
+/** Runs a pure decision, turning its Error into a LifeboatError (the message is already for the user). */
+function decide<T>(decision: () => T): T {
+  try {
+    return decision();
+  } catch (error) {
+    throw new LifeboatError(errorMessage(error), { cause: error });
   }
+}
+
+/**
+ * Reads and checks the binding inputs (and, with `profile`, whether the database and the media
+ * bucket come from keys). Nothing is contacted yet, so a typo fails before any key exists.
+ */
+export function readBindingRequest(read: InputReader, profile: BindingProfile = {}): BucketRequest {
+  const mode = choice(read, 'binding', BINDING_MODES, 'none');
+  const databaseInstance = optional(read, 'cf-database-instance');
+  const tunnelApp = optional(read, 'cf-tunnel-app');
+  const mediaInstance = optional(read, 'cf-media-instance');
+  if (mode === 'none') {
+    const given = ALL_CF_INPUTS.filter((name) => optional(read, name));
+    if (given.length) throw stray(given, mode);
+  }
+  const database =
+    profile.database &&
+    decide(() =>
+      chooseDatabaseSource({ binding: mode, databaseUrl: Boolean(optional(read, 'database-url')), databaseInstance, tunnelApp, ...profile.database! }),
+    );
+  if (profile.media) decide(() => checkMediaInstance(mode, mediaInstance, MEDIA_INPUTS.filter((name) => optional(read, name))));
+  const fromBinding: FromBinding = { database: database?.kind === 'instance', media: Boolean(profile.media && mediaInstance) };
+  if (mode === 'none') return { mode, draft: bucketSettings(read), fromBinding };
+
   const keys = ['aws-access-key-id', 'aws-secret-access-key', 'aws-session-token'].filter((name) => optional(read, name));
   if (keys.length) {
     throw new LifeboatError(
@@ -78,77 +134,111 @@ export function readBucketRequest(read: InputReader): BucketRequest {
     endpoint: optional(read, 's3-endpoint'),
     region: optional(read, 's3-region'),
   };
+  const target: CfTarget = { api, username, password, org: required(read, 'cf-org', 'my-agency'), space: required(read, 'cf-space', 'production') };
+  const instance = required(read, 'cf-service-instance', 'backups');
+  const sweepOnly: { instance: string; purpose: KeyPurpose }[] = profile.sweepOnly
+    ? [
+        ...(databaseInstance ? [{ instance: databaseInstance, purpose: 'database' as const }] : []),
+        ...(mediaInstance ? [{ instance: mediaInstance, purpose: 'media bucket' as const }] : []),
+      ]
+    : [];
+  const plan: PlatformPlan = {
+    target,
+    backupBucket: { instance, overrides },
+    ...(fromBinding.media
+      ? {
+          mediaBucket: {
+            instance: mediaInstance!,
+            overrides: {
+              bucket: optional(read, 'media-bucket'),
+              bucketInput: 'media-bucket',
+              prefix: optional(read, 'media-prefix') ?? '',
+              endpoint: optional(read, 'media-s3-endpoint'),
+              region: optional(read, 'media-s3-region'),
+            },
+          },
+        }
+      : {}),
+    ...(database?.kind === 'instance' ? { database: { instance: database.instance, ...(database.tunnelApp ? { tunnelApp: database.tunnelApp } : {}) } } : {}),
+    ...(sweepOnly.length ? { sweepOnly } : {}),
+  };
   return {
     mode,
-    target: { api, username, password, org: required(read, 'cf-org', 'my-agency'), space: required(read, 'cf-space', 'production') },
-    instance: required(read, 'cf-service-instance', 'backups'),
+    fromBinding,
+    plan,
+    target,
+    instance,
     overrides,
     draft: { bucket: overrides.bucket ?? BUCKET_FROM_BINDING, prefix: overrides.prefix, endpoint: overrides.endpoint, region: overrides.region },
   };
 }
 
-/** A bucket ready to use, and how to give its credentials back. */
-export interface BoundBucket {
+/** The backup bucket's inputs alone (list). */
+export function readBucketRequest(read: InputReader): BucketRequest {
+  return readBindingRequest(read);
+}
+
+/** What an operation works with once bound, and how to give its credentials back. */
+export interface BoundResources {
+  /** The backup bucket. */
   settings: BucketSettings;
-  /** The session's bindings; undefined with binding: none. */
+  /** The database's URL from its key (sslmode=require); undefined when 'database-url' gives it. */
+  databaseUrl?: string;
+  /** The media bucket from its key; undefined when the inputs give it (or there is none). */
+  media?: BucketSettings;
+  /** The operation's platform session; undefined with binding: none. */
+  session?: PlatformSession;
   bindings?: CfBindings;
-  /** Deletes every key this operation made (nothing to do with binding: none). Throws UnbindError. */
+  /** Deletes every key this operation made and closes its tunnel (nothing to do with binding: none). Throws naming what is left. */
   release(): Promise<void>;
   /**
-   * Deletes Lifeboat keys of the bucket's instance older than the threshold (default 24 h),
-   * never this operation's own key. For prune. Resolves to undefined with binding: none.
+   * Deletes Lifeboat keys older than the threshold (default 24 h) on every instance the inputs name,
+   * never this operation's own keys. For prune. Resolves to undefined with binding: none.
    */
   sweepStaleKeys(options?: Partial<SweepOptions>): Promise<SweepResult | undefined>;
 }
 
 /**
- * Binds the bucket (with binding: cloudfoundry) or passes the settings through (binding: none).
- * `onOpen` gets the session as soon as it exists, before any key, so a signal handler can clean
- * up a half-made binding. If binding fails after a key was made, the key is deleted before this
- * throws.
+ * Binds everything the request names (with binding: cloudfoundry) or passes the settings through
+ * (binding: none). `onOpen` gets the session as soon as it exists, before any key, so a signal
+ * handler can clean up a half-made binding. If binding fails after a key was made, the keys are
+ * deleted before this throws.
  */
-export async function bindBucket(
+export async function bindForOperation(
   request: BucketRequest,
   operation: string,
   log: Logger,
   journal: BindingJournal,
-  options: { env?: NodeJS.ProcessEnv; onOpen?: (bindings: CfBindings) => void } = {},
-): Promise<BoundBucket> {
+  options: Omit<SessionOptions, 'onOpen'> & { onOpen?: (session: PlatformSession) => void } = {},
+): Promise<BoundResources> {
   if (request.mode === 'none') {
     return { settings: request.draft, release: async () => undefined, sweepStaleKeys: async () => undefined };
   }
-  const bindings = await CfBindings.open(request.target, operation, journal, log);
-  options.onOpen?.(bindings);
-  let settings: BucketSettings;
-  try {
-    settings = await bindS3Bucket(bindings, request.instance, request.overrides, log, { env: options.env });
-  } catch (error) {
-    if (bindings.outstanding.length) {
-      await bindings.unbindAll().catch((cleanup: unknown) => log.warning(errorMessage(cleanup)));
-    }
-    throw error;
-  }
+  const session = await PlatformSession.open(request.plan, operation, journal, log, options);
   return {
-    settings,
-    bindings,
-    release: () => bindings.unbindAll(),
-    sweepStaleKeys: (sweep = {}) => bindings.sweepStaleKeys(request.instance, { olderThanMs: DEFAULT_STALE_KEY_AGE_MS, ...sweep }),
+    settings: session.backupBucket!,
+    databaseUrl: session.databaseUrl,
+    media: session.mediaBucket,
+    session,
+    bindings: session.bindings,
+    release: () => session.release(),
+    sweepStaleKeys: (sweep = {}) => session.sweepStaleKeys(sweep),
   };
 }
 
 const SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
 
 /**
- * For the CLI, which has no post step: binds, runs `body`, and deletes the key in all cases,
- * on SIGINT and SIGTERM too. A failure to delete the key is an error (exit status 1) even when
- * the operation itself succeeded: credentials to the backups would be left behind.
+ * For the CLI, which has no post step: binds, runs `body`, and deletes the keys in all cases,
+ * on SIGINT and SIGTERM too. A failure to delete a key is an error (exit status 1) even when
+ * the operation itself succeeded: credentials would be left behind.
  */
-export async function withCliBucket<T>(request: BucketRequest, operation: string, log: Logger, body: (bucket: BoundBucket) => Promise<T>): Promise<T> {
-  let session: CfBindings | undefined;
+export async function withCliBinding<T>(request: BucketRequest, operation: string, log: Logger, body: (bound: BoundResources) => Promise<T>): Promise<T> {
+  let session: PlatformSession | undefined;
   const handlers = Object.entries(SIGNALS).map(([signal, number]) => {
     const handler = () => {
-      log.warning(`${signal} received: deleting the service key before exiting…`);
-      const cleanup = session?.unbindAll() ?? Promise.resolve();
+      log.warning(`${signal} received: deleting the service keys before exiting…`);
+      const cleanup = session?.release() ?? Promise.resolve();
       cleanup.then(
         () => process.exit(128 + number),
         (error: unknown) => {
@@ -162,7 +252,7 @@ export async function withCliBucket<T>(request: BucketRequest, operation: string
     return [signal, handler] as const;
   });
   try {
-    const bound = await bindBucket(request, operation, log, memoryJournal, { onOpen: (b) => (session = b) });
+    const bound = await bindForOperation(request, operation, log, memoryJournal, { onOpen: (opened) => (session = opened) });
     let result: T;
     try {
       result = await body(bound);

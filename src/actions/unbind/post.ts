@@ -1,5 +1,5 @@
 /**
- * The post step shared by every action that binds a bucket: deletes the service keys that the
+ * The post step shared by every action that binds through the platform: deletes the service keys (backup bucket, media bucket, database) that the
  * main step recorded in its state and did not delete itself. Runs with `post-if: always()`, so
  * after failures and cancellations too.
  *
@@ -13,7 +13,7 @@
  * saved in state).
  */
 import * as core from '@actions/core';
-import { CfBindings, memoryJournal, UnbindError, type KeyRecord } from '../../engine/platform/index.js';
+import { CfBindings, deleteCommand, memoryJournal, purposeOf, UnbindError, type KeyRecord } from '../../engine/platform/index.js';
 import { errorMessage, LifeboatError } from '../../engine/errors.js';
 import { secretInput } from '../shared/inputs.js';
 import { actionsLogger, readActionInput } from '../shared/toolkit.js';
@@ -23,7 +23,7 @@ import { BINDING_STATE, parseBindingState } from '../shared/binding-action.js';
 function annotate(left: readonly { record: KeyRecord; message: string }[]): void {
   for (const { record, message } of left) {
     core.error(
-      `Service key '${record.name}' of '${record.instance}' could not be deleted: ${message.replace(/\.$/, '')}. Its credentials give access to the backup bucket until it is deleted: cf delete-service-key ${record.instance} ${record.name} -f`,
+      `Service key '${record.name}' of '${record.instance}' could not be deleted: ${message.replace(/\.$/, '')}. Its credentials give access to ${purposeOf(record)} until it is deleted: ${deleteCommand(record)}`,
       { title: `Lifeboat left service key ${record.name}` },
     );
   }

@@ -32,13 +32,15 @@ import { backupMedia, type MediaTraffic, type MediaTuning } from '../media/media
 import { assertCanReadEverything, disableSessionTimeouts, holdSnapshot, watchSession } from '../postgres/snapshot.js';
 import { takeBackupLock } from '../media/locks.js';
 import { BackupStore, uploadTuningFor, type UploadTuning } from '../s3/store.js';
-import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, Meter } from '../streams.js';
+import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, ByteCounter, Meter } from '../streams.js';
 import { LIFEBOAT_VERSION } from '../version.js';
 
 export interface BackupOptions {
   space: string;
   trigger: Trigger;
   databaseUrl: string;
+  /** The input the database comes from, named in its errors ('database-url' by default; 'cf-database-instance' for a service key's). */
+  databaseInput?: string;
   bucket: BucketSettings;
   compression: Compression;
   pgDumpPath?: string;
@@ -77,7 +79,7 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
   const env = options.env ?? process.env;
   const { signal } = options;
   signal?.throwIfAborted();
-  const connection = parseDatabaseUrl(options.databaseUrl);
+  const connection = parseDatabaseUrl(options.databaseUrl, options.databaseInput);
   // Made with the cancellation signal, this client fails every request once cancelled, except the abort of a multipart upload.
   const store = new BackupStore(options.bucket, createS3Client(options.bucket, env, signal));
 
@@ -87,7 +89,7 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
   try {
     await disableSessionTimeouts(client);
     const server = await readServerInfo(client);
-    await assertCanReadEverything(client);
+    await assertCanReadEverything(client, connection.input);
     const pgDump = await choosePgTool('pg_dump', server, options.pgDumpPath, env);
     log.info(`Database ${connection.description}: PostgreSQL ${server.version}; using ${pgDump.path} (${pgDump.version}).`);
     await store.assertReachable();
@@ -129,7 +131,7 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
       const dump = startPgDump(pgDump, connection, { snapshot: snapshot?.snapshotId });
       const stopDump = () => dump.kill();
       signal?.addEventListener('abort', stopDump, { once: true });
-      const raw = new Meter();
+      const raw = new ByteCounter();
       const stored = new Meter();
       const body = new PassThrough();
       const progress = setInterval(() => {

@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { PURPOSE_INPUT, type KeyPurpose } from '../../domain/platform-binding.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { CfApiError, CfClient, describeErrors, type CfCredentialBinding, type CfLogin } from './cf-api.js';
@@ -36,6 +37,8 @@ export interface KeyRecord {
   instanceGuid?: string;
   /** Name of the service key. */
   name: string;
+  /** What the key gives access to; a state saved before there were several kinds has only backup bucket keys. */
+  purpose?: KeyPurpose;
   /** Known once the key exists. */
   guid?: string;
   state: 'planned' | 'created' | 'deleted';
@@ -61,18 +64,40 @@ export interface BoundKey {
   where: string;
 }
 
-/** A failed clean-up: names every key left behind and how to delete it by hand. */
+/** What a key gives access to, for messages: "the backup bucket", "the database". */
+export function purposeOf(record: KeyRecord): string {
+  return `the ${record.purpose ?? 'backup bucket'}`;
+}
+
+/** How to delete a key by hand. */
+export function deleteCommand(record: KeyRecord): string {
+  return `cf delete-service-key ${record.instance} ${record.name} -f`;
+}
+
+/** A failed clean-up: names every key left behind, what it gives access to, and how to delete it by hand. */
 export class UnbindError extends LifeboatError {
   constructor(
     readonly left: { record: KeyRecord; message: string }[],
+    /** Anything else that could not be undone (a tunnel), said first. */
+    also?: string,
   ) {
     super(
-      `Could not delete ${left.length === 1 ? 'a service key' : `${left.length} service keys`} that gives access to the backup bucket. ` +
-        left.map(({ record, message }) => `Key '${record.name}' of '${record.instance}': ${message.replace(/\.$/, '')}. Delete it by hand: cf delete-service-key ${record.instance} ${record.name} -f`).join(' ') +
-        ' Until then its credentials stay valid.',
+      (also ? `${also} ` : '') +
+        `Could not delete ${left.length === 1 ? 'a service key' : `${left.length} service keys`}; until deleted, ${left.length === 1 ? 'its' : 'their'} credentials stay valid. ` +
+        left
+          .map(({ record, message }) => `Key '${record.name}' of '${record.instance}' (access to ${purposeOf(record)}): ${message.replace(/\.$/, '')}. Delete it by hand: ${deleteCommand(record)}`)
+          .join(' '),
     );
     this.name = 'UnbindError';
   }
+}
+
+export interface BindOptions {
+  env?: NodeJS.ProcessEnv;
+  /** What the key is for (the backup bucket by default): in the state, messages and the input named in errors. */
+  purpose?: KeyPurpose;
+  /** Credential fields that are not masked (the S3 broker's by default). */
+  publicFields?: readonly string[];
 }
 
 function slug(text: string, max: number): string {
@@ -176,7 +201,8 @@ export class CfBindings {
     return `org '${this.state.org}', space '${this.state.space}' at ${this.client.origin}`;
   }
 
-  private async resolveSpace(): Promise<string> {
+  /** The guid of the space ('cf-space'), looked up once. */
+  async resolveSpace(): Promise<string> {
     if (this.spaceGuid) return this.spaceGuid;
     const org = await this.client.findOrganization(this.state.org);
     if (!org) {
@@ -190,10 +216,16 @@ export class CfBindings {
     return space.guid;
   }
 
-  async findInstance(name: string): Promise<string> {
+  /**
+   * The guid of a service instance of the space, or shared into it from another space (the Cloud
+   * Controller lists both for space_guids). `input` is the input that names it, for errors.
+   */
+  async findInstance(name: string, input = 'cf-service-instance'): Promise<string> {
     const instance = await this.client.findServiceInstance(name, await this.resolveSpace());
     if (!instance) {
-      throw new LifeboatError(`No service instance named '${name}' in ${this.where()}. Check 'cf-service-instance' (cf services lists them).`);
+      throw new LifeboatError(
+        `No service instance named '${name}' in ${this.where()}, nor shared into it. Check '${input}' (cf services lists them; an instance of another space must be shared into this one: cf share-service).`,
+      );
     }
     if (instance.type === 'user-provided') {
       throw new LifeboatError(`The service instance '${name}' is user-provided; service keys can only be made for managed instances such as cloud.gov's s3.`);
@@ -202,7 +234,7 @@ export class CfBindings {
   }
 
   private async findKeyByName(record: KeyRecord): Promise<CfCredentialBinding | undefined> {
-    const instanceGuid = record.instanceGuid ?? (await this.findInstance(record.instance));
+    const instanceGuid = record.instanceGuid ?? (await this.findInstance(record.instance, PURPOSE_INPUT[record.purpose ?? 'backup bucket']));
     const found = await this.client.listKeys(instanceGuid, [record.name]);
     return found.find((b) => b.name === record.name);
   }
@@ -211,12 +243,14 @@ export class CfBindings {
    * Creates a service key on the named instance, waits for its job, and returns its credentials,
    * every secret value of which is masked before this returns.
    */
-  async bind(instance: string, env: NodeJS.ProcessEnv = process.env): Promise<BoundKey> {
-    const instanceGuid = await this.findInstance(instance);
-    const record: KeyRecord = { instance, instanceGuid, name: keyName(this.state.operation, env), state: 'planned' };
+  async bind(instance: string, options: BindOptions = {}): Promise<BoundKey> {
+    const env = options.env ?? process.env;
+    const purpose = options.purpose ?? 'backup bucket';
+    const instanceGuid = await this.findInstance(instance, PURPOSE_INPUT[purpose]);
+    const record: KeyRecord = { instance, instanceGuid, name: keyName(this.state.operation, env), purpose, state: 'planned' };
     this.state.keys.push(record);
     this.save(); // before the key exists: a crash from here on leaves a name to look for
-    const where = `service key '${record.name}' of '${instance}'`;
+    const where = `service key '${record.name}' of '${instance}' (${purpose})`;
     this.log.info(`Creating ${where} in ${this.where()}…`);
 
     let created: { status: number; location?: string; json: unknown };
@@ -237,7 +271,8 @@ export class CfBindings {
     } catch (error) {
       if (error instanceof CfApiError && error.status === 403) {
         throw new LifeboatError(
-          `The service account may not create service keys in ${this.where()} (403: ${describeErrors(error.errors)}). It needs the SpaceDeveloper role there (a space-deployer service account has it in its own space).`,
+          `The service account may not create a service key on '${instance}' (${purpose}) from ${this.where()} (403: ${describeErrors(error.errors)}). ` +
+            `It needs the SpaceDeveloper role in the instance's own space (a space-deployer service account has it in its own space); for an instance shared from another space, that is the other space.`,
           { cause: error },
         );
       }
@@ -264,7 +299,7 @@ export class CfBindings {
     }
 
     const details = await this.client.get<{ credentials?: unknown }>(`/v3/service_credential_bindings/${record.guid}/details`);
-    maskCredentials(details.credentials); // first thing: nothing may print them unmasked
+    maskCredentials(details.credentials, options.publicFields); // first thing: nothing may print them unmasked
     this.log.info(`Created ${where}.`);
     return { record, credentials: details.credentials, where };
   }
@@ -284,7 +319,7 @@ export class CfBindings {
   /** Deletes one key; a key that is already gone (or was never created) counts as deleted. */
   async unbind(record: KeyRecord): Promise<void> {
     if (record.state === 'deleted') return;
-    const what = `service key '${record.name}' of '${record.instance}'`;
+    const what = `service key '${record.name}' of '${record.instance}' (${record.purpose ?? 'backup bucket'})`;
     const guid = record.guid ?? (await this.findKeyByName(record))?.guid;
     if (!guid) {
       this.log.info(`The ${what} was never created; nothing to delete.`);
@@ -334,8 +369,9 @@ export class CfBindings {
    * which crashed before their clean-up left behind. Never touches keys without the lifeboat-
    * prefix, this session's own keys, or names in `keep`. Failures are reported, not thrown.
    */
-  async sweepStaleKeys(instance: string, options: SweepOptions): Promise<SweepResult> {
-    const instanceGuid = this.state.keys.find((k) => k.instance === instance && k.instanceGuid)?.instanceGuid ?? (await this.findInstance(instance));
+  async sweepStaleKeys(instance: string, options: SweepOptions & { purpose?: KeyPurpose }): Promise<SweepResult> {
+    const instanceGuid =
+      this.state.keys.find((k) => k.instance === instance && k.instanceGuid)?.instanceGuid ?? (await this.findInstance(instance, PURPOSE_INPUT[options.purpose ?? 'backup bucket']));
     const cutoff = (options.now ?? new Date()).getTime() - options.olderThanMs;
     const keep = new Set([...(options.keep ?? []), ...this.state.keys.map((k) => k.name)]);
     const result: SweepResult = { deleted: [], failed: [], kept: [] };
@@ -346,7 +382,7 @@ export class CfBindings {
         result.kept.push(key.name);
         continue;
       }
-      const record: KeyRecord = { instance, instanceGuid, name: key.name, guid: key.guid, state: 'created' };
+      const record: KeyRecord = { instance, instanceGuid, name: key.name, guid: key.guid, purpose: options.purpose, state: 'created' };
       try {
         this.log.info(`Deleting stale service key '${key.name}' of '${instance}' (created ${key.created_at}).`);
         await this.unbindOther(record);

@@ -17,7 +17,7 @@ import { registerSecret } from '../secrets.js';
 import { pollUntil, type Backoff } from './poll.js';
 
 /** Fields that locate the bucket and are not secret. Everything else in a credentials object is masked. */
-const PUBLIC_FIELDS = new Set(['bucket', 'region', 'endpoint', 'fips_endpoint', 'additional_buckets', 'insecure_skip_verify']);
+export const S3_PUBLIC_FIELDS: readonly string[] = ['bucket', 'region', 'endpoint', 'fips_endpoint', 'additional_buckets', 'insecure_skip_verify'];
 
 export interface S3BrokerCredentials {
   accessKeyId: string;
@@ -28,10 +28,14 @@ export interface S3BrokerCredentials {
   additionalBuckets: string[];
 }
 
-/** Registers every secret-bearing value of a credentials object (nested ones too). */
-export function maskCredentials(credentials: unknown): void {
+/**
+ * Registers every secret-bearing value of a credentials object (nested ones too): every value but
+ * those of the top-level `publicFields` (the S3 broker's by default).
+ */
+export function maskCredentials(credentials: unknown, publicFields: readonly string[] = S3_PUBLIC_FIELDS): void {
+  const isPublic = new Set(publicFields);
   const visit = (value: unknown, field?: string): void => {
-    if (field && PUBLIC_FIELDS.has(field)) return;
+    if (field && isPublic.has(field)) return;
     if (typeof value === 'string') registerSecret(value);
     else if (typeof value === 'number') registerSecret(String(value));
     else if (Array.isArray(value)) value.forEach((v) => visit(v));
@@ -40,8 +44,8 @@ export function maskCredentials(credentials: unknown): void {
   visit(credentials);
 }
 
-/** Reads the S3 fields of a service key's credentials; `where` names the key in errors. */
-export function parseS3Credentials(credentials: unknown, where: string): S3BrokerCredentials {
+/** Reads the S3 fields of a service key's credentials; `where` names the key in errors, `input` the input naming its instance. */
+export function parseS3Credentials(credentials: unknown, where: string, input = 'cf-service-instance'): S3BrokerCredentials {
   const c = (credentials ?? {}) as Record<string, unknown>;
   const text = (name: string): string | undefined => (typeof c[name] === 'string' && (c[name] as string).trim() ? (c[name] as string).trim() : undefined);
   const accessKeyId = text('access_key_id');
@@ -49,7 +53,7 @@ export function parseS3Credentials(credentials: unknown, where: string): S3Broke
   if (!accessKeyId || !secretAccessKey) {
     const fields = Object.keys(c).sort().join(', ') || 'none';
     throw new LifeboatError(
-      `The credentials of ${where} have no access_key_id and secret_access_key (fields: ${fields}). Is 'cf-service-instance' an S3 bucket service (cloud.gov's s3 service)?`,
+      `The credentials of ${where} have no access_key_id and secret_access_key (fields: ${fields}). Is '${input}' an S3 bucket service (cloud.gov's s3 service)?`,
     );
   }
   return {
@@ -65,6 +69,8 @@ export function parseS3Credentials(credentials: unknown, where: string): S3Broke
 /** What the inputs say about the bucket in binding mode; anything given overrides the credentials. */
 export interface BucketOverrides {
   bucket?: string;
+  /** The input that overrides the bucket's name, for messages ('backup-bucket' by default). */
+  bucketInput?: string;
   prefix: string;
   endpoint?: string;
   region?: string;
@@ -77,12 +83,13 @@ export interface BucketOverrides {
  */
 export function bucketFromCredentials(credentials: S3BrokerCredentials, overrides: BucketOverrides, where: string, log?: Logger): BucketSettings {
   const bucket = overrides.bucket ?? credentials.bucket;
+  const bucketInput = overrides.bucketInput ?? 'backup-bucket';
   if (!bucket) {
-    throw new LifeboatError(`The credentials of ${where} name no bucket; give the bucket's name in 'backup-bucket'.`);
+    throw new LifeboatError(`The credentials of ${where} name no bucket; give the bucket's name in '${bucketInput}'.`);
   }
   const covered = [credentials.bucket, ...credentials.additionalBuckets].filter(Boolean);
   if (overrides.bucket && covered.length && !covered.includes(overrides.bucket)) {
-    log?.warning(`'backup-bucket' is '${overrides.bucket}', but ${where} is for ${covered.join(', ')}; using '${overrides.bucket}' as asked.`);
+    log?.warning(`'${bucketInput}' is '${overrides.bucket}', but ${where} is for ${covered.join(', ')}; using '${overrides.bucket}' as asked.`);
   }
   return {
     bucket,
@@ -100,7 +107,13 @@ export const FRESH_KEY_BACKOFF: Backoff = { initialMs: 500, factor: 2, maxMs: 5_
  * HeadBucket while S3 answers 403 (or does not know the key yet), up to `backoff.timeoutMs`.
  * Other answers end the wait at once: the operation's own first call reports them as usual.
  */
-export async function waitForS3Access(settings: BucketSettings, where: string, log: Logger, backoff: Backoff = FRESH_KEY_BACKOFF): Promise<void> {
+export async function waitForS3Access(
+  settings: BucketSettings,
+  where: string,
+  log: Logger,
+  backoff: Backoff = FRESH_KEY_BACKOFF,
+  bucketInput = 'backup-bucket',
+): Promise<void> {
   const client = createS3Client(settings);
   try {
     await pollUntil<true>(
@@ -123,7 +136,7 @@ export async function waitForS3Access(settings: BucketSettings, where: string, l
       backoff,
       (elapsed) =>
         new LifeboatError(
-          `S3 kept refusing the credentials of ${where} (403) for ${Math.round(elapsed / 1000)} s on bucket '${settings.bucket}'. If 'backup-bucket' is given, check that the key covers it.`,
+          `S3 kept refusing the credentials of ${where} (403) for ${Math.round(elapsed / 1000)} s on bucket '${settings.bucket}'. If '${bucketInput}' is given, check that the key covers it.`,
         ),
     );
   } finally {

@@ -24,6 +24,8 @@ export interface DatabaseConnection {
   database: string;
   /** host:port/database, for logs and manifests. */
   description: string;
+  /** The input the connection came from, for messages: 'database-url' or 'cf-database-instance'. */
+  input?: string;
   /**
    * Every connection detail for libpq tools (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE…):
    * tools get no --dbname at all, so nothing about the connection, the password least of all, is on
@@ -139,6 +141,7 @@ export function parseDatabaseUrl(raw: string, inputName = 'database-url'): Datab
     password,
     database,
     description: `${host || 'localhost'}:${port || '5432'}/${database}`,
+    input: inputName,
     env,
   };
 }
@@ -244,8 +247,8 @@ export function pgTlsOptions(plan: PgSslPlan, attempt: SslAttempt, inputName = '
 
 /** A client for one attempt: node-postgres is given the URL without SSL parameters and libpq's `ssl`. */
 export function connectClient(connection: DatabaseConnection, applicationName = 'lifeboat', attempt?: SslAttempt): pg.Client {
-  const plan = pgSslPlan(connection);
-  const ssl = pgTlsOptions(plan, attempt ?? plan.attempts[0]!);
+  const plan = pgSslPlan(connection, process.env, connection.input);
+  const ssl = pgTlsOptions(plan, attempt ?? plan.attempts[0]!, connection.input);
   // node-postgres lets a connection string override separate options, so the password travels in the URL here.
   return new pg.Client({
     connectionString: plan.url,
@@ -257,7 +260,7 @@ export function connectClient(connection: DatabaseConnection, applicationName = 
 
 /** Connects as libpq would for the URL's sslmode: each attempt in turn, falling back only where libpq does. */
 export async function connectPg(connection: DatabaseConnection, applicationName = 'lifeboat'): Promise<pg.Client> {
-  const plan = pgSslPlan(connection);
+  const plan = pgSslPlan(connection, process.env, connection.input);
   for (let i = 0; ; i++) {
     const attempt = plan.attempts[i]!;
     const client = connectClient(connection, applicationName, attempt);
@@ -293,7 +296,7 @@ export async function readServerInfo(client: pg.Client): Promise<ServerInfo> {
   return { version: rows[0]!.version.split(' ')[0]!, versionNum, major: Math.floor(versionNum / 10000), databaseBytes: Number(rows[0]!.size) };
 }
 
-export async function connectOrExplain(connection: DatabaseConnection, inputName = 'database-url'): Promise<pg.Client> {
+export async function connectOrExplain(connection: DatabaseConnection, inputName = connection.input ?? 'database-url'): Promise<pg.Client> {
   try {
     return await connectPg(connection);
   } catch (error) {

@@ -37,7 +37,7 @@ import type { Logger } from '../logger.js';
 import { connectOrExplain, databaseOnlyArgument, libpqEnv, type DatabaseConnection, type PgTool } from '../postgres/connection.js';
 import type { BackupStore } from '../s3/store.js';
 import { redact } from '../secrets.js';
-import { createDecompressor, formatBytes, formatRate, Meter } from '../streams.js';
+import { createDecompressor, formatBytes, formatRate, ByteCounter, Meter } from '../streams.js';
 import { describeExit, runTool } from './artifacts.js';
 import { RestoreScriptFilter, type SkippedGrant } from './script-filter.js';
 import { parseVerification, VERIFY_MARKER, verificationSql, wipeSql, type TableCheck } from './sql.js';
@@ -295,7 +295,7 @@ export async function applyInOneTransaction(
   });
 
   const stored = new Meter();
-  const raw = new Meter();
+  const raw = new ByteCounter();
   const started = Date.now();
   const progress = setInterval(() => {
     const elapsed = Date.now() - started;
@@ -338,7 +338,7 @@ export async function applyInOneTransaction(
         // The row-count check first, and the COMMIT only once its result is in: a cancellation during
         // the check still rolls back, and the COMMIT itself is then a matter of milliseconds.
         const verified = new Promise<void>((resolve) => (onVerified = resolve));
-        psql.stdin.write(verificationSql(expected));
+        psql.stdin.write(verificationSql(expected, 'inserted-in-this-transaction'));
         await Promise.race([verified, psqlExit]);
       }
       if (problems.length === 0 && !stopped && psql.exitCode === null && psql.signalCode === null) {
@@ -375,7 +375,7 @@ export async function applyInOneTransaction(
 }
 
 /** What the bytes applied say against the manifest: the stored size and SHA-256, and the size after decompression. */
-function archiveMismatches(artifact: ArtifactRecord, stored: Meter, raw: Meter): string[] {
+function archiveMismatches(artifact: ArtifactRecord, stored: Meter, raw: ByteCounter): string[] {
   const problems: string[] = [];
   const sha256 = stored.sha256();
   if (sha256 !== artifact.sha256) {
@@ -449,7 +449,7 @@ export async function restoreInParallel(
 export async function verifyTarget(connection: DatabaseConnection, expected: readonly TableCount[]): Promise<TableCheck[]> {
   const client = await connectOrExplain(connection);
   try {
-    const results = (await client.query(verificationSql(expected))) as unknown as { rows: Record<string, unknown>[] }[];
+    const results = (await client.query(verificationSql(expected, 'scan'))) as unknown as { rows: Record<string, unknown>[] }[];
     const marked = results
       .flatMap((r) => r.rows ?? [])
       .flatMap((row) => Object.values(row))

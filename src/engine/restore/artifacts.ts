@@ -17,7 +17,7 @@ import type { Logger } from '../logger.js';
 import type { PgTool } from '../postgres/connection.js';
 import { redact } from '../secrets.js';
 import type { BackupStore } from '../s3/store.js';
-import { createDecompressor, formatBytes, formatRate, Meter } from '../streams.js';
+import { createDecompressor, formatBytes, formatRate, ByteCounter, Meter } from '../streams.js';
 
 /** The artifact format restore knows how to apply. */
 export const DATABASE_FORMAT = 'pg_dump-custom';
@@ -100,7 +100,7 @@ async function openArtifact(store: BackupStore, manifest: Manifest, artifact: Ar
   }
 }
 
-function mismatches(artifact: ArtifactRecord, stored: Meter, raw?: Meter): string[] {
+function mismatches(artifact: ArtifactRecord, stored: Meter, raw?: ByteCounter): string[] {
   const problems: string[] = [];
   if (stored.bytes !== artifact.size) problems.push(`${stored.bytes} bytes stored where the manifest records ${artifact.size}`);
   const sha256 = stored.sha256();
@@ -186,7 +186,7 @@ export async function downloadArchive(store: BackupStore, manifest: Manifest, ar
   const file = join(dir, `${artifact.name}.pgdump`);
   const body = await openArtifact(store, manifest, artifact);
   const stored = new Meter();
-  const raw = new Meter();
+  const raw = new ByteCounter();
   const started = Date.now();
   try {
     await pipeline(body, stored, createDecompressor(artifact.compression), raw, createWriteStream(file));

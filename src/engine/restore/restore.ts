@@ -81,6 +81,8 @@ export interface RestoreOptions {
   trigger?: Trigger;
   /** The target database. */
   databaseUrl: string;
+  /** The input the database comes from, named in its errors ('database-url' by default; 'cf-database-instance' for a service key's). */
+  databaseInput?: string;
   bucket: BucketSettings;
   githubToken?: string;
   confirm?: string;
@@ -161,7 +163,7 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
   const store = new BackupStore(options.bucket);
   await store.assertReachable();
 
-  const connection = parseDatabaseUrl(options.databaseUrl);
+  const connection = parseDatabaseUrl(options.databaseUrl, options.databaseInput);
   const client = await connectOrExplain(connection);
   const server = await readServerInfo(client).finally(() => client.end().catch(() => undefined));
   const pgRestore = await choosePgTool('pg_restore', server, options.pgRestorePath, env);
@@ -195,15 +197,19 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
     // Verify before touching the target: pg_restore reads the archive's table of contents, every byte
     // stored is hashed against the manifest, and every media object's content is present. The parallel
     // path's download then also checks the bytes it writes; the streamed path checks them as it applies.
+    // The three checks only read, so they run side by side: the hash pass takes the time, the others hide in it.
     const archiveFile = await log.group(`Verify backup ${manifest.id}`, async () => {
-      const file = workDir ? await downloadArchive(store, manifest, artifact, workDir, log) : undefined;
-      if (!file) await verifyStoredArtifact(store, manifest, artifact, log);
-      const entries = await readTableOfContents(store, manifest, artifact, pgRestore);
-      log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries} entries.`);
-      if (mediaTarget && manifest.media) {
-        await verifyMediaPresent(manifest.media, store);
-        log.info(`All ${manifest.media.totals.objects} media objects' content is present in the backup bucket.`);
-      }
+      const [file] = await allSettledOrFirstError([
+        workDir ? downloadArchive(store, manifest, artifact, workDir, log) : verifyStoredArtifact(store, manifest, artifact, log).then(() => undefined),
+        readTableOfContents(store, manifest, artifact, pgRestore).then((entries) =>
+          log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries} entries.`),
+        ),
+        mediaTarget && manifest.media
+          ? verifyMediaPresent(manifest.media, store).then(() =>
+              log.info(`All ${manifest.media!.totals.objects} media objects' content is present in the backup bucket.`),
+            )
+          : Promise.resolve(),
+      ] as const);
       return file;
     });
     // The database first: its restore is all-or-nothing. The media mirror follows only once it succeeded.
@@ -275,7 +281,7 @@ function chooseMediaTarget(manifest: Manifest, options: RestoreOptions, log: Log
   if (!options.media) {
     throw refuse(
       `Backup ${manifest.id} holds the media bucket too (${manifest.media.totals.objects} objects), but 'media-bucket' (the target space's media bucket) is not given.`,
-      `Set 'media-bucket' to ${options.targetSpace}'s media bucket, or 'skip-media: true' to restore only the database.`,
+      `Set 'media-bucket' to ${options.targetSpace}'s media bucket (with binding: cloudfoundry, 'cf-media-instance' to its service instance), or 'skip-media: true' to restore only the database.`,
     );
   }
   return withConnectionOf(options.media, options.bucket);
@@ -292,6 +298,17 @@ function describeS3Failure(error: unknown): string {
  * Proves the target media bucket exists and takes writes, with a small probe object put and deleted
  * again. Refuses, naming the input, before the target database is touched.
  */
+/**
+ * Waits for every promise, then throws the first failure in the order given (not the first to happen),
+ * so the same bad backup always gives the same refusal, and no check is left running behind an error.
+ */
+async function allSettledOrFirstError<T extends readonly unknown[]>(work: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(work);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 async function assertMediaTargetWritable(target: BucketSettings): Promise<void> {
   const client = createS3Client(target);
   const probeKey = `${normalizePrefix(target.prefix)}.lifeboat-restore-probe-${randomBytes(6).toString('hex')}`;
@@ -416,6 +433,7 @@ async function restoreWithSafetyNet(
           space: options.targetSpace,
           trigger: 'pre-restore',
           databaseUrl: options.databaseUrl,
+          databaseInput: options.databaseInput,
           bucket: options.bucket,
           compression: 'zstd',
           pgDumpPath: existsSync(siblingPgDump) ? siblingPgDump : undefined,

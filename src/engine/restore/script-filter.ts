@@ -34,6 +34,8 @@ const DOT = 0x2e;
 /** How many skipped grants are kept for the summary; the rest are only counted, so memory stays bounded. */
 const SKIPPED_GRANTS_KEPT = 200;
 const COPY_FROM_STDIN = /^COPY .* FROM stdin;$/;
+/** Pieces of output smaller than this are joined with their neighbours before they are pushed. */
+const SMALL_PIECE = 8 * 1024;
 
 export interface SkippedGrant {
   entry: string;
@@ -117,7 +119,25 @@ export class RestoreScriptFilter extends Transform {
         }
       }
     }
-    callback(null, out.length === 1 ? out[0] : Buffer.concat(out));
+    this.pushPieces(out);
+    callback();
+  }
+
+  /**
+   * Large pieces (COPY data, views of pg_restore's own chunk) are pushed as they are: concatenating
+   * them would copy every byte of the restore once more. Runs of small ones (SQL lines) are joined, so
+   * psql is not written to a line at a time.
+   */
+  private pushPieces(pieces: Buffer[]): void {
+    let run: Buffer[] = [];
+    for (const piece of pieces) {
+      if (piece.length >= SMALL_PIECE) {
+        if (run.length) this.push(run.length === 1 ? run[0] : Buffer.concat(run));
+        run = [];
+        this.push(piece);
+      } else run.push(piece);
+    }
+    if (run.length) this.push(run.length === 1 ? run[0] : Buffer.concat(run));
   }
 
   override _flush(callback: TransformCallback): void {
@@ -137,7 +157,8 @@ export class RestoreScriptFilter extends Transform {
       this.emitLine("-- (pg_restore's COMMIT removed: Lifeboat commits after its checks)", out);
       for (const line of after) this.emitLine(line, out);
     }
-    callback(null, Buffer.concat(out));
+    this.pushPieces(out);
+    callback();
   }
 
   /**
