@@ -59,7 +59,8 @@ export interface AppSshRoutes {
   codes: OneTimeCodes;
   /** What /v2/info advertises: set once the SSH proxy double listens. */
   proxy?: { endpoint: string; fingerprint: string; oauthClient?: string };
-  addApp(name: string, options?: Partial<Omit<DoubleApp, 'name'>>): DoubleApp;
+  /** An app in the double's default space, or in `space` (one of its spaces, by name). */
+  addApp(name: string, options?: Partial<Omit<DoubleApp, 'name' | 'spaceGuid'>> & { space?: string }): DoubleApp;
 }
 
 type Helpers = {
@@ -68,13 +69,13 @@ type Helpers = {
   page: <T>(res: ServerResponse, url: URL, items: T[]) => void;
 };
 
-export function createAppSshRoutes(context: { spaceGuid: () => string; spaceName: () => string; api: () => string; login: () => string }) {
+export function createAppSshRoutes(context: { spaceGuid: (name?: string) => string; spaceName: (guid: string) => string; api: () => string; login: () => string }) {
   const routes: AppSshRoutes = {
     apps: [],
     behaviour: { spaceSshDisabled: false, globalSshDisabled: false },
     codes: new OneTimeCodes(),
-    addApp(name, options = {}) {
-      const app: DoubleApp = { guid: randomUUID(), name, spaceGuid: context.spaceGuid(), state: 'STARTED', sshEnabled: true, ...options };
+    addApp(name, { space, ...options } = {}) {
+      const app: DoubleApp = { guid: randomUUID(), name, spaceGuid: context.spaceGuid(space), state: 'STARTED', sshEnabled: true, ...options };
       routes.apps.push(app);
       return app;
     },
@@ -110,7 +111,7 @@ export function createAppSshRoutes(context: { spaceGuid: () => string; spaceName
       const reason = routes.behaviour.globalSshDisabled
         ? 'Disabled globally'
         : routes.behaviour.spaceSshDisabled
-          ? `Disabled for space ${context.spaceName()}`
+          ? `Disabled for space ${context.spaceName(app.spaceGuid)}`
           : !app.sshEnabled
             ? 'Disabled for app'
             : '';

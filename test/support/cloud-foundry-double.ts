@@ -180,7 +180,12 @@ export async function startCloudFoundryDouble(options: CloudFoundryDoubleOptions
   let heldDetails: (() => void)[] = [];
   let api = '';
   let login = '';
-  const appSsh = createAppSshRoutes({ spaceGuid: () => spaceGuid, spaceName: () => options.space, api: () => api, login: () => login });
+  const appSsh = createAppSshRoutes({
+    spaceGuid: (name) => spaceGuids[name ?? options.space]!,
+    spaceName: (guid) => Object.entries(spaceGuids).find(([, g]) => g === guid)?.[0] ?? options.space,
+    api: () => api,
+    login: () => login,
+  });
 
   const uaa = createServer(async (req, res) => {
     const body = new URLSearchParams(await readBody(req));
