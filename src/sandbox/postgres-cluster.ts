@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,8 @@ export interface PostgresCluster {
   /** Server major version, e.g. 15. */
   major: number;
   urlFor(database: string, user?: string, password?: string): string;
+  /** With `ssl`: the self-signed certificate the server presents (its own CA), for sslrootcert. */
+  certificate?: string;
   /** The same as crash(): an immediate shutdown (pg_ctl stop -m immediate), every session cut off at once. */
   shutDownImmediately(): Promise<void>;
   stop(): Promise<void>;
@@ -36,6 +38,12 @@ export interface StartClusterOptions {
   binDir?: string;
   /** Extra environment for the server processes (e.g. LD_LIBRARY_PATH for a bundled server). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * TLS on, with a self-signed certificate made by openssl for `ssl.hostName` (default localhost),
+   * and pg_hba.conf accepting TCP connections only over TLS (hostssl): a plain connection is refused
+   * (SQLSTATE 28000), as on cloud.gov's RDS from PostgreSQL 15 on. The URLs then carry sslmode=require.
+   */
+  ssl?: boolean | { hostName?: string };
 }
 
 export function findSystemPostgresBinDir(): string {
@@ -107,11 +115,31 @@ export async function startPostgresCluster(options: StartClusterOptions = {}): P
     throw new Error(`initdb failed: ${stderr || String(error)}`);
   }
 
+  const sslArgs: string[] = [];
+  let certificate: string | undefined;
+  if (options.ssl) {
+    const hostName = (typeof options.ssl === 'object' && options.ssl.hostName) || 'localhost';
+    certificate = join(base, 'server.crt');
+    const key = join(base, 'server.key');
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${hostName}`,
+      '-addext', `subjectAltName=DNS:${hostName}`, '-keyout', key, '-out', certificate,
+    ], { stdio: 'pipe' });
+    chmodSync(key, 0o600);
+    if (runningAsRoot) {
+      const { uid, gid } = postgresUser();
+      for (const path of [key, certificate]) chownSync(path, uid, gid);
+    }
+    // Only TLS over TCP; the Unix socket (pg_ctl) stays trusted.
+    writeFileSync(join(dataDir, 'pg_hba.conf'), ['local all all trust', 'hostssl all all 127.0.0.1/32 scram-sha-256', 'hostssl all all ::1/128 scram-sha-256', ''].join('\n'));
+    sslArgs.push('-c', 'ssl=on', '-c', `ssl_cert_file=${certificate}`, '-c', `ssl_key_file=${key}`);
+  }
+
   const port = await freePort();
   const [pgCmd, pgArgs] = asServerUser(join(binDir, 'postgres'), [
     '-D', dataDir, '-p', String(port), '-k', socketDir,
     '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-    '-c', 'max_connections=200',
+    '-c', 'max_connections=200', ...sslArgs,
   ]);
   let serverLog = '';
   const startServer = (): ChildProcess => {
@@ -124,8 +152,11 @@ export async function startPostgresCluster(options: StartClusterOptions = {}): P
   let server: ChildProcess = startServer();
 
   const urlFor = (database: string, user = 'postgres', pass = password) =>
-    `postgres://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+    `postgres://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${port}/${encodeURIComponent(database)}${options.ssl ? '?sslmode=require' : ''}`;
   const url = urlFor('postgres');
+  // node-postgres reads sslmode=require as full verification, and a URL's sslmode overrides its ssl option: the probe gives neither.
+  const probeUrl = url.replace(/\?sslmode=require$/, '');
+  const probeSsl = options.ssl ? { rejectUnauthorized: false } : false;
 
   const stop = async () => {
     if (server.exitCode === null) {
@@ -151,7 +182,7 @@ export async function startPostgresCluster(options: StartClusterOptions = {}): P
         rmSync(base, { recursive: true, force: true });
         throw new Error(`PostgreSQL exited during start-up:\n${serverLog}`);
       }
-      const client = new pg.Client({ connectionString: url });
+      const client = new pg.Client({ connectionString: probeUrl, ssl: probeSsl });
       try {
         await client.connect();
         const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
@@ -189,5 +220,5 @@ export async function startPostgresCluster(options: StartClusterOptions = {}): P
   };
 
   const major = await ready();
-  return { url, port, password, binDir, major, urlFor, stop, crash, restart, shutDownImmediately: crash };
+  return { url, port, password, binDir, major, urlFor, certificate, stop, crash, restart, shutDownImmediately: crash };
 }

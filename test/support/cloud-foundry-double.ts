@@ -25,6 +25,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createAppSshRoutes, type AppSshRoutes } from './cf-app-ssh-routes.js';
 
 export interface DoubleInstance {
   name: string;
@@ -117,6 +118,8 @@ export interface CloudFoundryDouble {
   issuedSecrets(): string[];
   /** Adds a finished key directly (a key some earlier run left behind). */
   seedKey(instance: string, name: string, options?: { createdAt?: Date; state?: DoubleKey['lastOperation'] }): DoubleKey;
+  /** Apps, SSH switches, /v2/info's SSH proxy and one-time codes (cf-app-ssh-routes.ts). */
+  appSsh: AppSshRoutes;
   /** Clears holdJobs and holdDetails and answers the held /details requests. */
   release(): void;
   close(): Promise<void>;
@@ -177,11 +180,19 @@ export async function startCloudFoundryDouble(options: CloudFoundryDoubleOptions
   let heldDetails: (() => void)[] = [];
   let api = '';
   let login = '';
+  const appSsh = createAppSshRoutes({
+    spaceGuid: (name) => spaceGuids[name ?? options.space]!,
+    spaceName: (guid) => Object.entries(spaceGuids).find(([, g]) => g === guid)?.[0] ?? options.space,
+    api: () => api,
+    login: () => login,
+  });
 
   const uaa = createServer(async (req, res) => {
     const body = new URLSearchParams(await readBody(req));
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     requests.push({ method: req.method ?? '', path: `uaa:${path}` });
+    // App SSH: the one-time code (cf-app-ssh-routes.ts).
+    if (appSsh.handleUaa(req, res, (t) => (tokens.get(t) ?? 0) >= Date.now(), { send })) return;
     if (req.method !== 'POST' || path !== '/oauth/token') return send(res, 404, { error: 'not_found' });
     const basic = /^basic\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const client = basic ? Buffer.from(basic, 'base64').toString('utf8') : `${body.get('client_id') ?? ''}:${body.get('client_secret') ?? ''}`;
@@ -449,6 +460,8 @@ export async function startCloudFoundryDouble(options: CloudFoundryDoubleOptions
         links: { self: { href: `${api}/v3/jobs/${job.guid}` } },
       });
     }
+    // App SSH: apps, ssh_enabled, /v2/info (cf-app-ssh-routes.ts).
+    if (appSsh.handleApi(method, url, res, { send, cfError, page })) return;
     cfError(res, 404, 10000, 'CF-NotFound', 'Unknown request');
   });
 
@@ -468,7 +481,8 @@ export async function startCloudFoundryDouble(options: CloudFoundryDoubleOptions
     created,
     deleted,
     requests,
-    issuedSecrets: () => [...handedOut].filter((s) => s.length >= 3),
+    issuedSecrets: () => [...handedOut, ...appSsh.routes.codes.issued].filter((s) => s.length >= 3),
+    appSsh: appSsh.routes,
     seedKey(instanceName, name, seed = {}) {
       const instance = instances.find((i) => i.name === instanceName)!;
       const key = makeKey(instance, name, { labels: { 'lifeboat.managed': 'true' }, annotations: {} }, seed.createdAt);

@@ -17,6 +17,7 @@ import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { JOB_BACKOFF, pollUntil, sleep, type Backoff } from './poll.js';
 import { discoverLoginUrl, parseApiUrl, passwordGrant, REQUEST_TIMEOUT_MS, type UaaToken } from './uaa.js';
+import { requestSshCode } from './ssh-code.js';
 
 export interface CfLogin {
   /** The API's address, e.g. https://api.fr.cloud.gov. */
@@ -266,5 +267,17 @@ export class CfClient {
       if (error instanceof CfApiError && error.status === 404) return undefined;
       throw error;
     }
+  }
+
+  // --- App SSH (tunnel.ts) ---
+
+  /**
+   * A one-time code for the app SSH proxy, from the login server this client authenticates with
+   * (see ssh-code.ts). Registered as a secret before it is returned. Renews the token once if UAA
+   * says it is no longer valid.
+   */
+  async sshOneTimeCode(oauthClient: string): Promise<string> {
+    const code = await requestSshCode(this.login, await this.bearer(), oauthClient, { renewable: true });
+    return code ?? (await requestSshCode(this.login, await this.authenticate(), oauthClient, { renewable: false }))!;
   }
 }

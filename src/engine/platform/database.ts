@@ -12,6 +12,7 @@ import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { registerSecret } from '../secrets.js';
 import type { CfBindings } from './lifecycle.js';
+import { openAppTunnel } from './tunnel.js';
 
 /** A way to the database, open until closed. */
 export interface Reached extends Endpoint {
@@ -31,13 +32,20 @@ export type TunnelOpener = (
 ) => Promise<Reached>;
 
 /**
- * The tunnel through an app: the hook where the SSH tunnel (src/engine/platform/tunnel.ts,
- * openAppTunnel) plugs in. Until it does, 'cf-tunnel-app' is refused clearly.
+ * The tunnel through an app of the session's space (tunnel.ts): a loopback port forwarded over the
+ * CF SSH proxy to the key's host and port. Its `close()` ends the SSH connection; if the tunnel drops
+ * before, the operation's connections through it fail and the drop is logged.
  */
-export const tunnelThroughApp: TunnelOpener = async ({ state }, { app }) => {
-  throw new LifeboatError(
-    `Input 'cf-tunnel-app' is '${app}', but this build of Lifeboat cannot open tunnels yet; the database of space '${state.space}' must be reachable directly from the runner, or run Lifeboat inside the platform.`,
-  );
+export const tunnelThroughApp: TunnelOpener = async (bindings, { app, destination, log, signal }) => {
+  const tunnel = await openAppTunnel(bindings.cf, {
+    spaceGuid: await bindings.resolveSpace(),
+    spaceName: bindings.state.space,
+    app,
+    destination,
+    log,
+    signal,
+  });
+  return { host: tunnel.host, port: tunnel.port, close: () => tunnel.close() };
 };
 
 export interface BoundDatabase {

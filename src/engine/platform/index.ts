@@ -26,3 +26,4 @@ export { bindDatabase, directReach, tunnelThroughApp, type BoundDatabase, type R
 export { PlatformSession, type PlatformPlan, type SessionOptions } from './session.js';
 export { bucketFromCredentials, maskCredentials, parseS3Credentials, S3_PUBLIC_FIELDS, waitForS3Access, type BucketOverrides } from './s3-credentials.js';
 export { isExpiredPasswordAnswer, parseApiUrl } from './uaa.js';
+export { openAppTunnel, sshDisabledMessage, type AppTunnel, type AppTunnelOptions } from './tunnel.js';

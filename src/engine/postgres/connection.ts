@@ -4,12 +4,15 @@
  * so only after it has started; we want to fail before anything is written).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { LifeboatError, errorMessage, networkFailure } from '../errors.js';
 import { registerSecret } from '../secrets.js';
+import { mayFallBack, resolveSslMode, sslAttempts, SslModeError, type SslAttempt, type SslMode } from '../../domain/ssl-mode.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -108,6 +111,12 @@ export function parseDatabaseUrl(raw: string, inputName = 'database-url'): Datab
         `Remove ${unknown.length > 1 ? 'them' : 'it'}, or use one of: ${Object.keys(QUERY_PARAMETER_ENV).join(', ')}.`,
     );
   }
+  try {
+    resolveSslMode({ sslmode: params.get('sslmode'), requiressl: params.get('requiressl'), environment: process.env.PGSSLMODE }, `Input '${inputName}'`);
+  } catch (error) {
+    if (error instanceof SslModeError) throw new LifeboatError(error.message);
+    throw error;
+  }
   const database = params.get('dbname') ?? decodeComponent(url.pathname.slice(1), 'database name', inputName);
   if (!database) {
     throw new LifeboatError(`Input '${inputName}' names no database. Add it to the path: postgres://user@host:5432/<database>.`);
@@ -156,12 +165,119 @@ export function libpqEnv(connection: DatabaseConnection, applicationName: string
   return { ...env, ...connection.env, PGAPPNAME: applicationName };
 }
 
-export function connectClient(connection: DatabaseConnection, applicationName = 'lifeboat'): pg.Client {
-  // node-postgres lets a connection string override separate options, so the password travels in the URL here.
-  // An sslmode means what it means to libpq (and to pg_dump, psql): require is encrypted, not verified.
+/** URL parameters that node-postgres would read its own way (sslmode=require as full verification): Lifeboat gives pg `ssl` itself. */
+const SSL_PARAMETERS = ['sslmode', 'requiressl', 'sslrootcert', 'sslcert', 'sslkey', 'sslcrl', 'sslnegotiation'];
+
+/** How node-postgres connects for a URL: the URL without its SSL parameters, and libpq's meaning of them. */
+export interface PgSslPlan {
+  url: string;
+  mode: SslMode;
+  attempts: SslAttempt[];
+  /** The files of the TLS settings, as libpq finds them: the URL, else PGSSL* variables, else ~/.postgresql/. */
+  rootCert?: string;
+  cert?: string;
+  key?: string;
+  crl?: string;
+  negotiation?: string;
+}
+
+function defaultFile(name: string): string | undefined {
+  const path = join(homedir(), '.postgresql', name);
+  return existsSync(path) ? path : undefined;
+}
+
+export function pgSslPlan(connection: Pick<DatabaseConnection, 'url'>, env: NodeJS.ProcessEnv = process.env, inputName = 'database-url'): PgSslPlan {
   const url = new URL(connection.url);
-  if (url.searchParams.has('sslmode') && !url.searchParams.has('uselibpqcompat')) url.searchParams.set('uselibpqcompat', 'true');
-  return new pg.Client({ connectionString: url.toString(), application_name: applicationName });
+  const param = (name: string, variable: string) => url.searchParams.get(name) ?? env[variable] ?? undefined;
+  let mode: SslMode;
+  try {
+    mode = resolveSslMode({ sslmode: url.searchParams.get('sslmode') ?? undefined, requiressl: url.searchParams.get('requiressl') ?? undefined, environment: env.PGSSLMODE }, `Input '${inputName}'`);
+  } catch (error) {
+    throw error instanceof SslModeError ? new LifeboatError(error.message) : error;
+  }
+  const explicitRoot = param('sslrootcert', 'PGSSLROOTCERT');
+  const rootCert = explicitRoot ?? defaultFile('root.crt');
+  if (rootCert === 'system' && mode !== 'verify-full') {
+    // As libpq 16+: the system's public CAs vouch for anyone's host name, so only verify-full means anything with them.
+    throw new LifeboatError(`Input '${inputName}' has sslrootcert=system with sslmode=${mode}; libpq allows sslrootcert=system only with sslmode=verify-full.`);
+  }
+  for (const name of SSL_PARAMETERS) url.searchParams.delete(name);
+  return {
+    url: url.toString(),
+    mode,
+    attempts: sslAttempts(mode, { rootCertificate: rootCert !== undefined }),
+    rootCert,
+    cert: param('sslcert', 'PGSSLCERT') ?? defaultFile('postgresql.crt'),
+    key: param('sslkey', 'PGSSLKEY') ?? defaultFile('postgresql.key'),
+    crl: param('sslcrl', 'PGSSLCRL') ?? defaultFile('root.crl'),
+    negotiation: param('sslnegotiation', 'PGSSLNEGOTIATION'),
+  };
+}
+
+function readSslFile(path: string, what: string, inputName: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new LifeboatError(`Cannot read the ${what} ${path} named in '${inputName}' (or the PGSSL* environment): ${errorMessage(error)}.`, { cause: error });
+  }
+}
+
+/** node-postgres's `ssl` option for one attempt, with libpq's meaning. */
+export function pgTlsOptions(plan: PgSslPlan, attempt: SslAttempt, inputName = 'database-url'): false | ConnectionOptions {
+  if (!attempt.tls) return false;
+  const options: ConnectionOptions = {};
+  if (plan.cert && plan.key) {
+    options.cert = readSslFile(plan.cert, 'client certificate (sslcert)', inputName);
+    options.key = readSslFile(plan.key, 'client key (sslkey)', inputName);
+  }
+  if (attempt.verify === 'none') return { ...options, rejectUnauthorized: false };
+  if (!plan.rootCert) {
+    throw new LifeboatError(
+      `Input '${inputName}' asks for sslmode=${plan.mode}, which checks the server's certificate, but names no root certificate: ` +
+        "add sslrootcert=<file of the CA certificates> (for Amazon RDS, its CA bundle), or sslrootcert=system with sslmode=verify-full for the system's CAs, as libpq needs.",
+    );
+  }
+  if (plan.rootCert !== 'system') options.ca = readSslFile(plan.rootCert, 'root certificate (sslrootcert)', inputName);
+  if (plan.crl) options.crl = readSslFile(plan.crl, 'certificate revocation list (sslcrl)', inputName);
+  options.rejectUnauthorized = true;
+  // verify-ca: the chain is checked, the host name is not (libpq's meaning).
+  if (attempt.verify === 'ca') options.checkServerIdentity = () => undefined;
+  return options;
+}
+
+/** A client for one attempt: node-postgres is given the URL without SSL parameters and libpq's `ssl`. */
+export function connectClient(connection: DatabaseConnection, applicationName = 'lifeboat', attempt?: SslAttempt): pg.Client {
+  const plan = pgSslPlan(connection, process.env, connection.input);
+  const ssl = pgTlsOptions(plan, attempt ?? plan.attempts[0]!, connection.input);
+  // node-postgres lets a connection string override separate options, so the password travels in the URL here.
+  return new pg.Client({
+    connectionString: plan.url,
+    application_name: applicationName,
+    ssl,
+    ...(ssl && plan.negotiation ? { sslnegotiation: plan.negotiation } : {}),
+  } as pg.ClientConfig);
+}
+
+/** Connects as libpq would for the URL's sslmode: each attempt in turn, falling back only where libpq does. */
+export async function connectPg(connection: DatabaseConnection, applicationName = 'lifeboat'): Promise<pg.Client> {
+  const plan = pgSslPlan(connection, process.env, connection.input);
+  for (let i = 0; ; i++) {
+    const attempt = plan.attempts[i]!;
+    const client = connectClient(connection, applicationName, attempt);
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      const next = plan.attempts[i + 1];
+      const failure = {
+        sqlstate: (error as { code?: string }).code,
+        // node-postgres's own words when the server answers 'N' to the SSL request; it has no code for it.
+        serverHasNoTls: error instanceof Error && error.message === 'The server does not support SSL connections',
+      };
+      if (!next || !mayFallBack(plan.mode, attempt, failure)) throw error;
+    }
+  }
 }
 
 export interface ServerInfo {
@@ -181,12 +297,10 @@ export async function readServerInfo(client: pg.Client): Promise<ServerInfo> {
 }
 
 export async function connectOrExplain(connection: DatabaseConnection, inputName = connection.input ?? 'database-url'): Promise<pg.Client> {
-  const client = connectClient(connection);
   try {
-    await client.connect();
-    return client;
+    return await connectPg(connection);
   } catch (error) {
-    await client.end().catch(() => undefined);
+    if (error instanceof LifeboatError) throw error;
     throw new LifeboatError(
       `Cannot connect to the database ${connection.description} given in '${inputName}': ${errorMessage(error)}. ${connectionAdvice(error, connection, inputName)}`,
       { cause: error },
@@ -204,11 +318,20 @@ function connectionAdvice(error: unknown, connection: DatabaseConnection, inputN
     case '28P01':
       return `Check the user '${user}' and the password in '${inputName}'; percent-encode special characters in the password (encodeURIComponent).`;
     case '28000':
-      return `The server does not accept this user from this machine (pg_hba.conf) or the user does not exist: check the user in '${inputName}' and the server's access rules.`;
+      return `The server does not accept this user from this machine (pg_hba.conf) or the user does not exist: check the user in '${inputName}' and the server's access rules (a server that accepts only encrypted connections needs sslmode=require or stricter).`;
     case '57P03':
       return 'The server is starting up or shutting down: run again once it accepts connections.';
     case '53300':
       return 'The server has no free connection slots (too many clients): run again later, or raise max_connections.';
+  }
+  if (error instanceof Error && error.message === 'The server does not support SSL connections') {
+    return `The URL's sslmode requires TLS and this server offers none: use a server with ssl=on, or (on a trusted network only) sslmode=prefer in '${inputName}'.`;
+  }
+  const tlsCode = [(error as { code?: unknown }).code, (error as { cause?: { code?: unknown } }).cause?.code].find(
+    (c): c is string => typeof c === 'string' && /CERT|SELF_SIGNED|TLS/.test(c),
+  );
+  if (tlsCode) {
+    return `The server's TLS certificate did not pass the check the URL's sslmode asks for (${tlsCode}): give the certificate of its CA with sslrootcert=<file> in '${inputName}', connect by the host name the certificate names (sslmode=verify-full), or use sslmode=require to encrypt without verifying, as libpq means it.`;
   }
   const network = networkFailure(error);
   if (network) {
