@@ -3,9 +3,14 @@
  * so that every summary says sizes, ages, counts and failures the same way.
  */
 
-/** "1 table", "2 tables", "0 tables"; `many` for irregular plurals. */
+/** A count as people read it: 312,004. */
+export function formatCount(count: number): string {
+  return count.toLocaleString('en-US');
+}
+
+/** "1 table", "2 tables", "0 tables", "1,200 tables"; `many` for irregular plurals. */
 export function plural(count: number, one: string, many = `${one}s`): string {
-  return `${count} ${count === 1 ? one : many}`;
+  return `${formatCount(count)} ${count === 1 ? one : many}`;
 }
 
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -186,11 +191,4 @@ export function failureMarkdown(explanation: FailureExplanation): string {
   const parts = [alertBlock('CAUTION', paragraphs)];
   if (explanation.detail) parts.push(foldable('Full message', codeBlock(explanation.detail)));
   return parts.join('\n\n');
-}
-
-/** The newest entry of each space, spaces in name order. `entries` must be newest first. */
-export function newestPerSpace<T extends { space: string }>(entries: readonly T[]): T[] {
-  const newest = new Map<string, T>();
-  for (const entry of entries) if (!newest.has(entry.space)) newest.set(entry.space, entry);
-  return [...newest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, entry]) => entry);
 }

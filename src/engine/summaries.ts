@@ -16,11 +16,13 @@ import type { BackupEntry } from '../domain/catalog.js';
 import type { MediaRecord } from '../domain/manifest.js';
 import {
   alertBlock,
+  escapeMarkdown,
   explainFailureMessage,
   failureMarkdown,
   foldable,
   formatAge,
   formatBytes,
+  formatCount,
   formatDuration,
   formatRate,
   formatUtc,
@@ -37,7 +39,7 @@ const OK = '✅';
 const FAILED = '❌';
 
 const code = (text: string) => `\`${text.replace(/`/g, "'")}\``;
-const count = (n: number) => n.toLocaleString('en-US');
+const count = formatCount;
 
 /** The media a backup refers to, and what it stored anew: one line. */
 function mediaLine(media: MediaRecord): string {
@@ -354,7 +356,7 @@ export interface FailedRun {
 export function failureSummary(run: FailedRun, explanation: FailureExplanation, now = new Date()): string {
   const subject = run.subject ? ` ${run.subject}` : '';
   const lines = [`## ${FAILED} Lifeboat ${run.action}${subject}: ${run.refused ? 'refused' : 'failed'}`, '', `${run.refused ? 'Refused' : 'Failed'} at ${formatUtc(now)}.`];
-  for (const fact of run.facts ?? []) lines.push(`- ${fact}`);
+  if (run.facts?.length) lines.push('', ...run.facts.map((fact) => `- ${escapeMarkdown(fact)}`));
   lines.push('', failureMarkdown(explanation));
   return lines.join('\n') + '\n';
 }
