@@ -313,7 +313,7 @@ export function restoreSummary(result: RestoreResult, now = new Date()): string 
       '',
       foldable(
         `Skipped grants (${result.skippedGrantCount})`,
-        markdownTable(['Object', 'Statement', 'Why'], shown.map((g) => [g.entry, code(g.statement), g.reason])) + more,
+        markdownTable(['Object', 'Statement', 'Why'], shown.map((g) => [escapeMarkdown(g.entry), escapeMarkdown(g.statement), escapeMarkdown(g.reason)])) + more,
       ),
     );
   }

@@ -89,6 +89,8 @@ describe('restoreSummary', () => {
   it('warns of skipped grants and folds them and the row counts', () => {
     expect(markdown).toContain('> [!WARNING]\n> 1 grant was skipped');
     expect(markdown).toContain('<details><summary>Skipped grants (1)</summary>');
+    // Plain text, so the statement wraps in a narrow column; a code span would not.
+    expect(markdown).toContain('| TABLE public.audit\\_singleauditchecklist | GRANT SELECT ON TABLE public.audit\\_singleauditchecklist TO');
     expect(markdown).toContain('<details><summary>Row counts per table (3)</summary>');
     expect(markdown).toContain('| public.audit_singleauditchecklist | 312,004 | 312,004 | ✅ |');
   });
