@@ -214,7 +214,7 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
         const source = mediaSource;
         media = await (async () => {
           const previous = await previousMediaRecord(store, options.space, source, log);
-          return log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media!.tuning, log }));
+          return log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media!.tuning, log, progressIntervalMs: options.progressIntervalMs }));
         })().catch(async (error: unknown) => {
           await releaseMediaLock();
           throw error;
