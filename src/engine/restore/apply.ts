@@ -28,6 +28,7 @@
  * or `keep` (grants to roles the target has; the others are skipped and reported).
  */
 import { spawn } from 'node:child_process';
+import type pg from 'pg';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactRecord, TableCount } from '../../domain/manifest.js';
@@ -36,6 +37,7 @@ import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { connectOrExplain, databaseOnlyArgument, libpqEnv, type DatabaseConnection, type PgTool } from '../postgres/connection.js';
 import type { BackupStore } from '../s3/store.js';
+import { reportProgress } from '../progress.js';
 import { redact } from '../secrets.js';
 import { formatBytes, formatRate, type ByteCounter, Meter } from '../streams.js';
 import { decompressionInput, describeDecompression, generatorStdin, handOver, startDecompression, stopDecompression } from './decompression.js';
@@ -443,13 +445,29 @@ export async function restoreInParallel(
   jobs: number,
   privileges: PrivilegesMode,
   signal?: AbortSignal,
+  progress?: { log: Logger; intervalMs?: number },
 ): Promise<void> {
-  const result = await runTool(
-    tools.pgRestore.path,
-    ['--no-owner', ...(privileges === 'drop' ? ['--no-privileges'] : []), '--exit-on-error', `--jobs=${jobs}`, '--no-password', databaseOnlyArgument(connection), archiveFile],
-    toolEnv(connection, 'lifeboat-restore'),
-    signal,
-  );
+  // pg_restore --jobs says nothing while it works: the target's size, read on a session of its own, shows it is moving.
+  let sizeClient: Promise<pg.Client> | undefined;
+  const reporter = progress
+    ? reportProgress(progress.log, progress.intervalMs, async (elapsed) => {
+        sizeClient ??= connectOrExplain(connection);
+        const { rows } = await (await sizeClient).query<{ size: string }>('SELECT pg_database_size(current_database())::text AS size');
+        return `… pg_restore --jobs=${jobs}: the target database holds ${formatBytes(Number(rows[0]!.size))} after ${elapsed}`;
+      })
+    : undefined;
+  let result;
+  try {
+    result = await runTool(
+      tools.pgRestore.path,
+      ['--no-owner', ...(privileges === 'drop' ? ['--no-privileges'] : []), '--exit-on-error', `--jobs=${jobs}`, '--no-password', databaseOnlyArgument(connection), archiveFile],
+      toolEnv(connection, 'lifeboat-restore'),
+      signal,
+    );
+  } finally {
+    reporter?.stop();
+    await sizeClient?.then((client) => client.end()).catch(() => undefined);
+  }
   if (signal?.aborted) throw new LifeboatError('pg_restore --jobs was stopped: the restore was cancelled.');
   if (pgRestoreFailed(result)) {
     const ignored = ERRORS_IGNORED.exec(result.stderr);
