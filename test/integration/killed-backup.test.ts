@@ -77,13 +77,13 @@ describe('a backup killed with SIGKILL', () => {
     const dry = await runActionBundle('prune', { ...bucketInputs(), 'dry-run': 'true' }, env(later));
     expect(dry.code, dry.stdout).toBe(0);
     expect(JSON.parse(dry.outputs['aborted-uploads']!)).toEqual([left!.Key]);
-    expect(dry.summary).toMatch(/Older than the grace period, would be aborted/);
+    expect(dry.summary).toMatch(/Open multipart uploads: 1; 1 older than the grace period would be aborted/);
     expect(await openUploads()).toHaveLength(1);
 
     const prune = await runActionBundle('prune', bucketInputs(), env(later));
     expect(prune.code, prune.stdout).toBe(0);
     expect(JSON.parse(prune.outputs['aborted-uploads']!)).toEqual([left!.Key]);
-    expect(prune.summary).toMatch(/Older than the grace period, aborted/);
+    expect(prune.summary).toMatch(/Open multipart uploads: 1; 1 older than the grace period were aborted/);
     expect(prune.stdout).toMatch(/Open multipart uploads: 1 found; 1 older than the grace period aborted/);
     expect(await openUploads()).toEqual([]);
 

@@ -93,10 +93,9 @@ describe('prune action bundle (dist/prune)', () => {
     expect(state.journals, 'the journal is removed once the prune is done').toEqual([]);
 
     expect(run.stdout).toContain("No policy file at .github/lifeboat.yml: using the default policy");
-    expect(run.summary).toContain('## Lifeboat prune');
-    expect(run.summary).toMatch(/\| Kept \| Deleted \| Failed \|.*\n.*\n\| 10 \| 15 \| 0 \|/);
-    expect(run.summary).toContain(`| \`${history.predeploys[2]!.id}\` | production | predeploy | 2026-11-17T18:27:31.000Z | complete | deleted | not kept by production/predeploy rules (keep-last 2) |`);
-    expect(run.summary).toContain(`| \`${history.prodNightly[9]!.id}\` | production | nightly | 2026-11-21T02:00:00.000Z | complete | keep | keep-within 7d; newest complete backup of space production |`);
+    expect(run.summary).toMatch(/^## ✅ Lifeboat prune: 15 backups deleted, 10 kept$/m);
+    expect(run.summary).toContain(`| \`${history.predeploys[2]!.id}\` | production | deleted | not kept by production/predeploy rules (keep-last 2) |`);
+    expect(run.summary).toContain(`| \`${history.prodNightly[9]!.id}\` | production | keep | keep-within 7d; newest complete backup of space production |`);
 
     const before = await bucketSnapshot(bucket);
     const again = await runActionBundle('prune', bucketInputs(bucket), pruneEnv(ws));
@@ -124,7 +123,7 @@ describe('prune action bundle (dist/prune)', () => {
     expect(run.stdout).toContain(`keep    ${history.devNightly[9]!.id}  keep-within 1d; newest complete backup of space dev`);
     expect(run.stdout).toContain(`DELETE  ${history.devNightly[8]!.id}  not kept by dev/nightly rules (keep-within 1d)`);
     expect(run.stdout).toContain(`DELETE  ${history.prodNightly[2]!.id}  not kept by production/nightly rules (keep-within 7d)`);
-    expect(run.summary).toContain('## Lifeboat prune (dry run: nothing was deleted)');
+    expect(run.summary).toMatch(/^## ✅ Lifeboat prune: dry run, 15 backups would be deleted, 10 kept$/m);
     expect(run.summary).toContain('| would delete |');
 
     // The CLI, from the shipped bundle, the same way.
@@ -261,7 +260,8 @@ describe('prune action bundle (dist/prune)', () => {
     expect(first.stdout).toContain(`dev/${history.devNightly[8]!.id}: its manifest could not be deleted: access denied: the credentials are not allowed to do this (AccessDenied, HTTP 403)`);
     expect(first.stdout).toContain('Manifests deleted (0 of 15); deleting 0 artifact objects.');
     expect(parseIds(first.outputs.deleted)).toEqual([]);
-    expect(first.summary).toContain('| delete FAILED |');
+    expect(first.summary).toMatch(/^## ❌ Lifeboat prune: 15 backups could not be deleted/m);
+    expect(first.summary).toContain('| ❌ delete failed |');
     const afterFirst = await inspectBucket(bucket);
     expect(afterFirst.complete).toEqual(everything);
     expect(afterFirst.journals).toHaveLength(1);
