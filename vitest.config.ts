@@ -30,7 +30,7 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           // The bench starts its own s3rver: nothing in it meets the sandbox's S3. The regression corpus is
           // about PostgreSQL, not S3, and takes minutes: once, against s3rver, is enough.
-          exclude: [...configDefaults.exclude, 'test/integration/bench-smoke.test.ts', 'test/integration/regression-corpus.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/integration/bench-smoke.test.ts', 'test/integration/regression-corpus.test.ts', 'test/integration/summaries-browser.test.ts'],
           globalSetup: ['test/support/global-setup-rgw.ts'],
           pool: 'forks',
         },

@@ -94,7 +94,7 @@ async function main() {
     say('4. List: what can be restored, newest first (with details: database size and media counts)');
     const { bucket, filter } = getListInputs(inputs({ details: 'true' }));
     const listed = await runList(bucket, filter, { details: true });
-    show(listSummary(listed.backups, listed.latest, '', listed.details));
+    show(listSummary({ backups: listed.backups, latestPerSpace: listed.latestPerSpace, filterText: '', details: listed.details }));
 
     say('5. A refused restore: dev → production is not in the restore matrix. Nothing is read or changed.');
     try {

@@ -38804,7 +38804,7 @@ const pattern_1 = __nccwpck_require__(6023);
 const limitProperties_1 = __nccwpck_require__(895);
 const required_1 = __nccwpck_require__(4504);
 const limitItems_1 = __nccwpck_require__(6296);
-const uniqueItems_1 = __nccwpck_require__(5132);
+const uniqueItems_1 = __nccwpck_require__(2751);
 const const_1 = __nccwpck_require__(8026);
 const enum_1 = __nccwpck_require__(3200);
 const validation = [
@@ -39113,7 +39113,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5132:
+/***/ 2751:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -105364,7 +105364,7 @@ function parseDuration(text) {
     return { ...ZERO_DURATION, ...parts };
 }
 /** The canonical text form, largest unit first (`1y6m`, `2w3d`); a zero duration is `0h`. */
-function formatDuration(duration) {
+function retention_formatDuration(duration) {
     const text = Object.entries(DURATION_UNITS)
         .filter(([, field]) => duration[field] !== 0)
         .map(([unit, field]) => `${duration[field]}${unit}`)
@@ -105475,7 +105475,7 @@ function resolveRules(rules, scope) {
     const calendar = CALENDAR_RULES.map(({ rule, label, periodOf }) => ({ label, count: rules[rule] ?? 0, periodOf })).filter((c) => c.count > 0);
     const description = [
         ...(keepLast > 0 ? [`keep-last ${keepLast}`] : []),
-        ...(keepWithin ? [`keep-within ${formatDuration(keepWithin)}`] : []),
+        ...(keepWithin ? [`keep-within ${retention_formatDuration(keepWithin)}`] : []),
         ...calendar.map((c) => `${c.label} ${c.count}`),
     ].join(', ');
     return { scope, keepLast, keepWithin, calendar, description };
@@ -105588,7 +105588,7 @@ function applyRules(group, rules, now) {
         if (index < rules.keepLast)
             decision.keepReasons.push(`keep-last ${rules.keepLast} (#${index + 1})`);
         if (cutoff !== undefined && decision.createdAt.getTime() >= cutoff) {
-            decision.keepReasons.push(`keep-within ${formatDuration(rules.keepWithin)}`);
+            decision.keepReasons.push(`keep-within ${retention_formatDuration(rules.keepWithin)}`);
         }
         for (const rule of calendar) {
             if (rule.remaining === 0)
@@ -105642,7 +105642,7 @@ function describeMs(ms) {
 
 
 
-const DEFAULT_POLICY_PATH = '.github/lifeboat.yml';
+const policy_DEFAULT_POLICY_PATH = '.github/lifeboat.yml';
 /** FAC's rules, used when there is no policy file and for every key a file leaves out. Frozen because it is shared. */
 const DEFAULT_POLICY = deepFreeze({
     spaces: ['production', 'staging', 'dev', 'preview'],
@@ -106073,18 +106073,18 @@ var external_node_path_ = __nccwpck_require__(6760);
 
 
 function loadPolicy(explicitPath, log, workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()) {
-    const relative = explicitPath ?? DEFAULT_POLICY_PATH;
+    const relative = explicitPath ?? policy_DEFAULT_POLICY_PATH;
     const path = (0,external_node_path_.isAbsolute)(relative) ? relative : (0,external_node_path_.join)(workspace, relative);
     if (!(0,external_node_fs_.existsSync)(path)) {
         if (explicitPath) {
-            throw new errors_LifeboatError(`Input 'policy-file' is '${explicitPath}', but there is no file at ${path}. Check the path, or remove the input to use ${DEFAULT_POLICY_PATH} or the defaults.`);
+            throw new errors_LifeboatError(`Input 'policy-file' is '${explicitPath}', but there is no file at ${path}. Check the path, or remove the input to use ${policy_DEFAULT_POLICY_PATH} or the defaults.`);
         }
         log.info(`No policy file at ${relative}: using the default policy (FAC's restore matrix and retention).`);
         return DEFAULT_POLICY;
     }
     const input = explicitPath ? `Input 'policy-file' is '${explicitPath}', but` : `The policy file`;
     if ((0,external_node_fs_.statSync)(path).isDirectory()) {
-        throw new errors_LifeboatError(`${input} ${path} is a directory. Give the path of the YAML file itself, e.g. ${DEFAULT_POLICY_PATH}.`);
+        throw new errors_LifeboatError(`${input} ${path} is a directory. Give the path of the YAML file itself, e.g. ${policy_DEFAULT_POLICY_PATH}.`);
     }
     let text;
     try {
@@ -106185,6 +106185,211 @@ async function pendingPutBacks(store) {
             journals.push(journal);
     }
     return journals;
+}
+
+;// CONCATENATED MODULE: ./src/domain/report.ts
+/**
+ * Words and markdown pieces for what people read: job summaries, the CLI's report and the logs. Pure,
+ * so that every summary says sizes, ages, counts and failures the same way.
+ */
+/** A count as people read it: 312,004. */
+function formatCount(count) {
+    return count.toLocaleString('en-US');
+}
+/** "1 table", "2 tables", "0 tables", "1,200 tables"; `many` for irregular plurals. */
+function report_plural(count, one, many = `${one}s`) {
+    return `${formatCount(count)} ${count === 1 ? one : many}`;
+}
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+/** Binary units, one decimal: 512 B, 1.5 KiB, 3.0 GiB. */
+function report_formatBytes(bytes) {
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${BYTE_UNITS[unit]}`;
+}
+function report_formatRate(bytes, ms) {
+    return ms > 0 ? `${report_formatBytes((bytes * 1000) / ms)}/s` : 'n/a';
+}
+/** Seconds with one decimal under a minute, then minutes and seconds, then hours and minutes. */
+function report_formatDuration(ms) {
+    const seconds = ms / 1000;
+    if (seconds < 60)
+        return `${seconds.toFixed(1)} s`;
+    const whole = Math.round(seconds);
+    if (whole < 3600)
+        return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+    return `${Math.floor(whole / 3600)} h ${Math.floor((whole % 3600) / 60)} min`;
+}
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/**
+ * How long ago, in the one unit a person reads at a glance: "just now", "12 min ago", "3 h ago", "5 d ago".
+ * A time in the future (a clock ahead of this one) says so rather than pretending.
+ */
+function report_formatAge(then, now) {
+    const ms = now.getTime() - then.getTime();
+    if (ms < -MINUTE)
+        return 'in the future (clocks disagree)';
+    if (ms < MINUTE)
+        return 'just now';
+    if (ms < HOUR)
+        return `${Math.floor(ms / MINUTE)} min ago`;
+    if (ms < 2 * DAY)
+        return `${Math.floor(ms / HOUR)} h ago`;
+    return `${Math.floor(ms / DAY)} d ago`;
+}
+/** A UTC time as people read it in a summary: 2026-11-21 02:00 UTC. */
+function report_formatUtc(time) {
+    const iso = time.toISOString();
+    return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+/**
+ * Text shown as text in GitHub-flavoured markdown: every character markdown or HTML would act on is
+ * escaped, so a message like "postgres://user@host/<database>" or "my_table_name" shows as written.
+ */
+function report_escapeMarkdown(text) {
+    return text.replace(/[\\`*_[\]<>#|~&!]/g, (c) => `\\${c}`);
+}
+/** One table cell: escapes the column separator and keeps the row on one line. */
+function tableCell(value) {
+    return value.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+function report_markdownTable(header, rows) {
+    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(tableCell).join(' | ')} |`)].join('\n');
+}
+/** A collapsed section: GitHub renders <details> folded, with `title` as the line to click. */
+function report_foldable(title, body) {
+    return `<details><summary>${escapeHtml(title)}</summary>\n\n${body}\n\n</details>`;
+}
+function escapeHtml(text) {
+    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+/** A fenced code block that the text cannot close early. */
+function codeBlock(text) {
+    const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    return `${fence}text\n${text}\n${fence}`;
+}
+/** A GitHub alert block: each paragraph (markdown already) quoted, with blank quoted lines between them. */
+function report_alertBlock(kind, paragraphs) {
+    const lines = [`> [!${kind}]`];
+    paragraphs.forEach((paragraph, index) => {
+        if (index > 0)
+            lines.push('>');
+        for (const line of paragraph.split('\n'))
+            lines.push(`> ${line}`);
+    });
+    return lines.join('\n');
+}
+/**
+ * Verbs a sentence of advice starts with in Lifeboat's messages ("Check 'cf-api' …", "Set 'jobs: 1' …").
+ * The first such sentence after the cause starts the fix.
+ */
+const FIX_OPENERS = [
+    'Add',
+    'Ask',
+    'Check',
+    'Choose',
+    'Delete',
+    'Fix',
+    'For example',
+    'Give',
+    'Grant',
+    'Install',
+    'Is',
+    'Leave',
+    'Pass',
+    'Remove',
+    'Restore',
+    'Run',
+    'Set',
+    'Try',
+    'Unset',
+    'Use',
+    'Wait',
+    'Write',
+];
+const FIX_MARKER = ' To fix: ';
+/** Sentence ends: a full stop, question or exclamation mark, then space and a capital; never after e.g. or i.e. */
+const SENTENCE_END = /(?<![ (]e\.g\.|[ (]i\.e\.)(?<=[.!?])\s+(?=[A-Z(])/;
+function startsFix(sentence) {
+    return FIX_OPENERS.some((opener) => sentence.startsWith(`${opener} `) || sentence.startsWith(`${opener}:`) || sentence.startsWith(`${opener},`));
+}
+/**
+ * Splits an error message into its cause and its fix. Lifeboat's messages say the cause first and the
+ * fix after it, either after "To fix:" or as the first sentence that gives advice; lines after the
+ * first (a tool's own output) are kept apart as detail.
+ */
+function explainFailureMessage(message) {
+    const newline = message.indexOf('\n');
+    const head = (newline === -1 ? message : message.slice(0, newline)).trim();
+    const rest = newline === -1 ? '' : message.slice(newline + 1).trim();
+    const detail = rest ? { detail: rest } : {};
+    const marker = head.indexOf(FIX_MARKER);
+    if (marker !== -1) {
+        return { reasons: [{ cause: head.slice(0, marker).trim(), fix: head.slice(marker + FIX_MARKER.length).trim() }], ...detail };
+    }
+    const sentences = head.split(SENTENCE_END);
+    const at = sentences.findIndex((sentence, index) => index > 0 && startsFix(sentence));
+    if (at === -1)
+        return { reasons: [{ cause: head }], ...detail };
+    return { reasons: [{ cause: sentences.slice(0, at).join(' '), fix: sentences.slice(at).join(' ') }], ...detail };
+}
+/** Said when a message gives no fix of its own. */
+const GENERIC_FIX = 'Fix what the cause names, then run the job again. The step log has every line Lifeboat wrote.';
+/**
+ * The markdown of a failure: a CAUTION alert with each cause and fix as plain text, then any detail
+ * folded away. Every character of the message shows as written (no markdown in it takes effect).
+ */
+function failureMarkdown(explanation) {
+    const paragraphs = [];
+    const many = explanation.reasons.length > 1;
+    explanation.reasons.forEach(({ cause, fix }, index) => {
+        const number = many ? ` ${index + 1}` : '';
+        paragraphs.push(`**Cause${number}:** ${report_escapeMarkdown(cause)}`);
+        paragraphs.push(`**Fix${number}:** ${report_escapeMarkdown(fix ?? GENERIC_FIX)}`);
+    });
+    const parts = [report_alertBlock('CAUTION', paragraphs)];
+    if (explanation.detail)
+        parts.push(report_foldable('Full message', codeBlock(explanation.detail)));
+    return parts.join('\n\n');
+}
+
+;// CONCATENATED MODULE: ./src/engine/progress.ts
+/**
+ * Progress lines for long steps. Every long step (the dump, the media copy both ways, the restore's
+ * verification pass and download, its apply and pg_restore --jobs) logs one at the same interval, the
+ * backup's 'progress-interval-seconds' (10 s by default), so a job never goes quiet for longer.
+ */
+
+const DEFAULT_PROGRESS_INTERVAL_MS = 10_000;
+/**
+ * Logs `describe(elapsed)` every `intervalMs` until `stop()`; a describe that throws or returns
+ * undefined logs nothing that time. The timer never keeps the process alive.
+ */
+function progress_reportProgress(log, intervalMs, describe) {
+    const started = Date.now();
+    let stopped = false;
+    const timer = setInterval(() => {
+        Promise.resolve()
+            .then(() => describe(formatDuration(Date.now() - started)))
+            .then((line) => {
+            if (line && !stopped)
+                log.info(line);
+        }, () => undefined);
+    }, intervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
+    timer.unref();
+    return {
+        stop() {
+            stopped = true;
+            clearInterval(timer);
+        },
+    };
 }
 
 // EXTERNAL MODULE: external "node:stream"
@@ -106533,19 +106738,8 @@ class streams_Meter extends (/* unused pure expression or super */ null && (Tran
         return this.hash.copy().digest('hex');
     }
 }
-function streams_formatBytes(bytes) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-function streams_formatRate(bytes, ms) {
-    return ms > 0 ? `${streams_formatBytes((bytes * 1000) / ms)}/s` : 'n/a';
-}
+/** The one way sizes and rates are written, shared with the summaries (src/domain/report.ts). */
+
 
 ;// CONCATENATED MODULE: ./src/engine/media/media.ts
 /**
@@ -106561,6 +106755,8 @@ function streams_formatRate(bytes, ms) {
  * Objects are copied through the runner (on cloud.gov each bucket has its own credentials), many
  * small ones at a time; large ones stream by multipart upload with bounded memory.
  */
+
+
 
 
 
@@ -106633,7 +106829,17 @@ async function backupMedia(options) {
     const traffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
     const totals = emptyTotals();
     const records = new Array(listed.length);
+    let checked = 0;
+    const progress = reportProgress(log, options.progressIntervalMs, (elapsed) => `… media: ${checked} of ${plural(listed.length, 'object')} done, ${traffic.objectsWritten} new stored (${formatBytes(traffic.bytesWritten)}), ${formatBytes(traffic.bytesRead)} read, after ${elapsed}`);
     await forEachConcurrently(listed, tuning.concurrency, async (object, index) => {
+        try {
+            await backupOneObject(object, index);
+        }
+        finally {
+            checked++;
+        }
+    }).finally(() => progress.stop());
+    async function backupOneObject(object, index) {
         const key = object.key.slice(prefix.length);
         const before = previous.get(key);
         // Only a record whose bytes were verified when first stored is carried over: an unverified one may
@@ -106657,7 +106863,7 @@ async function backupMedia(options) {
             totals.reusedObjects++;
             totals.reusedBytes += record.size;
         }
-    });
+    }
     // Objects deleted between the listing and their read leave holes.
     records.splice(0, records.length, ...records.filter((r) => r !== undefined));
     totals.objects = records.length;
@@ -106911,7 +107117,7 @@ async function verifyMediaPresent(record, store, concurrency = DEFAULT_MEDIA_TUN
  * every upload succeeded. A failure says exactly what state the bucket was left in; re-running the
  * restore finishes the job, since it uploads only what still differs.
  */
-async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_TUNING) {
+async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_TUNING, progressIntervalMs) {
     const client = createS3Client(target);
     const prefix = normalizePrefix(target.prefix);
     const where = `s3://${target.bucket}/${prefix}`;
@@ -106923,6 +107129,7 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
     let uploaded = 0;
     const toCheck = record.objects;
     const failures = [];
+    const progress = reportProgress(log, progressIntervalMs, (elapsed) => `… media: ${uploaded + unchanged} of ${plural(toCheck.length, 'object')} in place (${uploaded} copied, ${formatBytes(traffic.bytesWritten)}; ${unchanged} already right), after ${elapsed}`);
     await forEachConcurrently(toCheck, tuning.concurrency, async (object) => {
         const current = present.get(object.key);
         if (current && current.size === object.size && (await alreadyInPlace(client, target.bucket, prefix + object.key, object))) {
@@ -106938,7 +107145,9 @@ async function restoreMedia(record, store, target, log, tuning = DEFAULT_MEDIA_T
             failures.push(`'${object.key}': ${errorMessage(error)}`);
             throw error;
         }
-    }).catch((error) => {
+    })
+        .finally(() => progress.stop())
+        .catch((error) => {
         const pending = record.objects.length - unchanged - uploaded;
         throw new LifeboatError(`Media restore into ${where} stopped: ${uploaded} object(s) restored, ${unchanged} already right, ${pending} not restored yet; ` +
             `nothing was deleted, so objects the backup did not have are still there. The bucket is a mix of its old and restored contents. ` +
@@ -107729,7 +107938,7 @@ async function runPrune(options, log) {
         }
     }
     result.durationMs = Date.now() - clockStart;
-    log.info(`Deleted ${result.deleted.length} backups (${result.objectsDeleted} objects, ${streams_formatBytes(result.bytesFreed)}) in ${result.deleteRequests} delete requests, ` +
+    log.info(`Deleted ${result.deleted.length} backups (${result.objectsDeleted} objects, ${report_formatBytes(result.bytesFreed)}) in ${result.deleteRequests} delete requests, ` +
         `${(result.durationMs / 1000).toFixed(1)} s; kept ${retention.keep.length}.`);
     return result;
 }
@@ -107814,7 +108023,7 @@ async function cleanUpMedia(store, now, options, log, dryRun, assumeDeleted) {
             const cleared = await store.deleteKeys(lock.expired);
             log.info(`Removed ${cleared.deleted.length} lock(s) left by killed backups or prunes.`);
         }
-        log.info(`Media content: ${cleanup.stored} stored, ${cleanup.referenced} in use; ${cleanup.deleted} unreferenced ${dryRun ? 'would be deleted' : 'deleted'} (${streams_formatBytes(cleanup.bytesFreed)})` +
+        log.info(`Media content: ${cleanup.stored} stored, ${cleanup.referenced} in use; ${cleanup.deleted} unreferenced ${dryRun ? 'would be deleted' : 'deleted'} (${report_formatBytes(cleanup.bytesFreed)})` +
             `${cleanup.tooYoung ? `, ${cleanup.tooYoung} unreferenced but younger than the grace period kept` : ''}.`);
         return cleanup;
     }
@@ -107932,73 +108141,95 @@ function assertNoFailures(result) {
 
 ;// CONCATENATED MODULE: ./src/engine/summaries.ts
 
-const cell = (value) => value.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-const table = (header, rows) => [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
-function backupSummary(result) {
+const OK = '✅';
+const FAILED = '❌';
+const code = (text) => `\`${text.replace(/`/g, "'")}\``;
+const count = formatCount;
+/** The media a backup refers to, and what it stored anew: one line. */
+function mediaLine(media) {
+    const t = media.totals;
+    return (`Media: ${plural(t.objects, 'object')} (${formatBytes(t.bytes)}) in ${code(`s3://${media.bucket}/${media.prefix}`)}; ` +
+        `${count(t.newObjects)} new (${formatBytes(t.newBytes)}) stored, ${count(t.reusedObjects)} reused (${formatBytes(t.reusedBytes)}). Not part of the size: media content is shared between backups.`);
+}
+function backupSummary(result, now = new Date()) {
     const m = result.manifest;
+    const finished = new Date(m.finishedAt);
     const raw = m.artifacts.reduce((sum, a) => sum + a.uncompressedSize, 0);
     const lines = [
-        `## Lifeboat backup \`${m.id}\``,
+        `## ${OK} Lifeboat backup of ${m.space}: complete`,
         '',
-        table(['Space', 'Trigger', 'Database', 'Server', 'pg_dump', 'Duration', 'Throughput', 'Stored'], [[
-                m.space,
-                m.trigger,
-                m.database.source,
-                m.database.serverVersion,
-                m.database.pgDumpVersion,
-                `${(result.durationMs / 1000).toFixed(1)} s`,
-                formatRate(raw, result.durationMs),
-                formatBytes(result.storedBytes),
-            ]]),
+        `**${code(m.id)}** · ${formatBytes(result.storedBytes)} · finished ${formatAge(finished, now)} (${formatUtc(finished)}) · ${m.trigger}`,
         '',
-        table(['Artifact', 'Compression', 'Size before compression', 'Size stored', 'SHA-256'], m.artifacts.map((a) => [a.name, a.compression, formatBytes(a.uncompressedSize), formatBytes(a.size), `\`${a.sha256.slice(0, 16)}…\``])),
+        `- Database: ${m.database.source}, PostgreSQL ${m.database.serverVersion}, pg_dump ${m.database.pgDumpVersion}`,
     ];
     if (m.database.tables) {
         const rows = m.database.tables.reduce((sum, t) => sum + t.rows, 0);
-        lines.push('', `Row counts recorded for ${m.database.tables.length} tables (${rows} rows) in the dump's snapshot.`);
+        lines.push(`- Row counts: ${plural(m.database.tables.length, 'table')}, ${plural(rows, 'row')}, recorded for restore to check against`);
     }
-    if (m.media) {
-        lines.push('', mediaTable(m.media));
+    else {
+        lines.push('- Row counts: not recorded, so a restore of this backup cannot be checked against it');
     }
-    lines.push('', `Stored at \`${result.location}\`.`);
+    if (m.media)
+        lines.push(`- ${mediaLine(m.media)}`);
+    lines.push(`- Took ${formatDuration(result.durationMs)} (${formatRate(raw, result.durationMs)} dumped)`);
+    lines.push('', foldable('Where it is stored, and its artifacts', [
+        `Stored at ${code(result.location)}. Size: the artifacts and the manifest, ${count(result.storedBytes)} bytes.`,
+        '',
+        markdownTable(['Artifact', 'Stored', 'Uncompressed', 'SHA-256'], m.artifacts.map((a) => [`${a.name} (${a.compression})`, formatBytes(a.size), formatBytes(a.uncompressedSize), code(`${a.sha256.slice(0, 16)}…`)])),
+    ].join('\n')));
     return lines.join('\n') + '\n';
 }
-function listSummary(backups, latest, filterText, details) {
+function listSummary(input, now = new Date()) {
+    const { backups, latestPerSpace, filterText, details } = input;
     const complete = backups.filter((b) => b.status === 'complete');
     const incomplete = backups.filter((b) => b.status === 'incomplete');
-    const header = ['Backup', 'Space', 'Trigger', 'Created (UTC)', 'Size'];
-    const row = (b) => [`\`${b.id}\``, b.space, b.trigger, b.createdAt.toISOString(), formatBytes(b.sizeBytes)];
-    const detailHeader = ['Database (uncompressed)', 'Media objects', 'Media bytes', 'Media new', 'Media reused'];
-    const detailRow = (b) => {
-        const d = details?.get(b.id);
-        if (!d)
-            return ['', '', '', '', ''];
-        if (d.error)
-            return [`manifest unreadable: ${d.error}`, '', '', '', ''];
-        const m = d.media;
-        return [
-            formatBytes(d.databaseBytes),
-            m ? String(m.objects) : '—',
-            m ? formatBytes(m.bytes) : '—',
-            m ? `${m.newObjects} (${formatBytes(m.newBytes)})` : '—',
-            m ? `${m.reusedObjects} (${formatBytes(m.reusedBytes)})` : '—',
-        ];
-    };
-    const lines = [`## Lifeboat backups${filterText ? ` (${filterText})` : ''}`, ''];
-    lines.push(latest ? `Latest restorable: \`${latest.id}\`` : 'No restorable backup matches.', '');
-    lines.push(`### Restorable (${complete.length})`, '');
-    lines.push(complete.length
-        ? details
-            ? table([...header, ...detailHeader], complete.map((b) => [...row(b), ...detailRow(b)]))
-            : table(header, complete.map(row))
-        : '_None._');
     const invalid = backups.filter((b) => b.status === 'invalid');
+    const spaces = [...new Set(backups.map((b) => b.space))].sort();
+    const scope = filterText ? ` (${filterText})` : '';
+    const lines = [];
+    if (latestPerSpace.length === 0) {
+        lines.push(`## ${FAILED} Lifeboat backups${scope}: nothing restorable`, '');
+        lines.push(backups.length ? `None of the ${plural(backups.length, 'backup')} found can be restored.` : 'The bucket holds no backup that matches.');
+    }
+    else {
+        lines.push(`## ${OK} Lifeboat backups${scope}: ${plural(complete.length, 'restorable backup')}`, '');
+        // The first thing anyone needs: what each space would restore from, and how old it is.
+        const latestOf = new Map(latestPerSpace.map((b) => [b.space, b]));
+        lines.push(markdownTable(['Space', 'Latest restorable', 'Age', 'Size'], spaces.map((space) => {
+            const b = latestOf.get(space);
+            return b ? [space, code(b.id), formatAge(b.createdAt, now), formatBytes(b.sizeBytes)] : [space, `${FAILED} none`, '—', '—'];
+        })));
+    }
     if (invalid.length) {
-        lines.push('', `### Invalid manifest, not restorable (${invalid.length})`, '', 'Their manifest exists but is corrupt, does not match the schema, or describes another backup; `latest` skips them.', '', table([...header, 'Problem'], invalid.map((b) => [...row(b), b.problem ?? ''])));
+        lines.push('', alertBlock('WARNING', [
+            `${plural(invalid.length, 'backup has', 'backups have')} a manifest that is corrupt, does not match the schema or describes another backup: not restorable, and \`latest\` skips ${invalid.length === 1 ? 'it' : 'them'}.`,
+        ]), '', foldable(`Invalid backups (${invalid.length})`, markdownTable(['Backup', 'Space', 'Problem'], invalid.map((b) => [code(b.id), b.space, b.problem ?? '']))));
+    }
+    const row = (b) => [code(b.id), b.space, formatAge(b.createdAt, now), formatBytes(b.sizeBytes)];
+    if (complete.length) {
+        lines.push('', foldable(`All restorable backups (${complete.length}), newest first`, markdownTable(['Backup', 'Space', 'Age', 'Size'], complete.map(row))));
+    }
+    if (details && complete.length) {
+        const detailRow = (b) => {
+            const d = details.get(b.id);
+            if (!d)
+                return [code(b.id), '', '', ''];
+            if (d.error)
+                return [code(b.id), `manifest unreadable: ${d.error}`, '', ''];
+            const m = d.media;
+            return [
+                code(b.id),
+                `${formatBytes(d.databaseBytes)}${d.tables === null ? '' : `, ${plural(d.tables, 'table')}`}`,
+                m ? `${count(m.objects)} (${formatBytes(m.bytes)})` : '—',
+                m ? `${count(m.newObjects)} (${formatBytes(m.newBytes)})` : '—',
+            ];
+        };
+        lines.push('', foldable('Database and media of each restorable backup', markdownTable(['Backup', 'Database, uncompressed', 'Media objects', 'Media stored anew'], complete.map(detailRow))));
     }
     if (incomplete.length) {
-        lines.push('', `### Incomplete, not restorable (${incomplete.length})`, '', 'These have no manifest: they failed, were interrupted or are still running.', '', table(header, incomplete.map(row)));
+        lines.push('', foldable(`Incomplete, not restorable (${incomplete.length}): failed, interrupted or still running`, markdownTable(['Backup', 'Space', 'Age', 'Size'], incomplete.map(row))));
     }
+    lines.push('', `Size: the bytes stored under each backup's own prefix (database archive and manifest); media is counted apart.`);
     return lines.join('\n') + '\n';
 }
 /** Rows shown in a prune summary before the table is cut short; GitHub caps a job summary at 1 MiB. */
@@ -108006,33 +108237,55 @@ const PRUNE_SUMMARY_ROWS = 1000;
 function pruneSummary(result) {
     const { plan } = result;
     const removed = result.dryRun ? plan.remove.length : result.deleted.length;
+    const failedCount = result.failed.length;
+    const status = failedCount ? FAILED : OK;
+    const what = result.dryRun
+        ? `dry run, ${report_plural(removed, 'backup')} would be deleted`
+        : failedCount
+            ? `${report_plural(failedCount, 'backup')} could not be deleted`
+            : `${report_plural(removed, 'backup')} deleted`;
     const lines = [
-        `## Lifeboat prune${result.dryRun ? ' (dry run: nothing was deleted)' : ''}`,
+        `## ${status} Lifeboat prune: ${what}, ${count(plan.keep.length)} kept`,
         '',
-        `${result.space ? `Space ${result.space}` : 'Every space'}, rules from ${result.policySource}, now ${result.now.toISOString()}.`,
-        '',
-        table(['Kept', result.dryRun ? 'Would delete' : 'Deleted', 'Failed', 'Objects deleted', 'Space freed', 'Delete requests', 'Duration'], [[
-                String(plan.keep.length),
-                String(removed),
-                String(result.failed.length),
-                String(result.objectsDeleted),
-                streams_formatBytes(result.bytesFreed),
-                String(result.deleteRequests),
-                `${(result.durationMs / 1000).toFixed(1)} s`,
-            ]]),
+        `${result.space ? `Space ${result.space}` : 'Every space'} · rules from ${result.policySource} · ${report_formatUtc(result.now)} · took ${report_formatDuration(result.durationMs)}`,
     ];
+    if (failedCount) {
+        lines.push('', failureMarkdown({
+            reasons: [
+                {
+                    cause: `${report_plural(failedCount, 'backup')} of the ${plan.remove.length} planned for deletion could not be deleted fully: ${result.failed
+                        .slice(0, 3)
+                        .map((f) => `${f.entry.space}/${f.entry.id}: ${f.message}`)
+                        .join('; ')}${failedCount > 3 ? '; …' : ''}`,
+                    fix: 'Check that the credentials allow s3:DeleteObject, then run prune again to finish. Every backup is still either complete or clearly incomplete.',
+                },
+            ],
+        }));
+    }
+    if (!result.dryRun) {
+        lines.push('', `- Freed ${report_formatBytes(result.bytesFreed)}: ${report_plural(result.objectsDeleted, 'object')} in ${report_plural(result.deleteRequests, 'delete request')}`);
+    }
     if (plan.rescued.length) {
-        lines.push('', '> [!WARNING]');
-        for (const { entry } of plan.rescued) {
-            lines.push(`> Space ${entry.space}: the rules would delete every complete backup; only the newest, \`${entry.id}\`, is kept. Have its backups stopped?`);
-        }
+        lines.push('', report_alertBlock('WARNING', plan.rescued.map(({ entry }) => `Space ${entry.space}: the rules would delete every complete backup; only the newest, ${code(entry.id)}, is kept. Have its backups stopped?`)));
+    }
+    const uploads = result.uploads;
+    if (uploads && (uploads.open > 0 || uploads.skipped)) {
+        lines.push('', uploads.skipped
+            ? `- Open multipart uploads not swept: ${uploads.skipped}`
+            : `- Open multipart uploads: ${count(uploads.open)}; ${count(uploads.aborted.length)} older than the grace period ${result.dryRun ? 'would be' : 'were'} aborted, ${count(uploads.tooYoung)} younger kept${uploads.failed.length ? `, ${count(uploads.failed.length)} failed` : ''}`);
+    }
+    const media = result.media;
+    if (media) {
+        lines.push('', media.skipped
+            ? `- Media content not cleaned up: ${media.skipped}`
+            : `- Media content: ${count(media.stored)} stored, ${count(media.referenced)} in use by kept backups, ${count(media.deleted)} unreferenced ${result.dryRun ? 'would be' : 'were'} deleted (${report_formatBytes(media.bytesFreed)}), ${count(media.tooYoung)} unreferenced but too young`);
     }
     const failed = new Map(result.failed.map((f) => [f.entry, f.message]));
     const rows = [
         ...plan.keep.map((k) => ({ entry: k.entry, decision: 'keep', why: k.reasons.join('; ') })),
         ...plan.remove.map((r) => ({
             entry: r.entry,
-            decision: failed.has(r.entry) ? 'delete FAILED' : result.dryRun ? 'would delete' : 'deleted',
+            decision: failed.has(r.entry) ? `${FAILED} delete failed` : result.dryRun ? 'would delete' : 'deleted',
             why: failed.has(r.entry) ? `${r.reason}; ${failed.get(r.entry)}` : r.reason,
         })),
     ].sort((a, b) => (a.entry.space < b.entry.space ? -1 : a.entry.space > b.entry.space ? 1 : 0) ||
@@ -108042,92 +108295,251 @@ function pruneSummary(result) {
     if (rows.length === 0)
         lines.push('_No backups found._');
     else {
-        lines.push(table(['Backup', 'Space', 'Trigger', 'Created (UTC)', 'Status', 'Decision', 'Why'], rows
-            .slice(0, PRUNE_SUMMARY_ROWS)
-            .map((r) => [`\`${r.entry.id}\``, r.entry.space, r.entry.trigger, r.entry.createdAt.toISOString(), r.entry.status, r.decision, r.why])));
-        if (rows.length > PRUNE_SUMMARY_ROWS)
-            lines.push('', `… and ${rows.length - PRUNE_SUMMARY_ROWS} more backups; the step log has the whole plan.`);
-    }
-    const uploads = result.uploads;
-    if (uploads && (uploads.open > 0 || uploads.skipped)) {
-        lines.push('', '### Open multipart uploads', '');
-        if (uploads.skipped)
-            lines.push(`Not swept: ${uploads.skipped}`);
-        else {
-            lines.push(table(['Open', result.dryRun ? 'Older than the grace period, would be aborted' : 'Older than the grace period, aborted', 'Younger, kept', 'Failed'], [[String(uploads.open), String(uploads.aborted.length), String(uploads.tooYoung), String(uploads.failed.length)]]));
-        }
-    }
-    const media = result.media;
-    if (media) {
-        lines.push('', '### Media content', '');
-        if (media.skipped)
-            lines.push(`Not cleaned up: ${media.skipped}`);
-        else {
-            lines.push(table(['Stored', 'In use by kept backups', result.dryRun ? 'Unreferenced, would be deleted' : 'Unreferenced, deleted', 'Bytes freed', 'Unreferenced but too young'], [[String(media.stored), String(media.referenced), String(media.deleted), streams_formatBytes(media.bytesFreed), String(media.tooYoung)]]));
-        }
+        const shown = rows.slice(0, PRUNE_SUMMARY_ROWS);
+        const table = report_markdownTable(['Backup', 'Space', 'Decision', 'Why'], shown.map((r) => [code(r.entry.id), r.entry.space, r.entry.status === 'complete' ? r.decision : `${r.decision} (${r.entry.status})`, r.why]));
+        const more = rows.length > shown.length ? `\n\n… and ${rows.length - shown.length} more backups; the step log has the whole plan.` : '';
+        lines.push(report_foldable(`Every backup and its decision (${rows.length})`, table + more));
     }
     return lines.join('\n') + '\n';
 }
 /** How many per-table rows the restore summary shows before it only counts the rest. */
 const RESTORE_TABLE_ROWS = 200;
-function restoreSummary(result) {
+function restoreSummary(result, now = new Date()) {
     const m = result.manifest;
     const a = result.authorization;
+    const taken = new Date(m.startedAt);
     const who = a.kind === 'automated'
         ? `automated (${a.eventName ?? 'machine-started'})`
         : `manual, by ${a.actor ?? 'unknown'}${a.adminTeam ? ` (member of ${a.adminTeam})` : ''}`;
     const method = result.method === 'transactional'
-        ? 'one transaction, streamed from the bucket (wipe, restore and check commit together)'
-        : `pg_restore --jobs=${result.jobs}, after pre-restore backup \`${result.preRestoreBackupId}\``;
+        ? 'one transaction streamed from the bucket (wipe, restore and check committed together)'
+        : `pg_restore --jobs=${result.jobs}, after the pre-restore backup ${code(result.preRestoreBackupId ?? '')}`;
+    const database = m.artifacts.find((artifact) => artifact.name === 'database') ?? m.artifacts[0];
+    const checks = result.checks;
+    const matched = checks ? checks.filter((c) => c.expected === c.found).length : 0;
+    const rows = checks ? checks.reduce((sum, c) => sum + (c.found ?? 0), 0) : 0;
     const lines = [
-        `## Lifeboat restore: \`${m.id}\` into ${result.targetSpace}`,
+        `## ${OK} Lifeboat restore: ${result.targetSpace} now holds ${result.sourceSpace}'s backup from ${formatAge(taken, now)}`,
         '',
-        table(['From space', 'Backup', 'Backup taken (UTC)', 'To space', 'Target database', 'Started', 'Method', 'Duration'], [[result.sourceSpace, `\`${m.id}\``, m.startedAt, result.targetSpace, result.target, who, method, `${(result.durationMs / 1000).toFixed(1)} s`]]),
+        `**${code(m.id)}** · taken ${formatUtc(taken)} · ${m.trigger}${database ? ` · ${formatBytes(database.size)}` : ''} · restored into ${result.target} in ${formatDuration(result.durationMs)}`,
         '',
-        `Rule: ${a.rule.from} → ${a.rule.to} (${a.rule.purpose || 'no purpose given'}). Every artifact's size and SHA-256 matched the manifest, and pg_restore ${result.pgRestoreVersion} read its table of contents, before the target was touched.`,
-        '',
+        checks
+            ? `- Verified: ${matched} of ${plural(checks.length, 'table')} match the backup's row counts (${plural(rows, 'row')})`
+            : `- **Not verified:** the backup recorded no row counts, so the restored data could not be compared with it`,
+        `- Checked before the target was touched: every artifact's size and SHA-256, and pg_restore ${result.pgRestoreVersion} read its table of contents`,
+        `- Method: ${method}`,
+        `- Started: ${who}; rule ${a.rule.from} → ${a.rule.to} (${a.rule.purpose || 'no purpose given'})`,
         result.privileges === 'keep'
-            ? `Privileges: **keep**. Every object is owned by the target's role; grants were restored for the roles the target has.`
-            : `Privileges: **drop**. Every object is owned by the target's role, with no grants from the backup.`,
-        '',
+            ? `- Privileges: keep. Every object is owned by the target's role; grants were restored for the roles the target has`
+            : `- Privileges: drop. Every object is owned by the target's role, with no grants from the backup`,
     ];
-    if (result.skippedGrantCount > 0) {
-        lines.push(`### ${result.skippedGrantCount} grant(s) skipped: the target lacks their roles`, '', table(['Object', 'Statement', 'Why'], result.skippedGrants.slice(0, RESTORE_TABLE_ROWS).map((g) => [g.entry, `\`${g.statement.replace(/`/g, "'")}\``, g.reason])), '');
-        if (result.skippedGrantCount > RESTORE_TABLE_ROWS)
-            lines.push(`… and ${result.skippedGrantCount - Math.min(RESTORE_TABLE_ROWS, result.skippedGrants.length)} more.`, '');
-    }
-    if (!result.checks) {
-        lines.push('**Not verified:** the backup recorded no row counts, so the restored data could not be compared with it.');
-    }
-    else {
-        const matched = result.checks.filter((c) => c.expected === c.found).length;
-        const rows = result.checks.reduce((sum, c) => sum + (c.found ?? 0), 0);
-        lines.push(`### Verification: ${matched} of ${result.checks.length} tables match the backup's row counts (${rows} rows)`, '');
-        const shown = result.checks.slice(0, RESTORE_TABLE_ROWS);
-        lines.push(table(['Table', 'Rows in backup', 'Rows restored', 'Match'], shown.map((c) => [`${c.schema}.${c.table}`, String(c.expected ?? '—'), String(c.found ?? '—'), c.expected === c.found ? '✅' : '❌'])));
-        if (result.checks.length > shown.length)
-            lines.push('', `… and ${result.checks.length - shown.length} more tables.`);
-    }
     if (result.media && m.media) {
         const r = result.media;
-        lines.push('', `### Media: s3://${r.bucket} now holds the backup's ${m.media.totals.objects} objects (${formatBytes(m.media.totals.bytes)})`, '', table(['Restored (copied, SHA-256 checked)', 'Already right', 'Deleted (not in the backup)', 'Bytes copied'], [[String(r.uploaded), String(r.unchanged), String(r.deleted), formatBytes(r.traffic.bytesWritten)]]));
+        lines.push(`- Media: ${code(`s3://${r.bucket}`)} now holds the backup's ${plural(m.media.totals.objects, 'object')} (${formatBytes(m.media.totals.bytes)}): ` +
+            `${count(r.uploaded)} copied (${formatBytes(r.traffic.bytesWritten)}, SHA-256 checked), ${count(r.unchanged)} already right, ${count(r.deleted)} deleted that the backup did not have`);
+    }
+    if (result.skippedGrantCount > 0) {
+        lines.push('', alertBlock('WARNING', [`${plural(result.skippedGrantCount, 'grant was', 'grants were')} skipped: the target lacks their roles. The list below names them.`]));
+        const shown = result.skippedGrants.slice(0, RESTORE_TABLE_ROWS);
+        const more = result.skippedGrantCount > shown.length ? `\n\n… and ${result.skippedGrantCount - shown.length} more.` : '';
+        lines.push('', foldable(`Skipped grants (${result.skippedGrantCount})`, markdownTable(['Object', 'Statement', 'Why'], shown.map((g) => [escapeMarkdown(g.entry), escapeMarkdown(g.statement), escapeMarkdown(g.reason)])) + more));
+    }
+    if (checks) {
+        const shown = checks.slice(0, RESTORE_TABLE_ROWS);
+        const more = checks.length > shown.length ? `\n\n… and ${checks.length - shown.length} more tables.` : '';
+        lines.push('', foldable(`Row counts per table (${checks.length})`, markdownTable(['Table', 'In backup', 'Restored', 'Match'], shown.map((c) => [`${c.schema}.${c.table}`, c.expected === null ? '—' : count(c.expected), c.found === null ? '—' : count(c.found), c.expected === c.found ? OK : FAILED])) + more));
     }
     return lines.join('\n') + '\n';
 }
-/** For a refused or failed restore: what was asked, and why it did not happen. */
-function restoreFailedSummary(request, message) {
-    const what = request.sourceSpace && request.targetSpace ? ` ${request.sourceSpace} → ${request.targetSpace}` : '';
-    const refused = message.includes('Restore refused:');
-    const lines = [`## Lifeboat restore${what}: ${refused ? 'refused' : 'failed'}`, ''];
-    if (request.backupId)
-        lines.push(`Backup asked for: \`${request.backupId}\``, '');
-    lines.push('```text', message.replace(/```/g, "'''"), '```');
+/**
+ * The summary of a failed or refused action: ❌, what was asked and when, then the cause and the fix
+ * as plain text in a CAUTION alert, and the full message folded.
+ */
+function failureSummary(run, explanation, now = new Date()) {
+    const subject = run.subject ? ` ${run.subject}` : '';
+    const lines = [`## ${FAILED} Lifeboat ${run.action}${subject}: ${run.refused ? 'refused' : 'failed'}`, '', `${run.refused ? 'Refused' : 'Failed'} at ${report_formatUtc(now)}.`];
+    if (run.facts?.length)
+        lines.push('', ...run.facts.map((fact) => `- ${report_escapeMarkdown(fact)}`));
+    lines.push('', failureMarkdown(explanation));
     return lines.join('\n') + '\n';
 }
-/** Media counts: what the bucket held, and how much of it this backup had to store. */
-function mediaTable(media) {
-    const t = media.totals;
-    return table(['Media bucket', 'Objects', 'Bytes', 'New objects', 'New bytes', 'Reused objects', 'Reused bytes'], [[`s3://${media.bucket}/${media.prefix}`, String(t.objects), formatBytes(t.bytes), String(t.newObjects), formatBytes(t.newBytes), String(t.reusedObjects), formatBytes(t.reusedBytes)]]);
+/** The explanation of an error: the structured reasons of a refusal, or the cause and fix read from its message. */
+function explainError(error, message) {
+    const reasons = error?.reasons;
+    if (Array.isArray(reasons) && reasons.length && reasons.every((r) => typeof r?.reason === 'string' && typeof r?.fix === 'string')) {
+        return { reasons: reasons.map((r) => ({ cause: r.reason, fix: r.fix })) };
+    }
+    return explainFailureMessage(message);
+}
+
+;// CONCATENATED MODULE: ./src/domain/restore-authorization.ts
+/**
+ * Whether a restore may go ahead. Pure: team membership is looked up elsewhere (GitHub API) and passed in.
+ *
+ * Callers work in two steps so that the API is only asked when the answer matters:
+ *
+ * ```ts
+ * const checks = requiredChecks(policy, request, invocation);
+ * const adminCheck = checks.adminTeam ? { isAdmin: await isTeamMember(checks.adminTeam, actor) } : undefined;
+ * const rule = assertRestoreAllowed(authorizeRestore(policy, request, invocation, adminCheck));
+ * ```
+ *
+ * The restore matrix is checked first: a pair that is never allowed is refused on that ground alone, before
+ * anything else is looked at (no other check could make it allowed). For an allowed pair, who started the
+ * run and the typed confirmation for protected spaces are both checked, and a refusal names every one that
+ * failed, so a single re-run with both fixed succeeds.
+ * Every comparison of names is whole-string equality: no prefixes, substrings or case folding.
+ */
+
+/**
+ * Events that no person chose to start at that moment: a clock, another workflow finishing, an outside
+ * system calling the API, or a deployment tool. Everything else (workflow_dispatch, push, pull_request,
+ * issue_comment, release, ...) counts as started by a person. Unknown or future events therefore count as
+ * manual, which is the stricter side: a manual restore needs an admin, an automated one only needs
+ * `automated: true` on its rule.
+ */
+const MACHINE_STARTED_EVENTS = new Set([
+    'schedule',
+    'workflow_run',
+    'repository_dispatch',
+    'deployment',
+    'deployment_status',
+]);
+/** Outside Actions (no event name, e.g. the CLI on a laptop) a person is at the keyboard: manual. */
+function classifyEvent(eventName) {
+    return eventName !== undefined && MACHINE_STARTED_EVENTS.has(eventName) ? 'automated' : 'manual';
+}
+/** What the caller must look up before calling authorizeRestore; empty when the answer would not change the decision. */
+function requiredChecks(policy, request, invocation) {
+    if (!checkMatrix(policy, request).allowed)
+        return {};
+    if (invocation.kind === 'manual' && policy.adminTeam)
+        return { adminTeam: policy.adminTeam };
+    return {};
+}
+/**
+ * Decides a restore. `adminCheck` is required exactly when requiredChecks named an admin team; leaving it
+ * out then is a programming error and throws rather than guessing.
+ */
+function authorizeRestore(policy, request, invocation, adminCheck) {
+    const matrix = checkMatrix(policy, request);
+    if (!matrix.allowed)
+        return matrix;
+    const { rule } = matrix;
+    const who = checkWhoStartedIt(policy, rule, invocation, adminCheck);
+    const confirmation = checkConfirmation(policy, request);
+    const failed = [who, confirmation].filter((d) => !d.allowed);
+    if (failed.length === 0)
+        return { allowed: true, rule };
+    return refuseAll(failed.flatMap((d) => d.reasons));
+}
+function checkWhoStartedIt(policy, rule, invocation, adminCheck) {
+    const file = policyFile(policy);
+    const pair = `${rule.from} → ${rule.to}`;
+    if (invocation.kind === 'automated') {
+        if (!rule.automated) {
+            const startedBy = invocation.eventName ? `the '${invocation.eventName}' event` : 'automation';
+            return refuse(`The restore ${pair} (${rule.purpose || 'no purpose given'}) must be started by a person, but this run was started by ${startedBy}.`, `Start it by hand (for example with workflow_dispatch) as a member of the admin team, or, if it should run unattended, set 'automated: true' on that rule under 'restores:' in ${file}.`);
+        }
+    }
+    else {
+        const team = policy.adminTeam;
+        if (!team) {
+            return refuse(`Manual restores are allowed only for members of an admin team, and ${file} names none.`, `Add 'admin-team: org/team-slug' (for example 'admin-team: my-org/backup-admins') to ${file}.`);
+        }
+        if (!adminCheck) {
+            throw new Error(`authorizeRestore needs the result of the admin team check for ${formatTeam(team)}; call requiredChecks first and pass its result.`);
+        }
+        if (!adminCheck.isAdmin) {
+            const who = invocation.actor ? `'${invocation.actor}'` : 'The person running this restore';
+            return refuse(`${who} is not a member of the admin team ${formatTeam(team)}, which manual restores require.`, `Ask a member of ${formatTeam(team)} to run the restore, or ask to be added to that team.`);
+        }
+    }
+    return { allowed: true, rule };
+}
+function checkConfirmation(policy, request) {
+    if (policy.protectedSpaces.includes(request.targetSpace) && request.confirm !== request.targetSpace) {
+        const given = request.confirm ? ` (got '${request.confirm}')` : '';
+        return refuse(`'${request.targetSpace}' is a protected space: restoring overwrites its data, so the target's name must be typed as confirmation${given}.`, `Set the input 'confirm: ${request.targetSpace}' and run again.`);
+    }
+    return { allowed: true };
+}
+class RestoreRefused extends Error {
+    name = 'RestoreRefused';
+    reason;
+    fix;
+    reasons;
+    constructor(decision) {
+        const reasons = decision.reasons ?? [{ reason: decision.reason, fix: decision.fix }];
+        super(reasons.length === 1
+            ? `Restore refused: ${reasons[0].reason} To fix: ${reasons[0].fix}`
+            : `Restore refused for ${reasons.length} reasons: ${reasons.map((r, i) => `(${i + 1}) ${r.reason} To fix: ${r.fix}`).join(' ')}`);
+        this.reason = decision.reason;
+        this.fix = decision.fix;
+        this.reasons = reasons;
+    }
+}
+/** Returns the matching rule, or throws RestoreRefused with the reason and fix. */
+function assertRestoreAllowed(decision) {
+    if (!decision.allowed)
+        throw new RestoreRefused(decision);
+    return decision.rule;
+}
+function checkMatrix(policy, request) {
+    const { sourceSpace, targetSpace } = request;
+    const file = policyFile(policy);
+    const unknown = [sourceSpace, targetSpace].filter((space, index, all) => !policy.spaces.includes(space) && all.indexOf(space) === index);
+    if (unknown.length > 0) {
+        const names = unknown.map((s) => `'${s}'`).join(' and ');
+        return refuse(`${names} ${unknown.length === 1 ? 'is not a known space' : 'are not known spaces'}; the spaces are ${policy.spaces.join(', ')}.`, `Use one of those, or add the space under 'spaces:' in ${file}.`);
+    }
+    const rule = policy.restores.find((r) => r.from === sourceSpace && r.to === targetSpace);
+    if (rule)
+        return { allowed: true, rule };
+    const targets = policy.restores.filter((r) => r.from === sourceSpace).map((r) => r.to);
+    const addRule = `add '- { from: ${sourceSpace}, to: ${targetSpace}, purpose: <why>, automated: false }' under 'restores:' in ${file}`;
+    if (targets.length === 0) {
+        return refuse(`The policy allows no restores from '${sourceSpace}'.`, `If this restore is intended, ${addRule}.`);
+    }
+    return refuse(`The policy does not allow restoring from '${sourceSpace}' to '${targetSpace}'; from '${sourceSpace}' it allows: ${targets.join(', ')}.`, `Choose one of those targets, or, if this restore is intended, ${addRule}.`);
+}
+function refuse(reason, fix) {
+    return refuseAll([{ reason, fix }]);
+}
+function refuseAll(reasons) {
+    return { allowed: false, reason: reasons.map((r) => r.reason).join(' '), fix: reasons.map((r) => r.fix).join(' '), reasons };
+}
+function policyFile(policy) {
+    return policy.sourcePath ?? DEFAULT_POLICY_PATH;
+}
+function formatTeam(team) {
+    return `${team.org}/${team.slug}`;
+}
+
+;// CONCATENATED MODULE: ./src/actions/shared/summary.ts
+/**
+ * Every action writes a job summary, on success and on failure: the failure's summary (❌, the cause
+ * and the fix in an alert block) is written here, then the error goes on to fail the step as before.
+ */
+
+
+
+
+/**
+ * Runs an action's work; if it throws, writes the failure summary and rethrows. `asked` is read when
+ * the failure happens, so the work can fill in what it learned (the space, the backup id) as it goes.
+ */
+async function withFailureSummary(asked, work) {
+    try {
+        return await work();
+    }
+    catch (error) {
+        if (asked.summarized)
+            throw error;
+        const refused = asked.refused ?? error instanceof RestoreRefused;
+        await writeSummary(failureSummary({ ...asked, refused }, explainError(error, errors_errorMessage(error)))).catch((summaryError) => actionsLogger.warning(`Could not write the job summary: ${errors_errorMessage(summaryError)}`));
+        throw error;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/actions/shared/inputs.ts
@@ -108262,7 +108674,7 @@ function getPruneInputs(read, draftBucket) {
         bucket: draftBucket ?? bucketSettings(read),
         // The action's default is the default path, which may be absent (then FAC's defaults apply); only a
         // path someone chose must exist.
-        policyFile: policyFile === DEFAULT_POLICY_PATH ? undefined : policyFile,
+        policyFile: policyFile === policy_DEFAULT_POLICY_PATH ? undefined : policyFile,
         space: space ? assertSpaceName(space) : undefined,
         incompleteGraceMs: graceInput(read, 'incomplete-grace'),
         dryRun: booleanInput(read, 'dry-run', false),
@@ -110170,9 +110582,17 @@ async function withActionBinding(request, operation, work, signal) {
 
 
 
+
 async function run() {
+    const asked = { action: 'prune' };
+    await withFailureSummary(asked, () => prune(asked));
+}
+async function prune(asked) {
     const request = readBindingRequest(readActionInput, PRUNE_BINDING);
     const inputs = getPruneInputs(readActionInput, request.draft);
+    asked.subject = inputs.space ? `of ${inputs.space}` : 'of every space';
+    if (inputs.dryRun)
+        asked.facts = ['Dry run: nothing was to be deleted.'];
     let policy;
     try {
         policy = loadPolicy(inputs.policyFile, actionsLogger);
@@ -110202,6 +110622,7 @@ async function run() {
     setOutput(PruneOutputs.Kept, JSON.stringify(keptIds(result)));
     setOutput(PruneOutputs.AbortedUploads, JSON.stringify((result.uploads?.aborted ?? []).map((u) => u.key)));
     await writeSummary(pruneSummary(result));
+    asked.summarized = true;
     assertNoFailures(result);
 }
 

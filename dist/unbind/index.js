@@ -68984,7 +68984,7 @@ async function withActionBinding(request, operation, work, signal) {
  * main step recorded in its state and did not delete itself. Runs with `post-if: always()`, so
  * after failures and cancellations too.
  *
- * - No state: main made no key (binding: none, or it failed before binding). Nothing to do.
+ * - No state: main made no key (binding: none, or it failed before binding). Nothing to do, said only in the debug log.
  * - A key recorded only by name (main died between creating it and learning its guid): found by
  *   name on its service instance and deleted; if it does not exist, it was never created.
  * - A key already gone (404): fine. Running post twice is fine.
@@ -69008,7 +69008,8 @@ function annotate(left) {
 async function post() {
     const state = parseBindingState(getState(BINDING_STATE));
     if (!state) {
-        toolkit_actionsLogger.info('Lifeboat made no service key in this step; nothing to unbind.');
+        // The usual case (binding: none): the post step runs after every Lifeboat step, and says nothing unless asked (debug logging).
+        toolkit_actionsLogger.debug('Lifeboat made no service key in this step; nothing to unbind.');
         return;
     }
     const outstanding = state.keys.filter((k) => k.state !== 'deleted');

@@ -77,8 +77,8 @@ describe('backup action bundle (dist/backup)', () => {
     expect(await tableDigests(restored)).toEqual(digests);
     expect(schemaDump(restored)).toEqual(schemaDump(source));
 
-    expect(run.summary).toContain(`Lifeboat backup \`${id}\``);
-    expect(run.summary).toContain('production');
+    expect(run.summary).toMatch(/^## ✅ Lifeboat backup of production: complete\n/);
+    expect(run.summary).toContain(`**\`${id}\`** · `);
   });
 
   it.each(['gzip', 'none'] as const)('honours compression %s', async (compression) => {

@@ -55,8 +55,8 @@ describe('latest skips backups whose manifest is invalid', () => {
     ]);
     expect(backups[0]!.problem).toMatch(/is not valid JSON/);
     expect(backups[1]!.problem).toMatch(/does not match lifeboat-manifest\/1: .*artifacts/);
-    expect(listed.summary).toContain(`Latest restorable: \`${good}\``);
-    expect(listed.summary).toContain('Invalid manifest, not restorable (2)');
+    expect(listed.summary).toContain(`| production | \`${good}\` | `);
+    expect(listed.summary).toContain('<details><summary>Invalid backups (2)</summary>');
     expect(listed.stdout).toMatch(new RegExp(`::warning::Backup ${corrupt.replace(/\./g, '\\.')} of 'production' is not restorable`));
 
     const s3 = s3Info();

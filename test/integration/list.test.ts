@@ -44,7 +44,10 @@ describe('list', () => {
     expect(backups.slice(1).every((b) => b.status === 'complete' && b.sizeBytes > 0)).toBe(true);
     expect(all.outputs.latest).toBe(ids.prodNew);
     expect(all.summary).toContain('Incomplete, not restorable (1)');
-    expect(all.summary).toContain('Restorable (4)');
+    expect(all.summary).toMatch(/^## ✅ Lifeboat backups: 4 restorable backups\n/);
+    // Each space's own latest, not the newest of all spaces.
+    expect(all.summary).toContain(`| production | \`${ids.prodNew}\` | `);
+    expect(all.summary).toContain(`| dev | \`${ids.devNightly}\` | `);
 
     const prodNightly = await runActionBundle('list', { ...inputs, space: 'production', trigger: 'nightly' }, awsEnv());
     expect(JSON.parse(prodNightly.outputs.backups!).map((b: { id: string }) => b.id)).toEqual([incomplete, ids.prodNew, ids.prodOld]);

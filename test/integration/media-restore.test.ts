@@ -38,8 +38,8 @@ describe('restore with media', () => {
     const [entry] = JSON.parse(listed.outputs.backups!);
     expect(entry.details).toMatchObject({ tables: 3, media: { objects: 3, newObjects: 3, reusedObjects: 0, bytes: 2 } });
     expect(entry.details.databaseBytes).toBeGreaterThan(1000);
-    expect(listed.summary).toContain('| Media objects | Media bytes | Media new | Media reused |');
-    expect(listed.summary).toContain('| 3 | 2 B | 3 (2 B) | 0 (0 B) |');
+    expect(listed.summary).toContain('| Backup | Database, uncompressed | Media objects | Media stored anew |');
+    expect(listed.summary).toMatch(/ \| 3 \(2 B\) \| 3 \(2 B\) \|\n/);
 
     const target = await createDatabase('staging');
     const stagingMedia = await createBucket('staging-media');
@@ -57,8 +57,7 @@ describe('restore with media', () => {
     expect(run.code, visibleOutput(run)).toBe(0);
     expect(await tableDigests(target)).toEqual(await tableDigests(source));
     expect((await listKeys(stagingMedia)).map((k) => k.key).sort()).toEqual(['docs/a.pdf', 'docs/b b.pdf', 'ü/c.txt']);
-    expect(run.summary).toMatch(/Media: s3:\/\/staging-media-\w+ now holds the backup's 3 objects/);
-    expect(run.summary).toMatch(/\| 3 \| 0 \| 1 \|/);
+    expect(run.summary).toMatch(/Media: `s3:\/\/staging-media-\w+` now holds the backup's 3 objects \(2 B\): 3 copied \(\d+ B, SHA-256 checked\), 0 already right, 1 deleted/);
   });
 });
 

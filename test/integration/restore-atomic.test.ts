@@ -124,6 +124,24 @@ describe('restoring the same backup again gives the same target', () => {
   });
 });
 
+describe('decompression: the zstd command, or in-process', () => {
+  it('both give the same target; the command is used when installed, in-process with LIFEBOAT_DECOMPRESS=node', async () => {
+    const source = await sourceWithLargeObject();
+    const bucket = await createBucket();
+    await backupWithEngine(source, bucket, 'production');
+    const byCommand = await createDatabase('fresh');
+    const commandRun = await restoreBundle({ 'database-url': byCommand }, bucket);
+    expect(failureOf(commandRun)).toBe('');
+    expect(commandRun.everything).toMatch(/The archive is decompressed by \S*zstd, straight into pg_restore\./);
+    const inProcess = await createDatabase('fresh');
+    const nodeRun = await restoreBundle({ 'database-url': inProcess }, bucket, { LIFEBOAT_DECOMPRESS: 'node' });
+    expect(failureOf(nodeRun)).toBe('');
+    expect(nodeRun.everything).toMatch(/The archive is decompressed in-process \(zstd\)\./);
+    expect(everything(inProcess)).toBe(everything(byCommand));
+    expect(await tableDigests(byCommand)).toEqual(await tableDigests(source));
+  });
+});
+
 describe('the archive is checked as it is applied', () => {
   let proxy: FaultProxy;
   beforeAll(async () => {

@@ -213,9 +213,10 @@ describe('restore round trip (schedule, production → staging)', () => {
       expect(Number(citext.rows[0]!.n)).toBe(1);
     });
 
-    expect(run.summary).toContain(`Lifeboat restore: \`${manifest.id}\` into staging`);
+    expect(run.summary).toMatch(/^## ✅ Lifeboat restore: staging now holds production's backup from (just now|\d+ min ago)\n/);
+    expect(run.summary).toContain(`**\`${manifest.id}\`** · `);
     expect(run.summary).toContain('automated (schedule)');
-    expect(run.summary).toMatch(/Verification: 3 of 3 tables match/);
+    expect(run.summary).toMatch(/Verified: 3 of 3 tables match/);
     expect(run.summary).toMatch(/\| app\.submissions \| 200 \| 200 \| ✅ \|/);
     expectNoSecrets(run);
   });
@@ -601,7 +602,7 @@ describe('a restore that fails midway leaves the target as it was', () => {
     expect(run.outputs).toMatchObject({ 'backup-id': manifest.id, method: 'parallel', verified: 'true' });
     expect(run.outputs['pre-restore-backup-id']).toMatch(/-pre-restore-/);
     expect(await snapshotOf(target)).toEqual(await snapshotOf(source));
-    expect(run.summary).toContain(`pg_restore --jobs=2, after pre-restore backup \`${run.outputs['pre-restore-backup-id']}\``);
+    expect(run.summary).toContain(`pg_restore --jobs=2, after the pre-restore backup \`${run.outputs['pre-restore-backup-id']}\``);
   });
 });
 

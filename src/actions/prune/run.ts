@@ -2,15 +2,23 @@ import * as core from '@actions/core';
 import { PolicyError } from '../../domain/policy.js';
 import { loadPolicy } from '../../engine/policy-file.js';
 import { assertNoFailures, deletedIds, keptIds, runPrune } from '../../engine/prune/prune.js';
-import { pruneSummary } from '../../engine/summaries.js';
+import { pruneSummary, type FailedRun } from '../../engine/summaries.js';
+import { withFailureSummary } from '../shared/summary.js';
 import { actionsLogger, readActionInput, writeSummary } from '../shared/toolkit.js';
 import { getPruneInputs, PRUNE_BINDING, PruneOutputs } from './inputs.js';
 import { readBindingRequest } from '../shared/binding.js';
 import { withActionBinding } from '../shared/binding-action.js';
 
 export async function run(): Promise<void> {
+  const asked: FailedRun = { action: 'prune' };
+  await withFailureSummary(asked, () => prune(asked));
+}
+
+async function prune(asked: FailedRun): Promise<void> {
   const request = readBindingRequest(readActionInput, PRUNE_BINDING);
   const inputs = getPruneInputs(readActionInput, request.draft);
+  asked.subject = inputs.space ? `of ${inputs.space}` : 'of every space';
+  if (inputs.dryRun) asked.facts = ['Dry run: nothing was to be deleted.'];
   let policy;
   try {
     policy = loadPolicy(inputs.policyFile, actionsLogger);
@@ -37,5 +45,6 @@ export async function run(): Promise<void> {
   core.setOutput(PruneOutputs.Kept, JSON.stringify(keptIds(result)));
   core.setOutput(PruneOutputs.AbortedUploads, JSON.stringify((result.uploads?.aborted ?? []).map((u) => u.key)));
   await writeSummary(pruneSummary(result));
+  asked.summarized = true;
   assertNoFailures(result);
 }

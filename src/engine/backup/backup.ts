@@ -58,7 +58,10 @@ export interface BackupOptions {
 
 export interface BackupResult {
   manifest: Manifest;
-  /** Bytes stored: every artifact plus the manifest. */
+  /**
+   * The backup's size: the bytes stored under its own prefix, every artifact plus the manifest. Media
+   * content is shared between backups and not counted here (see manifest.media.totals and mediaTraffic).
+   */
   storedBytes: number;
   durationMs: number;
   location: string;
@@ -211,7 +214,7 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
         const source = mediaSource;
         media = await (async () => {
           const previous = await previousMediaRecord(store, options.space, source, log);
-          return log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media!.tuning, log }));
+          return log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media!.tuning, log, progressIntervalMs: options.progressIntervalMs }));
         })().catch(async (error: unknown) => {
           await releaseMediaLock();
           throw error;
@@ -242,12 +245,15 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
         return store.putManifest(manifest);
       })().finally(releaseMediaLock);
       const durationMs = Date.now() - clockStart;
+      // The backup's size, the same in the log, the summary, the list and the `size` output: its own objects.
+      const storedBytes = size + manifestBytes;
+      const mediaNote = media ? `; media: ${media.record.totals.newObjects} new objects (${formatBytes(media.record.totals.newBytes)}) stored, not counted in the size` : '';
       log.info(
-        `Backup ${id} complete: ${formatBytes(raw.bytes)} dumped, ${formatBytes(size)} stored (${options.compression}) in ${(durationMs / 1000).toFixed(1)} s, ${formatRate(raw.bytes, durationMs)}.`,
+        `Backup ${id} complete: ${formatBytes(storedBytes)} (${options.compression} archive and manifest, from ${formatBytes(raw.bytes)} dumped) in ${(durationMs / 1000).toFixed(1)} s, ${formatRate(raw.bytes, durationMs)}${mediaNote}.`,
       );
       return {
         manifest,
-        storedBytes: size + manifestBytes + (media?.traffic.bytesWritten ?? 0),
+        storedBytes,
         durationMs,
         location: `s3://${store.bucket}/${store.backupPrefix(options.space, id)}`,
         mediaTraffic: media?.traffic,

@@ -24,6 +24,8 @@ export interface ListResult {
   backups: BackupEntry[];
   /** The newest complete backup matching the filter whose manifest is valid. */
   latest?: BackupEntry;
+  /** The same per space, spaces in name order: what each space would restore from (the summary's first lines). */
+  latestPerSpace: BackupEntry[];
   /** By backup id, for complete backups, when details were asked for. */
   details?: Map<string, BackupDetails>;
 }
@@ -34,8 +36,15 @@ export async function runList(bucket: BucketSettings, filter: CatalogFilter, opt
   const entries = filterEntries(await store.listEntries(filter.space), filter);
   // Only the newest manifests are read, until one is valid: listing stays one request per 1,000 keys plus about one read.
   const { latest, invalid } = await findLatestValid(store, entries);
+  // Then each space's own newest valid backup: usually one more manifest read per space.
+  const perSpace = [];
+  for (const space of [...new Set(entries.map((e) => e.space))].sort()) {
+    const found = latest?.entry.space === space ? { latest, invalid: [] } : await findLatestValid(store, entries, { space });
+    invalid.push(...found.invalid.filter((i) => !invalid.some((known) => known.entry === i.entry)));
+    if (found.latest) perSpace.push(found.latest.entry);
+  }
   let backups = sortNewestFirst(markInvalid(entries, invalid));
-  const result: ListResult = { backups, latest: latest?.entry };
+  const result: ListResult = { backups, latest: latest?.entry, latestPerSpace: perSpace };
   if (options.details) {
     result.details = await readDetails(store, backups);
     // Every manifest has been read now, so every invalid one is known.

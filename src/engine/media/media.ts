@@ -11,6 +11,8 @@
  * Objects are copied through the runner (on cloud.gov each bucket has its own credentials), many
  * small ones at a time; large ones stream by multipart upload with bounded memory.
  */
+import { plural } from '../../domain/report.js';
+import { reportProgress } from '../progress.js';
 import { createHash } from 'node:crypto';
 import { PassThrough, Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -98,6 +100,8 @@ export interface MediaBackupOptions {
   previous?: MediaRecord;
   tuning?: MediaTuning;
   log: Logger;
+  /** How often to log progress (the dump's interval). */
+  progressIntervalMs?: number;
 }
 
 export async function backupMedia(options: MediaBackupOptions): Promise<{ record: MediaRecord; traffic: MediaTraffic }> {
@@ -117,8 +121,23 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
   const traffic: MediaTraffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
   const totals = emptyTotals();
   const records: MediaObjectRecord[] = new Array(listed.length);
+  let checked = 0;
+  const progress = reportProgress(
+    log,
+    options.progressIntervalMs,
+    (elapsed) =>
+      `… media: ${checked} of ${plural(listed.length, 'object')} done, ${traffic.objectsWritten} new stored (${formatBytes(traffic.bytesWritten)}), ${formatBytes(traffic.bytesRead)} read, after ${elapsed}`,
+  );
 
   await forEachConcurrently(listed, tuning.concurrency, async (object, index) => {
+    try {
+      await backupOneObject(object, index);
+    } finally {
+      checked++;
+    }
+  }).finally(() => progress.stop());
+
+  async function backupOneObject(object: (typeof listed)[number], index: number): Promise<void> {
     const key = object.key.slice(prefix.length);
     const before = previous.get(key);
     // Only a record whose bytes were verified when first stored is carried over: an unverified one may
@@ -140,7 +159,7 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
       totals.reusedObjects++;
       totals.reusedBytes += record.size;
     }
-  });
+  }
   // Objects deleted between the listing and their read leave holes.
   records.splice(0, records.length, ...records.filter((r) => r !== undefined));
 
@@ -450,7 +469,14 @@ export interface MediaRestoreResult {
  * every upload succeeded. A failure says exactly what state the bucket was left in; re-running the
  * restore finishes the job, since it uploads only what still differs.
  */
-export async function restoreMedia(record: MediaRecord, store: BackupStore, target: BucketSettings, log: Logger, tuning = DEFAULT_MEDIA_TUNING): Promise<MediaRestoreResult> {
+export async function restoreMedia(
+  record: MediaRecord,
+  store: BackupStore,
+  target: BucketSettings,
+  log: Logger,
+  tuning = DEFAULT_MEDIA_TUNING,
+  progressIntervalMs?: number,
+): Promise<MediaRestoreResult> {
   const client = createS3Client(target);
   const prefix = normalizePrefix(target.prefix);
   const where = `s3://${target.bucket}/${prefix}`;
@@ -463,6 +489,12 @@ export async function restoreMedia(record: MediaRecord, store: BackupStore, targ
 
   const toCheck = record.objects;
   const failures: string[] = [];
+  const progress = reportProgress(
+    log,
+    progressIntervalMs,
+    (elapsed) =>
+      `… media: ${uploaded + unchanged} of ${plural(toCheck.length, 'object')} in place (${uploaded} copied, ${formatBytes(traffic.bytesWritten)}; ${unchanged} already right), after ${elapsed}`,
+  );
   await forEachConcurrently(toCheck, tuning.concurrency, async (object) => {
     const current = present.get(object.key);
     if (current && current.size === object.size && (await alreadyInPlace(client, target.bucket, prefix + object.key, object))) {
@@ -481,7 +513,9 @@ export async function restoreMedia(record: MediaRecord, store: BackupStore, targ
       failures.push(`'${object.key}': ${errorMessage(error)}`);
       throw error;
     }
-  }).catch((error: unknown) => {
+  })
+    .finally(() => progress.stop())
+    .catch((error: unknown) => {
     const pending = record.objects.length - unchanged - uploaded;
     throw new LifeboatError(
       `Media restore into ${where} stopped: ${uploaded} object(s) restored, ${unchanged} already right, ${pending} not restored yet; ` +

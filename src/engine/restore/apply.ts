@@ -28,6 +28,7 @@
  * or `keep` (grants to roles the target has; the others are skipped and reported).
  */
 import { spawn } from 'node:child_process';
+import type pg from 'pg';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactRecord, TableCount } from '../../domain/manifest.js';
@@ -36,8 +37,10 @@ import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { connectOrExplain, databaseOnlyArgument, libpqEnv, type DatabaseConnection, type PgTool } from '../postgres/connection.js';
 import type { BackupStore } from '../s3/store.js';
+import { reportProgress } from '../progress.js';
 import { redact } from '../secrets.js';
-import { createDecompressor, formatBytes, formatRate, ByteCounter, Meter } from '../streams.js';
+import { formatBytes, formatRate, type ByteCounter, Meter } from '../streams.js';
+import { decompressionInput, describeDecompression, generatorStdin, handOver, startDecompression, stopDecompression } from './decompression.js';
 import { describeExit, runTool } from './artifacts.js';
 import { RestoreScriptFilter, type SkippedGrant } from './script-filter.js';
 import { parseVerification, VERIFY_MARKER, verificationSql, wipeSql, type TableCheck } from './sql.js';
@@ -238,11 +241,14 @@ export async function applyInOneTransaction(
 
   const env = toolEnv(connection, 'lifeboat-restore');
   const psql = spawn(tools.psql.path, restoreSessionArgs(connection), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const decompression = startDecompression(artifact.compression, env);
   const generator = spawn(
     tools.pgRestore.path,
     ['--no-owner', ...(options.privileges === 'drop' ? ['--no-privileges'] : []), '--single-transaction', '--file=-'],
-    { env, stdio: ['pipe', 'pipe', 'pipe'] },
+    { env, stdio: [generatorStdin(decompression), 'pipe', 'pipe'] },
   );
+  handOver(decompression);
+  log.info(`The archive is ${describeDecompression(decompression, artifact.compression)}.`);
   const psqlExit = exitOf(psql);
   const generatorExit = exitOf(generator);
 
@@ -257,7 +263,7 @@ export async function applyInOneTransaction(
   let onVerified: (() => void) | undefined;
   let pending = '';
   psql.stderr.on('data', (d: Buffer) => (psqlStderr = (psqlStderr + d.toString()).slice(-STDERR_LIMIT)));
-  generator.stderr.on('data', (d: Buffer) => (generatorStderr = (generatorStderr + d.toString()).slice(-STDERR_LIMIT)));
+  generator.stderr!.on('data', (d: Buffer) => (generatorStderr = (generatorStderr + d.toString()).slice(-STDERR_LIMIT)));
   // psql prints the results of the script's own SELECTs (setval and the like); keep only our marked lines.
   psql.stdout.on('data', (d: Buffer) => {
     const lines = (pending + d.toString()).split('\n');
@@ -273,7 +279,7 @@ export async function applyInOneTransaction(
   });
   // psql stops reading when it stops on an error; its exit is reported below, so a broken pipe is not news.
   psql.stdin.on('error', () => undefined);
-  generator.stdin.on('error', () => undefined);
+  generator.stdin?.on('error', () => undefined);
 
   let stopped: string | undefined;
   let killedPsql = false;
@@ -282,6 +288,7 @@ export async function applyInOneTransaction(
     if (stopped || commitSent) return;
     stopped = why;
     body.destroy();
+    stopDecompression(decompression);
     generator.kill('SIGKILL');
     killedPsql = psql.exitCode === null && psql.signalCode === null;
     psql.kill('SIGKILL');
@@ -291,11 +298,11 @@ export async function applyInOneTransaction(
   // If psql stops first (an error in the script), pg_restore and the download would block: stop them.
   void psqlExit.then(() => {
     body.destroy();
+    stopDecompression(decompression);
     if (generator.exitCode === null && generator.signalCode === null) generator.kill('SIGKILL');
   });
 
   const stored = new Meter();
-  const raw = new ByteCounter();
   const started = Date.now();
   const progress = setInterval(() => {
     const elapsed = Date.now() - started;
@@ -305,7 +312,10 @@ export async function applyInOneTransaction(
 
   try {
     psql.stdin.write(preamble);
-    const input = pipeline(body, stored, createDecompressor(artifact.compression), raw, feedUntilClosed(generator.stdin)).then(
+    const into = feedUntilClosed(decompressionInput(decompression, generator.stdin));
+    const input = (
+      decompression.kind === 'command' ? pipeline(body, stored, into) : pipeline(body, stored, decompression.decompressor, decompression.raw, into)
+    ).then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -324,10 +334,14 @@ export async function applyInOneTransaction(
         const ignored = ERRORS_IGNORED.exec(generatorStderr);
         const note = ignored && generated.code === 0 ? ` It reported ${ignored[1]} error(s) it ignored, which Lifeboat treats as a failure.` : '';
         problems.push(`${note.trim()} ${describeExit('pg_restore', generatorResult)}`.trim());
+        if (decompression.kind === 'command') {
+          const unpacked = await decompression.exit;
+          if (unpacked.code !== 0) problems.push(describeExit('zstd --decompress', { ...unpacked, stderr: decompression.stderr() }));
+        }
       }
       if (inputError) problems.push(`Reading the archive s3://${store.bucket}/${artifact.key} failed: ${errorMessage(inputError)}.`);
       if (scriptError) problems.push(`Passing pg_restore's script to psql failed: ${errorMessage(scriptError)}.`);
-      if (!inputError) problems.push(...archiveMismatches(artifact, stored, raw));
+      if (!inputError) problems.push(...archiveMismatches(artifact, stored, decompression.kind === 'in-process' ? decompression.raw : undefined));
       if (problems.length === 0 && (!filter.sawOpeningBegin || !filter.sawClosingCommit)) {
         problems.push(
           `pg_restore ${tools.pgRestore.version}'s script did not open with BEGIN and close with COMMIT as --single-transaction makes it do; ` +
@@ -361,7 +375,7 @@ export async function applyInOneTransaction(
     const checks = expected ? (parseVerification(verifyLine ?? '') ?? null) : null;
     if (expected && !checks) throw new LifeboatError('The restore committed, but psql did not print the row-count check; the result is unverified.');
     log.info(
-      `Restored ${formatBytes(raw.bytes)} in one transaction (${formatRate(stored.bytes, Date.now() - started)} of stored archive)` +
+      `Restored ${formatBytes(artifact.uncompressedSize)} in one transaction (${formatRate(stored.bytes, Date.now() - started)} of stored archive)` +
         (checks ? `; row counts of ${checks.length} tables match the backup.` : '.'),
     );
     if (filter.skippedGrantCount > 0) {
@@ -375,14 +389,15 @@ export async function applyInOneTransaction(
 }
 
 /** What the bytes applied say against the manifest: the stored size and SHA-256, and the size after decompression. */
-function archiveMismatches(artifact: ArtifactRecord, stored: Meter, raw: ByteCounter): string[] {
+/** `raw`: the decompressed bytes, when they passed through Lifeboat (see decompression.ts). */
+function archiveMismatches(artifact: ArtifactRecord, stored: Meter, raw?: ByteCounter): string[] {
   const problems: string[] = [];
   const sha256 = stored.sha256();
   if (sha256 !== artifact.sha256) {
     problems.push(`The archive's SHA-256 while it was applied was ${sha256}, but the manifest records ${artifact.sha256}: the stored object changed or was corrupted in transit.`);
   }
   if (stored.bytes !== artifact.size) problems.push(`${stored.bytes} bytes of the archive were read where the manifest records ${artifact.size}.`);
-  if (raw.bytes !== artifact.uncompressedSize) problems.push(`${raw.bytes} bytes after decompression where the manifest records ${artifact.uncompressedSize}.`);
+  if (raw && raw.bytes !== artifact.uncompressedSize) problems.push(`${raw.bytes} bytes after decompression where the manifest records ${artifact.uncompressedSize}.`);
   return problems;
 }
 
@@ -430,13 +445,29 @@ export async function restoreInParallel(
   jobs: number,
   privileges: PrivilegesMode,
   signal?: AbortSignal,
+  progress?: { log: Logger; intervalMs?: number },
 ): Promise<void> {
-  const result = await runTool(
-    tools.pgRestore.path,
-    ['--no-owner', ...(privileges === 'drop' ? ['--no-privileges'] : []), '--exit-on-error', `--jobs=${jobs}`, '--no-password', databaseOnlyArgument(connection), archiveFile],
-    toolEnv(connection, 'lifeboat-restore'),
-    signal,
-  );
+  // pg_restore --jobs says nothing while it works: the target's size, read on a session of its own, shows it is moving.
+  let sizeClient: Promise<pg.Client> | undefined;
+  const reporter = progress
+    ? reportProgress(progress.log, progress.intervalMs, async (elapsed) => {
+        sizeClient ??= connectOrExplain(connection);
+        const { rows } = await (await sizeClient).query<{ size: string }>('SELECT pg_database_size(current_database())::text AS size');
+        return `… pg_restore --jobs=${jobs}: the target database holds ${formatBytes(Number(rows[0]!.size))} after ${elapsed}`;
+      })
+    : undefined;
+  let result;
+  try {
+    result = await runTool(
+      tools.pgRestore.path,
+      ['--no-owner', ...(privileges === 'drop' ? ['--no-privileges'] : []), '--exit-on-error', `--jobs=${jobs}`, '--no-password', databaseOnlyArgument(connection), archiveFile],
+      toolEnv(connection, 'lifeboat-restore'),
+      signal,
+    );
+  } finally {
+    reporter?.stop();
+    await sizeClient?.then((client) => client.end()).catch(() => undefined);
+  }
   if (signal?.aborted) throw new LifeboatError('pg_restore --jobs was stopped: the restore was cancelled.');
   if (pgRestoreFailed(result)) {
     const ignored = ERRORS_IGNORED.exec(result.stderr);

@@ -4,6 +4,7 @@
  * Nothing here touches the target database, so any failure is a refusal that leaves the target as it
  * was. Nothing here writes to local disk either, except downloadArchive, for the opt-in parallel path.
  */
+import { reportProgress } from '../progress.js';
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { statfs } from 'node:fs/promises';
@@ -18,6 +19,11 @@ import type { PgTool } from '../postgres/connection.js';
 import { redact } from '../secrets.js';
 import type { BackupStore } from '../s3/store.js';
 import { createDecompressor, formatBytes, formatRate, ByteCounter, Meter } from '../streams.js';
+
+/** "12.0 MiB of 48.0 MiB (25%)". */
+function describeShare(done: number, total: number): string {
+  return `${formatBytes(done)} of ${formatBytes(total)} (${Math.floor((100 * done) / Math.max(1, total))}%)`;
+}
 
 /** The artifact format restore knows how to apply. */
 export const DATABASE_FORMAT = 'pg_dump-custom';
@@ -113,15 +119,18 @@ function mismatches(artifact: ArtifactRecord, stored: Meter, raw?: ByteCounter):
  * The verification pass: the stored bytes are read once, counted and hashed, and compared with the
  * manifest. No decompression and no disk: it costs one GET and a hash, whatever the size.
  */
-export async function verifyStoredArtifact(store: BackupStore, manifest: Manifest, artifact: ArtifactRecord, log: Logger): Promise<void> {
+export async function verifyStoredArtifact(store: BackupStore, manifest: Manifest, artifact: ArtifactRecord, log: Logger, progressIntervalMs?: number): Promise<void> {
   const where = `s3://${store.bucket}/${artifact.key}`;
   const body = await openArtifact(store, manifest, artifact);
   const stored = new Meter();
   const started = Date.now();
+  const progress = reportProgress(log, progressIntervalMs, (elapsed) => `… verifying ${artifact.name}: ${describeShare(stored.bytes, artifact.size)} read and hashed after ${elapsed}`);
   try {
     await pipeline(body, stored, new Writable({ write: (_chunk, _encoding, done) => done() }));
   } catch (error) {
     throw refuse(`Artifact '${artifact.name}' of backup ${manifest.id} at ${where} could not be read whole: ${errorMessage(error)} (${stored.bytes} of ${artifact.size} bytes read).`, REFUSE_FIX);
+  } finally {
+    progress.stop();
   }
   const problems = mismatches(artifact, stored);
   if (problems.length > 0) {
@@ -172,7 +181,7 @@ export function localSpaceNeeded(artifact: ArtifactRecord): number {
  * The parallel path needs a seekable local archive for pg_restore --jobs. Checks the free space first,
  * and refuses (before anything is downloaded or touched) when the archive will not fit.
  */
-export async function downloadArchive(store: BackupStore, manifest: Manifest, artifact: ArtifactRecord, dir: string, log: Logger): Promise<string> {
+export async function downloadArchive(store: BackupStore, manifest: Manifest, artifact: ArtifactRecord, dir: string, log: Logger, progressIntervalMs?: number): Promise<string> {
   const needed = localSpaceNeeded(artifact);
   const space = await statfs(dir);
   const free = Number(space.bavail) * Number(space.bsize);
@@ -188,6 +197,7 @@ export async function downloadArchive(store: BackupStore, manifest: Manifest, ar
   const stored = new Meter();
   const raw = new ByteCounter();
   const started = Date.now();
+  const progress = reportProgress(log, progressIntervalMs, (elapsed) => `… downloading ${artifact.name}: ${describeShare(stored.bytes, artifact.size)} read and checked after ${elapsed}`);
   try {
     await pipeline(body, stored, createDecompressor(artifact.compression), raw, createWriteStream(file));
   } catch (error) {
@@ -195,6 +205,8 @@ export async function downloadArchive(store: BackupStore, manifest: Manifest, ar
       `Artifact '${artifact.name}' of backup ${manifest.id} at ${where} could not be downloaded and decompressed as ${artifact.compression} (${errorMessage(error)}; ${stored.bytes} of ${artifact.size} bytes read).`,
       REFUSE_FIX,
     );
+  } finally {
+    progress.stop();
   }
   const problems = mismatches(artifact, stored, raw);
   if (problems.length > 0) {

@@ -200,7 +200,9 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
     // The three checks only read, so they run side by side: the hash pass takes the time, the others hide in it.
     const archiveFile = await log.group(`Verify backup ${manifest.id}`, async () => {
       const [file] = await allSettledOrFirstError([
-        workDir ? downloadArchive(store, manifest, artifact, workDir, log) : verifyStoredArtifact(store, manifest, artifact, log).then(() => undefined),
+        workDir
+          ? downloadArchive(store, manifest, artifact, workDir, log, options.progressIntervalMs)
+          : verifyStoredArtifact(store, manifest, artifact, log, options.progressIntervalMs).then(() => undefined),
         readTableOfContents(store, manifest, artifact, pgRestore).then((entries) =>
           log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries} entries.`),
         ),
@@ -217,7 +219,7 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
       if (!mediaTarget || !manifest.media) return result;
       let media: MediaRestoreResult;
       try {
-        media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media!, store, mediaTarget, log));
+        media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media!, store, mediaTarget, log, undefined, options.progressIntervalMs));
       } catch (error) {
         throw new LifeboatError(
           `The database of ${targetSpace} was restored from ${manifest.id} and verified, but restoring the media into s3://${mediaTarget.bucket} ('media-bucket') failed: ` +
@@ -475,7 +477,7 @@ async function restoreWithSafetyNet(
   try {
     result = await log.group(`Restore into ${options.targetSpace} (pg_restore --jobs=${options.jobs})`, async () => {
       await wipeInOwnTransaction(connection);
-      await restoreInParallel(tools, connection, archiveFile, options.jobs, options.privileges, options.signal);
+      await restoreInParallel(tools, connection, archiveFile, options.jobs, options.privileges, options.signal, { log, intervalMs: options.progressIntervalMs });
       options.signal?.throwIfAborted();
       const checks = expected ? await verifyTarget(connection, expected) : null;
       if (checks) log.info(`Row counts of ${checks.length} tables match the backup.`);
