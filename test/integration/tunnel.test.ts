@@ -355,7 +355,7 @@ describe('refusals', () => {
     tunnels.push(tunnel);
     const error = await failure(connectOrExplain(parseDatabaseUrl(tunnelUrl(tunnel))));
     expect(error).toBeInstanceOf(LifeboatError);
-    expect(proxy.channels).toEqual([{ destination: `${destination.host}:${destination.port}`, accepted: false, open: false }]);
+    expect(proxy.channels).toEqual([{ destination: `${destination.host}:${destination.port}`, app: app.guid, accepted: false, open: false }]);
     await expect.poll(() => opts.log.lines.join('\n')).toContain(`The SSH proxy would not connect the tunnel to ${destination.host}:${destination.port}`);
   });
 
@@ -375,10 +375,16 @@ describe('refusals', () => {
     expect(await refusesConnections(tunnel.port)).toBe(true);
   });
 
-  it('an AbortSignal closes the tunnel, and one already aborted stops it from opening', async () => {
+  it('an AbortSignal stops the tunnel from opening, but not an open tunnel, which a cancelled operation still needs on its way out', async () => {
     const controller = new AbortController();
     const tunnel = await open({ signal: controller.signal });
     controller.abort(new Error('SIGTERM'));
+    // After the cancellation, a fresh connection (a restore terminating its session) still gets through.
+    const pgClient = await connectOrExplain(parseDatabaseUrl(tunnelUrl(tunnel)));
+    expect((await pgClient.query<{ n: number }>('SELECT 1 AS n')).rows[0]!.n).toBe(1);
+    await pgClient.end();
+    expect(tunnel.failure).toBeUndefined();
+    await tunnel.close();
     expect(await tunnel.closed).toBeUndefined();
     expect(await refusesConnections(tunnel.port)).toBe(true);
     await expect.poll(() => proxy.openConnections()).toBe(0);

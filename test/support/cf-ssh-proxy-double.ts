@@ -6,7 +6,8 @@
  *   (the CF double's OneTimeCodes); each code works once, a reused or unknown one is refused.
  * - Channels: `direct-tcpip` only, and only to the routes it is given (the database key's host
  *   name and port, e.g. an RDS name that does not resolve on this machine), each mapped to a real
- *   address (the test PostgreSQL). Anything else is refused (administratively prohibited).
+ *   address (the test PostgreSQL), optionally only from one app's containers. Anything else is
+ *   refused (administratively prohibited).
  * - Records: every authentication attempt (so a test can prove none was made), every channel and
  *   whether it is open, and the open connections (so a test can prove nothing is left open).
  */
@@ -23,6 +24,11 @@ export interface ProxyRoute {
   port: number;
   /** Where the proxy really connects. */
   to: { host: string; port: number };
+  /**
+   * Only from this app's containers (its GUID), as a space's security groups let only its own apps
+   * reach its database; from any app when absent.
+   */
+  fromApp?: string;
 }
 
 export interface SshProxyDoubleOptions {
@@ -45,6 +51,8 @@ export interface AuthAttempt {
 
 export interface ChannelRecord {
   destination: string;
+  /** The GUID of the app whose container the connection was logged in to. */
+  app: string;
   accepted: boolean;
   open: boolean;
 }
@@ -83,7 +91,13 @@ export async function startSshProxyDouble(options: SshProxyDoubleOptions): Promi
 
   const server = new Server({ hostKeys: [keys.private] }, (client) => {
     connections.add(client);
-    client.on('close', () => connections.delete(client));
+    let loggedInApp = '';
+    // What a connection forwards ends with it, as the real proxy's does.
+    const forwarded = new Set<() => void>();
+    client.on('close', () => {
+      connections.delete(client);
+      for (const end of forwarded) end();
+    });
     client.on('error', () => undefined);
     client.on('authentication', (ctx) => {
       const password = ctx.method === 'password' ? ctx.password : undefined;
@@ -92,7 +106,10 @@ export async function startSshProxyDouble(options: SshProxyDoubleOptions): Promi
       // A code is spent by any attempt that presents it, as UAA's codes are.
       const accepted = ctx.method === 'password' && options.consumeCode(password!) && known;
       authAttempts.push({ username: ctx.username, method: ctx.method, ...(password !== undefined ? { password } : {}), accepted });
-      if (accepted) ctx.accept();
+      if (accepted) {
+        loggedInApp = user![1]!;
+        ctx.accept();
+      }
       else ctx.reject(['password']);
     });
     client.on('ready', () => {
@@ -100,20 +117,23 @@ export async function startSshProxyDouble(options: SshProxyDoubleOptions): Promi
       client.on('session', (_accept, reject) => reject());
       client.on('tcpip', (accept, reject, info) => {
         const destination = `${info.destIP}:${info.destPort}`;
-        const route = options.routes.find((r) => r.host === info.destIP && r.port === info.destPort);
-        const record: ChannelRecord = { destination, accepted: Boolean(route), open: false };
+        const route = options.routes.find((r) => r.host === info.destIP && r.port === info.destPort && (!r.fromApp || r.fromApp === loggedInApp));
+        const record: ChannelRecord = { destination, app: loggedInApp, accepted: Boolean(route), open: false };
         channels.push(record);
         if (!route) return reject();
         const upstream = createConnection(route.to.port, route.to.host);
         upstream.setNoDelay(true);
         upstreams.add(upstream);
+        const end = () => {
+          record.open = false;
+          upstream.destroy();
+          forwarded.delete(end);
+        };
+        forwarded.add(end);
         upstream.once('connect', () => {
           const channel = accept();
           record.open = true;
-          channel.once('close', () => {
-            record.open = false;
-            upstream.destroy();
-          });
+          channel.once('close', end);
           upstream.once('close', () => channel.close());
           channel.on('error', () => undefined);
           upstream.pipe(channel).pipe(upstream);

@@ -28,6 +28,14 @@ export interface RdsDatabase {
   masterUrl: string;
 }
 
+export interface RdsSession {
+  user: string;
+  database: string;
+  application: string;
+  /** pg_stat_activity's wait_event_type: 'Lock' while waiting for a lock. */
+  waiting: string | null;
+}
+
 export interface RdsDouble {
   port: number;
   createDatabase(prefix: string): Promise<RdsDatabase>;
@@ -35,6 +43,8 @@ export interface RdsDouble {
   instance(name: string, database: RdsDatabase, extra?: Partial<DoubleInstance>): DoubleInstance;
   /** Key roles that exist now. */
   keyRoles(): Promise<string[]>;
+  /** Client sessions open now on `databases` (seen as the superuser sees them, whoever they belong to). */
+  sessions(databases: string[]): Promise<RdsSession[]>;
   /** Every value a key handed out that is secret (username, password, uri). */
   secrets(): string[];
   /** The next key gets a wrong password (a key whose user the broker failed to set up). */
@@ -149,6 +159,16 @@ export async function startRdsDouble(): Promise<RdsDouble> {
           `SELECT r.rolname AS name FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles g ON g.oid = m.roleid WHERE g.rolname = '${KEY_GROUP}' ORDER BY 1`,
         );
         return rows.map((r) => r.name);
+      });
+    },
+    async sessions(databases) {
+      return withSuperuser(cluster, 'postgres', async (c) => {
+        const { rows } = await c.query<RdsSession>(
+          `SELECT usename AS user, datname AS database, application_name AS application, wait_event_type AS waiting FROM pg_stat_activity
+            WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = ANY($1) ORDER BY pid`,
+          [databases],
+        );
+        return rows;
       });
     },
     secrets: () => [...handedOut],

@@ -36,7 +36,11 @@ export interface AppTunnelOptions {
   /** Where the platform's side of the tunnel connects: the database key's host name (sent unresolved) and port. */
   destination: { host: string; port: number };
   log: Logger;
-  /** Aborting closes the tunnel (or stops opening it). */
+  /**
+   * Aborting stops the tunnel from opening. Once open, the tunnel stays until close(): a cancelled
+   * operation still needs the database on its way out (a restore terminates its session and waits
+   * for the rollback, or puts the target back to the pre-restore backup), and closes the tunnel last.
+   */
   signal?: AbortSignal;
   /** SSH keepalive period, so a long quiet restore does not lose the tunnel to an idle timeout. Default 15 s. */
   keepaliveIntervalMs?: number;
@@ -259,7 +263,6 @@ export async function openAppTunnel(cf: CfClient, options: AppTunnelOptions): Pr
     if (ending) return closed.then(() => undefined);
     ending = true;
     failure = error;
-    options.signal?.removeEventListener('abort', onAbort);
     const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const channel of channels) channel.close();
     for (const socket of sockets) socket.destroy();
@@ -275,11 +278,6 @@ export async function openAppTunnel(cf: CfClient, options: AppTunnelOptions): Pr
     });
     await Promise.all([listenerClosed, sshClosed]);
     markClosed(error);
-  };
-
-  const onAbort = () => {
-    log.info(`Closing the tunnel to ${far}: the operation was cancelled.`);
-    void shutDown(undefined);
   };
 
   ssh.on('error', (error: Error) => {
@@ -314,7 +312,6 @@ export async function openAppTunnel(cf: CfClient, options: AppTunnelOptions): Pr
     await shutDown(undefined);
     throw abortError(options.signal);
   }
-  options.signal?.addEventListener('abort', onAbort, { once: true });
   const port = (server.address() as { port: number }).port;
   log.info(`Tunnel open: 127.0.0.1:${port} → ${far}.`);
 

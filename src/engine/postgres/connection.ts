@@ -250,12 +250,17 @@ export function connectClient(connection: DatabaseConnection, applicationName = 
   const plan = pgSslPlan(connection, process.env, connection.input);
   const ssl = pgTlsOptions(plan, attempt ?? plan.attempts[0]!, connection.input);
   // node-postgres lets a connection string override separate options, so the password travels in the URL here.
-  return new pg.Client({
+  const client = new pg.Client({
     connectionString: plan.url,
     application_name: applicationName,
     ssl,
     ...(ssl && plan.negotiation ? { sslnegotiation: plan.negotiation } : {}),
   } as pg.ClientConfig);
+  // A lost connection (a tunnel that dropped, a server restart) is also emitted as 'error' on the
+  // client, which with no listener ends the whole process, keys and clean-up left undone. The query
+  // in progress, or the next one, fails with it: that is where it is handled and explained.
+  client.on('error', () => undefined);
+  return client;
 }
 
 /** Connects as libpq would for the URL's sslmode: each attempt in turn, falling back only where libpq does. */
