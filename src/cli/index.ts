@@ -91,7 +91,7 @@ const names = { current: NO_NAMES, help: 'lifeboat --help' };
 main(process.argv.slice(2), names).then(exitAfterFlush, (error: unknown) => {
   const usage = error instanceof UsageProblem || error instanceof InputError;
   const message = error instanceof UsageProblem ? error.message : cliWording(redact(errorMessage(error)), names.current);
-  process.stderr.write(`lifeboat: ${message}\n${usage ? `Run '${names.help}' for the flags.\n` : ''}`);
+  process.stderr.write(`lifeboat: ${message}\n${usage ? `Run '${names.help}' for help.\n` : ''}`);
   // A cancelled run exits as the signal asked (130 after SIGINT, 143 after SIGTERM), never 0.
   exitAfterFlush(error instanceof CancelledError ? error.exitCode : usage ? USAGE : 1);
 });
