@@ -94,7 +94,7 @@ export function parseArgs(args: readonly string[], spec: FlagSpec, command: stri
       if (inline !== undefined) {
         if (![...TRUE_WORDS, ...FALSE_WORDS].includes(inline)) return fail(`--${written} is a switch; it takes true or false, not '${inline}'.`);
         value = TRUE_WORDS.includes(inline) ? 'true' : 'false';
-      } else if (args[i + 1] !== undefined && [...TRUE_WORDS, ...FALSE_WORDS].includes(args[i + 1]!)) {
+      } else if ([...TRUE_WORDS, ...FALSE_WORDS].includes(args[i + 1] ?? '')) {
         // `--skip-media true`, as the input is written in a workflow: no positional arguments exist, so this is unambiguous.
         value = TRUE_WORDS.includes(args[++i]!) ? 'true' : 'false';
       } else value = 'true';
@@ -116,7 +116,7 @@ export function parseArgs(args: readonly string[], spec: FlagSpec, command: stri
  * its zstd compression needs node:zlib's zstd, which Node.js has had only since 22.15.0 and 23.8.0.
  */
 export function nodeVersionProblem(version: string, minimumMajor: number): string | undefined {
-  const match = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version);
+  const match = /^v?(\d+)\./.exec(version);
   if (match && Number(match[1]) >= minimumMajor) return undefined;
   return (
     `Lifeboat needs Node.js ${minimumMajor} or newer, and this is Node.js ${version}. ` +

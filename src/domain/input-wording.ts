@@ -24,8 +24,8 @@ const NAME = '[a-z][a-z0-9]*(?:-[a-z0-9]+)*';
 export function cliWording(message: string, names: InputNames): string {
   const known = (name: string) => names.inputs.has(name);
   if (names.inputs.size === 0) return message;
-  // The YAML forms match only input names (longest first), so that "For example: backup-bucket: b" finds its input after "example: ".
-  const anyInput = [...names.inputs].sort((a, b) => b.length - a.length).join('|');
+  // The YAML forms match only input names, so that "For example: backup-bucket: b" finds its input after "example: ".
+  const anyInput = [...names.inputs].join('|');
   return (
     message
       // An example from a secret: `database-url: ${{ secrets.STAGING_DATABASE_URL }}` → LIFEBOAT_DATABASE_URL="$STAGING_DATABASE_URL".

@@ -45,6 +45,8 @@ describe('closestMatch and didYouMean', () => {
     expect(closestMatch('endpoint', flags)).toBe('s3-endpoint');
     expect(closestMatch('datab', flags)).toBe('database-url');
     expect(closestMatch('ur', flags)).toBeUndefined(); // too short to guess from
+    expect(closestMatch('ur', ['urgent-flag'])).toBeUndefined();
+    expect(closestMatch('dry', ['dry-run-later'])).toBe('dry-run-later');
   });
 
   it('says nothing when nothing is close', () => {
@@ -95,6 +97,7 @@ describe('parseArgs', () => {
     expect(problem(['--verbosity-level'])).toBe("Unknown flag --verbosity-level for 'lifeboat prune'.");
     expect(problem(['--no-space'])).toMatch(/^Unknown flag --no-space /);
     expect(problem(['--no-dry-run=true'])).toMatch(/^Unknown flag --no-dry-run /);
+    expect(problem(['--xx-dry-run'])).toMatch(/^Unknown flag --xx-dry-run /);
   });
 
   it('refuses a flag without its value', () => {
@@ -131,12 +134,13 @@ describe('nodeVersionProblem', () => {
     for (const version of ['v20.20.2', 'v22.15.0', 'v23.11.1']) {
       const problem = nodeVersionProblem(version, 24);
       expect(problem).toMatch(new RegExp(`^Lifeboat needs Node.js 24 or newer, and this is Node.js ${version.replace(/\./g, '\\.')}\\. `));
-      expect(problem).toMatch(/zstd/);
+      expect(problem).toMatch(/ It is built and tested on Node\.js 24 \(the version its GitHub Actions run on\), and its zstd compression needs node:zlib's zstd/);
       expect(problem).toMatch(/Install Node\.js 24 \(https:\/\/nodejs\.org\)/);
     }
   });
 
   it('refuses a version it cannot read', () => {
     expect(nodeVersionProblem('unknown', 24)).toMatch(/this is Node\.js unknown/);
+    expect(nodeVersionProblem('x24.1.0', 24)).toMatch(/this is Node\.js x24\.1\.0/);
   });
 });

@@ -71,7 +71,15 @@ describe('cliWording', () => {
   });
 
   it('rewrites nothing for a command without inputs', () => {
-    const message = "Input 'backup-bucket' is required. For example: backup-bucket: b";
-    expect(cliWording(message, { inputs: new Set(), switches: new Set() })).toBe(message);
+    for (const message of ["Input 'backup-bucket' is required. For example: backup-bucket: b", 'Refused : see below', "'' and -x"]) {
+      expect(cliWording(message, { inputs: new Set(), switches: new Set() })).toBe(message);
+    }
+  });
+
+  it('rewrites every occurrence in a message', () => {
+    expect(cli("Input 'space' is bad and input 'jobs' too: set space: production and jobs: 2, or skip-media: yes.")).toBe(
+      '--space is bad and --jobs too: set --space production and --jobs 2, or --skip-media yes.',
+    );
+    expect(cli('cf-username: ${{ secrets.U }} and cf-password: ${{ secrets.P }}')).toBe('LIFEBOAT_CF_USERNAME="$U" and LIFEBOAT_CF_PASSWORD="$P"');
   });
 });
