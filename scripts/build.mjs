@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { GENERATED_PATH, renderActionInputs } from './generate-cli-inputs.ts';
 
 export const ENTRIES = {
   backup: 'src/actions/backup/index.ts',
@@ -61,6 +62,9 @@ function addCommonJsGlobals(file) {
   const shebang = /^#!.*\n/.exec(code)?.[0] ?? '';
   writeFileSync(file, shebang + COMMONJS_GLOBALS_SHIM + code.slice(shebang.length));
 }
+
+// The CLI's flags and --help come from the action.yml files: regenerate them before bundling.
+writeFileSync(GENERATED_PATH, renderActionInputs(process.cwd()));
 
 const only = process.argv.slice(2);
 const names = only.length ? only : Object.keys(ENTRIES);

@@ -1,25 +1,12 @@
 import { runBackup } from '../engine/backup/backup.js';
 import { cancellable } from '../engine/cancellation.js';
 import { BACKUP_BINDING, boundBackupOptions, getBackupOptions } from '../actions/backup/inputs.js';
-import { PLATFORM_INPUTS, readBindingRequest, withCliBinding } from '../actions/shared/binding.js';
-import { MEDIA_INPUTS } from '../actions/shared/inputs.js';
-import { BUCKET_FLAGS, type CliCommand } from './command.js';
+import { readBindingRequest, withCliBinding } from '../actions/shared/binding.js';
+import type { CliCommand } from './command.js';
 
 export const backupCommand: CliCommand = {
+  action: 'backup',
   summary: 'Dump the database into the backup bucket, with a manifest',
-  flags: [
-    'space',
-    'trigger',
-    'database-url',
-    'compression',
-    'pg-dump-path',
-    'row-counts',
-    'progress-interval-seconds',
-    'part-size-mb',
-    ...BUCKET_FLAGS,
-    ...MEDIA_INPUTS,
-    ...PLATFORM_INPUTS,
-  ],
   async run(read, { log, json, out }) {
     const request = readBindingRequest(read, BACKUP_BINDING);
     const options = getBackupOptions(read, process.env, request.draft, request.fromBinding);

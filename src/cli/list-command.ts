@@ -1,13 +1,12 @@
 import { runList, toListOutput } from '../engine/list/list.js';
 import { formatBytes } from '../engine/streams.js';
 import { describeFilter, getListInputs } from '../actions/list/inputs.js';
-import { BINDING_INPUTS, readBucketRequest, withCliBinding } from '../actions/shared/binding.js';
-import { BUCKET_FLAGS, type CliCommand } from './command.js';
+import { readBucketRequest, withCliBinding } from '../actions/shared/binding.js';
+import type { CliCommand } from './command.js';
 
 export const listCommand: CliCommand = {
+  action: 'list',
   summary: 'List backups, newest first',
-  flags: ['space', 'trigger', ...BUCKET_FLAGS, ...BINDING_INPUTS],
-  switches: ['details'],
   async run(read, { log, json, out }) {
     const request = readBucketRequest(read);
     const { filter, details: withDetails } = getListInputs(read, request.draft);

@@ -2,13 +2,12 @@ import { getPruneInputs, PRUNE_BINDING } from '../actions/prune/inputs.js';
 import { loadPolicy } from '../engine/policy-file.js';
 import { assertNoFailures, runPrune, toPruneOutput } from '../engine/prune/prune.js';
 import { formatBytes } from '../engine/streams.js';
-import { PRUNE_BINDING_INPUTS, readBindingRequest, withCliBinding } from '../actions/shared/binding.js';
-import { BUCKET_FLAGS, type CliCommand } from './command.js';
+import { readBindingRequest, withCliBinding } from '../actions/shared/binding.js';
+import type { CliCommand } from './command.js';
 
 export const pruneCommand: CliCommand = {
+  action: 'prune',
   summary: 'Delete the backups the retention rules no longer keep (--dry-run: show the plan only)',
-  flags: ['space', 'policy-file', 'incomplete-grace', ...BUCKET_FLAGS, ...PRUNE_BINDING_INPUTS],
-  switches: ['dry-run'],
   async run(read, { log, json, out }) {
     const request = readBindingRequest(read, PRUNE_BINDING);
     const inputs = getPruneInputs(read, request.draft);

@@ -32,6 +32,8 @@ export interface Invocation {
   actor?: string;
   /** GITHUB_EVENT_NAME, for messages. */
   eventName?: string;
+  /** The caller declared the run automated (the CLI's --automated) rather than an event showing it. */
+  declared?: boolean;
 }
 
 /** Result of the membership lookup named by requiredChecks. */
@@ -72,6 +74,19 @@ export function classifyEvent(eventName: string | undefined): InvocationKind {
   return eventName !== undefined && MACHINE_STARTED_EVENTS.has(eventName) ? 'automated' : 'manual';
 }
 
+/**
+ * Who started a run, from what its surface knows. In GitHub Actions the event shows it (classifyEvent).
+ * Outside Actions nothing does, so a person is assumed, unless the command line declares the run automated
+ * (`lifeboat restore --automated`, for cron or a platform task). A declaration proves nothing, so it opens
+ * no more than any automation may do anyway: the pairs the policy marks `automated: true`, and never the
+ * protected-space confirmation. A declared run of a manual pair is refused (checkWhoStartedIt), never
+ * quietly treated as manual, so a cron job cannot end up waiting on a team check it cannot pass.
+ */
+export function classifyInvocation(caller: { inActions: boolean; eventName?: string; declaredAutomated?: boolean }): Pick<Invocation, 'kind' | 'declared'> {
+  if (caller.declaredAutomated) return { kind: 'automated', declared: true };
+  return { kind: caller.inActions ? classifyEvent(caller.eventName) : 'manual' };
+}
+
 /** What the caller must look up before calling authorizeRestore; empty when the answer would not change the decision. */
 export function requiredChecks(policy: Policy, request: RestoreRequest, invocation: Invocation): RequiredChecks {
   if (!checkMatrix(policy, request).allowed) return {};
@@ -99,6 +114,13 @@ function checkWhoStartedIt(policy: Policy, rule: RestoreRule, invocation: Invoca
   const pair = `${rule.from} → ${rule.to}`;
 
   if (invocation.kind === 'automated') {
+    if (!rule.automated && invocation.declared) {
+      const team = policy.adminTeam ? ` ${formatTeam(policy.adminTeam)}` : '';
+      return refuse(
+        `--automated was given, but the policy marks the restore ${pair} (${rule.purpose || 'no purpose given'}) as one a person starts: --automated is honoured only for pairs marked 'automated: true'.`,
+        `Run it without --automated, as a member of the admin team${team} with that person's own --github-token; or, if this pair should run unattended, set 'automated: true' on that rule under 'restores:' in ${file}.`,
+      );
+    }
     if (!rule.automated) {
       const startedBy = invocation.eventName ? `the '${invocation.eventName}' event` : 'automation';
       return refuse(

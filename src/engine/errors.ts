@@ -12,6 +12,17 @@ export class LifeboatError extends Error {
   }
 }
 
+/**
+ * A LifeboatError about an input's value itself: missing, not one of the allowed values, not a number, not
+ * a backup id. Nothing was attempted. The CLI exits 2 for it (a usage error), not 1 (a failed operation).
+ */
+export class InputError extends LifeboatError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InputError';
+  }
+}
+
 /** The message of any error; S3 and network errors are described from their code and HTTP status (s3/errors.ts). */
 export function errorMessage(error: unknown): string {
   if (error instanceof LifeboatError) return error.message;

@@ -105,7 +105,7 @@ describe('CLI', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("Unknown command 'restroe'");
     const badFlag = await runCli(['list', '--bucket', 'x']);
-    expect(badFlag.code).toBe(1);
-    expect(badFlag.stderr).toMatch(/Unknown option '--bucket'/);
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toMatch(/Unknown flag --bucket for 'lifeboat list'\. Did you mean --backup-bucket\?/);
   });
 });

@@ -708,7 +708,7 @@ describe('lifeboat restore (dist/cli)', () => {
 
     const noToken = await runCli(args, env);
     expect(noToken.code).toBe(1);
-    expect(noToken.stderr).toMatch(/'github-token' is empty/);
+    expect(noToken.stderr).toMatch(/--github-token is empty/);
     await expectUnchanged(target, before);
 
     const outsider = await runCli(args, { ...env, LIFEBOAT_GITHUB_TOKEN: TOKENS.outsider });

@@ -10,6 +10,7 @@ import { validateAction, validateWorkflow } from '@action-validator/core';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/commands.js';
+import { commandFlags, COMMON_FLAGS } from '../../src/cli/command.js';
 import { LIFEBOAT_VERSION } from '../../src/engine/version.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -60,12 +61,16 @@ describe('action metadata', () => {
     expect(resolve(ROOT, root.runs.main!)).toBe(resolve(ROOT, 'actions/backup', backup.runs.main!));
   });
 
-  it('every CLI command takes exactly the inputs of its action', () => {
+  it('every CLI command takes exactly the inputs of its action, besides its documented CLI-only flags', () => {
     for (const [name, command] of Object.entries(COMMANDS)) {
       const metadata = readYaml<ActionMetadata>(`actions/${name}/action.yml`);
-      const cliInputs = [...command.flags, ...(command.switches ?? [])].sort();
+      const { values, switches } = commandFlags(command);
+      const cliOnly = [...(command.cliOnly ?? []), ...COMMON_FLAGS].map((f) => f.name);
+      const cliInputs = [...values, ...switches].filter((f) => !cliOnly.includes(f)).sort();
       const actionInputs = Object.keys(metadata.inputs ?? {}).sort();
       expect(cliInputs, `lifeboat ${name}`).toEqual(actionInputs);
+      // A CLI-only flag never shadows an input.
+      expect(cliOnly.filter((f) => f in (metadata.inputs ?? {})), `lifeboat ${name}`).toEqual([]);
     }
   });
 

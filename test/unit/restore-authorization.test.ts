@@ -4,6 +4,7 @@ import {
   assertRestoreAllowed,
   authorizeRestore,
   classifyEvent,
+  classifyInvocation,
   requiredChecks,
   RestoreRefused,
   type Invocation,
@@ -247,5 +248,57 @@ describe('RestoreRefused and assertRestoreAllowed', () => {
     expect(refused.name).toBe('RestoreRefused');
     expect(refused.reason).toBe("The policy allows no restores from 'staging'.");
     expect(refused.message).toBe(`Restore refused: ${refused.reason} To fix: ${refused.fix}`);
+  });
+});
+
+describe('classifyInvocation: --automated outside Actions', () => {
+  it('outside Actions a run is manual unless declared automated', () => {
+    expect(classifyInvocation({ inActions: false })).toEqual({ kind: 'manual' });
+    expect(classifyInvocation({ inActions: false, eventName: 'schedule' })).toEqual({ kind: 'manual' });
+    expect(classifyInvocation({ inActions: false, declaredAutomated: false })).toEqual({ kind: 'manual' });
+    expect(classifyInvocation({ inActions: false, declaredAutomated: true })).toEqual({ kind: 'automated', declared: true });
+  });
+
+  it('in Actions the event decides, unless the run is declared automated', () => {
+    expect(classifyInvocation({ inActions: true, eventName: 'schedule' })).toEqual({ kind: 'automated' });
+    expect(classifyInvocation({ inActions: true, eventName: 'workflow_dispatch' })).toEqual({ kind: 'manual' });
+    expect(classifyInvocation({ inActions: true, eventName: 'workflow_dispatch', declaredAutomated: true })).toEqual({ kind: 'automated', declared: true });
+  });
+});
+
+describe('authorizeRestore: a run declared automated (--automated)', () => {
+  const declared: Invocation = { kind: 'automated', declared: true };
+
+  it('is allowed for a pair the policy marks automated, with no team check', () => {
+    const sync = { sourceSpace: 'production', targetSpace: 'staging' };
+    expect(requiredChecks(WITH_ADMINS, sync, declared)).toEqual({});
+    expect(allowedRule(authorizeRestore(WITH_ADMINS, sync, declared))).toBe('production → staging');
+    expect(allowedRule(authorizeRestore(DEFAULT_POLICY, sync, declared))).toBe('production → staging');
+  });
+
+  it('is refused for a manual pair, saying --automated is the reason and how to run it instead', () => {
+    const recovery = { sourceSpace: 'dev', targetSpace: 'preview' };
+    expect(requiredChecks(WITH_ADMINS, recovery, declared)).toEqual({});
+    const { reason, fix } = refusal(authorizeRestore(WITH_ADMINS, recovery, declared));
+    expect(reason).toBe(
+      "--automated was given, but the policy marks the restore dev → preview (testing) as one a person starts: --automated is honoured only for pairs marked 'automated: true'.",
+    );
+    expect(fix).toBe(
+      "Run it without --automated, as a member of the admin team my-org/backup-admins with that person's own --github-token; or, if this pair should run unattended, set 'automated: true' on that rule under 'restores:' in .github/lifeboat.yml.",
+    );
+    const noTeam = refusal(authorizeRestore(DEFAULT_POLICY, recovery, declared));
+    expect(noTeam.fix).toMatch(/^Run it without --automated, as a member of the admin team with that person's own --github-token; /);
+  });
+
+  it('still needs the confirmation of a protected target', () => {
+    const policy = parsePolicy('protected-spaces: [staging]\n', '.github/lifeboat.yml');
+    const { reason } = refusal(authorizeRestore(policy, { sourceSpace: 'production', targetSpace: 'staging' }, declared));
+    expect(reason).toMatch(/'staging' is a protected space/);
+    expect(allowedRule(authorizeRestore(policy, { sourceSpace: 'production', targetSpace: 'staging', confirm: 'staging' }, declared))).toBe('production → staging');
+  });
+
+  it('an event-classified automated run of a manual pair keeps its own message', () => {
+    const { reason } = refusal(authorizeRestore(WITH_ADMINS, { sourceSpace: 'dev', targetSpace: 'preview' }, schedule));
+    expect(reason).toMatch(/was started by the 'schedule' event/);
   });
 });

@@ -1,11 +1,10 @@
-import { LifeboatError } from '../../engine/errors.js';
-import { assertSpaceName } from '../../domain/backup-id.js';
+import { InputError } from '../../engine/errors.js';
 import { COMPRESSIONS } from '../../domain/manifest.js';
 import type { BackupOptions } from '../../engine/backup/backup.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
 import { DEFAULT_UPLOAD_TUNING } from '../../engine/s3/store.js';
 import type { BindingProfile, BoundResources, FromBinding } from '../shared/binding.js';
-import { booleanInput, bucketSettings, choice, mediaSettings, optional, positiveNumber, required, secretInput, userTrigger, type InputReader } from '../shared/inputs.js';
+import { booleanInput, bucketSettings, choice, mediaSettings, optional, positiveNumber, required, secretInput, spaceName, userTrigger, type InputReader } from '../shared/inputs.js';
 
 export const BackupOutputs = {
   BackupId: 'backup-id',
@@ -41,13 +40,13 @@ export function getBackupOptions(
 ): BackupOptions {
   const databaseUrl = secretInput(read, 'database-url');
   if (!databaseUrl && !fromBinding.database) {
-    throw new LifeboatError("Input 'database-url' is required but was not given. For example: database-url: ${{ secrets.DATABASE_URL }}");
+    throw new InputError("Input 'database-url' is required but was not given. For example: database-url: ${{ secrets.DATABASE_URL }}");
   }
   // Empty: chosen from the database's size when the backup starts (uploadTuningFor).
   const partSizeMb = optional(read, 'part-size-mb') === undefined ? undefined : positiveNumber(read, 'part-size-mb', 0, { min: 5, max: 5120 });
   const media = fromBinding.media ? undefined : mediaSettings(read);
   return {
-    space: assertSpaceName(required(read, 'space', 'production')),
+    space: spaceName(required(read, 'space', 'production')),
     trigger: userTrigger(read),
     databaseUrl: databaseUrl ?? DATABASE_FROM_BINDING,
     databaseInput: fromBinding.database ? 'cf-database-instance' : 'database-url',

@@ -1,7 +1,6 @@
-import { assertSpaceName } from '../../domain/backup-id.js';
 import type { CatalogFilter } from '../../domain/catalog.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
-import { booleanInput, bucketSettings, optional, optionalTriggerFilter, type InputReader } from '../shared/inputs.js';
+import { booleanInput, bucketSettings, optional, optionalTriggerFilter, spaceName, type InputReader } from '../shared/inputs.js';
 
 export const ListOutputs = {
   Backups: 'backups',
@@ -20,7 +19,7 @@ export function getListInputs(read: InputReader, bucket?: BucketSettings): ListI
   const space = optional(read, 'space');
   return {
     bucket: bucket ?? bucketSettings(read),
-    filter: { space: space ? assertSpaceName(space) : undefined, trigger: optionalTriggerFilter(read) },
+    filter: { space: space ? spaceName(space) : undefined, trigger: optionalTriggerFilter(read) },
     details: booleanInput(read, 'details', false),
   };
 }

@@ -1,5 +1,13 @@
-/** Entry point of the prune action. */
-import { runAction } from '../shared/toolkit.js';
-import { run } from './run.js';
+/**
+ * Entry point of the prune action.
+ * The runner runs this module as a script; @github/local-action imports it and calls the exported `run`,
+ * which masks secrets and fails the step (::error::) the same way. Importing it runs nothing.
+ */
+import { isEntryModule, runAction, runStep } from '../shared/toolkit.js';
+import { run as main } from './run.js';
 
-void runAction('prune', run);
+export function run(): Promise<void> {
+  return runStep('prune', main);
+}
+
+if (isEntryModule(import.meta.url)) void runAction('prune', main);

@@ -1,10 +1,9 @@
-import { assertSpaceName } from '../../domain/backup-id.js';
 import { DEFAULT_POLICY_PATH } from '../../domain/policy.js';
 import { DEFAULT_INCOMPLETE_GRACE_MS, parseDuration } from '../../domain/retention.js';
-import { LifeboatError } from '../../engine/errors.js';
+import { InputError } from '../../engine/errors.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
 import type { BindingProfile } from '../shared/binding.js';
-import { booleanInput, bucketSettings, optional, type InputReader } from '../shared/inputs.js';
+import { booleanInput, bucketSettings, optional, spaceName, type InputReader } from '../shared/inputs.js';
 
 /** Prune binds only the backup bucket; it sweeps the stale keys of the database and media instances too. */
 export const PRUNE_BINDING: BindingProfile = { sweepOnly: true };
@@ -37,7 +36,7 @@ export function getPruneInputs(read: InputReader, draftBucket?: BucketSettings):
     // The action's default is the default path, which may be absent (then FAC's defaults apply); only a
     // path someone chose must exist.
     policyFile: policyFile === DEFAULT_POLICY_PATH ? undefined : policyFile,
-    space: space ? assertSpaceName(space) : undefined,
+    space: space ? spaceName(space) : undefined,
     incompleteGraceMs: graceInput(read, 'incomplete-grace'),
     dryRun: booleanInput(read, 'dry-run', false),
   };
@@ -48,7 +47,7 @@ function graceInput(read: InputReader, name: string): number {
   const text = optional(read, name);
   if (text === undefined) return DEFAULT_INCOMPLETE_GRACE_MS;
   const problem = (why: string) =>
-    new LifeboatError(`Input '${name}' is '${text}'; ${why}. Use a duration in weeks, days or hours such as '24h', '2d' or '1d12h'.`);
+    new InputError(`Input '${name}' is '${text}'; ${why}. Use a duration in weeks, days or hours such as '24h', '2d' or '1d12h'.`);
   let duration;
   try {
     duration = parseDuration(text);

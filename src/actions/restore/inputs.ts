@@ -1,10 +1,10 @@
-import { assertSpaceName, parseBackupId } from '../../domain/backup-id.js';
-import { LifeboatError } from '../../engine/errors.js';
+import { parseBackupId } from '../../domain/backup-id.js';
+import { InputError } from '../../engine/errors.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
 import { callerFromEnv, DEFAULT_JOBS, DEFAULT_PARALLEL_THRESHOLD_MB, type RestoreOptions } from '../../engine/restore/restore.js';
 import { DATABASE_FROM_BINDING } from '../backup/inputs.js';
 import type { BindingProfile, BoundResources, FromBinding } from '../shared/binding.js';
-import { booleanInput, bucketSettings, choice, mediaSettings, optional, optionalTriggerFilter, positiveNumber, required, secretInput, type InputReader } from '../shared/inputs.js';
+import { booleanInput, bucketSettings, choice, mediaSettings, optional, optionalTriggerFilter, positiveNumber, required, secretInput, spaceName, type InputReader } from '../shared/inputs.js';
 
 export const RestoreOutputs = {
   BackupId: 'backup-id',
@@ -42,27 +42,27 @@ export function getRestoreOptions(
   const databaseUrl = secretInput(read, 'database-url');
   const githubToken = secretInput(read, 'github-token');
   if (!databaseUrl && !fromBinding.database) {
-    throw new LifeboatError(
+    throw new InputError(
       "Input 'database-url' is required but was not given: it is the TARGET database, whose contents the restore replaces. For example: database-url: ${{ secrets.STAGING_DATABASE_URL }}",
     );
   }
   const backupId = optional(read, 'backup-id') ?? 'latest';
   if (backupId !== 'latest' && !parseBackupId(backupId)) {
-    throw new LifeboatError(
+    throw new InputError(
       `Input 'backup-id' is '${backupId}', which is neither 'latest' nor a Lifeboat backup id (such as 2026-11-21T020000.000Z-nightly-7f3a). See the list action for the ids.`,
     );
   }
   const trigger = optionalTriggerFilter(read);
   if (trigger && backupId !== 'latest') {
-    throw new LifeboatError(`Input 'trigger' chooses which backup 'latest' means; with an explicit 'backup-id' (${backupId}) leave it out.`);
+    throw new InputError(`Input 'trigger' chooses which backup 'latest' means; with an explicit 'backup-id' (${backupId}) leave it out.`);
   }
   const jobs = positiveNumber(read, 'jobs', DEFAULT_JOBS, { min: 1, max: 64 });
-  if (!Number.isInteger(jobs)) throw new LifeboatError(`Input 'jobs' is '${jobs}'; it must be a whole number between 1 and 64.`);
+  if (!Number.isInteger(jobs)) throw new InputError(`Input 'jobs' is '${jobs}'; it must be a whole number between 1 and 64.`);
   const thresholdMb = positiveNumber(read, 'parallel-threshold-mb', DEFAULT_PARALLEL_THRESHOLD_MB, { min: 0, max: 1_048_576 });
   const bucket = draftBucket ?? bucketSettings(read);
   return {
-    sourceSpace: assertSpaceName(required(read, 'source-space', 'production'), 'source-space'),
-    targetSpace: assertSpaceName(required(read, 'target-space', 'staging'), 'target-space'),
+    sourceSpace: spaceName(required(read, 'source-space', 'production'), 'source-space'),
+    targetSpace: spaceName(required(read, 'target-space', 'staging'), 'target-space'),
     backupId,
     trigger,
     databaseUrl: databaseUrl ?? DATABASE_FROM_BINDING,

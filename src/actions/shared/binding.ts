@@ -16,7 +16,7 @@
  *   CLI     `withCliBinding(request, 'restore', log, (bound) => …)` and the inputs in its flags
  */
 import { cancellationHandled } from '../../engine/cancellation.js';
-import { errorMessage, LifeboatError } from '../../engine/errors.js';
+import { errorMessage, InputError } from '../../engine/errors.js';
 import type { Logger } from '../../engine/logger.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
 import { checkMediaInstance, chooseDatabaseSource, type KeyPurpose } from '../../domain/platform-binding.js';
@@ -76,19 +76,19 @@ export type BucketRequest =
 /** The placeholder bucket name of a draft whose bucket comes from the service key. */
 export const BUCKET_FROM_BINDING = '(from the service key)';
 
-function stray(names: string[], mode: string): LifeboatError {
+function stray(names: string[], mode: string): InputError {
   const many = names.length > 1;
-  return new LifeboatError(
+  return new InputError(
     `Input${many ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')} ${many ? 'are' : 'is'} set but 'binding' is '${mode}'. Set binding: cloudfoundry to bind through Cloud Foundry, or remove ${many ? 'them' : 'it'}.`,
   );
 }
 
-/** Runs a pure decision, turning its Error into a LifeboatError (the message is already for the user). */
+/** Runs a pure decision about the inputs, turning its Error into an InputError (the message is already for the user). */
 function decide<T>(decision: () => T): T {
   try {
     return decision();
   } catch (error) {
-    throw new LifeboatError(errorMessage(error), { cause: error });
+    throw new InputError(errorMessage(error), { cause: error });
   }
 }
 
@@ -116,14 +116,14 @@ export function readBindingRequest(read: InputReader, profile: BindingProfile = 
 
   const keys = ['aws-access-key-id', 'aws-secret-access-key', 'aws-session-token'].filter((name) => optional(read, name));
   if (keys.length) {
-    throw new LifeboatError(
+    throw new InputError(
       `With binding: cloudfoundry the bucket's credentials come from a service key; remove ${keys.map((n) => `'${n}'`).join(', ')}.`,
     );
   }
   const username = secretInput(read, 'cf-username');
   const password = secretInput(read, 'cf-password');
   if (!username || !password) {
-    throw new LifeboatError(
+    throw new InputError(
       "Inputs 'cf-username' and 'cf-password' are required with binding: cloudfoundry: the credentials of a cloud-gov-service-account service key, from secrets. For example: cf-username: ${{ secrets.CF_USERNAME }}",
     );
   }

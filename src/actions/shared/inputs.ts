@@ -3,8 +3,8 @@
  * flags). Each action's inputs module turns raw strings into a typed, validated object with these
  * helpers, so both front ends accept and reject exactly the same things.
  */
-import { isTrigger, USER_TRIGGERS, type Trigger } from '../../domain/backup-id.js';
-import { LifeboatError } from '../../engine/errors.js';
+import { assertSpaceName, isTrigger, USER_TRIGGERS, type Trigger } from '../../domain/backup-id.js';
+import { errorMessage, InputError } from '../../engine/errors.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
 import { registerSecret } from '../../engine/secrets.js';
 
@@ -18,7 +18,7 @@ export function optional(read: InputReader, name: string): string | undefined {
 
 export function required(read: InputReader, name: string, example: string): string {
   const value = optional(read, name);
-  if (!value) throw new LifeboatError(`Input '${name}' is required but was not given. For example: ${name}: ${example}`);
+  if (!value) throw new InputError(`Input '${name}' is required but was not given. For example: ${name}: ${example}`);
   return value;
 }
 
@@ -31,7 +31,7 @@ export function secretInput(read: InputReader, name: string): string | undefined
 export function choice<T extends string>(read: InputReader, name: string, allowed: readonly T[], fallback: T): T {
   const value = optional(read, name) ?? fallback;
   if (!(allowed as readonly string[]).includes(value)) {
-    throw new LifeboatError(`Input '${name}' is '${value}'; it must be one of: ${allowed.join(', ')}.`);
+    throw new InputError(`Input '${name}' is '${value}'; it must be one of: ${allowed.join(', ')}.`);
   }
   return value as T;
 }
@@ -43,7 +43,7 @@ export function positiveNumber(read: InputReader, name: string, fallback: number
   const min = options.min ?? Number.MIN_VALUE;
   if (!Number.isFinite(value) || value < min || (options.max !== undefined && value > options.max)) {
     const range = options.max !== undefined ? `between ${options.min ?? 0} and ${options.max}` : `at least ${options.min ?? 'above 0'}`;
-    throw new LifeboatError(`Input '${name}' is '${text}'; it must be a number ${range}.`);
+    throw new InputError(`Input '${name}' is '${text}'; it must be a number ${range}.`);
   }
   return value;
 }
@@ -54,7 +54,16 @@ export function booleanInput(read: InputReader, name: string, fallback: boolean)
   if (text === undefined) return fallback;
   if (['true', 'True', 'TRUE'].includes(text)) return true;
   if (['false', 'False', 'FALSE'].includes(text)) return false;
-  throw new LifeboatError(`Input '${name}' is '${text}'; it must be true or false.`);
+  throw new InputError(`Input '${name}' is '${text}'; it must be true or false.`);
+}
+
+/** A space name (lower-case letters, digits, '-' and '_'), checked; the error is an InputError. */
+export function spaceName(value: string, name = 'space'): string {
+  try {
+    return assertSpaceName(value, name);
+  } catch (error) {
+    throw new InputError(errorMessage(error));
+  }
 }
 
 export function userTrigger(read: InputReader, name = 'trigger', fallback: Trigger = 'manual'): Trigger {
@@ -64,7 +73,7 @@ export function userTrigger(read: InputReader, name = 'trigger', fallback: Trigg
 export function optionalTriggerFilter(read: InputReader, name = 'trigger'): Trigger | undefined {
   const value = optional(read, name);
   if (value === undefined) return undefined;
-  if (!isTrigger(value)) throw new LifeboatError(`Input '${name}' is '${value}'; it must be one of: predeploy, nightly, manual, pre-restore.`);
+  if (!isTrigger(value)) throw new InputError(`Input '${name}' is '${value}'; it must be one of: predeploy, nightly, manual, pre-restore.`);
   return value;
 }
 
@@ -77,7 +86,7 @@ function readBucket(read: InputReader, prefix: '' | 'media-', bucket: string, pr
   const secretAccessKey = secretInput(read, `${prefix}aws-secret-access-key`);
   const sessionToken = secretInput(read, `${prefix}aws-session-token`);
   if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-    throw new LifeboatError(
+    throw new InputError(
       `Inputs '${prefix}aws-access-key-id' and '${prefix}aws-secret-access-key' go together: give both, or neither to use ${withoutKeys}.`,
     );
   }

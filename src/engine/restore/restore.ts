@@ -26,7 +26,7 @@ import type { Policy, RestoreRule } from '../../domain/policy.js';
 import {
   assertRestoreAllowed,
   authorizeRestore,
-  classifyEvent,
+  classifyInvocation,
   requiredChecks,
   RestoreRefused,
   type AdminCheck,
@@ -63,9 +63,10 @@ export const DEFAULT_JOBS = 1;
 
 /**
  * Who is asking. In GitHub Actions the run's event and actor decide; outside (the CLI on a laptop or in
- * a task) a person is at the keyboard, and the owner of `github-token` is taken as that person.
+ * a task) a person is at the keyboard, and the owner of `github-token` is taken as that person, unless
+ * the CLI's --automated declares the run automated (`automated`; see classifyInvocation).
  */
-export type RestoreCaller = { kind: 'github-actions'; eventName?: string; actor?: string } | { kind: 'cli' };
+export type RestoreCaller = ({ kind: 'github-actions'; eventName?: string; actor?: string } | { kind: 'cli' }) & { automated?: boolean };
 
 export function callerFromEnv(env: NodeJS.ProcessEnv): RestoreCaller {
   if (env.GITHUB_ACTIONS !== 'true') return { kind: 'cli' };
@@ -106,6 +107,8 @@ export interface RestoreOptions {
 
 export interface RestoreAuthorization {
   kind: InvocationKind;
+  /** The run was declared automated (the CLI's --automated), not shown to be by its event. */
+  declared?: boolean;
   rule: RestoreRule;
   actor?: string;
   eventName?: string;
@@ -156,7 +159,7 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
 
   const authorization = authorized ?? (await authorizeRestoreRun(options, log));
   log.info(
-    `Restore ${sourceSpace} → ${targetSpace} allowed (${authorization.rule.purpose || 'no purpose given'}; ${authorization.kind}` +
+    `Restore ${sourceSpace} → ${targetSpace} allowed (${authorization.rule.purpose || 'no purpose given'}; ${authorization.kind}${authorization.declared ? ' by --automated' : ''}` +
       `${authorization.eventName ? `, event ${authorization.eventName}` : ''}${authorization.actor ? `, by ${authorization.actor}` : ''}).`,
   );
 
@@ -330,13 +333,13 @@ async function assertMediaTargetWritable(target: BucketSettings): Promise<void> 
 async function authorize(policy: Policy, options: RestoreOptions, env: NodeJS.ProcessEnv, log: Logger): Promise<RestoreAuthorization> {
   const { caller } = options;
   const eventName = caller.kind === 'github-actions' ? caller.eventName : undefined;
-  const kind = caller.kind === 'github-actions' ? classifyEvent(eventName) : 'manual';
+  const { kind, declared } = classifyInvocation({ inActions: caller.kind === 'github-actions', eventName, declaredAutomated: caller.automated });
   let actor = caller.kind === 'github-actions' ? caller.actor : undefined;
   const request: RestoreRequest = { sourceSpace: options.sourceSpace, targetSpace: options.targetSpace, confirm: options.confirm };
 
   // The matrix is checked first, inside requiredChecks and authorizeRestore: a pair that is never
   // allowed is refused without asking GitHub anything.
-  const checks = requiredChecks(policy, request, { kind, actor, eventName });
+  const checks = requiredChecks(policy, request, { kind, actor, eventName, declared });
   let adminCheck: AdminCheck | undefined;
   let adminTeam: string | undefined;
   if (checks.adminTeam) {
@@ -363,8 +366,8 @@ async function authorize(policy: Policy, options: RestoreOptions, env: NodeJS.Pr
     log.info(`'${actor}' is ${isAdmin ? '' : 'not '}an active member of ${adminTeam}.`);
     adminCheck = { isAdmin };
   }
-  const rule = assertRestoreAllowed(authorizeRestore(policy, request, { kind, actor, eventName }, adminCheck));
-  return { kind, rule, actor, eventName, adminTeam };
+  const rule = assertRestoreAllowed(authorizeRestore(policy, request, { kind, actor, eventName, declared }, adminCheck));
+  return { kind, declared, rule, actor, eventName, adminTeam };
 }
 
 async function resolveBackup(store: BackupStore, options: RestoreOptions, log: Logger): Promise<Manifest> {
