@@ -102083,6 +102083,17 @@ module.exports = {"rE":"1.17.0"};
 /************************************************************************/
 var __webpack_exports__ = {};
 
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  e: () => (/* binding */ prune_run)
+});
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -105184,6 +105195,16 @@ class errors_LifeboatError extends Error {
         this.name = 'LifeboatError';
     }
 }
+/**
+ * A LifeboatError about an input's value itself: missing, not one of the allowed values, not a number, not
+ * a backup id. Nothing was attempted. The CLI exits 2 for it (a usage error), not 1 (a failed operation).
+ */
+class errors_InputError extends errors_LifeboatError {
+    constructor(message, options) {
+        super(message, options);
+        this.name = 'InputError';
+    }
+}
 /** The message of any error; S3 and network errors are described from their code and HTTP status (s3/errors.ts). */
 function errors_errorMessage(error) {
     if (error instanceof errors_LifeboatError)
@@ -105235,6 +105256,9 @@ function networkFailure(error) {
 
 
 
+
+
+
 const readActionInput = (name) => getInput(name);
 const actionsLogger = {
     info: (m) => info(redact(m)),
@@ -105248,11 +105272,12 @@ async function writeSummary(markdown) {
     await summary.addRaw(redact(markdown)).write();
 }
 /**
- * Runs an action's main function: secrets are masked from the first moment, and any failure
- * fails the step with a message free of secrets. Exits explicitly because idle keep-alive sockets
- * of the S3 client can otherwise hold the process open after the work is done.
+ * Runs an action's main function as a step: secrets are masked from the first moment, and any failure
+ * fails the step (::error::) with a message free of secrets. Never throws. This is the `run` each entry
+ * module exports, so @github/local-action, which imports the module and calls `run`, masks and fails
+ * exactly as the runner does.
  */
-async function runAction(name, main) {
+async function runStep(name, main) {
     onSecretRegistered((secret) => core_setSecret(secret));
     try {
         await main();
@@ -105260,7 +105285,32 @@ async function runAction(name, main) {
     catch (error) {
         setFailed(`lifeboat ${name} failed: ${errors_errorMessage(error)}`);
     }
+}
+/**
+ * runStep, then exit: explicitly, because idle keep-alive sockets of the S3 client can otherwise hold
+ * the process open after the work is done. Only for the runner's `node dist/<action>/index.js`.
+ */
+async function runAction(name, main) {
+    await runStep(name, main);
     process.exit(process.exitCode ?? 0);
+}
+/**
+ * Whether the module at `moduleUrl` is the script node was started with (the runner's `node
+ * dist/backup/index.js`), rather than imported (by @github/local-action, or a test): an entry module runs
+ * its step only then, so that importing it and calling its exported `run` runs the step once.
+ */
+function isEntryModule(moduleUrl, argv1 = process.argv[1]) {
+    if (!argv1 || !moduleUrl.startsWith('file:'))
+        return false;
+    const real = (path) => {
+        try {
+            return (0,external_node_fs_.realpathSync)(path);
+        }
+        catch {
+            return (0,external_node_path_.resolve)(path);
+        }
+    };
+    return real((0,external_node_url_.fileURLToPath)(moduleUrl)) === real(argv1);
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
@@ -106059,10 +106109,6 @@ function editDistance(a, b) {
     return previous[b.length];
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: ./src/engine/policy-file.ts
 /**
  * Finding and reading the policy file. With no file at the default path, FAC's rules apply; a path
@@ -108409,6 +108455,19 @@ const MACHINE_STARTED_EVENTS = new Set([
 function classifyEvent(eventName) {
     return eventName !== undefined && MACHINE_STARTED_EVENTS.has(eventName) ? 'automated' : 'manual';
 }
+/**
+ * Who started a run, from what its surface knows. In GitHub Actions the event shows it (classifyEvent).
+ * Outside Actions nothing does, so a person is assumed, unless the command line declares the run automated
+ * (`lifeboat restore --automated`, for cron or a platform task). A declaration proves nothing, so it opens
+ * no more than any automation may do anyway: the pairs the policy marks `automated: true`, and never the
+ * protected-space confirmation. A declared run of a manual pair is refused (checkWhoStartedIt), never
+ * quietly treated as manual, so a cron job cannot end up waiting on a team check it cannot pass.
+ */
+function classifyInvocation(caller) {
+    if (caller.declaredAutomated)
+        return { kind: 'automated', declared: true };
+    return { kind: caller.inActions ? classifyEvent(caller.eventName) : 'manual' };
+}
 /** What the caller must look up before calling authorizeRestore; empty when the answer would not change the decision. */
 function requiredChecks(policy, request, invocation) {
     if (!checkMatrix(policy, request).allowed)
@@ -108437,6 +108496,10 @@ function checkWhoStartedIt(policy, rule, invocation, adminCheck) {
     const file = policyFile(policy);
     const pair = `${rule.from} → ${rule.to}`;
     if (invocation.kind === 'automated') {
+        if (!rule.automated && invocation.declared) {
+            const team = policy.adminTeam ? ` ${formatTeam(policy.adminTeam)}` : '';
+            return refuse(`--automated was given, but the policy marks the restore ${pair} (${rule.purpose || 'no purpose given'}) as one a person starts: --automated is honoured only for pairs marked 'automated: true'.`, `Run it without --automated, as a member of the admin team${team} with that person's own --github-token; or, if this pair should run unattended, set 'automated: true' on that rule under 'restores:' in ${file}.`);
+        }
         if (!rule.automated) {
             const startedBy = invocation.eventName ? `the '${invocation.eventName}' event` : 'automation';
             return refuse(`The restore ${pair} (${rule.purpose || 'no purpose given'}) must be started by a person, but this run was started by ${startedBy}.`, `Start it by hand (for example with workflow_dispatch) as a member of the admin team, or, if it should run unattended, set 'automated: true' on that rule under 'restores:' in ${file}.`);
@@ -108558,7 +108621,7 @@ function optional(read, name) {
 function required(read, name, example) {
     const value = optional(read, name);
     if (!value)
-        throw new errors_LifeboatError(`Input '${name}' is required but was not given. For example: ${name}: ${example}`);
+        throw new errors_InputError(`Input '${name}' is required but was not given. For example: ${name}: ${example}`);
     return value;
 }
 function secretInput(read, name) {
@@ -108569,7 +108632,7 @@ function secretInput(read, name) {
 function choice(read, name, allowed, fallback) {
     const value = optional(read, name) ?? fallback;
     if (!allowed.includes(value)) {
-        throw new errors_LifeboatError(`Input '${name}' is '${value}'; it must be one of: ${allowed.join(', ')}.`);
+        throw new errors_InputError(`Input '${name}' is '${value}'; it must be one of: ${allowed.join(', ')}.`);
     }
     return value;
 }
@@ -108581,7 +108644,7 @@ function positiveNumber(read, name, fallback, options = {}) {
     const min = options.min ?? Number.MIN_VALUE;
     if (!Number.isFinite(value) || value < min || (options.max !== undefined && value > options.max)) {
         const range = options.max !== undefined ? `between ${options.min ?? 0} and ${options.max}` : `at least ${options.min ?? 'above 0'}`;
-        throw new LifeboatError(`Input '${name}' is '${text}'; it must be a number ${range}.`);
+        throw new InputError(`Input '${name}' is '${text}'; it must be a number ${range}.`);
     }
     return value;
 }
@@ -108594,7 +108657,16 @@ function booleanInput(read, name, fallback) {
         return true;
     if (['false', 'False', 'FALSE'].includes(text))
         return false;
-    throw new errors_LifeboatError(`Input '${name}' is '${text}'; it must be true or false.`);
+    throw new errors_InputError(`Input '${name}' is '${text}'; it must be true or false.`);
+}
+/** A space name (lower-case letters, digits, '-' and '_'), checked; the error is an InputError. */
+function spaceName(value, name = 'space') {
+    try {
+        return assertSpaceName(value, name);
+    }
+    catch (error) {
+        throw new errors_InputError(errors_errorMessage(error));
+    }
 }
 function userTrigger(read, name = 'trigger', fallback = 'manual') {
     return choice(read, name, USER_TRIGGERS, fallback);
@@ -108604,7 +108676,7 @@ function optionalTriggerFilter(read, name = 'trigger') {
     if (value === undefined)
         return undefined;
     if (!isTrigger(value))
-        throw new LifeboatError(`Input '${name}' is '${value}'; it must be one of: predeploy, nightly, manual, pre-restore.`);
+        throw new InputError(`Input '${name}' is '${value}'; it must be one of: predeploy, nightly, manual, pre-restore.`);
     return value;
 }
 /**
@@ -108616,7 +108688,7 @@ function readBucket(read, prefix, bucket, prefixInput, withoutKeys) {
     const secretAccessKey = secretInput(read, `${prefix}aws-secret-access-key`);
     const sessionToken = secretInput(read, `${prefix}aws-session-token`);
     if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-        throw new errors_LifeboatError(`Inputs '${prefix}aws-access-key-id' and '${prefix}aws-secret-access-key' go together: give both, or neither to use ${withoutKeys}.`);
+        throw new errors_InputError(`Inputs '${prefix}aws-access-key-id' and '${prefix}aws-secret-access-key' go together: give both, or neither to use ${withoutKeys}.`);
     }
     return {
         bucket,
@@ -108655,7 +108727,6 @@ const MEDIA_INPUTS = [
 
 
 
-
 /** Prune binds only the backup bucket; it sweeps the stale keys of the database and media instances too. */
 const PRUNE_BINDING = { sweepOnly: true };
 const PruneOutputs = {
@@ -108675,7 +108746,7 @@ function getPruneInputs(read, draftBucket) {
         // The action's default is the default path, which may be absent (then FAC's defaults apply); only a
         // path someone chose must exist.
         policyFile: policyFile === policy_DEFAULT_POLICY_PATH ? undefined : policyFile,
-        space: space ? assertSpaceName(space) : undefined,
+        space: space ? spaceName(space) : undefined,
         incompleteGraceMs: graceInput(read, 'incomplete-grace'),
         dryRun: booleanInput(read, 'dry-run', false),
     };
@@ -108685,7 +108756,7 @@ function graceInput(read, name) {
     const text = optional(read, name);
     if (text === undefined)
         return DEFAULT_INCOMPLETE_GRACE_MS;
-    const problem = (why) => new errors_LifeboatError(`Input '${name}' is '${text}'; ${why}. Use a duration in weeks, days or hours such as '24h', '2d' or '1d12h'.`);
+    const problem = (why) => new errors_InputError(`Input '${name}' is '${text}'; ${why}. Use a duration in weeks, days or hours such as '24h', '2d' or '1d12h'.`);
     let duration;
     try {
         duration = parseDuration(text);
@@ -110068,7 +110139,6 @@ async function openAppTunnel(cf, options) {
             return closed.then(() => undefined);
         ending = true;
         failure = error;
-        options.signal?.removeEventListener('abort', onAbort);
         const listenerClosed = new Promise((resolve) => server.close(() => resolve()));
         for (const channel of channels)
             channel.close();
@@ -110087,10 +110157,6 @@ async function openAppTunnel(cf, options) {
         });
         await Promise.all([listenerClosed, sshClosed]);
         markClosed(error);
-    };
-    const onAbort = () => {
-        log.info(`Closing the tunnel to ${far}: the operation was cancelled.`);
-        void shutDown(undefined);
     };
     ssh.on('error', (error) => {
         if (ending)
@@ -110124,7 +110190,6 @@ async function openAppTunnel(cf, options) {
         await shutDown(undefined);
         throw abortError(options.signal);
     }
-    options.signal?.addEventListener('abort', onAbort, { once: true });
     const port = server.address().port;
     log.info(`Tunnel open: 127.0.0.1:${port} → ${far}.`);
     return {
@@ -110370,15 +110435,15 @@ const PRUNE_BINDING_INPUTS = [...BINDING_INPUTS, 'cf-database-instance', 'cf-med
 const BUCKET_FROM_BINDING = '(from the service key)';
 function stray(names, mode) {
     const many = names.length > 1;
-    return new errors_LifeboatError(`Input${many ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')} ${many ? 'are' : 'is'} set but 'binding' is '${mode}'. Set binding: cloudfoundry to bind through Cloud Foundry, or remove ${many ? 'them' : 'it'}.`);
+    return new errors_InputError(`Input${many ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')} ${many ? 'are' : 'is'} set but 'binding' is '${mode}'. Set binding: cloudfoundry to bind through Cloud Foundry, or remove ${many ? 'them' : 'it'}.`);
 }
-/** Runs a pure decision, turning its Error into a LifeboatError (the message is already for the user). */
+/** Runs a pure decision about the inputs, turning its Error into an InputError (the message is already for the user). */
 function decide(decision) {
     try {
         return decision();
     }
     catch (error) {
-        throw new errors_LifeboatError(errors_errorMessage(error), { cause: error });
+        throw new errors_InputError(errors_errorMessage(error), { cause: error });
     }
 }
 /**
@@ -110404,12 +110469,12 @@ function readBindingRequest(read, profile = {}) {
         return { mode, draft: bucketSettings(read), fromBinding };
     const keys = ['aws-access-key-id', 'aws-secret-access-key', 'aws-session-token'].filter((name) => optional(read, name));
     if (keys.length) {
-        throw new errors_LifeboatError(`With binding: cloudfoundry the bucket's credentials come from a service key; remove ${keys.map((n) => `'${n}'`).join(', ')}.`);
+        throw new errors_InputError(`With binding: cloudfoundry the bucket's credentials come from a service key; remove ${keys.map((n) => `'${n}'`).join(', ')}.`);
     }
     const username = secretInput(read, 'cf-username');
     const password = secretInput(read, 'cf-password');
     if (!username || !password) {
-        throw new errors_LifeboatError("Inputs 'cf-username' and 'cf-password' are required with binding: cloudfoundry: the credentials of a cloud-gov-service-account service key, from secrets. For example: cf-username: ${{ secrets.CF_USERNAME }}");
+        throw new errors_InputError("Inputs 'cf-username' and 'cf-password' are required with binding: cloudfoundry: the credentials of a cloud-gov-service-account service key, from secrets. For example: cf-username: ${{ secrets.CF_USERNAME }}");
     }
     const api = parseApiUrl(required(read, 'cf-api', 'https://api.fr.cloud.gov')).href.replace(/\/$/, '');
     const overrides = {
@@ -110627,8 +110692,18 @@ async function prune(asked) {
 }
 
 ;// CONCATENATED MODULE: ./src/actions/prune/index.ts
-/** Entry point of the prune action. */
+/**
+ * Entry point of the prune action.
+ * The runner runs this module as a script; @github/local-action imports it and calls the exported `run`,
+ * which masks secrets and fails the step (::error::) the same way. Importing it runs nothing.
+ */
 
 
-void runAction('prune', run);
+function prune_run() {
+    return runStep('prune', run);
+}
+if (isEntryModule(import.meta.url))
+    void runAction('prune', run);
 
+var __webpack_exports__run = __webpack_exports__.e;
+export { __webpack_exports__run as run };

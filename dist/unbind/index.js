@@ -63539,9 +63539,37 @@ module.exports = {"rE":"1.17.0"};
 /******/ /* webpack/runtime/asset-relocator-loader */
 /******/ if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = decodeURIComponent(new URL('.', import.meta.url).pathname).slice(import.meta.url.match(/^file:\/\/\/\w:/) ? 1 : 0, -1) + "/";
 /******/ 
+/******/ /* webpack/runtime/define property getters */
+/******/ (() => {
+/******/ 	// define getter functions for harmony exports
+/******/ 	__nccwpck_require__.d = (exports, definition) => {
+/******/ 		for(var key in definition) {
+/******/ 			if(__nccwpck_require__.o(definition, key) && !__nccwpck_require__.o(exports, key)) {
+/******/ 				Object.defineProperty(exports, key, { enumerable: true, get: definition[key] });
+/******/ 			}
+/******/ 		}
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/hasOwnProperty shorthand */
+/******/ (() => {
+/******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
+/******/ })();
+/******/ 
 /************************************************************************/
 var __webpack_exports__ = {};
 
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  e: () => (/* binding */ run)
+});
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -66643,6 +66671,16 @@ class errors_LifeboatError extends Error {
         this.name = 'LifeboatError';
     }
 }
+/**
+ * A LifeboatError about an input's value itself: missing, not one of the allowed values, not a number, not
+ * a backup id. Nothing was attempted. The CLI exits 2 for it (a usage error), not 1 (a failed operation).
+ */
+class errors_InputError extends errors_LifeboatError {
+    constructor(message, options) {
+        super(message, options);
+        this.name = 'InputError';
+    }
+}
 /** The message of any error; S3 and network errors are described from their code and HTTP status (s3/errors.ts). */
 function errors_errorMessage(error) {
     if (error instanceof errors_LifeboatError)
@@ -66694,6 +66732,9 @@ function networkFailure(error) {
 
 
 
+
+
+
 const readActionInput = (name) => getInput(name);
 const toolkit_actionsLogger = {
     info: (m) => info(secrets_redact(m)),
@@ -66707,11 +66748,12 @@ async function writeSummary(markdown) {
     await core.summary.addRaw(redact(markdown)).write();
 }
 /**
- * Runs an action's main function: secrets are masked from the first moment, and any failure
- * fails the step with a message free of secrets. Exits explicitly because idle keep-alive sockets
- * of the S3 client can otherwise hold the process open after the work is done.
+ * Runs an action's main function as a step: secrets are masked from the first moment, and any failure
+ * fails the step (::error::) with a message free of secrets. Never throws. This is the `run` each entry
+ * module exports, so @github/local-action, which imports the module and calls `run`, masks and fails
+ * exactly as the runner does.
  */
-async function runAction(name, main) {
+async function runStep(name, main) {
     onSecretRegistered((secret) => core_setSecret(secret));
     try {
         await main();
@@ -66719,7 +66761,32 @@ async function runAction(name, main) {
     catch (error) {
         setFailed(`lifeboat ${name} failed: ${errors_errorMessage(error)}`);
     }
+}
+/**
+ * runStep, then exit: explicitly, because idle keep-alive sockets of the S3 client can otherwise hold
+ * the process open after the work is done. Only for the runner's `node dist/<action>/index.js`.
+ */
+async function runAction(name, main) {
+    await runStep(name, main);
     process.exit(process.exitCode ?? 0);
+}
+/**
+ * Whether the module at `moduleUrl` is the script node was started with (the runner's `node
+ * dist/backup/index.js`), rather than imported (by @github/local-action, or a test): an entry module runs
+ * its step only then, so that importing it and calling its exported `run` runs the step once.
+ */
+function isEntryModule(moduleUrl, argv1 = process.argv[1]) {
+    if (!argv1 || !moduleUrl.startsWith('file:'))
+        return false;
+    const real = (path) => {
+        try {
+            return (0,external_node_fs_.realpathSync)(path);
+        }
+        catch {
+            return (0,external_node_path_.resolve)(path);
+        }
+    };
+    return real((0,external_node_url_.fileURLToPath)(moduleUrl)) === real(argv1);
 }
 
 ;// CONCATENATED MODULE: ./src/engine/platform/poll.ts
@@ -68227,7 +68294,6 @@ async function tunnel_openAppTunnel(cf, options) {
             return closed.then(() => undefined);
         ending = true;
         failure = error;
-        options.signal?.removeEventListener('abort', onAbort);
         const listenerClosed = new Promise((resolve) => server.close(() => resolve()));
         for (const channel of channels)
             channel.close();
@@ -68246,10 +68312,6 @@ async function tunnel_openAppTunnel(cf, options) {
         });
         await Promise.all([listenerClosed, sshClosed]);
         markClosed(error);
-    };
-    const onAbort = () => {
-        log.info(`Closing the tunnel to ${far}: the operation was cancelled.`);
-        void shutDown(undefined);
     };
     ssh.on('error', (error) => {
         if (ending)
@@ -68283,7 +68345,6 @@ async function tunnel_openAppTunnel(cf, options) {
         await shutDown(undefined);
         throw abortError(options.signal);
     }
-    options.signal?.addEventListener('abort', onAbort, { once: true });
     const port = server.address().port;
     log.info(`Tunnel open: 127.0.0.1:${port} → ${far}.`);
     return {
@@ -68527,7 +68588,7 @@ function parseBackupId(id) {
 }
 /** Space names become key prefixes and appear in policy files, so keep them to a safe, readable alphabet. */
 const SPACE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-function assertSpaceName(space, inputName = 'space') {
+function backup_id_assertSpaceName(space, inputName = 'space') {
     if (!SPACE_PATTERN.test(space)) {
         throw new Error(`Input '${inputName}' is '${space}', which is not a valid space name. Use lower-case letters, digits, '-' and '_' (for example 'production').`);
     }
@@ -68550,7 +68611,7 @@ function inputs_optional(read, name) {
 function inputs_required(read, name, example) {
     const value = inputs_optional(read, name);
     if (!value)
-        throw new LifeboatError(`Input '${name}' is required but was not given. For example: ${name}: ${example}`);
+        throw new InputError(`Input '${name}' is required but was not given. For example: ${name}: ${example}`);
     return value;
 }
 function inputs_secretInput(read, name) {
@@ -68561,7 +68622,7 @@ function inputs_secretInput(read, name) {
 function inputs_choice(read, name, allowed, fallback) {
     const value = inputs_optional(read, name) ?? fallback;
     if (!allowed.includes(value)) {
-        throw new LifeboatError(`Input '${name}' is '${value}'; it must be one of: ${allowed.join(', ')}.`);
+        throw new InputError(`Input '${name}' is '${value}'; it must be one of: ${allowed.join(', ')}.`);
     }
     return value;
 }
@@ -68573,7 +68634,7 @@ function positiveNumber(read, name, fallback, options = {}) {
     const min = options.min ?? Number.MIN_VALUE;
     if (!Number.isFinite(value) || value < min || (options.max !== undefined && value > options.max)) {
         const range = options.max !== undefined ? `between ${options.min ?? 0} and ${options.max}` : `at least ${options.min ?? 'above 0'}`;
-        throw new LifeboatError(`Input '${name}' is '${text}'; it must be a number ${range}.`);
+        throw new InputError(`Input '${name}' is '${text}'; it must be a number ${range}.`);
     }
     return value;
 }
@@ -68586,7 +68647,16 @@ function booleanInput(read, name, fallback) {
         return true;
     if (['false', 'False', 'FALSE'].includes(text))
         return false;
-    throw new LifeboatError(`Input '${name}' is '${text}'; it must be true or false.`);
+    throw new InputError(`Input '${name}' is '${text}'; it must be true or false.`);
+}
+/** A space name (lower-case letters, digits, '-' and '_'), checked; the error is an InputError. */
+function spaceName(value, name = 'space') {
+    try {
+        return assertSpaceName(value, name);
+    }
+    catch (error) {
+        throw new InputError(errorMessage(error));
+    }
 }
 function userTrigger(read, name = 'trigger', fallback = 'manual') {
     return inputs_choice(read, name, USER_TRIGGERS, fallback);
@@ -68596,7 +68666,7 @@ function optionalTriggerFilter(read, name = 'trigger') {
     if (value === undefined)
         return undefined;
     if (!isTrigger(value))
-        throw new LifeboatError(`Input '${name}' is '${value}'; it must be one of: predeploy, nightly, manual, pre-restore.`);
+        throw new InputError(`Input '${name}' is '${value}'; it must be one of: predeploy, nightly, manual, pre-restore.`);
     return value;
 }
 /**
@@ -68608,7 +68678,7 @@ function readBucket(read, prefix, bucket, prefixInput, withoutKeys) {
     const secretAccessKey = inputs_secretInput(read, `${prefix}aws-secret-access-key`);
     const sessionToken = inputs_secretInput(read, `${prefix}aws-session-token`);
     if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
-        throw new LifeboatError(`Inputs '${prefix}aws-access-key-id' and '${prefix}aws-secret-access-key' go together: give both, or neither to use ${withoutKeys}.`);
+        throw new InputError(`Inputs '${prefix}aws-access-key-id' and '${prefix}aws-secret-access-key' go together: give both, or neither to use ${withoutKeys}.`);
     }
     return {
         bucket,
@@ -68776,15 +68846,15 @@ const PRUNE_BINDING_INPUTS = [...BINDING_INPUTS, 'cf-database-instance', 'cf-med
 const BUCKET_FROM_BINDING = '(from the service key)';
 function stray(names, mode) {
     const many = names.length > 1;
-    return new LifeboatError(`Input${many ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')} ${many ? 'are' : 'is'} set but 'binding' is '${mode}'. Set binding: cloudfoundry to bind through Cloud Foundry, or remove ${many ? 'them' : 'it'}.`);
+    return new InputError(`Input${many ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')} ${many ? 'are' : 'is'} set but 'binding' is '${mode}'. Set binding: cloudfoundry to bind through Cloud Foundry, or remove ${many ? 'them' : 'it'}.`);
 }
-/** Runs a pure decision, turning its Error into a LifeboatError (the message is already for the user). */
+/** Runs a pure decision about the inputs, turning its Error into an InputError (the message is already for the user). */
 function decide(decision) {
     try {
         return decision();
     }
     catch (error) {
-        throw new LifeboatError(errorMessage(error), { cause: error });
+        throw new InputError(errorMessage(error), { cause: error });
     }
 }
 /**
@@ -68810,12 +68880,12 @@ function readBindingRequest(read, profile = {}) {
         return { mode, draft: bucketSettings(read), fromBinding };
     const keys = ['aws-access-key-id', 'aws-secret-access-key', 'aws-session-token'].filter((name) => optional(read, name));
     if (keys.length) {
-        throw new LifeboatError(`With binding: cloudfoundry the bucket's credentials come from a service key; remove ${keys.map((n) => `'${n}'`).join(', ')}.`);
+        throw new InputError(`With binding: cloudfoundry the bucket's credentials come from a service key; remove ${keys.map((n) => `'${n}'`).join(', ')}.`);
     }
     const username = secretInput(read, 'cf-username');
     const password = secretInput(read, 'cf-password');
     if (!username || !password) {
-        throw new LifeboatError("Inputs 'cf-username' and 'cf-password' are required with binding: cloudfoundry: the credentials of a cloud-gov-service-account service key, from secrets. For example: cf-username: ${{ secrets.CF_USERNAME }}");
+        throw new InputError("Inputs 'cf-username' and 'cf-password' are required with binding: cloudfoundry: the credentials of a cloud-gov-service-account service key, from secrets. For example: cf-username: ${{ secrets.CF_USERNAME }}");
     }
     const api = parseApiUrl(required(read, 'cf-api', 'https://api.fr.cloud.gov')).href.replace(/\/$/, '');
     const overrides = {
@@ -69037,8 +69107,18 @@ async function post() {
 }
 
 ;// CONCATENATED MODULE: ./src/actions/unbind/index.ts
-/** Entry point of the post step (dist/unbind) of the actions that bind their bucket: deletes their service keys. */
+/**
+ * Entry point of the post step (dist/unbind) of the actions that bind their bucket: deletes their service keys.
+ * The runner runs this module as a script; @github/local-action imports it and calls the exported `run`,
+ * which masks secrets and fails the step (::error::) the same way. Importing it runs nothing.
+ */
 
 
-void runAction('unbind', post);
+function run() {
+    return runStep('unbind', post);
+}
+if (isEntryModule(import.meta.url))
+    void runAction('unbind', post);
 
+var __webpack_exports__run = __webpack_exports__.e;
+export { __webpack_exports__run as run };
