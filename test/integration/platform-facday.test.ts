@@ -258,6 +258,9 @@ describe('the FAC day on cloud.gov, every credential and route made by Lifeboat 
     await expectStepLeftNothing(sync, 'staging', channels, logins);
     expect(sync.stdout).toContain(`Opening an SSH tunnel to ${RDS_HOST.staging}:5432 through instance 0 of the app 'gsa-fac'`);
     expect(sync.outputs['backup-id']).toBe(id);
+    // The summary names the database as people know it (the key's RDS host), not the tunnel's local port.
+    expect(sync.summary).toContain(`${RDS_HOST.staging}:5432/`);
+    expect(sync.summary).not.toMatch(/127\.0\.0\.1:\d+/);
     expect(await tableDigests(db.staging.masterUrl)).toEqual(await tableDigests(db.production.masterUrl));
     expect(await bucketContents(media.staging)).toEqual(await bucketContents(media.production));
     const syncKeys = cf.keys.slice(keysBefore);

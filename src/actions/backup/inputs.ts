@@ -23,6 +23,7 @@ export function boundBackupOptions(options: BackupOptions, bound: BoundResources
     ...options,
     bucket: bound.settings,
     databaseUrl: bound.databaseUrl ?? options.databaseUrl,
+    databaseLabel: bound.databaseLabel,
     ...(bound.media ? { media: { ...options.media, source: bound.media } } : {}),
   };
 }

@@ -15,7 +15,7 @@ export const RestoreOutputs = {
 
 /** The options with what the binding made: the backup bucket, and the target's database URL and media bucket from their keys. */
 export function boundRestoreOptions(options: RestoreOptions, bound: BoundResources): RestoreOptions {
-  return { ...options, bucket: bound.settings, databaseUrl: bound.databaseUrl ?? options.databaseUrl, media: bound.media ?? options.media };
+  return { ...options, bucket: bound.settings, databaseUrl: bound.databaseUrl ?? options.databaseUrl, databaseLabel: bound.databaseLabel, media: bound.media ?? options.media };
 }
 
 /**

@@ -184,6 +184,8 @@ export interface BoundResources {
   settings: BucketSettings;
   /** The database's URL from its key (sslmode=require); undefined when 'database-url' gives it. */
   databaseUrl?: string;
+  /** How logs and summaries name that database (the key's host, not a tunnel's local port). */
+  databaseLabel?: string;
   /** The media bucket from its key; undefined when the inputs give it (or there is none). */
   media?: BucketSettings;
   /** The operation's platform session; undefined with binding: none. */
@@ -218,6 +220,7 @@ export async function bindForOperation(
   return {
     settings: session.backupBucket!,
     databaseUrl: session.databaseUrl,
+    databaseLabel: session.databaseLabel,
     media: session.mediaBucket,
     session,
     bindings: session.bindings,

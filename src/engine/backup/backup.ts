@@ -40,6 +40,8 @@ export interface BackupOptions {
   trigger: Trigger;
   databaseUrl: string;
   /** The input the database comes from, named in its errors ('database-url' by default; 'cf-database-instance' for a service key's). */
+  /** How logs, summaries and the manifest name the database, when not its URL's host (a tunnel's local port). */
+  databaseLabel?: string;
   databaseInput?: string;
   bucket: BucketSettings;
   compression: Compression;
@@ -82,7 +84,8 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
   const env = options.env ?? process.env;
   const { signal } = options;
   signal?.throwIfAborted();
-  const connection = parseDatabaseUrl(options.databaseUrl, options.databaseInput);
+  const parsed = parseDatabaseUrl(options.databaseUrl, options.databaseInput);
+  const connection = options.databaseLabel ? { ...parsed, description: options.databaseLabel } : parsed;
   // Made with the cancellation signal, this client fails every request once cancelled, except the abort of a multipart upload.
   const store = new BackupStore(options.bucket, createS3Client(options.bucket, env, signal));
 

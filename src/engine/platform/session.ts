@@ -40,6 +40,8 @@ export class PlatformSession {
   mediaBucket?: BucketSettings;
   /** postgres:// URL of the database (sslmode=require), a masked secret. */
   databaseUrl?: string;
+  /** host:port/database from the key (and the tunnel's app): how the database is named to people. */
+  databaseLabel?: string;
   private readonly ways: { what: string; reached: Reached }[] = [];
 
   private constructor(
@@ -83,6 +85,9 @@ export class PlatformSession {
         : directReach;
       const database = await bindDatabase(this.bindings, plan.database.instance, this.log, { env: options.env, reach });
       this.databaseUrl = database.url;
+      // What logs, summaries and manifests call the database: its own name, not the tunnel's local port.
+      const { host, port, database: name } = database.credentials;
+      this.databaseLabel = `${host}:${port}/${name}${tunnelApp ? ` (through app '${tunnelApp}')` : ''}`;
     }
   }
 

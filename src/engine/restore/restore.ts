@@ -83,6 +83,8 @@ export interface RestoreOptions {
   /** The target database. */
   databaseUrl: string;
   /** The input the database comes from, named in its errors ('database-url' by default; 'cf-database-instance' for a service key's). */
+  /** How logs, summaries and the manifest name the database, when not its URL's host (a tunnel's local port). */
+  databaseLabel?: string;
   databaseInput?: string;
   bucket: BucketSettings;
   githubToken?: string;
@@ -166,7 +168,8 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
   const store = new BackupStore(options.bucket);
   await store.assertReachable();
 
-  const connection = parseDatabaseUrl(options.databaseUrl, options.databaseInput);
+  const parsed = parseDatabaseUrl(options.databaseUrl, options.databaseInput);
+  const connection = options.databaseLabel ? { ...parsed, description: options.databaseLabel } : parsed;
   const client = await connectOrExplain(connection);
   const server = await readServerInfo(client).finally(() => client.end().catch(() => undefined));
   const pgRestore = await choosePgTool('pg_restore', server, options.pgRestorePath, env);
@@ -439,6 +442,7 @@ async function restoreWithSafetyNet(
           trigger: 'pre-restore',
           databaseUrl: options.databaseUrl,
           databaseInput: options.databaseInput,
+          databaseLabel: options.databaseLabel,
           bucket: options.bucket,
           compression: 'zstd',
           pgDumpPath: existsSync(siblingPgDump) ? siblingPgDump : undefined,
