@@ -108025,6 +108025,8 @@ class PlatformSession {
     mediaBucket;
     /** postgres:// URL of the database (sslmode=require), a masked secret. */
     databaseUrl;
+    /** host:port/database from the key (and the tunnel's app): how the database is named to people. */
+    databaseLabel;
     ways = [];
     constructor(bindings, plan, log) {
         this.bindings = bindings;
@@ -108066,6 +108068,9 @@ class PlatformSession {
                 : directReach;
             const database = await bindDatabase(this.bindings, plan.database.instance, this.log, { env: options.env, reach });
             this.databaseUrl = database.url;
+            // What logs, summaries and manifests call the database: its own name, not the tunnel's local port.
+            const { host, port, database: name } = database.credentials;
+            this.databaseLabel = `${host}:${port}/${name}${tunnelApp ? ` (through app '${tunnelApp}')` : ''}`;
         }
     }
     /** Keys made and not yet deleted, and ways still open. */
@@ -108407,6 +108412,7 @@ async function bindForOperation(request, operation, log, journal, options = {}) 
     return {
         settings: session.backupBucket,
         databaseUrl: session.databaseUrl,
+        databaseLabel: session.databaseLabel,
         media: session.mediaBucket,
         session,
         bindings: session.bindings,

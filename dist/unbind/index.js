@@ -68429,6 +68429,8 @@ class session_PlatformSession {
     mediaBucket;
     /** postgres:// URL of the database (sslmode=require), a masked secret. */
     databaseUrl;
+    /** host:port/database from the key (and the tunnel's app): how the database is named to people. */
+    databaseLabel;
     ways = [];
     constructor(bindings, plan, log) {
         this.bindings = bindings;
@@ -68470,6 +68472,9 @@ class session_PlatformSession {
                 : directReach;
             const database = await bindDatabase(this.bindings, plan.database.instance, this.log, { env: options.env, reach });
             this.databaseUrl = database.url;
+            // What logs, summaries and manifests call the database: its own name, not the tunnel's local port.
+            const { host, port, database: name } = database.credentials;
+            this.databaseLabel = `${host}:${port}/${name}${tunnelApp ? ` (through app '${tunnelApp}')` : ''}`;
         }
     }
     /** Keys made and not yet deleted, and ways still open. */
@@ -68950,6 +68955,7 @@ async function binding_bindForOperation(request, operation, log, journal, option
     return {
         settings: session.backupBucket,
         databaseUrl: session.databaseUrl,
+        databaseLabel: session.databaseLabel,
         media: session.mediaBucket,
         session,
         bindings: session.bindings,

@@ -38,14 +38,16 @@ function localAction(action: string, inputs: Record<string, string>, post: boole
 
 // A devDependency: missing only in a tree installed without it (npm ci after this file changed package.json).
 describe.skipIf(!existsSync(BIN)).each(Object.keys(CASES))('@github/local-action runs %s', (action) => {
-  it(`masks the secret and fails with one ::error::${action === 'backup' ? ', then runs the post step' : ''}`, async () => {
+  it(`never shows the secret and fails with one ::error::${action === 'backup' ? ', then runs the post step' : ''}`, async () => {
     const { code, output } = await localAction(action, CASES[action]!, action === 'backup');
     const lines = output.split('\n');
-    expect(lines).toContain(`::add-mask::${SECRET}`);
     const errors = lines.filter((l) => l.startsWith(`::error::lifeboat ${action} failed: `));
     expect(errors, output).toEqual([`::error::lifeboat ${action} failed: Input 'cf-api' is required but was not given. For example: cf-api: https://api.fr.cloud.gov`]);
-    expect(lines.findIndex((l) => l === `::add-mask::${SECRET}`)).toBeLessThan(lines.findIndex((l) => l.startsWith('::error::')));
-    expect(lines.filter((l) => l.includes(SECRET) && l !== `::add-mask::${SECRET}`)).toEqual([]);
+    // local-action replaces @actions/core with its own, whose setSecret records the secret and redacts it
+    // from what it prints instead of printing ::add-mask:: (the real core's way, which
+    // entry-points.test.ts checks on the bundles). Either way the secret is never shown, in any form.
+    const forms = [SECRET, encodeURIComponent(SECRET), Buffer.from(SECRET).toString('base64')];
+    expect(lines.filter((l) => forms.some((f) => l.includes(f)) && !l.startsWith('::add-mask::'))).toEqual([]);
     if (action === 'backup') {
       const post = lines.findIndex((l) => l.includes('Running Post Step'));
       expect(post).toBeGreaterThan(lines.findIndex((l) => l.startsWith('::error::')));
@@ -54,6 +56,8 @@ describe.skipIf(!existsSync(BIN)).each(Object.keys(CASES))('@github/local-action
     }
     // local-action got control back from run() and finished its report: the module did not run (and exit) on import.
     expect(output).toMatch(/Action Outputs/);
-    expect(code).not.toBe(0);
+    // The failure is the ::error:: above; local-action's own exit status does not carry it (with its
+    // stubbed core it exits 0 after reporting), so it is not asserted here.
+    expect(code).not.toBeNull();
   });
 });
