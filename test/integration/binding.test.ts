@@ -14,7 +14,7 @@ import { memoryJournal, type BindingState } from '../../src/engine/platform/life
 import { memoryLogger } from '../../src/engine/logger.js';
 import { createSampleApp } from '../../src/sandbox/sample-app.js';
 import { startStep, runMainStep, runPostStep, type StepRun } from '../support/action-steps.js';
-import { startCloudFoundryDouble, type CloudFoundryDouble } from '../support/cloud-foundry-double.js';
+import { s3BrokerInstance, startCloudFoundryDouble, type CloudFoundryDouble } from '../support/cloud-foundry-double.js';
 import { awsEnv, bucketInputs, createBucket, createDatabase, listKeys, ROOT, runActionBundle, runCli, s3Info, visibleOutput } from '../support/harness.js';
 
 const USERNAME = '5b0c6a52-2d1e-4c7e-9a47-service-acct';
@@ -35,20 +35,7 @@ beforeEach(async () => {
     space: 'production',
     maxPerPage: 2, // so that listings are paginated
     instances: [
-      {
-        name: 'backups',
-        credentials: () => ({
-          uri: `s3://${s3.accessKeyId}:${s3.secretAccessKey}@${new URL(s3.endpoint).host}/${bucket}`,
-          insecure_skip_verify: false,
-          access_key_id: s3.accessKeyId,
-          secret_access_key: s3.secretAccessKey,
-          region: s3.region,
-          bucket,
-          endpoint: s3.endpoint,
-          fips_endpoint: s3.endpoint,
-          additional_buckets: [],
-        }),
-      },
+      s3BrokerInstance(s3, 'backups', bucket),
     ],
   });
 });

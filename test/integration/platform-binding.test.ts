@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createSampleApp } from '../../src/sandbox/sample-app.js';
 import type { BindingState } from '../../src/engine/platform/lifecycle.js';
 import { runMainStep, runPostStep, startStep, type StepRun } from '../support/action-steps.js';
-import { startCloudFoundryDouble, type CloudFoundryDouble } from '../support/cloud-foundry-double.js';
+import { s3BrokerInstance, startCloudFoundryDouble, type CloudFoundryDouble } from '../support/cloud-foundry-double.js';
 import { tableDigests } from '../support/compare.js';
 import { startRdsDouble, type RdsDatabase, type RdsDouble } from '../support/rds-double.js';
 import { createBucket, getObjectBytes, listKeys, ROOT, s3Client, s3Info, visibleOutput } from '../support/harness.js';
@@ -41,25 +41,7 @@ let stagingDb: RdsDatabase;
 /** Every step run in a test, for the secret scan. */
 let runs: StepRun[];
 
-function s3Instance(name: string, bucket: string, space: string, sharedWith?: string[]) {
-  const s3 = s3Info();
-  return {
-    name,
-    space,
-    sharedWith,
-    credentials: () => ({
-      uri: `s3://${s3.accessKeyId}:${s3.secretAccessKey}@${new URL(s3.endpoint).host}/${bucket}`,
-      insecure_skip_verify: false,
-      access_key_id: s3.accessKeyId,
-      secret_access_key: s3.secretAccessKey,
-      region: s3.region,
-      bucket,
-      endpoint: s3.endpoint,
-      fips_endpoint: s3.endpoint,
-      additional_buckets: [],
-    }),
-  };
-}
+const s3Instance = (name: string, bucket: string, space: string, sharedWith?: string[]) => s3BrokerInstance(s3Info(), name, bucket, { space, sharedWith });
 
 beforeEach(async () => {
   runs = [];

@@ -29,7 +29,7 @@ import { createSampleApp } from '../../src/sandbox/sample-app.js';
 import { runMainStep, runPostStep, startStep, type StepRun } from '../support/action-steps.js';
 import type { DoubleApp } from '../support/cf-app-ssh-routes.js';
 import { startSshProxyDouble, type SshProxyDouble } from '../support/cf-ssh-proxy-double.js';
-import { startCloudFoundryDouble, type CloudFoundryDouble, type DoubleInstance } from '../support/cloud-foundry-double.js';
+import { s3BrokerInstance, startCloudFoundryDouble, type CloudFoundryDouble, type DoubleInstance } from '../support/cloud-foundry-double.js';
 import { tableDigests } from '../support/compare.js';
 import { createBucket, getObjectBytes, listKeys, ROOT, s3Client, s3Info, visibleOutput } from '../support/harness.js';
 import { startRdsDouble, type RdsDatabase, type RdsDouble } from '../support/rds-double.js';
@@ -76,25 +76,7 @@ function behindRdsName(instance: DoubleInstance, host: string): DoubleInstance {
   };
 }
 
-function s3Instance(name: string, bucket: string, space: Space, sharedWith?: Space[]): DoubleInstance {
-  const s3 = s3Info();
-  return {
-    name,
-    space,
-    sharedWith,
-    credentials: () => ({
-      uri: `s3://${s3.accessKeyId}:${s3.secretAccessKey}@${new URL(s3.endpoint).host}/${bucket}`,
-      insecure_skip_verify: false,
-      access_key_id: s3.accessKeyId,
-      secret_access_key: s3.secretAccessKey,
-      region: s3.region,
-      bucket,
-      endpoint: s3.endpoint,
-      fips_endpoint: s3.endpoint,
-      additional_buckets: [],
-    }),
-  };
-}
+const s3Instance = (name: string, bucket: string, space: Space, sharedWith?: Space[]): DoubleInstance => s3BrokerInstance(s3Info(), name, bucket, { space, sharedWith });
 
 beforeEach(async () => {
   runs = [];

@@ -40,6 +40,33 @@ export interface DoubleInstance {
   revoke?: (credentials: Record<string, unknown>) => Promise<void>;
 }
 
+/** Where the test S3 server is, as the harness's s3Info() gives it. */
+export interface TestS3 {
+  accessKeyId: string;
+  secretAccessKey: string;
+  endpoint: string;
+  region: string;
+}
+
+/** A managed S3 instance whose keys carry credentials as cloud.gov's S3 broker writes them, for a bucket on the test S3 server. */
+export function s3BrokerInstance(s3: TestS3, name: string, bucket: string, place: { space?: string; sharedWith?: string[] } = {}): DoubleInstance {
+  return {
+    name,
+    ...place,
+    credentials: () => ({
+      uri: `s3://${s3.accessKeyId}:${s3.secretAccessKey}@${new URL(s3.endpoint).host}/${bucket}`,
+      insecure_skip_verify: false,
+      access_key_id: s3.accessKeyId,
+      secret_access_key: s3.secretAccessKey,
+      region: s3.region,
+      bucket,
+      endpoint: s3.endpoint,
+      fips_endpoint: s3.endpoint,
+      additional_buckets: [],
+    }),
+  };
+}
+
 export interface CloudFoundryDoubleOptions {
   username: string;
   password: string;
