@@ -9,12 +9,14 @@
  * are), and writes a markdown table to stdout and everything to bench-results/latest.json.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import pg from 'pg';
 import { formatBackupId } from '../src/domain/backup-id.js';
 import { serializeManifest, type Manifest } from '../src/domain/manifest.js';
@@ -137,6 +139,21 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * Throwaway keys for the encrypted rows (docs/encryption.md), made for this run and never stored: an age
+ * X25519 identity (what `age-keygen` makes) and an Ed25519 signing key (what `openssl genpkey -algorithm
+ * ed25519` makes), as the inputs a workflow would give the backup and the restore.
+ */
+async function throwawayKeys(): Promise<{ backup: Record<string, string>; restore: Record<string, string> }> {
+  const identity = await generateX25519Identity();
+  const recipient = await identityToRecipient(identity);
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    backup: { 'encryption-recipients': recipient, 'signing-key': privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() },
+    restore: { 'encryption-identity': identity, 'signing-public-keys': publicKey.export({ type: 'spki', format: 'pem' }).toString() },
+  };
 }
 
 async function main() {
@@ -268,7 +285,11 @@ async function main() {
     );
     const rawDumpBytes = raw.result.storedBytes!;
     const dumpRate = (ms: number) => rate(rawDumpBytes, ms, 'uncompressed dump bytes per second');
+    // The encrypted rows: the same database and defaults, encrypted with age and signed, in a bucket of their own.
+    const keys = await throwawayKeys();
+    const encryptedBucket = 'bench-encrypted';
     let lifeboatBackupId: string | undefined;
+    let encryptedBackupId: string | undefined;
     let uploadedBaseline = false;
     let lifeboatManifest: Manifest | undefined;
     const fcFile = join(filesDir, 'db.pgdump');
@@ -298,6 +319,31 @@ async function main() {
         baseline: 'backup.pg_dump_fc',
         throughput: dumpRate(lifeboat.result.wallMs),
       });
+      await createBucket(encryptedBucket);
+      const encrypted = await measure(
+        { kind: 'lifeboat-backup', s3, bucket: encryptedBucket, space: 'production', databaseUrl: dbUrl, inputs: keys.backup },
+        'Lifeboat backup, encrypted (age)',
+      );
+      encryptedBackupId = encrypted.result.details.id as string;
+      record('backup.lifeboat_encrypted', 'backup', 'Lifeboat backup, encrypted (age) and signed: the same, with age (ChaCha20-Poly1305) after zstd and an Ed25519-signed, sealed manifest', [encrypted], {
+        short: 'Lifeboat backup, encrypted',
+        baseline: 'backup.lifeboat',
+        throughput: dumpRate(encrypted.result.wallMs),
+      });
+      const encryptedManifest = encrypted.result.details.manifest as Manifest;
+      const encryptedArtifact = encryptedManifest.artifacts[0]!;
+      check(
+        'encrypted backup is an age file, sealed and signed',
+        encryptedArtifact.encryption === 'age' && encryptedArtifact.key.endsWith('.pgdump.zst.age') && encryptedManifest.encryption !== undefined && encryptedManifest.signature !== undefined,
+        `${encryptedArtifact.key}, encryption ${encryptedArtifact.encryption}, sealed ${encryptedManifest.encryption !== undefined}, signed ${encryptedManifest.signature !== undefined}`,
+      );
+      // age adds a header and 16 bytes per 64 KiB chunk; zstd's output differs a little between runs, so allow 1%.
+      const plainArtifact = lifeboatManifest.artifacts[0]!;
+      check(
+        'encrypted artifact is the compressed archive plus age overhead (within 1%)',
+        Math.abs(encryptedArtifact.size - plainArtifact.size) <= plainArtifact.size * 0.01 + 1024,
+        `${encryptedArtifact.size} vs ${plainArtifact.size} bytes`,
+      );
       const upload = await measure(
         (tmp) => ({ kind: 'dump-then-upload', pgDump, databaseUrl: dbUrl, file: join(tmp, 'db.pgdump'), s3, bucket: baselineBucket, key: 'db.pgdump' }),
         'pg_dump -Fc > file, then upload',
@@ -356,11 +402,22 @@ async function main() {
         // The local file it reads is the disk this restore needs.
         return { ...run, localDiskPeakBytes: fcBytes };
       };
-      const lifeboatRestore = async (label: string, restoreJobs: number, thresholdMb: number) => {
-        if (!lifeboatBackupId) throw new Error('the restore needs the Lifeboat backup; do not skip backup');
+      const lifeboatRestore = async (label: string, restoreJobs: number, thresholdMb: number, encrypted = false) => {
+        const backupId = encrypted ? encryptedBackupId : lifeboatBackupId;
+        if (!backupId) throw new Error('the restore needs the Lifeboat backup; do not skip backup');
         const target = await emptyTarget();
         const run = await measure(
-          { kind: 'lifeboat-restore', s3, bucket: backupBucket, backupId: lifeboatBackupId, databaseUrl: target.url, jobs: restoreJobs, parallelThresholdMb: thresholdMb, workspace },
+          {
+            kind: 'lifeboat-restore',
+            s3,
+            bucket: encrypted ? encryptedBucket : backupBucket,
+            backupId,
+            databaseUrl: target.url,
+            jobs: restoreJobs,
+            parallelThresholdMb: thresholdMb,
+            workspace,
+            ...(encrypted ? { inputs: keys.restore } : {}),
+          },
           label,
         );
         const counts = (await sql(target.url, 'SELECT count(*)::int AS n FROM events')).rows[0] as { n: number };
@@ -383,6 +440,18 @@ async function main() {
         baseline: 'restore.pg_restore_single_tx',
         throughput: dumpRate(tx.result.wallMs),
       });
+      const encryptedTx = await lifeboatRestore('Lifeboat restore, encrypted (age)', 1, 1024, true);
+      record('restore.lifeboat_encrypted', 'restore', 'Lifeboat restore, encrypted (age): the default, with the signature checked, the sealed part and the archive decrypted on the way', [encryptedTx], {
+        short: 'Lifeboat restore, encrypted',
+        baseline: 'restore.lifeboat_transactional',
+        throughput: dumpRate(encryptedTx.result.wallMs),
+      });
+      // The row counts are in the sealed part: checking them shows it was decrypted and used.
+      check(
+        'encrypted restore checked the sealed row counts',
+        encryptedTx.result.details.tablesChecked === tx.result.details.tablesChecked && (tx.result.details.tablesChecked as number) > 0,
+        `${encryptedTx.result.details.tablesChecked} tables checked, ${tx.result.details.tablesChecked} unencrypted`,
+      );
       if (jobs > 1) {
         const jn = await pgRestoreRun(`pg_restore -j ${jobs}`, [`--jobs=${jobs}`]);
         record('restore.pg_restore_jobs', 'restore', `\`pg_restore -j ${jobs}\` from the local \`-Fc\` file`, [jn], {
@@ -634,7 +703,9 @@ async function main() {
           }
         : { id: 'backup-no-temp-disk', target: 'Backup uses no temp disk', measured: 'not measured', pass: null },
     );
+    ratioTarget('backup-encrypted', 'Encrypted backup ≤ 1.10 × the unencrypted Lifeboat backup', 'backup.lifeboat_encrypted', 'backup.lifeboat', 1.1);
     ratioTarget('restore-transactional', 'Default restore ≤ 1.15 × `pg_restore --single-transaction` from a local file', 'restore.lifeboat_transactional', 'restore.pg_restore_single_tx', 1.15);
+    ratioTarget('restore-encrypted', 'Encrypted default restore ≤ 1.10 × the unencrypted one', 'restore.lifeboat_encrypted', 'restore.lifeboat_transactional', 1.1);
     const lr = find('restore.lifeboat_transactional');
     targets.push(
       lr

@@ -56,6 +56,8 @@ export type Job =
       jobs: number;
       parallelThresholdMb: number;
       workspace: string;
+      /** More inputs, as a workflow gives them (e.g. encryption-identity, signing-public-keys). */
+      inputs?: Record<string, string>;
     }
   | { kind: 'media-copy'; s3: S3Target; source: string; target: string; concurrency: number }
   | { kind: 'list-objects'; s3: S3Target; bucket: string; prefix: string }
@@ -178,6 +180,8 @@ async function run(job: Job): Promise<Omit<JobResult, 'nodeMaxRssBytes'>> {
           compression: artifact.compression,
           mediaTraffic: result.mediaTraffic,
           mediaTotals: result.manifest.media?.totals,
+          encrypted: result.manifest.encryption !== undefined,
+          signed: result.manifest.signature !== undefined,
           partSize: options.upload?.partSize,
           queueSize: options.upload?.queueSize,
         },
@@ -254,6 +258,7 @@ async function run(job: Job): Promise<Omit<JobResult, 'nodeMaxRssBytes'>> {
           'database-url': job.databaseUrl,
           jobs: String(job.jobs),
           'parallel-threshold-mb': String(job.parallelThresholdMb),
+          ...job.inputs,
         }),
         env,
       );

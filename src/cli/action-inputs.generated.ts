@@ -197,6 +197,24 @@ export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune', Actio
         "description": "Session token for the media bucket.",
         "required": false,
         "default": ""
+      },
+      {
+        "name": "encryption-recipients",
+        "description": "Encrypt the backup client-side with age to these public keys (age1…, one per line; add a new key to rotate: it applies to new backups). The database archive, the media content and the manifest's row counts and media keys are encrypted; list and prune keep working without the secret key. Not secret. See docs/encryption.md.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "signing-key",
+        "description": "Ed25519 private key (openssl genpkey -algorithm ed25519; PEM or its one base64 line), from a secret. Signs every manifest so restore can refuse forged backups, and keys the addresses of encrypted media content (needed to encrypt a backup with media).",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "encryption-identity",
+        "description": "Optional, from a secret: an age secret key of one of the recipients. With it, a media backup under encryption reads the previous backup's sealed object list and does not read unchanged objects again; without it, every media object is read (not stored) again. Leave it out to keep the backup job unable to decrypt backups.",
+        "required": false,
+        "default": ""
       }
     ]
   },
@@ -529,6 +547,18 @@ export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune', Actio
       {
         "name": "cf-media-instance",
         "description": "With binding: cloudfoundry, the name of the S3 service instance of the TARGET space's media bucket: a service key is made on it for this step; its bucket is the media bucket (this input alone turns media on).",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "encryption-identity",
+        "description": "The age secret key (AGE-SECRET-KEY-1…, the age-keygen key file's contents), from a secret, to restore an encrypted backup. A wrong one is refused before the target is touched. Backups made before a key rotation need the old identity.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "signing-public-keys",
+        "description": "Ed25519 public keys (openssl pkey -in signing-key.pem -pubout; PEM or one base64 line each) that manifests may be signed with. A signed manifest that fails the check is refused; the policy file's signing.required-for makes an unsigned one refused too. Adds to the policy file's signing.public-keys.",
         "required": false,
         "default": ""
       }

@@ -7,6 +7,12 @@ import type { Trigger } from './backup-id.js';
 import { TRIGGERS } from './backup-id.js';
 
 export const MANIFEST_FORMAT = 'lifeboat-manifest/1';
+/**
+ * A manifest whose data-revealing parts (row counts, media keys) are sealed with age (domain/sealing.ts).
+ * A new format, so a Lifeboat that cannot unseal refuses it instead of restoring an empty media list.
+ */
+export const SEALED_MANIFEST_FORMAT = 'lifeboat-manifest/2';
+export type ManifestFormat = typeof MANIFEST_FORMAT | typeof SEALED_MANIFEST_FORMAT;
 
 export type Compression = 'zstd' | 'gzip' | 'none';
 export const COMPRESSIONS: readonly Compression[] = ['zstd', 'gzip', 'none'];
@@ -24,6 +30,8 @@ export interface ArtifactRecord {
   format: string;
   /** Bytes before compression. */
   uncompressedSize: number;
+  /** 'age' when the stored bytes are an age file of the compressed archive. */
+  encryption?: 'age';
 }
 
 export interface TableCount {
@@ -60,6 +68,9 @@ export interface MediaObjectRecord {
   /** The Expires header as the store gave it (an HTTP date). */
   expires?: string;
   websiteRedirectLocation?: string;
+  /** Under encryption: where the content is stored (a keyed address, not its SHA-256) and its stored (encrypted) size. */
+  address?: string;
+  storedSize?: number;
 }
 
 export interface MediaTotals {
@@ -73,11 +84,38 @@ export interface MediaTotals {
   reusedBytes: number;
 }
 
+/** Stored media content a backup refers to, readable without the identity (so prune works on sealed backups). */
+export interface MediaContentRef {
+  address: string;
+  /** Bytes stored. */
+  size: number;
+}
+
 export interface MediaRecord {
   bucket: string;
   prefix: string;
+  /** Every object; empty in a sealed manifest's readable part, where the sealed part holds them. */
   objects: MediaObjectRecord[];
   totals: MediaTotals;
+  /** In a sealed manifest: the content it refers to, by address. */
+  contents?: MediaContentRef[];
+}
+
+/** Encryption of a backup: to whom, and the sealed part (base64 of an age file of domain/sealing.ts's SealedPart). */
+export interface ManifestEncryption {
+  scheme: 'age';
+  /** The age public keys everything was encrypted to. */
+  recipients: string[];
+  sealed: string;
+}
+
+/** An Ed25519 signature over the manifest without this field (signingPayload). */
+export interface ManifestSignature {
+  algorithm: 'ed25519';
+  /** The first 16 hex digits of the SHA-256 of the public key (SPKI). */
+  keyId: string;
+  /** base64. */
+  value: string;
 }
 
 /** Who and what started the backup, when it ran in GitHub Actions. */
@@ -94,7 +132,7 @@ export interface Provenance {
 }
 
 export interface Manifest {
-  format: typeof MANIFEST_FORMAT;
+  format: ManifestFormat;
   id: string;
   space: string;
   trigger: Trigger;
@@ -114,16 +152,45 @@ export interface Manifest {
   artifacts: ArtifactRecord[];
   /** The media bucket, when one was backed up with the database. */
   media?: MediaRecord;
+  encryption?: ManifestEncryption;
+  /** Last: it covers every field before it. */
+  signature?: ManifestSignature;
 }
 
 const stringProp = { type: 'string' } as const;
+const HEX64 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+
+/** One media object's record, as the readable manifest (format 1) or the sealed part holds it. */
+export const MEDIA_OBJECT_SCHEMA = {
+  type: 'object',
+  required: ['key', 'size', 'sha256', 'md5', 'metadata'],
+  properties: {
+    key: { type: 'string' },
+    size: { type: 'integer', minimum: 0 },
+    sha256: HEX64,
+    md5: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+    contentType: { type: 'string' },
+    metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    etag: { type: 'string' },
+    lastModified: { type: 'string' },
+    verified: { type: 'boolean' },
+    cacheControl: { type: 'string' },
+    contentDisposition: { type: 'string' },
+    contentEncoding: { type: 'string' },
+    contentLanguage: { type: 'string' },
+    expires: { type: 'string' },
+    websiteRedirectLocation: { type: 'string' },
+    address: HEX64,
+    storedSize: { type: 'integer', minimum: 0 },
+  },
+} as const;
 const optionalString = { type: 'string' } as const;
 
 const schema = {
   type: 'object',
   required: ['format', 'id', 'space', 'trigger', 'startedAt', 'finishedAt', 'tool', 'provenance', 'database', 'artifacts'],
   properties: {
-    format: { type: 'string', const: MANIFEST_FORMAT },
+    format: { type: 'string', enum: [MANIFEST_FORMAT, SEALED_MANIFEST_FORMAT] },
     id: stringProp,
     space: stringProp,
     trigger: { type: 'string', enum: [...TRIGGERS] },
@@ -170,26 +237,14 @@ const schema = {
         prefix: { type: 'string' },
         objects: {
           type: 'array',
+          items: MEDIA_OBJECT_SCHEMA,
+        },
+        contents: {
+          type: 'array',
           items: {
             type: 'object',
-            required: ['key', 'size', 'sha256', 'md5', 'metadata'],
-            properties: {
-              key: { type: 'string' },
-              size: { type: 'integer', minimum: 0 },
-              sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-              md5: { type: 'string', pattern: '^[0-9a-f]{32}$' },
-              contentType: { type: 'string' },
-              metadata: { type: 'object', additionalProperties: { type: 'string' } },
-              etag: { type: 'string' },
-              lastModified: { type: 'string' },
-              verified: { type: 'boolean' },
-              cacheControl: { type: 'string' },
-              contentDisposition: { type: 'string' },
-              contentEncoding: { type: 'string' },
-              contentLanguage: { type: 'string' },
-              expires: { type: 'string' },
-              websiteRedirectLocation: { type: 'string' },
-            },
+            required: ['address', 'size'],
+            properties: { address: HEX64, size: { type: 'integer', minimum: 0 } },
           },
         },
         totals: {
@@ -219,7 +274,26 @@ const schema = {
           compression: { type: 'string', enum: [...COMPRESSIONS] },
           format: stringProp,
           uncompressedSize: { type: 'integer', minimum: 0 },
+          encryption: { type: 'string', enum: ['age'] },
         },
+      },
+    },
+    encryption: {
+      type: 'object',
+      required: ['scheme', 'recipients', 'sealed'],
+      properties: {
+        scheme: { type: 'string', enum: ['age'] },
+        recipients: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^age1' } },
+        sealed: { type: 'string', minLength: 1 },
+      },
+    },
+    signature: {
+      type: 'object',
+      required: ['algorithm', 'keyId', 'value'],
+      properties: {
+        algorithm: { type: 'string', enum: ['ed25519'] },
+        keyId: { type: 'string', pattern: '^[0-9a-f]{16}$' },
+        value: { type: 'string', minLength: 1 },
       },
     },
   },

@@ -10,6 +10,9 @@
  *   - { from: production, to: staging, purpose: keep staging in sync, automated: true }
  * retention:
  *   - { space: production, trigger: nightly, keep-within: 7d }
+ * signing:                             # optional (docs/encryption.md)
+ *   public-keys: [MCowBQYDK2VwAyEA…]   # the backup job's Ed25519 public key(s)
+ *   required-for: [production]         # restores into these refuse unsigned backups
  * ```
  *
  * Every top-level key is optional and, when omitted, takes its value from DEFAULT_POLICY. A key that is
@@ -59,12 +62,20 @@ export interface RetentionEntry {
   rules: RetentionRules;
 }
 
+/** Manifest signatures: which keys restore trusts, and which target spaces refuse unsigned backups. */
+export interface SigningPolicy {
+  /** Ed25519 public keys, as written (PEM or one base64 line); the engine parses them. */
+  publicKeys: readonly string[];
+  requiredFor: readonly string[];
+}
+
 export interface Policy {
   spaces: readonly string[];
   adminTeam?: AdminTeam;
   protectedSpaces: readonly string[];
   restores: readonly RestoreRule[];
   retention: readonly RetentionEntry[];
+  signing?: SigningPolicy;
   /** The file this policy was read from, for messages; undefined for the built-in defaults. */
   sourcePath?: string;
 }
@@ -108,7 +119,8 @@ function isParsableDuration(text: string): boolean {
 /** `org/team-slug`: a GitHub login, then a team slug. A leading '@' (as in mentions) is not part of it. */
 const ADMIN_TEAM_PATTERN = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9][A-Za-z0-9._-]*)$/;
 
-const TOP_LEVEL_KEYS = ['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention'] as const;
+const TOP_LEVEL_KEYS = ['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention', 'signing'] as const;
+const SIGNING_KEYS = ['public-keys', 'required-for'] as const;
 const RESTORE_KEYS = ['from', 'to', 'purpose', 'automated'] as const;
 const COUNT_RULE_KEYS = {
   'keep-last': 'keepLast',
@@ -218,7 +230,36 @@ class PolicyReader {
       ? this.readRetention(top.retention, known)
       : DEFAULT_POLICY.retention.filter((r) => declared(r.space));
 
-    return { spaces: spaces ?? [], ...(adminTeam ? { adminTeam } : {}), protectedSpaces, restores, retention };
+    const signing = top.signing ? this.readSigning(top.signing, known) : undefined;
+
+    return { spaces: spaces ?? [], ...(adminTeam ? { adminTeam } : {}), protectedSpaces, restores, retention, ...(signing ? { signing } : {}) };
+  }
+
+  private readSigning(field: Field, known: readonly string[] | undefined): SigningPolicy | undefined {
+    const fields = this.readFields(field.value, field.offset, "in 'signing'", SIGNING_KEYS);
+    if (!fields) return undefined;
+    const publicKeys: string[] = [];
+    if (fields['public-keys']) {
+      (this.readList(fields['public-keys'], "'signing.public-keys'") ?? []).forEach((item, index) => {
+        const key = this.readString(item, fields['public-keys']!.offset, `signing.public-keys[${index}]`);
+        if (key !== undefined) publicKeys.push(key);
+      });
+    }
+    const requiredFor: string[] = [];
+    if (fields['required-for']) {
+      (this.readList(fields['required-for'], "'signing.required-for'") ?? []).forEach((item, index) => {
+        const space = this.readKnownSpace(item, fields['required-for']!.offset, `signing.required-for[${index}]`, known);
+        if (space !== undefined && !requiredFor.includes(space)) requiredFor.push(space);
+      });
+    }
+    if (requiredFor.length > 0 && publicKeys.length === 0) {
+      this.report(
+        fields['required-for']!.offset,
+        "'signing.required-for' needs the keys to check signatures with: add 'signing.public-keys' with the backup job's public key (openssl pkey -in signing-key.pem -pubout)",
+      );
+      return undefined;
+    }
+    return { publicKeys, requiredFor };
   }
 
   private readSpaceList(field: Field): string[] | undefined {

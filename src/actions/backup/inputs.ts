@@ -3,6 +3,7 @@ import { COMPRESSIONS } from '../../domain/manifest.js';
 import type { BackupOptions } from '../../engine/backup/backup.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
 import { DEFAULT_UPLOAD_TUNING } from '../../engine/s3/store.js';
+import { backupKeyInputs } from '../shared/key-inputs.js';
 import type { BindingProfile, BoundResources, FromBinding } from '../shared/binding.js';
 import { booleanInput, bucketSettings, choice, mediaSettings, optional, positiveNumber, required, secretInput, spaceName, userTrigger, type InputReader } from '../shared/inputs.js';
 
@@ -46,6 +47,7 @@ export function getBackupOptions(
   // Empty: chosen from the database's size when the backup starts (uploadTuningFor).
   const partSizeMb = optional(read, 'part-size-mb') === undefined ? undefined : positiveNumber(read, 'part-size-mb', 0, { min: 5, max: 5120 });
   const media = fromBinding.media ? undefined : mediaSettings(read);
+  const keys = backupKeyInputs(read);
   return {
     space: spaceName(required(read, 'space', 'production')),
     trigger: userTrigger(read),
@@ -59,6 +61,7 @@ export function getBackupOptions(
     progressIntervalMs: positiveNumber(read, 'progress-interval-seconds', 10, { min: 1, max: 3600 }) * 1000,
     ...(partSizeMb ? { upload: { partSize: Math.round(partSizeMb * 1024 * 1024), queueSize: DEFAULT_UPLOAD_TUNING.queueSize } } : {}),
     ...(media ? { media: { source: media } } : {}),
+    ...(keys ? { keys } : {}),
     env,
   };
 }

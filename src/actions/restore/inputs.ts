@@ -4,6 +4,7 @@ import type { BucketSettings } from '../../engine/s3/client.js';
 import { callerFromEnv, DEFAULT_JOBS, DEFAULT_PARALLEL_THRESHOLD_MB, type RestoreOptions } from '../../engine/restore/restore.js';
 import { DATABASE_FROM_BINDING } from '../backup/inputs.js';
 import type { BindingProfile, BoundResources, FromBinding } from '../shared/binding.js';
+import { readKeyInputs } from '../shared/key-inputs.js';
 import { booleanInput, bucketSettings, choice, mediaSettings, optional, optionalTriggerFilter, positiveNumber, required, secretInput, spaceName, type InputReader } from '../shared/inputs.js';
 
 export const RestoreOutputs = {
@@ -60,6 +61,7 @@ export function getRestoreOptions(
   if (!Number.isInteger(jobs)) throw new InputError(`Input 'jobs' is '${jobs}'; it must be a whole number between 1 and 64.`);
   const thresholdMb = positiveNumber(read, 'parallel-threshold-mb', DEFAULT_PARALLEL_THRESHOLD_MB, { min: 0, max: 1_048_576 });
   const bucket = draftBucket ?? bucketSettings(read);
+  const keys = readKeyInputs(read);
   return {
     sourceSpace: spaceName(required(read, 'source-space', 'production'), 'source-space'),
     targetSpace: spaceName(required(read, 'target-space', 'staging'), 'target-space'),
@@ -78,6 +80,7 @@ export function getRestoreOptions(
     pgRestorePath: optional(read, 'pg-restore-path'),
     privileges: choice(read, 'privileges', ['drop', 'keep'] as const, 'drop'),
     caller: callerFromEnv(env),
+    ...(keys ? { keys } : {}),
     env,
   };
 }

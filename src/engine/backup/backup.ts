@@ -34,6 +34,8 @@ import { takeBackupLock } from '../media/locks.js';
 import { BackupStore, uploadTuningFor, type UploadTuning } from '../s3/store.js';
 import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, ByteCounter, Meter } from '../streams.js';
 import { LIFEBOAT_VERSION } from '../version.js';
+import { createAgeEncryptor } from '../crypto/age-stream.js';
+import { openManifest, sealAndSign, type BackupKeys } from '../crypto/manifest-trust.js';
 
 export interface BackupOptions {
   space: string;
@@ -54,6 +56,8 @@ export interface BackupOptions {
   /** The application's media bucket, backed up under the same id. */
   media?: { source: BucketSettings; tuning?: MediaTuning };
   env?: NodeJS.ProcessEnv;
+  /** Client-side encryption and manifest signing (docs/encryption.md). */
+  keys?: BackupKeys;
   /** Cancellation (SIGINT/SIGTERM, see cancellation.ts): stops pg_dump and aborts every upload; the backup then fails. */
   signal?: AbortSignal;
 }
@@ -113,6 +117,13 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
     }
     // Every bucket, before the dump: the backup bucket must take uploads, the media bucket must be readable.
     await assertBucketWritable(store.client, store.bucket, `${store.prefix}backups/${options.space}/`, BACKUP_BUCKET_INPUTS);
+    const recipients = options.keys?.recipients?.length ? options.keys.recipients : undefined;
+    if (recipients && options.media && !options.keys?.signingKey) {
+      throw new LifeboatError(
+        `'encryption-recipients' is set and the backup includes the media bucket, but 'signing-key' is not given: encrypted media content is stored under addresses keyed with a key derived from the signing key, ` +
+          `so that nobody reading the bucket can tell which files it holds. Give 'signing-key' (openssl genpkey -algorithm ed25519), or leave out the media bucket.`,
+      );
+    }
     const mediaSource = options.media ? withConnectionOf(options.media.source, options.bucket) : undefined;
     if (mediaSource) {
       await assertBucketReadable(createS3Client(mediaSource, env, signal), mediaSource.bucket, normalizePrefix(mediaSource.prefix), MEDIA_BUCKET_INPUTS);
@@ -121,7 +132,8 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
     const startedAt = now(env);
     const clockStart = Date.now();
     const id = formatBackupId(startedAt, options.trigger);
-    const file = `database.pgdump${FILE_EXTENSION[options.compression]}`;
+    // `.age` on top of the compression's extension: the name says how to undo it (age -d | zstd -d).
+    const file = `database.pgdump${FILE_EXTENSION[options.compression]}${recipients ? '.age' : ''}`;
     const key = store.artifactKey(options.space, id, file);
     log.info(`Backing up space '${options.space}' (${options.trigger}) as ${id} to s3://${store.bucket}/${key}`);
 
@@ -150,7 +162,9 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
 
       // Counting runs in the snapshot's own transaction: if it fails, that transaction is broken, so the backup fails with it.
       const counting = options.rowCounts && snapshot ? snapshot.countRows() : Promise.resolve(null);
-      const flowing = pipeline(dump.output, raw, createCompressor(options.compression), stored, body);
+      const flowing = recipients
+        ? pipeline(dump.output, raw, createCompressor(options.compression), await createAgeEncryptor(recipients), stored, body)
+        : pipeline(dump.output, raw, createCompressor(options.compression), stored, body);
       const uploading = store.upload(key, body, 'application/octet-stream', options.upload ?? uploadTuningFor(server.databaseBytes));
       let tables: TableCount[] | null;
       try {
@@ -200,6 +214,7 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
         compression: options.compression,
         format: 'pg_dump-custom',
         uncompressedSize: raw.bytes,
+        ...(recipients ? { encryption: 'age' as const } : {}),
       };
       // Media after the database snapshot: an application writes a file before the row that refers to
       // it, so every file the dumped rows refer to already exists when the bucket is listed.
@@ -216,14 +231,17 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
       if (options.media && mediaSource) {
         const source = mediaSource;
         media = await (async () => {
-          const previous = await previousMediaRecord(store, options.space, source, log);
-          return log.group(`Media bucket s3://${source.bucket}`, () => backupMedia({ source, store, previous, tuning: options.media!.tuning, log, progressIntervalMs: options.progressIntervalMs }));
+          const previous = await previousMediaRecord(store, options.space, source, log, options.keys);
+          const encryption = recipients ? { recipients, addressKey: options.keys!.signingKey!.addressKey } : undefined;
+          return log.group(`Media bucket s3://${source.bucket}`, () =>
+            backupMedia({ source, store, previous, encryption, tuning: options.media!.tuning, log, progressIntervalMs: options.progressIntervalMs }),
+          );
         })().catch(async (error: unknown) => {
           await releaseMediaLock();
           throw error;
         });
       }
-      const manifest: Manifest = {
+      const whole: Manifest = {
         format: MANIFEST_FORMAT,
         id,
         space: options.space,
@@ -242,6 +260,8 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
         artifacts: [artifact],
         ...(media ? { media: media.record } : {}),
       };
+      // Sealed to the recipients and signed, when configured; `manifest` is what is stored.
+      const manifest = await sealAndSign(whole, options.keys ?? {});
       // The commit point: a cancelled backup must never get its manifest. The lock goes either way.
       const manifestBytes = await (async () => {
         signal?.throwIfAborted();
@@ -270,13 +290,23 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
 }
 
 /** The base for an incremental media copy: the space's newest complete backup of the same media bucket. */
-async function previousMediaRecord(store: BackupStore, space: string, source: BucketSettings, log: Logger): Promise<MediaRecord | undefined> {
+async function previousMediaRecord(store: BackupStore, space: string, source: BucketSettings, log: Logger, keys: BackupKeys | undefined): Promise<MediaRecord | undefined> {
   // The newest backup whose manifest is valid: a broken newer one is skipped, as `latest` does everywhere.
   let media: MediaRecord | undefined;
   try {
     const { latest, invalid } = await findLatestValid(store, await store.listEntries(space), { space });
     for (const { entry, problem } of invalid) log.warning(`Skipping backup ${entry.id} as the base for the media copy: ${problem}`);
     media = latest?.manifest.media;
+    if (latest?.manifest.encryption) {
+      // The previous backup's object list is sealed: without an identity every object is read again
+      // (content already stored is still not written again: its address is the same).
+      if (!keys?.identities) {
+        log.info(`The previous backup ${latest.manifest.id} is encrypted and 'encryption-identity' is not given, so every media object is read again to learn its content (content already stored is not written again).`);
+        return undefined;
+      }
+      const { manifest } = await openManifest(latest.manifest, { identities: keys.identities, trustedKeys: [] }, { targetSpace: space, signatureRequired: false }, () => undefined);
+      media = manifest.media;
+    }
   } catch (error) {
     log.warning(`Could not read the previous backup's manifest (${errorMessage(error)}); every media object will be read again.`);
   }

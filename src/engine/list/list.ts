@@ -13,6 +13,10 @@ export interface BackupDetails {
   databaseBytes: number;
   tables: number | null;
   media?: MediaTotals;
+  /** Encrypted backups: the age public keys it was encrypted to (its row counts are sealed, so `tables` is null). */
+  encryption?: { recipients: string[] };
+  /** Signed backups: the signing key's id. list does not check the signature; restore does. */
+  signature?: { keyId: string };
   /** Set when the manifest could not be read. */
   error?: string;
   /** The manifest was read but is not valid. */
@@ -73,6 +77,8 @@ async function readDetails(store: BackupStore, backups: readonly BackupEntry[]):
           databaseBytes: m.artifacts.reduce((sum, a) => sum + a.uncompressedSize, 0),
           tables: m.database.tables?.length ?? null,
           ...(m.media ? { media: m.media.totals } : {}),
+          ...(m.encryption ? { encryption: { recipients: m.encryption.recipients } } : {}),
+          ...(m.signature ? { signature: { keyId: m.signature.keyId } } : {}),
         });
       } catch (error) {
         details.set(entry.id, { databaseBytes: 0, tables: null, error: errorMessage(error), ...(error instanceof InvalidManifestError ? { invalid: true } : {}) });

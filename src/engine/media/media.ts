@@ -26,6 +26,8 @@ import { createS3Client, deleteObjects, listAllObjects, md5OfEtag, normalizePref
 import { withRetries, TRANSFER_RETRIES } from '../s3/retry.js';
 import type { BackupStore } from '../s3/store.js';
 import { formatBytes, Meter } from '../streams.js';
+import { createAgeDecryptor, createAgeEncryptor, decryptBytes, encryptBytes } from '../crypto/age-stream.js';
+import { mediaContentAddress } from '../crypto/keys.js';
 
 export interface MediaTuning {
   /** Objects copied at once. */
@@ -93,8 +95,15 @@ function emptyTotals(): MediaTotals {
   return { objects: 0, bytes: 0, newObjects: 0, newBytes: 0, reusedObjects: 0, reusedBytes: 0 };
 }
 
+/** Media encryption on backup: content is stored as age files to the recipients, under keyed addresses. */
+export interface MediaEncryption {
+  recipients: readonly string[];
+  addressKey: Buffer;
+}
+
 export interface MediaBackupOptions {
   source: BucketSettings;
+  encryption?: MediaEncryption;
   store: BackupStore;
   /** The media record of the space's previous complete backup, if any: the base for incremental copies. */
   previous?: MediaRecord;
@@ -117,7 +126,7 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
   // The previous backup's objects are certainly kept by prune while this backup runs (the newest complete
   // backup of a space is never deleted), so carrying its records over is safe.
   const previous = new Map((options.previous?.objects ?? []).map((o) => [o.key, o]));
-  const storedNow = new Map<string, Promise<void>>();
+  const storedNow = new Map<string, Promise<number>>();
   const traffic: MediaTraffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
   const totals = emptyTotals();
   const records: MediaObjectRecord[] = new Array(listed.length);
@@ -142,13 +151,19 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
     const before = previous.get(key);
     // Only a record whose bytes were verified when first stored is carried over: an unverified one may
     // describe other bytes than the object holds, and would be inherited until the object changes.
-    if (before?.verified && before.size === object.size && before.etag === object.etag && before.lastModified === object.lastModified) {
+    if (
+      before?.verified &&
+      before.size === object.size &&
+      before.etag === object.etag &&
+      before.lastModified === object.lastModified &&
+      storedAsNow(before, options.encryption)
+    ) {
       records[index] = before;
       totals.reusedObjects++;
       totals.reusedBytes += object.size;
       return;
     }
-    const copied = await copyIntoStore(source, options.source.bucket, object, key, store, tuning, traffic, storedNow, log);
+    const copied = await copyIntoStore(source, options.source.bucket, object, key, store, tuning, traffic, storedNow, log, options.encryption);
     if (!copied) return;
     const { record, stored } = copied;
     records[index] = record;
@@ -170,6 +185,12 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
       `${totals.newObjects} new (${formatBytes(totals.newBytes)}), ${totals.reusedObjects} reused (${formatBytes(totals.reusedBytes)}).`,
   );
   return { record: { bucket: options.source.bucket, prefix, objects: records, totals }, traffic };
+}
+
+/** Whether a record's content is stored the way this backup stores it: in the clear, or encrypted to the same recipients with the same key. */
+function storedAsNow(record: MediaObjectRecord, encryption: MediaEncryption | undefined): boolean {
+  if (!encryption) return record.address === undefined;
+  return record.storedSize !== undefined && record.address === mediaContentAddress(encryption.addressKey, encryption.recipients, record.sha256);
 }
 
 /** How many times an object that changed while it was read is read again before the backup fails. */
@@ -261,14 +282,15 @@ async function copyIntoStore(
   store: BackupStore,
   tuning: MediaTuning,
   traffic: MediaTraffic,
-  storedNow: Map<string, Promise<void>>,
+  storedNow: Map<string, Promise<number>>,
   log: Logger,
+  encryption?: MediaEncryption,
 ): Promise<{ record: MediaObjectRecord; stored: boolean } | undefined> {
   let object: ListedObject = listed;
   const problems: string[] = [];
   for (let attempt = 1; attempt <= MEDIA_READ_ATTEMPTS; attempt++) {
     try {
-      return await copyVerified(source, bucket, object, key, store, tuning, traffic, storedNow);
+      return await copyVerified(source, bucket, object, key, store, tuning, traffic, storedNow, encryption);
     } catch (error) {
       if (!(error instanceof ChangedDuringRead)) throw error;
       problems.push(error.message);
@@ -295,7 +317,8 @@ async function copyVerified(
   store: BackupStore,
   tuning: MediaTuning,
   traffic: MediaTraffic,
-  storedNow: Map<string, Promise<void>>,
+  storedNow: Map<string, Promise<number>>,
+  encryption?: MediaEncryption,
 ): Promise<{ record: MediaObjectRecord; stored: boolean }> {
   const pinned = object.etag;
   const response = await source.send(new GetObjectCommand({ Bucket: bucket, Key: object.key, IfMatch: pinned })).catch((error: unknown) => {
@@ -324,7 +347,9 @@ async function copyVerified(
     if (error instanceof LifeboatError) throw error;
     throw new ChangedDuringRead(`reading it failed: ${errorMessage(error)}`);
   };
-  const describe = (sha256: string, md5: string): MediaObjectRecord => ({
+  const addressOf = (sha256: string) => (encryption ? mediaContentAddress(encryption.addressKey, encryption.recipients, sha256) : undefined);
+  const contentKey = (sha256: string) => store.mediaContentKey({ sha256, address: addressOf(sha256) });
+  const describe = (sha256: string, md5: string, storedSize: number): MediaObjectRecord => ({
     key,
     size: object.size,
     sha256,
@@ -334,6 +359,7 @@ async function copyVerified(
     ...(pinned ? { etag: pinned } : response.ETag ? { etag: response.ETag } : {}),
     ...(object.lastModified ? { lastModified: object.lastModified } : {}),
     verified: true,
+    ...(encryption ? { address: addressOf(sha256)!, storedSize } : {}),
   });
 
   if (object.size <= tuning.smallObjectBytes) {
@@ -341,12 +367,14 @@ async function copyVerified(
     traffic.bytesRead += data.length;
     const { sha256, md5 } = digests(data);
     check(data.length, md5);
-    const stored = await storeOnce(storedNow, sha256, store, async (casKey) => {
-      await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: casKey, Body: data, ContentType: 'application/octet-stream' }));
-      traffic.bytesWritten += data.length;
+    const { stored, size } = await storeOnce(storedNow, contentKey(sha256), store, async (casKey) => {
+      const body = encryption ? await encryptBytes(data, encryption.recipients) : data;
+      await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: casKey, Body: body, ContentType: 'application/octet-stream' }));
+      traffic.bytesWritten += body.length;
       traffic.objectsWritten++;
+      return body.length;
     });
-    return { record: describe(sha256, md5), stored };
+    return { record: describe(sha256, md5, size), stored };
   }
 
   // Large: one pass to learn the digest, a second (only if the content is not stored yet) to store it.
@@ -357,20 +385,25 @@ async function copyVerified(
   traffic.bytesRead += first.bytes;
   const { sha256, md5 } = first.digests();
   check(first.bytes, md5);
-  const stored = await storeOnce(storedNow, sha256, store, async (casKey) => {
+  const { stored, size } = await storeOnce(storedNow, contentKey(sha256), store, async (casKey) => {
     const again = await source.send(new GetObjectCommand({ Bucket: bucket, Key: object.key, IfMatch: response.ETag ?? pinned })).catch((error: unknown) => {
       if (statusOf(error) === 412 || statusOf(error) === 404) throw new ChangedDuringRead('it changed between its two reads');
       throw error;
     });
-    await uploadVerified(again.Body as Readable, sha256, `The media object '${object.key}' changed while it was copied, and`, store.client, {
-      Bucket: store.bucket,
-      Key: casKey,
-      ContentType: 'application/octet-stream',
-    }, tuning, traffic).catch((error: unknown) => {
+    return uploadVerified(
+      again.Body as Readable,
+      sha256,
+      `The media object '${object.key}' changed while it was copied, and`,
+      store.client,
+      { Bucket: store.bucket, Key: casKey, ContentType: 'application/octet-stream' },
+      tuning,
+      traffic,
+      encryption ? await createAgeEncryptor(encryption.recipients) : undefined,
+    ).catch((error: unknown) => {
       throw new ChangedDuringRead(errorMessage(error));
     });
   });
-  return { record: describe(sha256, md5), stored };
+  return { record: describe(sha256, md5, size), stored };
 }
 
 /**
@@ -378,32 +411,33 @@ async function copyVerified(
  * of this same backup (two keys with the same content). Returns whether this call stored it.
  */
 async function storeOnce(
-  storedNow: Map<string, Promise<void>>,
-  sha256: string,
+  storedNow: Map<string, Promise<number>>,
+  casKey: string,
   store: BackupStore,
-  write: (casKey: string) => Promise<void>,
-): Promise<boolean> {
-  const pending = storedNow.get(sha256);
+  write: (casKey: string) => Promise<number>,
+): Promise<{ stored: boolean; size: number }> {
+  const pending = storedNow.get(casKey);
   if (pending) {
     // If the other copy failed, this object's own bytes are stored instead.
-    if (await pending.then(() => true, () => false)) return false;
-    return storeOnce(storedNow, sha256, store, write);
+    const size = await pending.then((n) => n, () => undefined);
+    if (size !== undefined) return { stored: false, size };
+    return storeOnce(storedNow, casKey, store, write);
   }
-  const casKey = store.mediaObjectKey(sha256);
   let stored = false;
   const work = (async () => {
-    if (await keepExisting(store, casKey)) return;
-    await write(casKey);
+    const existing = await keepExisting(store, casKey);
+    if (existing !== undefined) return existing;
+    const size = await write(casKey);
     stored = true;
+    return size;
   })();
-  storedNow.set(sha256, work);
+  storedNow.set(casKey, work);
   try {
-    await work;
+    return { stored, size: await work };
   } catch (error) {
-    if (storedNow.get(sha256) === work) storedNow.delete(sha256);
+    if (storedNow.get(casKey) === work) storedNow.delete(casKey);
     throw error;
   }
-  return stored;
 }
 
 /**
@@ -411,8 +445,9 @@ async function storeOnce(
  * onto itself), because prune deletes unreferenced content only once it is older than its grace period:
  * an object this backup is about to reference must not look old to a prune running at the same time.
  */
-async function keepExisting(store: BackupStore, casKey: string): Promise<boolean> {
-  if ((await exists(store.client, store.bucket, casKey)) === undefined) return false;
+async function keepExisting(store: BackupStore, casKey: string): Promise<number | undefined> {
+  const size = await exists(store.client, store.bucket, casKey);
+  if (size === undefined) return undefined;
   await store.client.send(
     new CopyObjectCommand({
       Bucket: store.bucket,
@@ -422,7 +457,7 @@ async function keepExisting(store: BackupStore, casKey: string): Promise<boolean
       ContentType: 'application/octet-stream',
     }),
   );
-  return true;
+  return size;
 }
 
 class DigestSink extends Writable {
@@ -442,12 +477,13 @@ class DigestSink extends Writable {
 
 /** Restore refuses before touching anything unless every piece of content the backup needs is present and whole. */
 export async function verifyMediaPresent(record: MediaRecord, store: BackupStore, concurrency = DEFAULT_MEDIA_TUNING.concurrency): Promise<void> {
-  const unique = [...new Map(record.objects.map((o) => [o.sha256, o])).values()];
+  const unique = [...new Map(record.objects.map((o) => [store.mediaContentKey(o), o])).values()];
   const problems: string[] = [];
   await forEachConcurrently(unique, concurrency, async (object) => {
-    const size = await exists(store.client, store.bucket, store.mediaObjectKey(object.sha256));
-    if (size === undefined) problems.push(`'${object.key}': its content ${object.sha256.slice(0, 12)}… is missing`);
-    else if (size !== object.size) problems.push(`'${object.key}': its content has ${size} bytes, the manifest says ${object.size}`);
+    const size = await exists(store.client, store.bucket, store.mediaContentKey(object));
+    const expected = object.storedSize ?? object.size;
+    if (size === undefined) problems.push(`'${object.key}': its content ${(object.address ?? object.sha256).slice(0, 12)}… is missing`);
+    else if (size !== expected) problems.push(`'${object.key}': its content has ${size} bytes stored, the manifest says ${expected}`);
   });
   if (problems.length) {
     throw new LifeboatError(
@@ -476,6 +512,8 @@ export async function restoreMedia(
   log: Logger,
   tuning = DEFAULT_MEDIA_TUNING,
   progressIntervalMs?: number,
+  /** age identities, for encrypted content. */
+  identities?: readonly string[],
 ): Promise<MediaRestoreResult> {
   const client = createS3Client(target);
   const prefix = normalizePrefix(target.prefix);
@@ -504,7 +542,7 @@ export async function restoreMedia(
     try {
       // A reset, a 5xx or a body cut short is tried again (a re-run would copy it anyway); a refusal is not.
       await withRetries(
-        () => copyFromStore(store, object, client, target.bucket, prefix + object.key, tuning, traffic),
+        () => copyFromStore(store, object, client, target.bucket, prefix + object.key, tuning, traffic, identities),
         TRANSFER_RETRIES,
         (error, attempt) => log.warning(`Media object '${object.key}': attempt ${attempt} failed (${errorMessage(error)}); trying again.`),
       );
@@ -565,11 +603,24 @@ async function alreadyInPlace(client: S3Client, bucket: string, key: string, obj
   return sameMetadata && sameStandard;
 }
 
-async function copyFromStore(store: BackupStore, object: MediaObjectRecord, client: S3Client, bucket: string, key: string, tuning: MediaTuning, traffic: MediaTraffic): Promise<void> {
-  const response = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: store.mediaObjectKey(object.sha256) }));
+async function copyFromStore(
+  store: BackupStore,
+  object: MediaObjectRecord,
+  client: S3Client,
+  bucket: string,
+  key: string,
+  tuning: MediaTuning,
+  traffic: MediaTraffic,
+  identities?: readonly string[],
+): Promise<void> {
+  const encrypted = object.address !== undefined;
+  if (encrypted && !identities?.length) throw new LifeboatError('its content is encrypted and no identity was given');
+  const response = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: store.mediaContentKey(object) }));
   if (object.size <= tuning.smallObjectBytes) {
-    const data = await readAll(response.Body as Readable);
-    traffic.bytesRead += data.length;
+    const stored = await readAll(response.Body as Readable);
+    traffic.bytesRead += stored.length;
+    // age authenticates every chunk, and the SHA-256 below is of the plaintext the manifest recorded.
+    const data = encrypted ? await decryptBytes(stored, identities!) : stored;
     const { sha256 } = digests(data);
     if (sha256 !== object.sha256) throw new LifeboatError(`its stored content does not match its SHA-256 (expected ${object.sha256}, got ${sha256})`);
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ...headerParams(object), Metadata: object.metadata }));
@@ -578,7 +629,9 @@ async function copyFromStore(store: BackupStore, object: MediaObjectRecord, clie
     return;
   }
   const metadata = { ...object.metadata, [SHA256_METADATA]: object.sha256 };
-  await uploadVerified(response.Body as Readable, object.sha256, 'its stored content', client, { Bucket: bucket, Key: key, ...headerParams(object), Metadata: metadata }, tuning, traffic);
+  const body = encrypted ? (response.Body as Readable).pipe(createAgeDecryptor(identities!)) : (response.Body as Readable);
+  if (encrypted) (response.Body as Readable).on('error', (error) => body.destroy(error));
+  await uploadVerified(body, object.sha256, 'its stored content', client, { Bucket: bucket, Key: key, ...headerParams(object), Metadata: metadata }, tuning, traffic);
 }
 
 /**
@@ -593,13 +646,23 @@ async function uploadVerified(
   params: { Bucket: string; Key: string; ContentType?: string; Metadata?: Record<string, string> } & Partial<ReturnType<typeof headerParams>>,
   tuning: MediaTuning,
   traffic: MediaTraffic,
-): Promise<void> {
+  /** Encrypts what is uploaded, after the check (backup under encryption). */
+  encryptor?: Transform,
+): Promise<number> {
   const { stream, meter } = verifying(body, sha256, what);
-  const upload = new Upload({ client, params: { ...params, Body: stream }, partSize: tuning.partSize, queueSize: 2, leavePartsOnError: false });
+  let uploaded: Readable = stream;
+  const sent = new Meter();
+  if (encryptor) {
+    uploaded = new PassThrough();
+    pipeline(stream, encryptor, sent, uploaded as PassThrough).catch((error: unknown) => (uploaded as PassThrough).destroy(error as Error));
+  }
+  const upload = new Upload({ client, params: { ...params, Body: uploaded }, partSize: tuning.partSize, queueSize: 2, leavePartsOnError: false });
   await upload.done();
+  const written = encryptor ? sent.bytes : meter.bytes;
   traffic.bytesRead += meter.bytes;
-  traffic.bytesWritten += meter.bytes;
+  traffic.bytesWritten += written;
   traffic.objectsWritten++;
+  return written;
 }
 
 export interface MediaGarbage {
@@ -628,7 +691,7 @@ export async function findMediaGarbage(
   /** Backups (`space/id`) to count as gone: a dry run's planned deletions, so it reports what the real run would delete. */
   assumeDeleted: ReadonlySet<string> = new Set(),
 ): Promise<MediaGarbage> {
-  const stored = await listAllObjects(store.client, store.bucket, store.mediaRoot());
+  const stored = await listAllObjects(store.client, store.bucket, store.allMediaRoot());
   if (stored.length === 0) return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
   const complete = (await store.listEntries()).filter((e) => e.status === 'complete' && !assumeDeleted.has(`${e.space}/${e.id}`));
   const referenced = new Set<string>();
@@ -638,7 +701,9 @@ export async function findMediaGarbage(
         `Media clean-up skipped: the manifest of ${entry.space}/${entry.id} cannot be read (${errorMessage(error)}), so it is unknown which media it needs.`,
       );
     });
-    for (const object of manifest.media?.objects ?? []) referenced.add(object.sha256);
+    // Sealed manifests list their content by address in the readable part: prune needs no identity.
+    for (const object of manifest.media?.objects ?? []) referenced.add(object.address ?? object.sha256);
+    for (const content of manifest.media?.contents ?? []) referenced.add(content.address);
   });
   const cutoff = now.getTime() - graceMs;
   const garbage: { key: string; size: number }[] = [];

@@ -29,7 +29,7 @@ export async function sweepStaleUploads(
   options: { now: Date; graceMs: number; dryRun: boolean; space?: string },
   log: Logger,
 ): Promise<UploadSweep> {
-  const roots = [`${store.prefix}backups/${options.space ? `${options.space}/` : ''}`, store.mediaRoot()];
+  const roots = [`${store.prefix}backups/${options.space ? `${options.space}/` : ''}`, store.allMediaRoot()];
   let open: OpenUpload[];
   try {
     open = (await Promise.all(roots.map((root) => store.listOpenUploads(root)))).flat();

@@ -40,6 +40,7 @@ import type { BackupStore } from '../s3/store.js';
 import { reportProgress } from '../progress.js';
 import { redact } from '../secrets.js';
 import { formatBytes, formatRate, type ByteCounter, Meter } from '../streams.js';
+import { decryptorFor } from '../crypto/manifest-trust.js';
 import { decompressionInput, describeDecompression, generatorStdin, handOver, startDecompression, stopDecompression } from './decompression.js';
 import { describeExit, runTool } from './artifacts.js';
 import { RestoreScriptFilter, type SkippedGrant } from './script-filter.js';
@@ -83,6 +84,8 @@ export interface ApplyOptions {
   /** Aborting it (SIGINT, SIGTERM) rolls the restore back. */
   signal?: AbortSignal;
   progressIntervalMs?: number;
+  /** age identities, for an encrypted archive. */
+  identities?: readonly string[];
 }
 
 export interface AppliedRestore {
@@ -236,6 +239,8 @@ export async function applyInOneTransaction(
 ): Promise<AppliedRestore> {
   if (options.signal?.aborted) throw new RolledBackError('The restore was cancelled before it started.');
   const roles = options.privileges === 'keep' ? await readTargetRoles(connection) : undefined;
+  // Made before anything starts: an encrypted archive without an identity fails with nothing begun.
+  const decryptor = decryptorFor(artifact, options.identities);
   // Open the archive before the target session: a missing object then fails with nothing begun.
   const body = await store.getObjectStream(artifact.key);
 
@@ -314,7 +319,13 @@ export async function applyInOneTransaction(
     psql.stdin.write(preamble);
     const into = feedUntilClosed(decompressionInput(decompression, generator.stdin));
     const input = (
-      decompression.kind === 'command' ? pipeline(body, stored, into) : pipeline(body, stored, decompression.decompressor, decompression.raw, into)
+      decompression.kind === 'command'
+        ? decryptor
+          ? pipeline(body, stored, decryptor, into)
+          : pipeline(body, stored, into)
+        : decryptor
+          ? pipeline(body, stored, decryptor, decompression.decompressor, decompression.raw, into)
+          : pipeline(body, stored, decompression.decompressor, decompression.raw, into)
     ).then(
       () => undefined,
       (error: unknown) => error,

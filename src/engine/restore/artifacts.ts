@@ -17,6 +17,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { PgTool } from '../postgres/connection.js';
 import { redact } from '../secrets.js';
+import { decryptorFor } from '../crypto/manifest-trust.js';
 import type { BackupStore } from '../s3/store.js';
 import { createDecompressor, formatBytes, formatRate, ByteCounter, Meter } from '../streams.js';
 
@@ -146,7 +147,8 @@ export async function verifyStoredArtifact(store: BackupStore, manifest: Manifes
  * --list reads only the header and the TOC (a dump written to a pipe keeps its TOC first), so the rest
  * of the object is never downloaded.
  */
-export async function readTableOfContents(store: BackupStore, manifest: Manifest, artifact: ArtifactRecord, pgRestore: PgTool): Promise<number> {
+export async function readTableOfContents(store: BackupStore, manifest: Manifest, artifact: ArtifactRecord, pgRestore: PgTool, identities?: readonly string[]): Promise<number> {
+  const decrypting = decryptorFor(artifact, identities);
   const body = await openArtifact(store, manifest, artifact);
   const child = spawn(pgRestore.path, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
@@ -159,7 +161,7 @@ export async function readTableOfContents(store: BackupStore, manifest: Manifest
     child.on('close', (code, signal) => resolve({ code, signal }));
   });
   // Once pg_restore has what it needs it exits; the download is then abandoned, not an error.
-  const feeding = pipeline(body, createDecompressor(artifact.compression), child.stdin).catch(() => undefined);
+  const feeding = pipeline([body, ...(decrypting ? [decrypting] : []), createDecompressor(artifact.compression), child.stdin]).catch(() => undefined);
   const result = { ...(await exit), stderr };
   body.destroy();
   await feeding;
@@ -181,7 +183,16 @@ export function localSpaceNeeded(artifact: ArtifactRecord): number {
  * The parallel path needs a seekable local archive for pg_restore --jobs. Checks the free space first,
  * and refuses (before anything is downloaded or touched) when the archive will not fit.
  */
-export async function downloadArchive(store: BackupStore, manifest: Manifest, artifact: ArtifactRecord, dir: string, log: Logger, progressIntervalMs?: number): Promise<string> {
+export async function downloadArchive(
+  store: BackupStore,
+  manifest: Manifest,
+  artifact: ArtifactRecord,
+  dir: string,
+  log: Logger,
+  progressIntervalMs?: number,
+  identities?: readonly string[],
+): Promise<string> {
+  const decrypting = decryptorFor(artifact, identities);
   const needed = localSpaceNeeded(artifact);
   const space = await statfs(dir);
   const free = Number(space.bavail) * Number(space.bsize);
@@ -199,7 +210,7 @@ export async function downloadArchive(store: BackupStore, manifest: Manifest, ar
   const started = Date.now();
   const progress = reportProgress(log, progressIntervalMs, (elapsed) => `… downloading ${artifact.name}: ${describeShare(stored.bytes, artifact.size)} read and checked after ${elapsed}`);
   try {
-    await pipeline(body, stored, createDecompressor(artifact.compression), raw, createWriteStream(file));
+    await pipeline([body, stored, ...(decrypting ? [decrypting] : []), createDecompressor(artifact.compression), raw, createWriteStream(file)]);
   } catch (error) {
     throw refuse(
       `Artifact '${artifact.name}' of backup ${manifest.id} at ${where} could not be downloaded and decompressed as ${artifact.compression} (${errorMessage(error)}; ${stored.bytes} of ${artifact.size} bytes read).`,

@@ -22,7 +22,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Trigger } from '../../domain/backup-id.js';
 import { provenanceFromEnv, type Manifest, type TableCount } from '../../domain/manifest.js';
-import type { Policy, RestoreRule } from '../../domain/policy.js';
+import type { Policy, RestoreRule, SigningPolicy } from '../../domain/policy.js';
+import { openManifest, type ReadKeys } from '../crypto/manifest-trust.js';
+import { parseVerificationKeys, recipientsOf } from '../crypto/keys.js';
 import {
   assertRestoreAllowed,
   authorizeRestore,
@@ -105,6 +107,8 @@ export interface RestoreOptions {
   progressIntervalMs?: number;
   caller: RestoreCaller;
   env?: NodeJS.ProcessEnv;
+  /** age identities to decrypt with, and public keys to check signatures with (docs/encryption.md). */
+  keys?: ReadKeys;
 }
 
 export interface RestoreAuthorization {
@@ -116,6 +120,8 @@ export interface RestoreAuthorization {
   eventName?: string;
   /** The admin team checked, as org/slug, when one was. */
   adminTeam?: string;
+  /** The policy's signing rules, for the manifest check that follows. */
+  signing?: SigningPolicy;
 }
 
 export interface RestoreResult {
@@ -151,7 +157,7 @@ function refuse(reason: string, fix: string): RestoreRefused {
 export async function authorizeRestoreRun(options: RestoreOptions, log: Logger): Promise<RestoreAuthorization> {
   const env = options.env ?? process.env;
   const policy = loadPolicy(options.policyFile, log, env.GITHUB_WORKSPACE ?? process.cwd());
-  return authorize(policy, options, env, log);
+  return { ...(await authorize(policy, options, env, log)), ...(policy.signing ? { signing: policy.signing } : {}) };
 }
 
 export async function runRestore(options: RestoreOptions, log: Logger, authorized?: RestoreAuthorization): Promise<RestoreResult> {
@@ -175,8 +181,15 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
   const pgRestore = await choosePgTool('pg_restore', server, options.pgRestorePath, env);
   const psql = await choosePsql(pgRestore, server, env);
   // Before anything else: an earlier parallel restore into this space that never finished is undone first.
-  await completeInterruptedRestore(store, options.targetSpace, { pgRestore, psql }, connection, env, log);
-  const manifest = await resolveBackup(store, options, log);
+  await completeInterruptedRestore(store, options.targetSpace, { pgRestore, psql }, connection, env, log, options.keys);
+  const stored = await resolveBackup(store, options, log);
+  // Before anything else is read: the signature, then the sealed part (which also proves the identity).
+  const keys = readKeysWithPolicy(options.keys, authorization.signing);
+  const signatureRequired = authorization.signing?.requiredFor.includes(targetSpace) ?? false;
+  const { manifest, signature } = await openManifest(stored, keys, { targetSpace, signatureRequired }, (message) => log.warning(message));
+  if (signature.kind === 'verified') log.info(`The manifest of ${manifest.id} is signed by trusted key ${signature.keyId}, and the signature matches.`);
+  if (manifest.encryption) log.info(`Backup ${manifest.id} is encrypted to ${manifest.encryption.recipients.join(', ')}; the identity given decrypts it.`);
+  const identities = keys.identities?.identities;
   const dumpMajor = Number.parseInt(manifest.database.pgDumpVersion, 10);
   if (Number.isFinite(dumpMajor) && dumpMajor > pgRestore.major) {
     throw refuse(
@@ -207,9 +220,9 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
     const archiveFile = await log.group(`Verify backup ${manifest.id}`, async () => {
       const [file] = await allSettledOrFirstError([
         workDir
-          ? downloadArchive(store, manifest, artifact, workDir, log, options.progressIntervalMs)
+          ? downloadArchive(store, manifest, artifact, workDir, log, options.progressIntervalMs, identities)
           : verifyStoredArtifact(store, manifest, artifact, log, options.progressIntervalMs).then(() => undefined),
-        readTableOfContents(store, manifest, artifact, pgRestore).then((entries) =>
+        readTableOfContents(store, manifest, artifact, pgRestore, identities).then((entries) =>
           log.info(`pg_restore ${pgRestore.version} reads the archive's table of contents: ${entries} entries.`),
         ),
         mediaTarget && manifest.media
@@ -225,7 +238,7 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
       if (!mediaTarget || !manifest.media) return result;
       let media: MediaRestoreResult;
       try {
-        media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media!, store, mediaTarget, log, undefined, options.progressIntervalMs));
+        media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media!, store, mediaTarget, log, undefined, options.progressIntervalMs, identities));
       } catch (error) {
         throw new LifeboatError(
           `The database of ${targetSpace} was restored from ${manifest.id} and verified, but restoring the media into s3://${mediaTarget.bucket} ('media-bucket') failed: ` +
@@ -248,7 +261,7 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
       pgRestoreVersion: pgRestore.version,
       privileges,
     };
-    const applyOptions = { privileges, signal: options.signal, progressIntervalMs: options.progressIntervalMs };
+    const applyOptions = { privileges, signal: options.signal, progressIntervalMs: options.progressIntervalMs, identities };
     if (!archiveFile) {
       log.info(`Restoring ${formatBytes(size)} streamed from the bucket in one transaction: on any error or cancellation nothing in the target changes.`);
       const applied = await log.group(`Restore into ${targetSpace} (one transaction)`, () =>
@@ -261,7 +274,18 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
       `Restoring ${formatBytes(size)} with pg_restore --jobs=${options.jobs} (at least ${formatBytes(options.parallelThresholdBytes)}, the parallel threshold); ` +
         `a pre-restore backup of the target is taken first and restored if anything fails.`,
     );
-    const { checks, preRestoreBackupId } = await restoreWithSafetyNet({ ...options, env, privileges }, tools, store, connection, manifest.id, archiveFile, expected, log);
+    const { checks, preRestoreBackupId } = await restoreWithSafetyNet(
+      { ...options, env, privileges },
+      tools,
+      store,
+      connection,
+      manifest.id,
+      archiveFile,
+      expected,
+      log,
+      // The target's data is encrypted like the backup restored over it, to the identities' own recipients.
+      manifest.encryption && keys.identities ? await recipientsOf(keys.identities) : undefined,
+    );
     return await withMedia({
       ...base,
       method: 'parallel' as const,
@@ -274,6 +298,12 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
   } finally {
     if (workDir) await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** The keys given as inputs, plus the public keys the policy file lists. */
+function readKeysWithPolicy(keys: ReadKeys | undefined, signing: SigningPolicy | undefined): ReadKeys {
+  const fromPolicy = signing?.publicKeys.length ? parseVerificationKeys(signing.publicKeys, 'signing.public-keys (policy file)') : [];
+  return { identities: keys?.identities, trustedKeys: [...(keys?.trustedKeys ?? []), ...fromPolicy] };
 }
 
 /** A backup with media restores it too, into the target's media bucket, unless told to skip it. */
@@ -431,6 +461,7 @@ async function restoreWithSafetyNet(
   archiveFile: string,
   expected: readonly TableCount[] | null,
   log: Logger,
+  recipients?: readonly string[],
 ): Promise<{ checks: TableCheck[] | null; preRestoreBackupId: string }> {
   const siblingPgDump = join(dirname(tools.pgRestore.path), 'pg_dump');
   let pre;
@@ -451,6 +482,7 @@ async function restoreWithSafetyNet(
           env: options.env,
           // Cancelled during the pre-restore backup, nothing has touched the target yet: just stop.
           signal: options.signal,
+          ...(recipients ? { keys: { recipients } } : {}),
         },
         log,
       ),
@@ -541,6 +573,7 @@ async function completeInterruptedRestore(
   connection: DatabaseConnection,
   env: NodeJS.ProcessEnv,
   log: Logger,
+  keys: ReadKeys | undefined,
 ): Promise<void> {
   const journal = await readRestoreJournal(store, targetSpace);
   if (!journal) return;
@@ -556,8 +589,14 @@ async function completeInterruptedRestore(
   const dir = await mkdtemp(join(env.RUNNER_TEMP || tmpdir(), 'lifeboat-put-back-'));
   try {
     await log.group(`Complete the put-back of ${targetSpace} to ${preId}`, async () => {
-      const preManifest = await store.getManifest(targetSpace, preId);
-      await applyInOneTransaction(tools, connection, store, databaseArtifact(preManifest), preManifest.database.tables, { privileges: 'keep' }, log);
+      // Restore's own pre-restore backup: unsigned (restore holds no signing key), encrypted when the restore was.
+      const { manifest: preManifest } = await openManifest(
+        await store.getManifest(targetSpace, preId),
+        { identities: keys?.identities, trustedKeys: [] },
+        { targetSpace, signatureRequired: false },
+        () => undefined,
+      );
+      await applyInOneTransaction(tools, connection, store, databaseArtifact(preManifest), preManifest.database.tables, { privileges: 'keep', identities: keys?.identities?.identities }, log);
     });
   } catch (error) {
     const why = error instanceof RolledBackError ? error.detail : errorMessage(error);

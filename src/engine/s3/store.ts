@@ -4,6 +4,7 @@
  *   <prefix>backups/<space>/<backup-id>/manifest.json       written last: the commit point
  *   <prefix>backups/<space>/<backup-id>/<artifact files>    e.g. database.pgdump.zst
  *   <prefix>media/sha256/<ab>/<sha256>                       media content, shared between backups
+ *   <prefix>media/age/<ab>/<address>                         encrypted media content, by keyed address (docs/encryption.md)
  *   <prefix>prune-journal/<run>.json                        what a prune is deleting, until it is done
  *   <prefix>restore-journal/<target-space>.json             a parallel restore in progress, until it is done or undone
  *
@@ -105,6 +106,25 @@ export class BackupStore {
 
   mediaObjectKey(sha256: string): string {
     return `${this.mediaRoot()}${sha256.slice(0, 2)}/${sha256}`;
+  }
+
+  /** Encrypted media content, stored once per keyed address (see crypto/keys.ts mediaContentAddress). */
+  encryptedMediaRoot(): string {
+    return `${this.prefix}media/age/`;
+  }
+
+  encryptedMediaKey(address: string): string {
+    return `${this.encryptedMediaRoot()}${address.slice(0, 2)}/${address}`;
+  }
+
+  /** Where one media object's content is stored: by address when encrypted, by SHA-256 otherwise. */
+  mediaContentKey(object: { sha256: string; address?: string }): string {
+    return object.address !== undefined ? this.encryptedMediaKey(object.address) : this.mediaObjectKey(object.sha256);
+  }
+
+  /** Every kind of media content. */
+  allMediaRoot(): string {
+    return `${this.prefix}media/`;
   }
 
   manifestKey(space: string, id: string): string {
