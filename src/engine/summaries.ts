@@ -13,7 +13,8 @@
  * what it newly stored.
  */
 import type { BackupEntry } from '../domain/catalog.js';
-import type { MediaRecord } from '../domain/manifest.js';
+import type { Manifest, MediaRecord } from '../domain/manifest.js';
+import type { SignatureStatus } from '../domain/sealing.js';
 import {
   alertBlock,
   escapeMarkdown,
@@ -50,6 +51,21 @@ function mediaLine(media: MediaRecord): string {
   );
 }
 
+/** How a backup is protected: encryption and signature (docs/encryption.md). */
+function protectionLine(m: Manifest, checked?: SignatureStatus): string {
+  const encryption = m.encryption
+    ? `Encrypted (age) to ${plural(m.encryption.recipients.length, 'recipient')}: ${m.encryption.recipients.map((r) => code(r)).join(', ')}`
+    : 'Not encrypted';
+  const signature = !m.signature
+    ? 'not signed'
+    : checked?.kind === 'verified'
+      ? `signed by trusted key ${code(m.signature.keyId)}, signature checked`
+      : checked
+        ? `signed by key ${code(m.signature.keyId)}, not a trusted key, so not checked`
+        : `signed by key ${code(m.signature.keyId)}`;
+  return `${encryption}; ${signature}`;
+}
+
 export function backupSummary(result: BackupResult, now = new Date()): string {
   const m = result.manifest;
   const finished = new Date(m.finishedAt);
@@ -68,6 +84,7 @@ export function backupSummary(result: BackupResult, now = new Date()): string {
     lines.push('- Row counts: not recorded, so a restore of this backup cannot be checked against it');
   }
   if (m.media) lines.push(`- ${mediaLine(m.media)}`);
+  lines.push(`- ${protectionLine(m)}`);
   lines.push(`- Took ${formatDuration(result.durationMs)} (${formatRate(raw, result.durationMs)} dumped)`);
   lines.push(
     '',
@@ -290,6 +307,7 @@ export function restoreSummary(result: RestoreResult, now = new Date()): string 
       : `- **Not verified:** the backup recorded no row counts, so the restored data could not be compared with it`,
     `- Checked before the target was touched: every artifact's size and SHA-256, and pg_restore ${result.pgRestoreVersion} read its table of contents`,
     `- Method: ${method}`,
+    `- ${protectionLine(m, result.signature)}`,
     `- Started: ${who}; rule ${a.rule.from} → ${a.rule.to} (${a.rule.purpose || 'no purpose given'})`,
     result.privileges === 'keep'
       ? `- Privileges: keep. Every object is owned by the target's role; grants were restored for the roles the target has`

@@ -149,6 +149,45 @@ describe('manifest schema', () => {
   });
 });
 
+describe('sealed and signed manifests', () => {
+  const sealed = (change: (m: Record<string, any>) => void = () => undefined) =>
+    variant((m) => {
+      m.format = 'lifeboat-manifest/2';
+      m.artifacts[0].encryption = 'age';
+      m.media.objects = [];
+      m.media.contents = [{ address: SHA, size: 7 }];
+      m.encryption = { scheme: 'age', recipients: ['age1xyz'], sealed: 'c2VhbGVk' };
+      m.signature = { algorithm: 'ed25519', keyId: '0123456789abcdef', value: 'c2ln' };
+      change(m);
+    });
+
+  it('accepts the sealed format with its encryption, signature and content list', () => {
+    const parsed = parseManifest(sealed(), 'x');
+    expect(parsed.encryption?.recipients).toEqual(['age1xyz']);
+    expect(parsed.signature?.keyId).toBe('0123456789abcdef');
+    expect(parsed.media?.contents).toEqual([{ address: SHA, size: 7 }]);
+    expect(parseManifest(variant((m) => (m.media.objects[0].address = SHA)), 'x').media?.objects[0]?.address).toBe(SHA);
+  });
+
+  it.each([
+    ['an unknown format', (m: Record<string, any>) => (m.format = 'lifeboat-manifest/3'), '/format must be equal to one of the allowed values'],
+    ['an unknown artifact encryption', (m: Record<string, any>) => (m.artifacts[0].encryption = 'gpg'), '/artifacts/0/encryption must be equal to one of the allowed values'],
+    ['another scheme', (m: Record<string, any>) => (m.encryption.scheme = 'gpg'), '/encryption/scheme must be equal to one of the allowed values'],
+    ['no recipients', (m: Record<string, any>) => (m.encryption.recipients = []), '/encryption/recipients must NOT have fewer than 1 items'],
+    ['a recipient that is not age1', (m: Record<string, any>) => (m.encryption.recipients = ['ssh-ed25519 AAAA']), '/encryption/recipients/0 must match pattern "^age1"'],
+    ['an empty sealed part', (m: Record<string, any>) => (m.encryption.sealed = ''), '/encryption/sealed must NOT have fewer than 1 characters'],
+    ['no sealed part', (m: Record<string, any>) => delete m.encryption.sealed, "/encryption must have required property 'sealed'"],
+    ['another signature algorithm', (m: Record<string, any>) => (m.signature.algorithm = 'rsa'), '/signature/algorithm must be equal to one of the allowed values'],
+    ['a short key id', (m: Record<string, any>) => (m.signature.keyId = 'abc'), '/signature/keyId must match pattern "^[0-9a-f]{16}$"'],
+    ['an empty signature', (m: Record<string, any>) => (m.signature.value = ''), '/signature/value must NOT have fewer than 1 characters'],
+    ['a content address that is not hex', (m: Record<string, any>) => (m.media.contents[0].address = 'z'.repeat(64)), '/media/contents/0/address must match pattern "^[0-9a-f]{64}$"'],
+    ['a negative content size', (m: Record<string, any>) => (m.media.contents[0].size = -1), '/media/contents/0/size must be >= 0'],
+    ['a negative stored size', (m: Record<string, any>) => (m.media.objects = [{ key: 'a', size: 1, sha256: SHA, md5: MD5, metadata: {}, storedSize: -1 }]), '/media/objects/0/storedSize must be >= 0'],
+  ])('refuses %s', (_what, change, message) => {
+    expect(() => parseManifest(sealed(change), 'x')).toThrow(message);
+  });
+});
+
 describe('invalid manifests', () => {
   it('are refused with an error named InvalidManifestError', () => {
     let caught: unknown;

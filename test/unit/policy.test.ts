@@ -194,7 +194,7 @@ describe('parsePolicy: errors point at the line', () => {
     const problem = onlyProblem('restores:\n  - from: dev\n    to: dev\n    colour: red\n');
     expect(problem).toBe("4:5: unknown key 'colour' in restores[0]; allowed keys are from, to, purpose, automated");
     expect(onlyProblem('bogus: 1\n')).toBe(
-      "1:1: unknown key 'bogus' at the top level; allowed keys are spaces, admin-team, protected-spaces, restores, retention",
+      "1:1: unknown key 'bogus' at the top level; allowed keys are spaces, admin-team, protected-spaces, restores, retention, signing",
     );
   });
 
@@ -341,5 +341,33 @@ protected-spaces: [production, production]
 
   it('uses the path it is given in messages', () => {
     expect(() => parsePolicy('bogus: 1\n', 'config/policy.yml')).toThrow(/config\/policy\.yml:1:1: unknown key 'bogus'/);
+  });
+});
+
+describe('parsePolicy: signing', () => {
+  it('reads the trusted public keys and the spaces that require signatures, without duplicates', () => {
+    const policy = parsePolicy('signing:\n  public-keys: [KEY1, KEY2]\n  required-for: [production, staging, production]\n', PATH);
+    expect(policy.signing).toEqual({ publicKeys: ['KEY1', 'KEY2'], requiredFor: ['production', 'staging'] });
+  });
+
+  it('takes keys without required spaces, and leaves signing out when the file does', () => {
+    expect(parsePolicy('signing:\n  public-keys: [KEY1]\n', PATH).signing).toEqual({ publicKeys: ['KEY1'], requiredFor: [] });
+    expect(parsePolicy('spaces: [production]\nprotected-spaces: [production]\n', PATH).signing).toBeUndefined();
+    expect(DEFAULT_POLICY.signing).toBeUndefined();
+  });
+
+  it('refuses required spaces without keys to check with, naming the fix', () => {
+    expect(onlyProblem('signing:\n  required-for: [production]\n')).toBe(
+      "2:17: 'signing.required-for' needs the keys to check signatures with: add 'signing.public-keys' with the backup job's public key (openssl pkey -in signing-key.pem -pubout)",
+    );
+  });
+
+  it('refuses an undeclared space, a misspelt key and a key that is not text', () => {
+    expect(onlyProblem('signing:\n  public-keys: [K]\n  required-for: [prod]\n')).toBe(
+      "3:18: unknown space 'prod' in signing.required-for[0] (did you mean 'production'?); the spaces are production, staging, dev, preview",
+    );
+    expect(onlyProblem('signing:\n  public-key: [K]\n')).toBe("2:3: unknown key 'public-key' in 'signing' (did you mean 'public-keys'?)");
+    expect(onlyProblem('signing:\n  public-keys: [[K]]\n')).toBe('2:17: signing.public-keys[0] must be a non-empty string, found a list');
+    expect(onlyProblem('signing: yes\n')).toBe("1:10: expected a mapping (key: value) in 'signing', found the string 'yes'");
   });
 });

@@ -275,7 +275,8 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
         `Backup ${id} complete: ${formatBytes(storedBytes)} (${options.compression} archive and manifest, from ${formatBytes(raw.bytes)} dumped) in ${(durationMs / 1000).toFixed(1)} s, ${formatRate(raw.bytes, durationMs)}${mediaNote}.`,
       );
       return {
-        manifest,
+        // For reports: the whole manifest (the stored one may be sealed), with how it was stored.
+        manifest: { ...whole, ...(manifest.encryption ? { encryption: manifest.encryption } : {}), ...(manifest.signature ? { signature: manifest.signature } : {}) },
         storedBytes,
         durationMs,
         location: `s3://${store.bucket}/${store.backupPrefix(options.space, id)}`,

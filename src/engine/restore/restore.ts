@@ -24,6 +24,7 @@ import type { Trigger } from '../../domain/backup-id.js';
 import { provenanceFromEnv, type Manifest, type TableCount } from '../../domain/manifest.js';
 import type { Policy, RestoreRule, SigningPolicy } from '../../domain/policy.js';
 import { openManifest, type ReadKeys } from '../crypto/manifest-trust.js';
+import type { SignatureStatus } from '../../domain/sealing.js';
 import { parseVerificationKeys, recipientsOf } from '../crypto/keys.js';
 import {
   assertRestoreAllowed,
@@ -142,6 +143,8 @@ export interface RestoreResult {
   skippedGrantCount: number;
   durationMs: number;
   pgRestoreVersion: string;
+  /** The manifest's signature, as checked before anything else. */
+  signature?: SignatureStatus;
   /** What the media mirror did; absent when the backup holds no media or it was skipped. */
   media?: MediaRestoreResult & { bucket: string };
 }
@@ -253,6 +256,7 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
 
     const base = {
       manifest,
+      signature,
       sourceSpace,
       targetSpace,
       target: connection.description,

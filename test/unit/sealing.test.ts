@@ -1,0 +1,209 @@
+/**
+ * Sealed manifests and signature judgements (src/domain/sealing.ts): what is hidden, what stays readable,
+ * and every way a sealed part that does not belong to its manifest is caught.
+ */
+import { describe, expect, it } from 'vitest';
+import { MANIFEST_FORMAT, parseManifest, SEALED_MANIFEST_FORMAT, serializeManifest, type Manifest, type MediaObjectRecord } from '../../src/domain/manifest.js';
+import {
+  contentRefs,
+  joinSealed,
+  judgeSignature,
+  parseSealedPart,
+  SealMismatchError,
+  SEALED_PART_FORMAT,
+  signingPayload,
+  splitForSealing,
+  type SealedPart,
+} from '../../src/domain/sealing.js';
+
+const SHA = (c: string) => c.repeat(64);
+const MD5 = 'b'.repeat(32);
+
+function object(key: string, address: string, storedSize = 100): MediaObjectRecord {
+  return { key, size: 50, sha256: SHA('a'), md5: MD5, metadata: { owner: 'x' }, address, storedSize };
+}
+
+function whole(): Manifest {
+  return {
+    format: MANIFEST_FORMAT,
+    id: '2026-01-01T000000.000Z-nightly-0001',
+    space: 'production',
+    trigger: 'nightly',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:00:01.000Z',
+    tool: { name: 'lifeboat', version: '1.0.0' },
+    provenance: null,
+    database: { source: 'db:5432/app', serverVersion: '17.2', serverVersionNum: 170002, pgDumpVersion: '17.2', tables: [{ schema: 'public', table: 'patients', rows: 3 }] },
+    artifacts: [{ name: 'database', key: 'k.age', size: 10, sha256: SHA('c'), compression: 'zstd', format: 'pg_dump-custom', uncompressedSize: 20, encryption: 'age' }],
+    media: {
+      bucket: 'uploads',
+      prefix: '',
+      objects: [object('passport.pdf', SHA('1')), object('copy-of-passport.pdf', SHA('1')), object('photo.png', SHA('2'), 70)],
+      totals: { objects: 3, bytes: 150, newObjects: 2, newBytes: 100, reusedObjects: 1, reusedBytes: 50 },
+    },
+  };
+}
+
+const encryption = { scheme: 'age' as const, recipients: ['age1abc'], sealed: 'c2VhbGVk' };
+
+function sealedPair(manifest = whole()): { readable: Manifest; sealed: SealedPart } {
+  const { readable, sealed } = splitForSealing(manifest);
+  return { readable: { ...readable, encryption }, sealed: JSON.parse(JSON.stringify(sealed)) as SealedPart };
+}
+
+describe('splitForSealing', () => {
+  it('keeps in the readable part only what reveals no data, and it is a valid manifest of the sealed format', () => {
+    const { readable, sealed } = splitForSealing(whole());
+    expect(readable.format).toBe(SEALED_MANIFEST_FORMAT);
+    expect(readable.database.tables).toBeNull();
+    expect(readable.media?.objects).toEqual([]);
+    expect(readable.media?.totals).toEqual(whole().media!.totals);
+    expect(readable.media?.contents).toEqual([
+      { address: SHA('1'), size: 100 },
+      { address: SHA('2'), size: 70 },
+    ]);
+    expect(readable.artifacts).toEqual(whole().artifacts);
+    const text = serializeManifest({ ...readable, encryption });
+    expect(text).not.toContain('patients');
+    expect(text).not.toContain('passport');
+    expect(text).not.toContain('owner');
+    expect(parseManifest(text, 'test').media?.contents).toHaveLength(2);
+  });
+
+  it('puts the data in the sealed part, bound to the backup and its artifact hashes', () => {
+    const { sealed } = splitForSealing(whole());
+    expect(sealed).toEqual({
+      format: SEALED_PART_FORMAT,
+      id: whole().id,
+      space: 'production',
+      artifacts: [{ name: 'database', sha256: SHA('c') }],
+      tables: [{ schema: 'public', table: 'patients', rows: 3 }],
+      mediaObjects: whole().media!.objects,
+    });
+  });
+
+  it('leaves out media from both parts when the backup has none, and drops any earlier encryption or signature', () => {
+    const { media: _media, ...noMedia } = whole();
+    const { readable, sealed } = splitForSealing({ ...noMedia, encryption, signature: { algorithm: 'ed25519', keyId: '0'.repeat(16), value: 'x' } });
+    expect('media' in readable).toBe(false);
+    expect('mediaObjects' in sealed).toBe(false);
+    expect('encryption' in readable).toBe(false);
+    expect('signature' in readable).toBe(false);
+  });
+
+  it('refuses media objects that were not stored encrypted', () => {
+    expect(() => contentRefs([{ ...object('a', SHA('1')), address: undefined }])).toThrow(/'a' has no content address/);
+    expect(() => contentRefs([{ ...object('a', SHA('1')), storedSize: undefined }])).toThrow(SealMismatchError);
+  });
+});
+
+describe('joinSealed', () => {
+  it('gives back the whole manifest, with the readable part\'s encryption', () => {
+    const { readable, sealed } = sealedPair();
+    const joined = joinSealed(readable, sealed);
+    expect(joined.database.tables).toEqual(whole().database.tables);
+    expect(joined.media?.objects).toEqual(whole().media!.objects);
+    expect(joined.encryption).toEqual(encryption);
+    expect(joined.id).toBe(whole().id);
+  });
+
+  it('joins a backup without media', () => {
+    const { media: _media, ...noMedia } = whole();
+    const { readable, sealed } = sealedPair(noMedia);
+    expect(joinSealed(readable, sealed).media).toBeUndefined();
+  });
+
+  it.each([
+    ['another backup id', (s: SealedPart) => (s.id = '2026-01-02T000000.000Z-nightly-0002'), /belongs to backup 2026-01-02T000000.000Z-nightly-0002 of 'production', not to 2026-01-01/],
+    ['another space', (s: SealedPart) => (s.space = 'staging'), /belongs to backup .* of 'staging'/],
+    ['another artifact hash', (s: SealedPart) => (s.artifacts[0]!.sha256 = SHA('d')), /the artifact 'database' is not the one this backup wrote: the readable manifest records SHA-256 c{64}, the sealed part d{64}/],
+    ['a missing artifact', (s: SealedPart) => (s.artifacts = []), /does not name the artifact 'database'/],
+    ['an extra artifact', (s: SealedPart) => s.artifacts.push({ name: 'extra', sha256: SHA('e') }), /names 2 artifacts, the readable manifest 1/],
+    ['no media objects', (s: SealedPart) => delete s.mediaObjects, /holds no media objects, but the backup holds media/],
+    ['other media content', (s: SealedPart) => (s.mediaObjects![2]!.address = SHA('3')), /refer to other content than the readable manifest lists/],
+    ['another stored size', (s: SealedPart) => (s.mediaObjects![2]!.storedSize = 71), /refer to other content/],
+    ['one content less', (s: SealedPart) => s.mediaObjects!.pop(), /refer to other content/],
+  ])('refuses a sealed part with %s', (_what, change, message) => {
+    const { readable, sealed } = sealedPair();
+    change(sealed);
+    expect(() => joinSealed(readable, sealed)).toThrow(message);
+  });
+
+  it('refuses a sealed part with media objects for a backup without media', () => {
+    const { media: _media, ...noMedia } = whole();
+    const { readable } = sealedPair(noMedia);
+    const { sealed } = sealedPair();
+    expect(() => joinSealed(readable, sealed)).toThrow(/holds media objects, but the backup holds no media/);
+  });
+
+  it('refuses when the readable part lists more content than the sealed objects use', () => {
+    const { readable, sealed } = sealedPair();
+    readable.media!.contents!.push({ address: SHA('9'), size: 1 });
+    expect(() => joinSealed(readable, sealed)).toThrow(/refer to other content/);
+  });
+});
+
+describe('parseSealedPart', () => {
+  it('reads a sealed part and refuses anything else, naming the problem', () => {
+    const { sealed } = sealedPair();
+    expect(parseSealedPart(JSON.stringify(sealed))).toEqual(sealed);
+    expect(() => parseSealedPart('{not json')).toThrow('its sealed part is not JSON');
+    expect(() => parseSealedPart(JSON.stringify({ ...sealed, format: 'other' }))).toThrow(/does not match lifeboat-sealed\/1: \/format must be equal to constant/);
+    expect(() => parseSealedPart(JSON.stringify({ ...sealed, tables: [{ schema: 'a', table: 'b', rows: -1 }] }))).toThrow(/\/tables\/0\/rows must be >= 0/);
+    const { id: _id, ...noId } = sealed;
+    expect(() => parseSealedPart(JSON.stringify(noId))).toThrow(/must have required property 'id'/);
+    expect(() => parseSealedPart(JSON.stringify({ ...sealed, mediaObjects: [{ key: 'a' }] }))).toThrow(/mediaObjects\/0 must have required property/);
+  });
+});
+
+describe('signingPayload', () => {
+  it('is the serialized manifest without its signature, so adding the signature does not change what it covers', () => {
+    const manifest = whole();
+    const signed: Manifest = { ...manifest, signature: { algorithm: 'ed25519', keyId: '0'.repeat(16), value: 'sig' } };
+    expect(signingPayload(signed)).toBe(serializeManifest(manifest));
+    expect(signingPayload(manifest)).toBe(serializeManifest(manifest));
+    // What is stored and read back gives the same payload.
+    expect(signingPayload(parseManifest(serializeManifest(signed), 'x'))).toBe(serializeManifest(manifest));
+    expect(signingPayload({ ...manifest, space: 'staging' })).not.toBe(serializeManifest(manifest));
+  });
+});
+
+describe('judgeSignature', () => {
+  const backup = 'production/2026-01-01T000000.000Z-nightly-0001';
+  it('accepts a verified signature, required or not, without a message', () => {
+    expect(judgeSignature({ kind: 'verified', keyId: 'k1' }, backup, 'staging', true, 1)).toEqual({ ok: true });
+    expect(judgeSignature({ kind: 'verified', keyId: 'k1' }, backup, 'staging', false, 1)).toEqual({ ok: true });
+  });
+
+  it('refuses a signature that does not match, even where none is required', () => {
+    for (const required of [true, false]) {
+      const judgement = judgeSignature({ kind: 'invalid', keyId: 'k1' }, backup, 'staging', required, 1);
+      expect(judgement.ok).toBe(false);
+      expect(judgement.message).toBe(`The manifest of ${backup} is signed with key k1, but the signature does not match its contents: it was changed after it was signed.`);
+      expect(judgement.fix).toMatch(/Restore another backup/);
+    }
+  });
+
+  it('refuses an unknown key where signatures are required, and only warns elsewhere', () => {
+    const refused = judgeSignature({ kind: 'unknown-key', keyId: 'k9' }, backup, 'production', true, 2);
+    expect(refused.ok).toBe(false);
+    expect(refused.message).toBe(
+      `The manifest of ${backup} is signed with key k9, which is not one of the 2 trusted signing key(s), and the policy requires signed backups for 'production'.`,
+    );
+    expect(refused.fix).toMatch(/^If k9 is the backup job's key, add its public key\. List the backup job's public key/);
+    const warned = judgeSignature({ kind: 'unknown-key', keyId: 'k9' }, backup, 'dev', false, 0);
+    expect(warned.ok).toBe(true);
+    expect(warned.message).toMatch(/signed with key k9, which is not a trusted key, so the signature was not checked/);
+    expect(warned.fix).toBeUndefined();
+  });
+
+  it('refuses an unsigned backup only where signatures are required', () => {
+    const refused = judgeSignature({ kind: 'unsigned' }, backup, 'production', true, 1);
+    expect(refused).toEqual({
+      ok: false,
+      message: `Backup ${backup} is not signed, and the policy requires signed backups for 'production' (signing.required-for).`,
+      fix: `Restore a signed backup, or give the backup job 'signing-key' so new backups are signed.`,
+    });
+    expect(judgeSignature({ kind: 'unsigned' }, backup, 'dev', false, 1)).toEqual({ ok: true });
+  });
+});
