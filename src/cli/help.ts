@@ -13,7 +13,7 @@ const INDENT = '      ';
 
 /** Inputs whose values are secrets: better given as LIFEBOAT_<NAME> than as a flag, which other users of the machine can see in ps. */
 export function isSecretInput(name: string): boolean {
-  return /secret|token|password|username/.test(name) || name === 'database-url';
+  return /secret|token|password|username/.test(name) || ['database-url', 'signing-key', 'encryption-identity'].includes(name);
 }
 
 export const EXIT_CODES: readonly [number | string, string][] = [

@@ -14,11 +14,13 @@ const EXPECTED = [
   'backup.pg_dump_z0',
   'backup.pg_dump_fc',
   'backup.lifeboat',
+  'backup.lifeboat_encrypted',
   'backup.dump_then_upload',
   'parallel_dump.fd_jobs',
   'restore.pg_restore_j1',
   'restore.pg_restore_single_tx',
   'restore.lifeboat_transactional',
+  'restore.lifeboat_encrypted',
   'restore.pg_restore_jobs',
   'restore.lifeboat_parallel',
   'restore.download_then_pg_restore',
@@ -114,12 +116,14 @@ describe('npm run bench (smoke, tiny size)', () => {
     // Every target has a verdict (true or false), none left unmeasured.
     expect(results.targets.map((t) => t.id).sort()).toEqual(
       [
+        'backup-encrypted',
         'backup-no-temp-disk',
         'backup-rss',
         'backup-vs-dump-then-upload',
         'backup-vs-pg-dump',
         'list',
         'media-unchanged',
+        'restore-encrypted',
         'restore-no-local-disk',
         'restore-parallel',
         'restore-rss',

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zstdDecompressSync } from 'node:zlib';
-import { CopyObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSampleApp } from '../../src/sandbox/sample-app.js';
 import { fullDump, tableDigests } from '../support/compare.js';
@@ -205,12 +205,25 @@ describe('encrypted backups', () => {
     expect(await tableDigests(into.url)).toEqual(await tableDigests(source));
     expect(await mediaState(into.media)).toEqual(await mediaState(prodMedia));
     expect(second.summary).toMatch(/0 copied/);
+    // Masked the moment they were read: the runner is told to hide the identity and the signing key's line.
+    expect(first.stdout).toContain(`::add-mask::${oldKey.identity}`);
     for (const run of [first, second, listed]) {
       // What a person sees (the runner consumes the ::add-mask:: commands), and the step's state.
       expect(visibleOutput(run)).not.toContain(oldKey.identity);
       expect(visibleOutput(run)).not.toContain(signing.privatePem.split('\n')[1]);
       expect(JSON.stringify(run.state)).not.toContain(oldKey.identity);
     }
+  });
+
+  it('the scan of stored bytes finds the row values, media keys and content of a backup made without encryption', async () => {
+    const plain = await createBucket('plain-backups');
+    const run = await runActionBundle('backup', { ...backupInputs(), ...bucketInputs(plain), 'encryption-recipients': '', 'signing-key': '' }, awsEnv());
+    expect(run.code, visibleOutput(run)).toBe(0);
+    const seen = await readableBytes(plain);
+    expect(seen.includes(Buffer.from(CANARY))).toBe(true);
+    expect(seen.includes(Buffer.from(MEDIA_KEY))).toBe(true);
+    expect(seen.includes(Buffer.from(MEDIA_TEXT))).toBe(true);
+    expect(seen.includes(LARGE.subarray(4_000_000, 4_000_064))).toBe(true);
   });
 
   it("Debian's age CLI decrypts the stored archive, and the documented pipeline restores it into a fresh database; a media object decrypts to its content", async () => {
@@ -274,6 +287,26 @@ describe('encrypted backups', () => {
       await expectRefusedUnchanged(into, restoreInputs(into, { 'backup-id': forgedId, 'signing-public-keys': '' }), /signed with key [0-9a-f]{16}, which is not one of the 1 trusted signing key\(s\), and the policy requires signed backups for 'staging'/);
 
       const good = await backup();
+      // A planted journal naming an unsigned "pre-restore backup": where signatures are required, a person decides.
+      const url = new URL(into.url);
+      const journalKey = 'restore-journal/staging.json';
+      const journal = {
+        format: 'lifeboat-restore-journal/1',
+        targetSpace: 'staging',
+        target: `${url.hostname}:${url.port}${url.pathname}`,
+        sourceSpace: 'production',
+        backupId: good,
+        preRestoreBackupId: unsignedId,
+        startedAt: new Date().toISOString(),
+      };
+      await s3Client().send(new PutObjectCommand({ Bucket: backups, Key: journalKey, Body: JSON.stringify(journal) }));
+      await expectRefusedUnchanged(
+        into,
+        restoreInputs(into, { 'backup-id': good, 'signing-public-keys': '' }),
+        new RegExp(`names the pre-restore backup ${unsignedId}, which is not signed, and the policy requires signed backups for 'staging', so Lifeboat will not apply it on its own`),
+      );
+      await s3Client().send(new DeleteObjectCommand({ Bucket: backups, Key: journalKey }));
+
       const run = await runActionBundle('restore', restoreInputs(into, { 'backup-id': good, 'signing-public-keys': '' }), restoreEnv());
       expect(run.code, visibleOutput(run)).toBe(0);
       expect(await tableDigests(into.url)).toEqual(await tableDigests(source));
@@ -307,6 +340,10 @@ describe('encrypted backups', () => {
     const noSigning = await runActionBundle('backup', backupInputs({ 'signing-key': '' }), awsEnv());
     expect(noSigning.code).toBe(1);
     expect(visibleOutput(noSigning)).toMatch(/'encryption-recipients' is set and the backup includes the media bucket, but 'signing-key' is not given/);
+    const identityOnly = await runActionBundle('backup', backupInputs({ 'encryption-recipients': '', 'encryption-identity': oldKey.identity }), awsEnv());
+    expect(identityOnly.code).toBe(1);
+    expect(visibleOutput(identityOnly)).toMatch(/'encryption-identity' is given to the backup but 'encryption-recipients' is not, so the backup would not be encrypted/);
+    expect(visibleOutput(identityOnly)).not.toContain(oldKey.identity);
     const badSigning = await runActionBundle('backup', backupInputs({ 'signing-key': 'not a key at all' }), awsEnv());
     expect(visibleOutput(badSigning)).toMatch(/'signing-key' is not a private key/);
     expect(postgresInfo().url).toBeTruthy();

@@ -30,6 +30,12 @@ export function backupKeyInputs(read: InputReader): BackupKeys | undefined {
   const identity = secretText(read, 'encryption-identity');
   const recipients = optional(read, 'encryption-recipients');
   if (!signing && !identity && !recipients) return undefined;
+  if (identity && !recipients) {
+    // Someone who set only the identity expects encrypted backups; they would get plain ones.
+    throw new InputError(
+      "Input 'encryption-identity' is given to the backup but 'encryption-recipients' is not, so the backup would not be encrypted. Give 'encryption-recipients' (the age1… public keys) to encrypt; the identity is optional on backup, and only makes media backups under encryption incremental.",
+    );
+  }
   return asInputError(() => ({
     ...(recipients ? { recipients: parseRecipients(recipients) } : {}),
     ...(signing ? { signingKey: parseSigningKey(signing) } : {}),

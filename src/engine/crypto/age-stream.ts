@@ -43,7 +43,8 @@ function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): Buffer {
 
 function chunkNonce(counter: number, last: boolean): Buffer {
   const nonce = Buffer.alloc(12);
-  // An 11-byte big-endian counter: 2^53 chunks of 64 KiB is far beyond any archive.
+  // age's nonce is an 11-byte big-endian counter and a last-chunk flag. Only its low 6 bytes are written
+  // (the rest stay zero): 2^48 chunks of 64 KiB is 16 EiB, far beyond any archive.
   nonce.writeUIntBE(counter, 5, 6);
   nonce[11] = last ? 1 : 0;
   return nonce;

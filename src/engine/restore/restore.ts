@@ -174,6 +174,10 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
       `${authorization.eventName ? `, event ${authorization.eventName}` : ''}${authorization.actor ? `, by ${authorization.actor}` : ''}).`,
   );
 
+  // Keys first (the policy's public keys included): a malformed one is refused before anything is read or changed.
+  const keys = readKeysWithPolicy(options.keys, authorization.signing);
+  const signatureRequired = authorization.signing?.requiredFor.includes(targetSpace) ?? false;
+
   const store = new BackupStore(options.bucket);
   await store.assertReachable();
 
@@ -184,11 +188,9 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
   const pgRestore = await choosePgTool('pg_restore', server, options.pgRestorePath, env);
   const psql = await choosePsql(pgRestore, server, env);
   // Before anything else: an earlier parallel restore into this space that never finished is undone first.
-  await completeInterruptedRestore(store, options.targetSpace, { pgRestore, psql }, connection, env, log, options.keys);
+  await completeInterruptedRestore(store, options.targetSpace, { pgRestore, psql }, connection, env, log, keys, signatureRequired);
   const stored = await resolveBackup(store, options, log);
   // Before anything else is read: the signature, then the sealed part (which also proves the identity).
-  const keys = readKeysWithPolicy(options.keys, authorization.signing);
-  const signatureRequired = authorization.signing?.requiredFor.includes(targetSpace) ?? false;
   const { manifest, signature } = await openManifest(stored, keys, { targetSpace, signatureRequired }, (message) => log.warning(message));
   if (signature.kind === 'verified') log.info(`The manifest of ${manifest.id} is signed by trusted key ${signature.keyId}, and the signature matches.`);
   if (manifest.encryption) log.info(`Backup ${manifest.id} is encrypted to ${manifest.encryption.recipients.join(', ')}; the identity given decrypts it.`);
@@ -578,11 +580,20 @@ async function completeInterruptedRestore(
   env: NodeJS.ProcessEnv,
   log: Logger,
   keys: ReadKeys | undefined,
+  signatureRequired: boolean,
 ): Promise<void> {
   const journal = await readRestoreJournal(store, targetSpace);
   if (!journal) return;
   const preId = journal.preRestoreBackupId;
   const what = `A parallel restore of ${journal.backupId} into '${targetSpace}' (${journal.target}), started ${journal.startedAt}${journal.runUrl ? ` by ${journal.runUrl}` : ''}, did not finish`;
+  if (signatureRequired) {
+    // Pre-restore backups are unsigned (restore holds no signing key), and anyone who can write to the
+    // bucket could plant a journal and a "pre-restore backup": where signatures are required, a person decides.
+    throw refuse(
+      `${what}, so its target may be half-restored; the journal names the pre-restore backup ${preId}, which is not signed, and the policy requires signed backups for '${targetSpace}', so Lifeboat will not apply it on its own. Nothing was changed.`,
+      `Check that ${preId} and ${store.restoreJournalKey(targetSpace)} were written by that restore (its run's log names them), then either restore a signed backup into '${targetSpace}' after deleting the journal, or put the target back by hand (docs/encryption.md, "Put-back where signatures are required").`,
+    );
+  }
   if (journal.target !== connection.description) {
     throw refuse(
       `${what}, and its target may be half-restored; this run's 'database-url' is ${connection.description}, a different database, so Lifeboat will not put it back from here.`,
