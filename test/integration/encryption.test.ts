@@ -263,7 +263,7 @@ describe('encrypted backups', () => {
     const swapped: Record<string, any> = { ...victim, artifacts: [{ ...victim.artifacts[0], sha256: donor.artifacts[0].sha256, size: donor.artifacts[0].size, uncompressedSize: donor.artifacts[0].uncompressedSize }] };
     // Signed: the changed manifest no longer matches its signature.
     await putManifest(id, swapped);
-    await expectRefusedUnchanged(into, restoreInputs(into, { 'backup-id': id }), /signed with key [0-9a-f]{16}, but the signature does not match its contents/);
+    await expectRefusedUnchanged(into, restoreInputs(into, { 'backup-id': id }), /Restore refused: The manifest of production\/\S+ is signed with key [0-9a-f]{16}, but the signature does not match its contents/);
     // Unsigned (the attacker drops the signature): the sealed part still names the artifact this backup wrote.
     const { signature: _dropped, ...unsigned } = swapped;
     await putManifest(id, unsigned);
