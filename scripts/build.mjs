@@ -12,6 +12,7 @@ export const ENTRIES = {
   restore: 'src/actions/restore/index.ts',
   prune: 'src/actions/prune/index.ts',
   check: 'src/actions/check/index.ts',
+  drill: 'src/actions/drill/index.ts',
   unbind: 'src/actions/unbind/index.ts',
   cli: 'src/cli/index.ts',
 };
