@@ -64,6 +64,9 @@ describe('parseAssertions', () => {
     expect(parseAssertions('')).toEqual([]);
     expect(parseAssertions('-- only a comment\n\n')).toEqual([]);
   });
+  it('a query whose first line carries a trailing comment is a query, not a comment', () => {
+    expect(parseAssertions('  -- name:   indented  \nSELECT true -- why\n  ;')).toEqual([{ name: 'indented', sql: 'SELECT true -- why', line: 2 }]);
+  });
   it('a name applies to the next query only', () => {
     expect(parseAssertions('-- name: first\nSELECT 1 = 1;\nSELECT 2 = 2;').map((a) => a.name)).toEqual(['first', 'SELECT 2 = 2']);
   });

@@ -101,6 +101,10 @@ describe('evaluateFreshness', () => {
     ]);
   });
 
+  it('a rule without deployed-commit never looks for the commit', () => {
+    expect(evaluateFreshness([rule], [good('production', 'nightly', 1, 'abcdef1')], NOW, 'abcdef1').map((f) => f.kind)).toEqual(['age']);
+  });
+
   it('commitMatches needs a recorded commit', () => {
     expect(commitMatches(undefined, 'abcdef1')).toBe(false);
     expect(commitMatches('abcdef1', 'abcdef12')).toBe(false);
