@@ -960,6 +960,24 @@ export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune' | 'che
         "description": "With binding: cloudfoundry, the name of the backup bucket's S3 service instance (as in cf services), in cf-space or shared into it.",
         "required": false,
         "default": ""
+      },
+      {
+        "name": "policy-file",
+        "description": "Path of the policy file, relative to the workspace. The drill uses its signing rules: signing.public-keys, and signing.required-for for the drilled space.",
+        "required": false,
+        "default": ".github/lifeboat.yml"
+      },
+      {
+        "name": "encryption-identity",
+        "description": "The age secret key (AGE-SECRET-KEY-1…), from a secret, to drill an encrypted backup (docs/encryption.md). A wrong one fails the drill before anything is restored.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "signing-public-keys",
+        "description": "Ed25519 public keys (PEM or one base64 line each) that manifests may be signed with; added to the policy file's signing.public-keys. A signed manifest that fails the check fails the drill.",
+        "required": false,
+        "default": ""
       }
     ]
   }

@@ -5,6 +5,7 @@ import { parseAssertions, parseSampleSize, type Assertion } from '../../domain/d
 import { errorMessage, InputError } from '../../engine/errors.js';
 import type { DrillOptions } from '../../engine/drill/drill.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
+import { readKeyInputs } from '../shared/key-inputs.js';
 import { bucketSettings, optional, optionalTriggerFilter, required, secretInput, spaceName, type InputReader } from '../shared/inputs.js';
 
 export const DrillOutputs = {
@@ -60,6 +61,7 @@ export function getDrillOptions(read: InputReader, env: NodeJS.ProcessEnv = proc
   if (drillDatabase !== undefined && !/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/.test(drillDatabase)) {
     throw new InputError(`Input 'drill-database' is '${drillDatabase}', which is not a plain database name (letters, digits, '_', '$' and '-', up to 63 characters).`);
   }
+  const keys = readKeyInputs(read);
   return {
     space: spaceName(required(read, 'space', 'production')),
     backupId,
@@ -70,6 +72,8 @@ export function getDrillOptions(read: InputReader, env: NodeJS.ProcessEnv = proc
     assertions: readAssertions(read, env),
     mediaSample,
     pgRestorePath: optional(read, 'pg-restore-path'),
+    policyFile: optional(read, 'policy-file'),
+    ...(keys ? { keys } : {}),
     env,
   };
 }

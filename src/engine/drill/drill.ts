@@ -29,6 +29,10 @@ import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { connectOrExplain, parseDatabaseUrl, type DatabaseConnection } from '../postgres/connection.js';
 import { wipeInOwnTransaction } from '../restore/apply.js';
+import { createAgeDecryptor } from '../crypto/age-stream.js';
+import type { ReadKeys } from '../crypto/manifest-trust.js';
+import { loadPolicy } from '../policy-file.js';
+import type { SigningPolicy } from '../../domain/policy.js';
 import { runRestore, type RestoreAuthorization, type RestoreResult } from '../restore/restore.js';
 import type { BucketSettings } from '../s3/client.js';
 import { BackupStore } from '../s3/store.js';
@@ -47,6 +51,10 @@ export interface DrillOptions {
   assertions: Assertion[];
   mediaSample: number | 'all';
   pgRestorePath?: string;
+  /** age identities for an encrypted backup, and public keys for signed ones (docs/encryption.md). */
+  keys?: ReadKeys;
+  /** The policy file, for its signing rules; the default path when not given. */
+  policyFile?: string;
   signal?: AbortSignal;
   progressIntervalMs?: number;
   env?: NodeJS.ProcessEnv;
@@ -85,8 +93,17 @@ export interface DrillResult {
 }
 
 /** The authorization a drill restores under: it never targets a space, only its own scratch database. */
-function drillAuthorization(space: string): RestoreAuthorization {
-  return { kind: 'automated', rule: { from: space, to: '(scratch database)', purpose: 'restore drill into a scratch database', automated: true } };
+/**
+ * The drill is its own authorization (it never touches a space). It trusts the policy's signing keys, and
+ * where the policy requires signed backups for the drilled space, it requires them of the drill too: a
+ * drill proves what a recovery of that space would do.
+ */
+function drillAuthorization(space: string, scratchName: string, signing: SigningPolicy | undefined): RestoreAuthorization {
+  return {
+    kind: 'automated',
+    rule: { from: space, to: '(scratch database)', purpose: 'restore drill into a scratch database', automated: true },
+    ...(signing ? { signing: { publicKeys: signing.publicKeys, requiredFor: signing.requiredFor.includes(space) ? [scratchName] : [] } } : {}),
+  };
 }
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -95,6 +112,7 @@ export async function runDrill(options: DrillOptions, log: Logger): Promise<Dril
   const started = Date.now();
   const server = parseDatabaseUrl(options.databaseUrl);
   const store = new BackupStore(options.bucket);
+  const policy = loadPolicy(options.policyFile, log, options.env?.GITHUB_WORKSPACE ?? process.env.GITHUB_WORKSPACE ?? process.cwd());
   await store.assertReachable();
 
   const name = options.drillDatabase ?? scratchDatabaseName(new Date(), randomBytes(4).toString('hex'));
@@ -148,10 +166,11 @@ export async function runDrill(options: DrillOptions, log: Logger): Promise<Dril
         signal: options.signal,
         progressIntervalMs: options.progressIntervalMs,
         caller: { kind: 'cli', automated: true },
+        ...(options.keys ? { keys: options.keys } : {}),
         env: options.env,
       },
       log,
-      drillAuthorization(options.space),
+      drillAuthorization(options.space, scratch ? name : `${DRILL_DATABASE_PREFIX}given`, policy.signing),
     );
     const rtoMs = Date.now() - restoreStarted;
     const manifest = restore.manifest;
@@ -165,7 +184,7 @@ export async function runDrill(options: DrillOptions, log: Logger): Promise<Dril
     let media: DrillResult['media'];
     if (manifest.media) {
       media = await log.group(`Verify the content of ${options.mediaSample === 'all' ? 'every' : 'a sample of the'} media object(s)`, () =>
-        drillMedia(store, manifest.media!.objects, options.mediaSample, log),
+        drillMedia(store, manifest.media!.objects, options.mediaSample, log, options.keys?.identities?.identities),
       );
       problems.push(...media.problems);
     }
@@ -305,16 +324,25 @@ async function runAssertions(target: DatabaseConnection, assertions: readonly As
 }
 
 /** Reads a sample of the media content from the backup bucket and hashes it against the manifest. */
-async function drillMedia(store: BackupStore, objects: readonly MediaObjectRecord[], size: number | 'all', log: Logger): Promise<NonNullable<DrillResult['media']>> {
-  const unique = [...new Map(objects.map((o) => [o.sha256, o])).values()];
+async function drillMedia(
+  store: BackupStore,
+  objects: readonly MediaObjectRecord[],
+  size: number | 'all',
+  log: Logger,
+  identities?: readonly string[],
+): Promise<NonNullable<DrillResult['media']>> {
+  const unique = [...new Map(objects.map((o) => [store.mediaContentKey(o), o])).values()];
   const chosen = sample(unique, size);
   const problems: string[] = [];
   let bytes = 0;
   await forEachConcurrently(chosen, 8, async (object) => {
-    const key = store.mediaObjectKey(object.sha256);
+    const key = store.mediaContentKey(object);
     const meter = new Meter();
+    const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
     try {
-      await pipeline(await store.getObjectStream(key), meter, new Writable({ write: (_chunk, _encoding, done) => done() }));
+      // Encrypted content is decrypted (age authenticates it) and its plaintext hashed against the manifest.
+      if (object.address !== undefined) await pipeline(await store.getObjectStream(key), createAgeDecryptor(identities ?? []), meter, sink);
+      else await pipeline(await store.getObjectStream(key), meter, sink);
     } catch (error) {
       problems.push(`Media object '${object.key}': its content at s3://${store.bucket}/${key} cannot be read: ${errorMessage(error)}`);
       return;

@@ -477,13 +477,21 @@ class DigestSink extends Writable {
 
 /** Restore refuses before touching anything unless every piece of content the backup needs is present and whole. */
 export async function verifyMediaPresent(record: MediaRecord, store: BackupStore, concurrency = DEFAULT_MEDIA_TUNING.concurrency): Promise<void> {
-  const unique = [...new Map(record.objects.map((o) => [store.mediaContentKey(o), o])).values()];
+  // Each piece of content once: by the objects' records, or (a sealed manifest read without its identity,
+  // as check does) by the readable part's content list.
+  const wanted = new Map<string, { what: string; expected: number }>();
+  for (const object of record.objects) {
+    wanted.set(store.mediaContentKey(object), { what: `'${object.key}': its content ${(object.address ?? object.sha256).slice(0, 12)}…`, expected: object.storedSize ?? object.size });
+  }
+  for (const content of record.contents ?? []) {
+    const key = store.encryptedMediaKey(content.address);
+    if (!wanted.has(key)) wanted.set(key, { what: `encrypted content ${content.address.slice(0, 12)}…`, expected: content.size });
+  }
   const problems: string[] = [];
-  await forEachConcurrently(unique, concurrency, async (object) => {
-    const size = await exists(store.client, store.bucket, store.mediaContentKey(object));
-    const expected = object.storedSize ?? object.size;
-    if (size === undefined) problems.push(`'${object.key}': its content ${(object.address ?? object.sha256).slice(0, 12)}… is missing`);
-    else if (size !== expected) problems.push(`'${object.key}': its content has ${size} bytes stored, the manifest says ${expected}`);
+  await forEachConcurrently([...wanted.entries()], concurrency, async ([key, { what, expected }]) => {
+    const size = await exists(store.client, store.bucket, key);
+    if (size === undefined) problems.push(`${what} is missing`);
+    else if (size !== expected) problems.push(`${what} has ${size} bytes stored, the manifest says ${expected}`);
   });
   if (problems.length) {
     throw new LifeboatError(
