@@ -371,7 +371,7 @@ describe('encrypted backups', () => {
       await s3Client().send(new PutObjectCommand({ Bucket: backups, Key: key, Body: original.subarray(0, original.length - 1) }));
       const cut = await check();
       expect(cut.code).toBe(1);
-      expect(visibleOutput(cut)).toMatch(new RegExp(`encrypted content ${content.address.slice(0, 12)}… has ${original.length - 1} bytes stored, the manifest says ${original.length}`));
+      expect(visibleOutput(cut)).toMatch(new RegExp(`encrypted content ${content.address.slice(0, 12)}… has ${original.length - 1} bytes, the manifest says ${original.length}`));
     } finally {
       await s3Client().send(new PutObjectCommand({ Bucket: backups, Key: key, Body: original }));
     }

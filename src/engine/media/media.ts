@@ -433,7 +433,9 @@ async function storeOnce(
   })();
   storedNow.set(casKey, work);
   try {
-    return { stored, size: await work };
+    // Awaited before `stored` is read: the work sets it.
+    const size = await work;
+    return { stored, size };
   } catch (error) {
     if (storedNow.get(casKey) === work) storedNow.delete(casKey);
     throw error;
@@ -491,7 +493,7 @@ export async function verifyMediaPresent(record: MediaRecord, store: BackupStore
   await forEachConcurrently([...wanted.entries()], concurrency, async ([key, { what, expected }]) => {
     const size = await exists(store.client, store.bucket, key);
     if (size === undefined) problems.push(`${what} is missing`);
-    else if (size !== expected) problems.push(`${what} has ${size} bytes stored, the manifest says ${expected}`);
+    else if (size !== expected) problems.push(`${what} has ${size} bytes, the manifest says ${expected}`);
   });
   if (problems.length) {
     throw new LifeboatError(
