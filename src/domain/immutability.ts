@@ -62,19 +62,16 @@ export function parseObjectRetention(mode: string | undefined, retainUntil: Date
 }
 
 /**
- * What to set on content already stored, so that it is kept at least as long and as strictly as `wanted`:
- * the later date and the stronger mode. Undefined when the current retention already covers `wanted`, so
- * no request is needed. Never shortens, never turns compliance into governance.
+ * What to set on content already stored, so that it is kept at least until `wanted.retainUntil`: the
+ * later date, in the content's own mode. Undefined when the current date already covers `wanted`, so no
+ * request is needed. Never shortens. The mode is never changed, because S3 refuses to change a mode without
+ * s3:BypassGovernanceRetention (governance to compliance included), which the backup credential must not
+ * have: content first stored under governance stays governance (see docs/immutability.md).
  */
 export function retentionExtension(current: ObjectRetention | undefined, wanted: ObjectRetention): ObjectRetention | undefined {
   if (current === undefined) return wanted;
-  const later = current.retainUntil.getTime() >= wanted.retainUntil.getTime();
-  const stronger = current.mode === 'compliance' || wanted.mode === 'governance';
-  if (later && stronger) return undefined;
-  return {
-    mode: current.mode === 'compliance' || wanted.mode === 'compliance' ? 'compliance' : 'governance',
-    retainUntil: later ? current.retainUntil : wanted.retainUntil,
-  };
+  if (current.retainUntil.getTime() >= wanted.retainUntil.getTime()) return undefined;
+  return { mode: current.mode, retainUntil: wanted.retainUntil };
 }
 
 /**
