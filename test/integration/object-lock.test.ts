@@ -24,7 +24,7 @@ import { verifyMediaPresent } from '../../src/engine/media/media.js';
 import { lockedOutput, runPrune } from '../../src/engine/prune/prune.js';
 import type { BucketSettings } from '../../src/engine/s3/client.js';
 import { BackupStore } from '../../src/engine/s3/store.js';
-import { createBucket, createDatabase, listKeys, s3Client, s3Info, uniqueName } from '../support/harness.js';
+import { createBucket, createDatabase, listKeys, s3Client, s3Info, uniqueName, withClient } from '../support/harness.js';
 
 const DAY = 86_400_000;
 const MIB = 1024 * 1024;
@@ -75,6 +75,8 @@ async function backup(options: BackupAt): Promise<BackupResult & { log: string[]
       rowCounts: false,
       progressIntervalMs: 60_000,
       bucket: settings(options.bucket),
+      // 5 MiB parts, so a dump larger than that goes by multipart upload.
+      upload: { partSize: 5 * MIB, queueSize: 2 },
       immutability: options.immutability,
       // Objects over 1 MiB go by multipart upload, where RGW ignores the lock given at the start.
       ...(options.media ? { media: { source: settings(options.media), tuning: { concurrency: 4, smallObjectBytes: MIB, partSize: 5 * MIB } } } : {}),
@@ -98,7 +100,11 @@ describe.skipIf(!OBJECT_LOCK)('S3 Object Lock (Ceph RGW; s3rver has no Object Lo
     const bucket = await createLockedBucket();
     const large = randomBytes(6 * MIB);
     const media = await mediaBucket({ 'small.txt': 'small file', 'large.bin': large });
-    const result = await backup({ bucket, immutability: governance(1), media });
+    // A dump of over 5 MiB, stored by multipart upload, where RGW ignores the lock given at the start.
+    const database = await createDatabase('lockbig');
+    await withClient(database, (c) => c.query(`CREATE TABLE noise AS SELECT md5(random()::text) || md5(random()::text) AS t FROM generate_series(1, 250000)`));
+    const result = await backup({ bucket, immutability: governance(1), media, database });
+    expect(result.manifest.artifacts[0]!.size).toBeGreaterThan(5 * MIB);
     const until = new Date(Date.parse(result.manifest.startedAt) + DAY);
     expect(result.objectLock).toEqual({ mode: 'governance', retainUntil: until });
 
