@@ -83,7 +83,10 @@ export function lockedUntil(retentions: readonly (ObjectRetention | undefined)[]
   let latest: ObjectRetention | undefined;
   for (const retention of retentions) {
     if (retention === undefined || retention.retainUntil.getTime() + skewMs <= now.getTime()) continue;
-    if (latest === undefined || retention.retainUntil.getTime() > latest.retainUntil.getTime()) latest = retention;
+    const later = latest === undefined || retention.retainUntil.getTime() > latest.retainUntil.getTime();
+    // On the same date, the stronger mode is the one to report.
+    const stronger = latest !== undefined && retention.retainUntil.getTime() === latest.retainUntil.getTime() && retention.mode === 'compliance';
+    if (later || stronger) latest = retention;
   }
   return latest;
 }

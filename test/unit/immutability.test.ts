@@ -54,6 +54,9 @@ describe('parsePolicy: immutability', () => {
     ]);
     const [mode] = problems('immutability:\n  - { space: dev, trigger: nightly, mode: governence, days: 30 }\n');
     expect(mode).toMatch(/^2:43: unknown mode 'governence' in immutability\[0\]\.mode \(did you mean 'governance'\?\); use 'governance' .* or 'compliance'/);
+    expect(problems('immutability:\n  - { space: dev, trigger: nightly, mode: 3, days: 30 }\n')).toEqual([
+      "2:43: immutability[0].mode must be a non-empty string, found the number 3",
+    ]);
     for (const days of ['0', '-1', '1.5', '36501', "'30'", '30d']) {
       expect(problems(`immutability:\n  - { space: dev, trigger: nightly, mode: governance, days: ${days} }\n`)).toEqual([
         expect.stringMatching(/^2:61: immutability\[0\]\.days must be a whole number of days from 1 to 36500, found /),
@@ -74,6 +77,12 @@ describe('parsePolicy: immutability', () => {
     expect(
       problems('immutability:\n  - { space: dev, trigger: nightly, mode: governance, days: 1 }\n  - { space: dev, trigger: nightly, mode: compliance, days: 2 }\n'),
     ).toEqual(["3:5: immutability[1] repeats space 'dev' with trigger 'nightly', already set by immutability[0]"]);
+    // An entry with a problem is reported once, and does not make a later entry with the same pair a repeat.
+    const entry = (space: string, trigger: string, mode: string, days: string) => `  - { space: ${space}, trigger: ${trigger}, mode: ${mode}, days: ${days} }\n`;
+    expect(problems('immutability:\n' + entry('dev', 'nightly', 'strict', '1') + entry('dev', 'nightly', 'governance', '1'))).toHaveLength(1);
+    expect(problems('immutability:\n' + entry('dev', 'nightly', 'governance', '0') + entry('dev', 'nightly', 'governance', '1'))).toHaveLength(1);
+    expect(problems('immutability:\n' + entry('prod', 'nightly', 'governance', '1') + entry('stage', 'nightly', 'governance', '1'))).toHaveLength(2);
+    expect(problems('immutability:\n' + entry('dev', 'nighty', 'governance', '1') + entry('dev', 'daily', 'governance', '1'))).toHaveLength(2);
     // The same space with another trigger is a different entry.
     expect(problems('immutability:\n  - { space: dev, trigger: nightly, mode: governance, days: 1 }\n  - { space: dev, trigger: manual, mode: governance, days: 1 }\n')).toEqual([]);
   });
@@ -143,6 +152,14 @@ describe('lockedUntil', () => {
       comp('2030-01-03T00:00:00Z'),
     );
     expect(lockedUntil([comp('2030-01-03T00:00:00Z'), gov('2030-01-02T00:00:00Z')], now)).toEqual(comp('2030-01-03T00:00:00Z'));
+  });
+  it('reports compliance when two locks end at the same time', () => {
+    expect(lockedUntil([gov('2030-01-03T00:00:00Z'), comp('2030-01-03T00:00:00Z')], now)).toEqual(comp('2030-01-03T00:00:00Z'));
+    expect(lockedUntil([comp('2030-01-03T00:00:00Z'), gov('2030-01-03T00:00:00Z')], now)).toEqual(comp('2030-01-03T00:00:00Z'));
+    expect(lockedUntil([gov('2030-01-03T00:00:00Z'), gov('2030-01-03T00:00:00Z')], now)).toEqual(gov('2030-01-03T00:00:00Z'));
+    // An earlier compliance lock does not replace a later governance one.
+    expect(lockedUntil([gov('2030-01-03T00:00:00Z'), comp('2030-01-02T00:00:00Z')], now)).toEqual(gov('2030-01-03T00:00:00Z'));
+    expect(lockedUntil([comp('2030-01-02T00:00:00Z')], now)).toEqual(comp('2030-01-02T00:00:00Z'));
   });
   it('counts a lock ending within the clock skew margin as still locked', () => {
     expect(lockedUntil([gov('2029-12-31T23:59:00Z')], now, 60_000)).toBeUndefined();
