@@ -24,6 +24,7 @@ import { verifyMediaPresent } from '../../src/engine/media/media.js';
 import { lockedOutput, runPrune } from '../../src/engine/prune/prune.js';
 import type { BucketSettings } from '../../src/engine/s3/client.js';
 import { BackupStore } from '../../src/engine/s3/store.js';
+import { pruneSummary } from '../../src/engine/summaries.js';
 import { createBucket, createDatabase, listKeys, s3Client, s3Info, uniqueName, withClient } from '../support/harness.js';
 
 const DAY = 86_400_000;
@@ -206,6 +207,9 @@ describe.skipIf(!OBJECT_LOCK)('S3 Object Lock (Ceph RGW; s3rver has no Object Lo
       `locked (governance) until ${oldUntil.toISOString()}: the rules would delete it, and it becomes deletable then`,
     ]);
     expect(held.media).toMatchObject({ deleted: 1, locked: 1 });
+    const summary = pruneSummary(held);
+    expect(summary).toContain(`- Held by S3 Object Lock: 1 backup the rules would delete, kept whole until deletable: \`dev/${old.manifest.id}\``);
+    expect(summary).toContain('1 unreferenced but still locked');
     // Nothing was asked to delete a locked object: no delete marker but the free content's, and both backups are listed complete.
     const afterHeld = await versionsOf(bucket);
     expect(afterHeld.markers.map((m) => m.Key)).toEqual([freeContent]);
