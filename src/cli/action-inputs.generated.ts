@@ -19,6 +19,12 @@ export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune' | 'che
         "default": "manual"
       },
       {
+        "name": "policy-file",
+        "description": "The policy file, relative to the workspace; backup reads its immutability key (S3 Object Lock, see docs/immutability.md). When the default path does not exist, the built-in defaults apply (nothing locked); any other path must exist.",
+        "required": false,
+        "default": ".github/lifeboat.yml"
+      },
+      {
         "name": "database-url",
         "description": "postgres:// URL of the database. Pass it from a secret; the password is masked and never logged. Not needed (and refused) with cf-database-instance.",
         "required": false,

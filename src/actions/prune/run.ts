@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import { PolicyError } from '../../domain/policy.js';
 import { loadPolicy } from '../../engine/policy-file.js';
-import { assertNoFailures, deletedIds, keptIds, runPrune } from '../../engine/prune/prune.js';
+import { assertNoFailures, deletedIds, keptIds, lockedOutput, runPrune } from '../../engine/prune/prune.js';
 import { pruneSummary, type FailedRun } from '../../engine/summaries.js';
 import { withFailureSummary } from '../shared/summary.js';
 import { actionsLogger, readActionInput, writeSummary } from '../shared/toolkit.js';
@@ -44,6 +44,7 @@ async function prune(asked: FailedRun): Promise<void> {
   core.setOutput(PruneOutputs.Deleted, JSON.stringify(deletedIds(result)));
   core.setOutput(PruneOutputs.Kept, JSON.stringify(keptIds(result)));
   core.setOutput(PruneOutputs.AbortedUploads, JSON.stringify((result.uploads?.aborted ?? []).map((u) => u.key)));
+  core.setOutput(PruneOutputs.Locked, JSON.stringify(lockedOutput(result)));
   await writeSummary(pruneSummary(result));
   asked.summarized = true;
   assertNoFailures(result);
