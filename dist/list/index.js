@@ -105600,6 +105600,183 @@ async function forEachConcurrently(items, limit, work) {
 var dist_cjs = __nccwpck_require__(3711);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
 var lib_storage_dist_cjs = __nccwpck_require__(2358);
+;// CONCATENATED MODULE: ./src/domain/immutability.ts
+const immutability_LOCK_MODES = (/* unused pure expression or super */ null && (['governance', 'compliance']));
+/** S3 caps retention at 100 years; a larger number is surely a typo. */
+const immutability_MAX_LOCK_DAYS = 36_500;
+const DAY_MS = 86_400_000;
+/** The entry that applies to backups of this space and trigger, if any. */
+function immutabilityFor(entries, space, trigger) {
+    return entries?.find((e) => e.space === space && e.trigger === trigger);
+}
+/** The retention every object of a backup started at `startedAt` gets under `entry`. */
+function backupRetention(entry, startedAt) {
+    return { mode: entry.mode, retainUntil: new Date(startedAt.getTime() + entry.days * DAY_MS) };
+}
+/** The S3 API's spelling of a mode. */
+function immutability_s3LockMode(mode) {
+    return mode === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE';
+}
+/** An object's retention from the S3 API's fields; undefined when it has none (or an unknown mode). */
+function immutability_parseObjectRetention(mode, retainUntil) {
+    if (retainUntil === undefined || Number.isNaN(retainUntil.getTime()))
+        return undefined;
+    if (mode === 'COMPLIANCE')
+        return { mode: 'compliance', retainUntil };
+    if (mode === 'GOVERNANCE')
+        return { mode: 'governance', retainUntil };
+    return undefined;
+}
+/**
+ * What to set on content already stored, so that it is kept at least until `wanted.retainUntil`: the
+ * later date, in the content's own mode. Undefined when the current date already covers `wanted`, so no
+ * request is needed. Never shortens. The mode is never changed, because S3 refuses to change a mode without
+ * s3:BypassGovernanceRetention (governance to compliance included), which the backup credential must not
+ * have: content first stored under governance stays governance (see docs/immutability.md).
+ */
+function immutability_retentionExtension(current, wanted) {
+    if (current === undefined)
+        return wanted;
+    if (current.retainUntil.getTime() >= wanted.retainUntil.getTime())
+        return undefined;
+    return { mode: current.mode, retainUntil: wanted.retainUntil };
+}
+/**
+ * When a set of objects (one backup's, or one piece of content) can all be deleted: undefined when none is
+ * locked at `now`, else the latest retain-until date. A lock ending within `skewMs` of now counts as still
+ * locked, because the store judges by its own clock, which may be behind ours.
+ */
+function lockedUntil(retentions, now, skewMs = 0) {
+    let latest;
+    for (const retention of retentions) {
+        if (retention === undefined || retention.retainUntil.getTime() + skewMs <= now.getTime())
+            continue;
+        const later = latest === undefined || retention.retainUntil.getTime() > latest.retainUntil.getTime();
+        // On the same date, the stronger mode is the one to report.
+        const stronger = latest !== undefined && retention.retainUntil.getTime() === latest.retainUntil.getTime() && retention.mode === 'compliance';
+        if (later || stronger)
+            latest = retention;
+    }
+    return latest;
+}
+/** The reason shown in prune's plan for a backup the rules would delete but whose objects are locked. */
+function lockedReason(lock) {
+    return `locked (${lock.mode}) until ${lock.retainUntil.toISOString()}: the rules would delete it, and it becomes deletable then`;
+}
+/**
+ * Prune's plan with the lock in mind: every backup planned for removal that `locks` says is locked moves,
+ * whole, to `keep`, with the date it becomes deletable. Both lists stay newest first.
+ */
+function holdLockedBackups(plan, locks) {
+    const locked = [];
+    const remove = plan.remove.filter((removed) => {
+        const lock = locks.get(removed.entry);
+        if (lock === undefined)
+            return true;
+        locked.push({ entry: removed.entry, lock });
+        return false;
+    });
+    if (locked.length === 0)
+        return { plan, locked };
+    const keep = [...plan.keep, ...locked.map(({ entry, lock }) => ({ entry, reasons: [lockedReason(lock)] }))].sort((a, b) => b.entry.createdAt.getTime() - a.entry.createdAt.getTime() || (a.entry.id < b.entry.id ? 1 : -1));
+    return { plan: { ...plan, keep, remove }, locked };
+}
+
+;// CONCATENATED MODULE: ./src/engine/s3/object-lock.ts
+/**
+ * S3 Object Lock, the I/O half (the decisions are in domain/immutability.ts; the design in
+ * docs/immutability.md): whether a bucket has it, the lock parameters for uploads, reading an object's
+ * retention, and extending it.
+ */
+
+
+
+/** How far the store's clock may be behind ours: a lock ending this close to now is still treated as locked by prune. */
+const DEFAULT_LOCK_SKEW_MS = (/* unused pure expression or super */ null && (5 * 60_000));
+function statusOf(error) {
+    return error.$metadata?.httpStatusCode;
+}
+function nameOf(error) {
+    return error.Code ?? error.name;
+}
+/**
+ * Whether the bucket has Object Lock enabled. A bucket without it answers 404 (ObjectLockConfigurationNotFoundError);
+ * a store without Object Lock at all (s3rver) answers 501: neither has it. A refusal is an error that names the
+ * permission, because guessing would either lock nothing the policy wants locked or send lock headers a bucket refuses.
+ */
+async function bucketHasObjectLock(client, bucket, inputName = 'backup-bucket') {
+    try {
+        const response = await client.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
+        return response.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled';
+    }
+    catch (error) {
+        const status = statusOf(error);
+        const name = nameOf(error);
+        if (status === 404 || name === 'ObjectLockConfigurationNotFoundError')
+            return false;
+        if (status === 501 || name === 'NotImplemented')
+            return false;
+        const why = status === 403 || name === 'AccessDenied' ? 'the credentials are not allowed to read it (grant s3:GetBucketObjectLockConfiguration)' : errorMessage(error);
+        throw new LifeboatError(`Cannot tell whether the bucket '${bucket}' given in '${inputName}' has S3 Object Lock: ${why}. See docs/immutability.md.`, { cause: error });
+    }
+}
+/** PutObject, CreateMultipartUpload and Upload parameters that lock what they write; none without a lock. */
+function lockParams(lock) {
+    return lock ? { ObjectLockMode: immutability_s3LockMode(lock.mode), ObjectLockRetainUntilDate: lock.retainUntil } : {};
+}
+/**
+ * An object's retention, read with GetObjectRetention: a credential that may not read it gets a refusal (an
+ * error), never an answer without the lock, so prune cannot mistake a locked object for an unlocked one.
+ * Undefined when the object has no retention or is gone.
+ */
+async function readRetention(client, bucket, key) {
+    try {
+        const response = await client.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: key }));
+        return parseObjectRetention(response.Retention?.Mode, response.Retention?.RetainUntilDate);
+    }
+    catch (error) {
+        // NoSuchObjectLockConfiguration (no retention), NoSuchKey (gone): nothing holds it.
+        if (statusOf(error) === 404)
+            return undefined;
+        const why = statusOf(error) === 403 ? 'access denied (grant s3:GetObjectRetention)' : errorMessage(error);
+        throw new LifeboatError(`Cannot read the Object Lock retention of s3://${bucket}/${key}: ${why}.`, { cause: error });
+    }
+}
+/**
+ * Makes sure a stored object is retained at least until `wanted.retainUntil`: reads its retention (HEAD) and,
+ * only when it ends earlier or there is none, extends it (PutObjectRetention; never shortens, never changes
+ * the mode). Returns the object's size and whether a request to extend was made, or undefined when the object
+ * does not exist.
+ */
+async function keepRetainedUntil(client, bucket, key, wanted) {
+    let head;
+    try {
+        head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    }
+    catch (error) {
+        if (statusOf(error) === 404 || nameOf(error) === 'NotFound' || nameOf(error) === 'NoSuchKey')
+            return undefined;
+        throw error;
+    }
+    const extension = retentionExtension(parseObjectRetention(head.ObjectLockMode, head.ObjectLockRetainUntilDate), wanted);
+    if (extension) {
+        try {
+            await client.send(new PutObjectRetentionCommand({
+                Bucket: bucket,
+                Key: key,
+                ...(head.VersionId ? { VersionId: head.VersionId } : {}),
+                Retention: { Mode: s3LockMode(extension.mode), RetainUntilDate: extension.retainUntil },
+            }));
+        }
+        catch (error) {
+            const why = statusOf(error) === 403 ? 'access denied (the backup credential needs s3:PutObjectRetention)' : errorMessage(error);
+            throw new LifeboatError(`Cannot set the Object Lock retention of s3://${bucket}/${key} to ${extension.retainUntil.toISOString()} (${extension.mode}): ${why}. ` +
+                `The backup is not complete, because it would not be locked as long as the policy's 'immutability' says. See docs/immutability.md.`, { cause: error });
+        }
+    }
+    return { size: head.ContentLength ?? 0, extended: extension };
+}
+
 // EXTERNAL MODULE: ./node_modules/@smithy/node-http-handler/dist-cjs/index.js
 var node_http_handler_dist_cjs = __nccwpck_require__(1279);
 ;// CONCATENATED MODULE: ./src/engine/s3/client.ts
@@ -105839,6 +106016,7 @@ async function deleteObjects(client, bucket, keys, options = {}) {
 
 
 
+
 const MANIFEST_FILE = 'manifest.json';
 const DEFAULT_UPLOAD_TUNING = { partSize: 8 * 1024 * 1024, queueSize: 3 };
 /** S3 allows 10,000 parts; 9,000 leaves room for a dump larger than the database it came from. */
@@ -105858,6 +106036,11 @@ class BackupStore {
     client;
     bucket;
     prefix;
+    /**
+     * The S3 Object Lock retention a backup puts on the objects it writes (artifacts, manifest, media content);
+     * undefined when nothing is locked. Set by backup (docs/immutability.md); never on journals or lock files.
+     */
+    objectLock;
     constructor(settings, client) {
         this.settings = settings;
         this.client = client ?? createS3Client(settings);
@@ -105928,7 +106111,7 @@ class BackupStore {
     async upload(key, body, contentType, tuning = DEFAULT_UPLOAD_TUNING) {
         const upload = new lib_storage_dist_cjs/* Upload */._({
             client: this.client,
-            params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
+            params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ...lockParams(this.objectLock) },
             partSize: tuning.partSize,
             queueSize: tuning.queueSize,
             leavePartsOnError: false,
@@ -105946,6 +106129,7 @@ class BackupStore {
             Key: this.manifestKey(manifest.space, manifest.id),
             Body: body,
             ContentType: 'application/json',
+            ...lockParams(this.objectLock),
         }));
         return Buffer.byteLength(body);
     }
@@ -106391,6 +106575,9 @@ function backupSummary(result, now = new Date()) {
     if (m.media)
         lines.push(`- ${mediaLine(m.media)}`);
     lines.push(`- ${protectionLine(m)}`);
+    if (result.objectLock) {
+        lines.push(`- S3 Object Lock (${result.objectLock.mode}): nobody can delete or overwrite it, or the media content it uses, until ${formatUtc(result.objectLock.retainUntil)}`);
+    }
     lines.push(`- Took ${formatDuration(result.durationMs)} (${formatRate(raw, result.durationMs)} dumped)`);
     lines.push('', foldable('Where it is stored, and its artifacts', [
         `Stored at ${code(result.location)}. Size: the artifacts and the manifest, ${count(result.storedBytes)} bytes.`,
@@ -106488,6 +106675,13 @@ function pruneSummary(result) {
     if (plan.rescued.length) {
         lines.push('', alertBlock('WARNING', plan.rescued.map(({ entry }) => `Space ${entry.space}: the rules would delete every complete backup; only the newest, ${code(entry.id)}, is kept. Have its backups stopped?`)));
     }
+    if (result.locked?.length) {
+        // Also in the table, as kept with the reason; here so nobody wonders why the rules were not applied.
+        lines.push('', `- Held by S3 Object Lock: ${plural(result.locked.length, 'backup')} the rules would delete, kept whole until deletable: ${result.locked
+            .slice(0, 5)
+            .map(({ entry, lock }) => `${code(`${entry.space}/${entry.id}`)} at ${formatUtc(lock.retainUntil)}`)
+            .join(', ')}${result.locked.length > 5 ? ', …' : ''}`);
+    }
     const uploads = result.uploads;
     if (uploads && (uploads.open > 0 || uploads.skipped)) {
         lines.push('', uploads.skipped
@@ -106498,7 +106692,7 @@ function pruneSummary(result) {
     if (media) {
         lines.push('', media.skipped
             ? `- Media content not cleaned up: ${media.skipped}`
-            : `- Media content: ${count(media.stored)} stored, ${count(media.referenced)} in use by kept backups, ${count(media.deleted)} unreferenced ${result.dryRun ? 'would be' : 'were'} deleted (${formatBytes(media.bytesFreed)}), ${count(media.tooYoung)} unreferenced but too young`);
+            : `- Media content: ${count(media.stored)} stored, ${count(media.referenced)} in use by kept backups, ${count(media.deleted)} unreferenced ${result.dryRun ? 'would be' : 'were'} deleted (${formatBytes(media.bytesFreed)}), ${count(media.tooYoung)} unreferenced but too young${media.locked ? `, ${count(media.locked)} unreferenced but still locked` : ''}`);
     }
     const failed = new Map(result.failed.map((f) => [f.entry, f.message]));
     const rows = [
@@ -108982,6 +109176,8 @@ function evaluateFreshness(rules, good, now, commit) {
  *   - { from: production, to: staging, purpose: keep staging in sync, automated: true }
  * retention:
  *   - { space: production, trigger: nightly, keep-within: 7d }
+ * immutability:                        # optional (docs/immutability.md): S3 Object Lock on what backups write
+ *   - { space: production, trigger: nightly, mode: governance, days: 30 }
  * signing:                             # optional (docs/encryption.md)
  *   public-keys: [MCowBQYDK2VwAyEA…]   # the backup job's Ed25519 public key(s)
  *   required-for: [production]         # restores into these refuse unsigned backups
@@ -108999,6 +109195,7 @@ function evaluateFreshness(rules, good, now, commit) {
  * Validation is strict and reports every problem at once, each with its line and column, because a typo
  * in a policy file should never quietly widen or narrow who may overwrite a database.
  */
+
 
 
 
@@ -109040,7 +109237,8 @@ function isParsableDuration(text) {
 }
 /** `org/team-slug`: a GitHub login, then a team slug. A leading '@' (as in mentions) is not part of it. */
 const ADMIN_TEAM_PATTERN = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9][A-Za-z0-9._-]*)$/;
-const TOP_LEVEL_KEYS = (/* unused pure expression or super */ null && (['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention', 'signing', 'freshness']));
+const TOP_LEVEL_KEYS = (/* unused pure expression or super */ null && (['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention', 'signing', 'freshness', 'immutability']));
+const IMMUTABILITY_KEYS = (/* unused pure expression or super */ null && (['space', 'trigger', 'mode', 'days']));
 const SIGNING_KEYS = (/* unused pure expression or super */ null && (['public-keys', 'required-for']));
 const FRESHNESS_KEYS = (/* unused pure expression or super */ null && (['space', 'trigger', 'max-age', 'deployed-commit']));
 const RESTORE_KEYS = (/* unused pure expression or super */ null && (['from', 'to', 'purpose', 'automated']));
@@ -109129,6 +109327,7 @@ class PolicyReader {
             : DEFAULT_POLICY.retention.filter((r) => declared(r.space));
         const signing = top.signing ? this.readSigning(top.signing, known) : undefined;
         const freshness = top.freshness ? this.readFreshness(top.freshness, known) : undefined;
+        const immutability = top.immutability ? this.readImmutability(top.immutability, known) : undefined;
         return {
             spaces: spaces ?? [],
             ...(adminTeam ? { adminTeam } : {}),
@@ -109137,7 +109336,51 @@ class PolicyReader {
             retention,
             ...(signing ? { signing } : {}),
             ...(freshness ? { freshness } : {}),
+            ...(immutability ? { immutability } : {}),
         };
+    }
+    readImmutability(field, known) {
+        const items = this.readList(field, "'immutability'") ?? [];
+        const entries = [];
+        const seen = new Map();
+        items.forEach((item, index) => {
+            const where = `immutability[${index}]`;
+            const fields = this.readFields(item, field.offset, `in ${where}`, IMMUTABILITY_KEYS);
+            if (!fields)
+                return;
+            const itemOffset = offsetOf(item, field.offset);
+            const space = this.readRequired(fields.space, itemOffset, where, 'space', (f) => this.readKnownSpace(f.value, f.offset, `${where}.space`, known));
+            const trigger = this.readRequired(fields.trigger, itemOffset, where, 'trigger', (f) => this.readTrigger(f, `${where}.trigger`));
+            const mode = this.readRequired(fields.mode, itemOffset, where, 'mode', (f) => this.readLockMode(f, `${where}.mode`));
+            const days = this.readRequired(fields.days, itemOffset, where, 'days', (f) => this.readLockDays(f, `${where}.days`));
+            if (space === undefined || trigger === undefined || mode === undefined || days === undefined)
+                return;
+            const key = `${space}/${trigger}`;
+            const earlier = seen.get(key);
+            if (earlier) {
+                this.report(itemOffset, `${where} repeats space '${space}' with trigger '${trigger}', already set by ${earlier}`);
+                return;
+            }
+            seen.set(key, where);
+            entries.push({ space, trigger, mode, days });
+        });
+        return entries;
+    }
+    readLockMode(field, label) {
+        const value = this.readString(field.value, field.offset, label);
+        if (value === undefined)
+            return undefined;
+        if (LOCK_MODES.includes(value))
+            return value;
+        this.report(field.offset, `unknown mode '${value}' in ${label}${suggestion(value, LOCK_MODES)}; use 'governance' (a credential with s3:BypassGovernanceRetention can still delete) or 'compliance' (nobody can delete until the date, not even the account's root)`);
+        return undefined;
+    }
+    readLockDays(field, label) {
+        const value = isScalar(field.value) ? field.value.value : undefined;
+        if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= MAX_LOCK_DAYS)
+            return value;
+        this.report(field.offset, `${label} must be a whole number of days from 1 to ${MAX_LOCK_DAYS}, found ${describe(field.value)}`);
+        return undefined;
     }
     readSigning(field, known) {
         const fields = this.readFields(field.value, field.offset, "in 'signing'", SIGNING_KEYS);
