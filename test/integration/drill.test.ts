@@ -29,8 +29,20 @@ import {
 } from '../support/harness.js';
 
 /** Databases a drill made that still exist on the test server. */
+/** The drill role's connection (a role with CREATEDB only), made before the tests. */
+let drillUrl: string;
+
+/** Scratch databases of this file's drill role: other test files drill on the same server at the same time. */
 async function scratchDatabases(): Promise<string[]> {
-  return withClient(postgresInfo().url, async (c) => (await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'lifeboat\\_drill\\_%' ORDER BY 1")).rows.map((r) => r.datname));
+  const role = new URL(drillUrl).username;
+  return withClient(postgresInfo().url, async (c) =>
+    (
+      await c.query<{ datname: string }>(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'lifeboat\\_drill\\_%' AND pg_get_userbyid(datdba) = $1 ORDER BY 1",
+        [role],
+      )
+    ).rows.map((r) => r.datname),
+  );
 }
 
 async function until(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -51,7 +63,6 @@ describe('drill', () => {
   let media: string;
   let manifest: Manifest;
   /** A role with CREATEDB and nothing else: what the drill needs, on the server of 'database-url'. */
-  let drillUrl: string;
 
   beforeAll(async () => {
     production = await createDatabase('production');

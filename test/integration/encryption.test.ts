@@ -340,11 +340,14 @@ describe('encrypted backups', () => {
     const healthy = await check();
     expect(healthy.code, visibleOutput(healthy)).toBe(0);
 
+    // A given empty database, so this drill makes no scratch database that another file's drill test would see.
+    const drillDatabase = new URL(await createDatabase('enc-drill')).pathname.slice(1);
     const drillInputs = (extra: Record<string, string> = {}) => ({
       ...bucketInputs(backups),
       space: 'production',
       'backup-id': id,
       'database-url': postgresInfo().url,
+      'drill-database': drillDatabase,
       'media-sample': 'all',
       'encryption-identity': oldKey.identity,
       'signing-public-keys': signing.publicPem,
