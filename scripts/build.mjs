@@ -11,6 +11,7 @@ export const ENTRIES = {
   list: 'src/actions/list/index.ts',
   restore: 'src/actions/restore/index.ts',
   prune: 'src/actions/prune/index.ts',
+  copy: 'src/actions/copy/index.ts',
   unbind: 'src/actions/unbind/index.ts',
   cli: 'src/cli/index.ts',
 };

@@ -4,10 +4,12 @@ import type { CliCommand } from './command.js';
 import { listCommand } from './list-command.js';
 import { restoreCommand } from './restore-command.js';
 import { pruneCommand } from './prune-command.js';
+import { copyCommand } from './copy-command.js';
 
 export const COMMANDS: Record<string, CliCommand> = {
   backup: backupCommand,
   list: listCommand,
   restore: restoreCommand,
   prune: pruneCommand,
+  copy: copyCommand,
 };

@@ -10,6 +10,8 @@
  *   - { from: production, to: staging, purpose: keep staging in sync, automated: true }
  * retention:
  *   - { space: production, trigger: nightly, keep-within: 7d }
+ * replica-retention:                  # optional: the replica's rules (docs/replication.md); default: retention
+ *   - { space: production, trigger: nightly, keep-within: 90d }
  * signing:                             # optional (docs/encryption.md)
  *   public-keys: [MCowBQYDK2VwAyEA…]   # the backup job's Ed25519 public key(s)
  *   required-for: [production]         # restores into these refuse unsigned backups
@@ -75,6 +77,11 @@ export interface Policy {
   protectedSpaces: readonly string[];
   restores: readonly RestoreRule[];
   retention: readonly RetentionEntry[];
+  /**
+   * The replica's retention (docs/replication.md), when it differs: usually longer. Like `retention`, a
+   * whole list: a space and trigger it does not name is kept forever on the replica.
+   */
+  replicaRetention?: readonly RetentionEntry[];
   signing?: SigningPolicy;
   /** The file this policy was read from, for messages; undefined for the built-in defaults. */
   sourcePath?: string;
@@ -119,7 +126,7 @@ function isParsableDuration(text: string): boolean {
 /** `org/team-slug`: a GitHub login, then a team slug. A leading '@' (as in mentions) is not part of it. */
 const ADMIN_TEAM_PATTERN = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9][A-Za-z0-9._-]*)$/;
 
-const TOP_LEVEL_KEYS = ['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention', 'signing'] as const;
+const TOP_LEVEL_KEYS = ['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention', 'replica-retention', 'signing'] as const;
 const SIGNING_KEYS = ['public-keys', 'required-for'] as const;
 const RESTORE_KEYS = ['from', 'to', 'purpose', 'automated'] as const;
 const COUNT_RULE_KEYS = {
@@ -230,9 +237,18 @@ class PolicyReader {
       ? this.readRetention(top.retention, known)
       : DEFAULT_POLICY.retention.filter((r) => declared(r.space));
 
+    const replicaRetention = top['replica-retention'] ? this.readRetention(top['replica-retention'], known, 'replica-retention') : undefined;
     const signing = top.signing ? this.readSigning(top.signing, known) : undefined;
 
-    return { spaces: spaces ?? [], ...(adminTeam ? { adminTeam } : {}), protectedSpaces, restores, retention, ...(signing ? { signing } : {}) };
+    return {
+      spaces: spaces ?? [],
+      ...(adminTeam ? { adminTeam } : {}),
+      protectedSpaces,
+      restores,
+      retention,
+      ...(replicaRetention ? { replicaRetention } : {}),
+      ...(signing ? { signing } : {}),
+    };
   }
 
   private readSigning(field: Field, known: readonly string[] | undefined): SigningPolicy | undefined {
@@ -339,12 +355,12 @@ class PolicyReader {
     return rules;
   }
 
-  private readRetention(field: Field, known: readonly string[] | undefined): RetentionEntry[] {
-    const items = this.readList(field, "'retention'") ?? [];
+  private readRetention(field: Field, known: readonly string[] | undefined, name = 'retention'): RetentionEntry[] {
+    const items = this.readList(field, `'${name}'`) ?? [];
     const entries: RetentionEntry[] = [];
     const seen = new Map<string, string>();
     items.forEach((item, index) => {
-      const where = `retention[${index}]`;
+      const where = `${name}[${index}]`;
       const issuesBefore = this.issues.length;
       const fields = this.readFields(item, field.offset, `in ${where}`, RETENTION_KEYS);
       // A misspelt rule key is already reported; saying the entry has no rule as well would be noise.
@@ -508,6 +524,11 @@ function describe(node: Node | undefined): string {
     if (typeof value === 'boolean') return `${value}`;
   }
   return 'an unsupported value';
+}
+
+/** The rules prune applies to a store: the replica's own when the policy has them, else the same as the backup bucket's. */
+export function retentionFor(policy: Pick<Policy, 'retention' | 'replicaRetention'>, store: 'primary' | 'replica'): readonly RetentionEntry[] {
+  return store === 'replica' && policy.replicaRetention !== undefined ? policy.replicaRetention : policy.retention;
 }
 
 function keepsNothing(rules: RetentionRules): boolean {

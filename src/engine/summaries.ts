@@ -352,7 +352,7 @@ export function restoreSummary(result: RestoreResult, now = new Date()): string 
   return lines.join('\n') + '\n';
 }
 
-export type ActionName = 'backup' | 'restore' | 'list' | 'prune';
+export type ActionName = 'backup' | 'restore' | 'list' | 'prune' | 'copy';
 
 /** What a failed action was asked to do, for the first lines of its summary. */
 export interface FailedRun {
