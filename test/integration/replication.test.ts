@@ -236,8 +236,11 @@ describe('replication to a second S3 server', () => {
         // Cancelled: the open upload is aborted on the way out, nothing is left, the run fails as cancelled.
         const cancelled = startStep('copy', throughSlow, { env: awsEnv() });
         await waitForOpenUpload(replicaBucket, cancelled.child);
+        const signalledAt = Date.now();
         cancelled.child.kill('SIGTERM');
         const cancelledRun = await cancelled.done;
+        // Parts are cut off, not waited for (each takes 3 s through the slow proxy): GitHub kills a job 10 s after the first signal.
+        expect(Date.now() - signalledAt).toBeLessThan(2500);
         expect(cancelledRun.code).not.toBe(0);
         expect(failureOf(cancelledRun)).toMatch(/copy was cancelled \(SIGTERM\)/);
         expect(await openUploadsIn(replica, replicaBucket)).toEqual([]);
