@@ -8,12 +8,18 @@
  *   never copied;
  * - prune applies the replica's own retention; bad replica inputs are refused, naming the input.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSampleApp } from '../../src/sandbox/sample-app.js';
+import { runBackup } from '../../src/engine/backup/backup.js';
+import { memoryLogger } from '../../src/engine/logger.js';
+import { parseRecipients, parseSigningKey } from '../../src/engine/crypto/keys.js';
+import { bucketSettings as primarySettings } from '../support/restore-steps.js';
 import { tableDigests } from '../support/compare.js';
 import { startOtherS3Server, type OtherS3Server } from '../support/other-s3-server.js';
 import { backupWithEngine, failureOf } from '../support/restore-steps.js';
@@ -22,9 +28,10 @@ import { awsEnv, bucketInputs, createBucket, createDatabase, runActionBundle, s3
 
 const SCHEDULED = { GITHUB_EVENT_NAME: 'schedule', GITHUB_ACTOR: 'github-actions[bot]' };
 
-function replicaInputs(server: OtherS3Server, bucket: string, endpoint = server.endpoint): Record<string, string> {
+function replicaInputs(server: OtherS3Server, bucket: string, endpoint = server.endpoint, prefix = ''): Record<string, string> {
   return {
     'replica-bucket': bucket,
+    ...(prefix ? { 'replica-prefix': prefix } : {}),
     'replica-s3-endpoint': endpoint,
     'replica-s3-region': server.region,
     'replica-aws-access-key-id': server.accessKeyId,
@@ -301,6 +308,72 @@ describe('replication to a second S3 server', () => {
     expect(JSON.parse(prune.outputs['replica-deleted']!)).toEqual([ids[0]]);
     expect(prune.summary).toContain(`### The replica \`${replicaBucket}\``);
     expect(visibleOutput(prune)).not.toContain(replica.secretAccessKey);
+  });
+
+  it('copies an encrypted, signed backup with its encrypted media under another prefix, and it restores from there with the identity', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'age-')), 'key.txt');
+    execFileSync('age-keygen', ['-o', file], { stdio: 'ignore' });
+    const identity = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!;
+    const recipient = execFileSync('age-keygen', ['-y', file], { encoding: 'utf8' }).trim();
+    const pair = generateKeyPairSync('ed25519');
+    const publicPem = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const source = await createDatabase('repl_sealed');
+    await createSampleApp(source);
+    const media = await createBucket('media');
+    for (const key of ['a.txt', 'b.txt']) await s3Client().send(new PutObjectCommand({ Bucket: media, Key: key, Body: `content of ${key}` }));
+    const backups = await createBucket('backups');
+    const made = await runBackup(
+      {
+        space: 'production', trigger: 'nightly', databaseUrl: source, compression: 'zstd', rowCounts: true, progressIntervalMs: 60_000,
+        bucket: primarySettings(backups), media: { source: primarySettings(media) },
+        keys: { recipients: parseRecipients(recipient), signingKey: parseSigningKey(pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()) },
+      },
+      memoryLogger(),
+    );
+    const replicaBucket = await replica.createBucket('replica');
+    const copy = await runActionBundle('copy', { ...bucketInputs(backups), ...replicaInputs(replica, replicaBucket, replica.endpoint, 'mirror') }, awsEnv());
+    expect(copy.code, visibleOutput(copy)).toBe(0);
+    expect(JSON.parse(copy.outputs.copied!)).toEqual([`production/${made.manifest.id}`]);
+    const stored = (await keysIn(replica, replicaBucket)).map((k) => k.key);
+    expect(stored.filter((k) => k.startsWith('mirror/media/age/'))).toHaveLength(2);
+    expect(stored).toContain(`mirror/backups/production/${made.manifest.id}/database.pgdump.zst.age`);
+
+    const target = await createDatabase('repl_sealed_target');
+    const targetMedia = await createBucket('staging-media');
+    const restored = await runActionBundle(
+      'restore',
+      {
+        'source-space': 'production', 'target-space': 'staging', 'database-url': target, ...bucketInputs('unused'), store: 'replica',
+        ...replicaInputs(replica, replicaBucket, replica.endpoint, 'mirror'), 'encryption-identity': identity, 'signing-public-keys': publicPem, 'media-bucket': targetMedia,
+      },
+      { ...awsEnv(), ...SCHEDULED, GITHUB_WORKSPACE: workspace() },
+    );
+    expect(restored.code, visibleOutput(restored)).toBe(0);
+    expect(restored.stdout).toMatch(/signed by trusted key [0-9a-f]{16}, and the signature matches/);
+    expect(await tableDigests(target)).toEqual(await tableDigests(source));
+    const restoredMedia = await s3Client().send(new GetObjectCommand({ Bucket: targetMedia, Key: 'b.txt' }));
+    expect(await restoredMedia.Body!.transformToString()).toBe('content of b.txt');
+    expect(restored.summary).toMatch(/Restored from the \*\*replica\*\*.*'store: replica'/);
+    expect(visibleOutput(restored)).not.toContain(identity);
+  });
+
+  it('a backup whose copy fails is still good: the step fails saying so, with its outputs set', async () => {
+    const source = await createDatabase('repl_copyfail');
+    await withClient(source, (c) => c.query('CREATE TABLE t AS SELECT 1 AS x'));
+    const backups = await createBucket('backups');
+    const run = await runActionBundle(
+      'backup',
+      { space: 'dev', 'database-url': source, ...bucketInputs(backups), ...replicaInputs(replica, 'no-such-replica-bucket') },
+      awsEnv(),
+    );
+    expect(run.code).toBe(1);
+    const id = run.outputs['backup-id']!;
+    expect(id).toMatch(/-manual-/);
+    expect(failureOf(run)).toMatch(new RegExp(`Backup ${id} of 'dev' is complete and good in the backup bucket, but copying it to the replica s3://no-such-replica-bucket \\('replica-bucket'\\) failed: .*does not exist`));
+    expect(run.summary).toMatch(/The backup is good, but copying it to the replica failed/);
+    const list = await runActionBundle('list', { ...bucketInputs(backups) }, awsEnv());
+    expect(listed(list)).toMatchObject([{ id, status: 'complete' }]);
+    expect(visibleOutput(run)).not.toContain(replica.secretAccessKey);
   });
 
   it('refuses bad replica inputs, naming the input, before anything is copied', async () => {

@@ -114,6 +114,8 @@ export interface RestoreOptions {
   /** The replica bucket (docs/replication.md): the fallback, or with store 'replica' the only store read. */
   replica?: BucketSettings;
   store?: 'primary' | 'replica';
+  /** Where the media bucket's unset connection settings come from, when not `bucket` (the backup bucket's, when `bucket` is the replica). */
+  mediaConnection?: BucketSettings;
 }
 
 export interface RestoreAuthorization {
@@ -177,10 +179,12 @@ export async function authorizeRestoreRun(options: RestoreOptions, log: Logger):
  */
 export async function runRestore(options: RestoreOptions, log: Logger, authorized?: RestoreAuthorization): Promise<RestoreResult> {
   const replica = options.replica;
+  // The target's media bucket takes unset connection settings from the backup bucket's, whichever store is read.
+  const fromReplica = (bucket: BucketSettings): RestoreOptions => ({ ...options, bucket, mediaConnection: options.bucket });
   if (options.store === 'replica') {
     if (!replica) throw new LifeboatError("'store' is 'replica' but 'replica-bucket' is not given.");
     log.info(`Restoring from the replica s3://${replica.bucket}/${normalizePrefix(replica.prefix)} ('store: replica').`);
-    const result = await restoreFrom({ ...options, bucket: replica }, log, authorized, { touched: false });
+    const result = await restoreFrom(fromReplica(replica), log, authorized, { touched: false });
     return { ...result, store: { used: 'replica' } };
   }
   const authorization = authorized ?? (await authorizeRestoreRun(options, log));
@@ -195,7 +199,7 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
         `Falling back to the replica s3://${replica.bucket}/${normalizePrefix(replica.prefix)}: its backup must pass the same checks.`,
     );
     try {
-      const result = await restoreFrom({ ...options, bucket: replica }, log, authorization, { touched: false });
+      const result = await restoreFrom(fromReplica(replica), log, authorization, { touched: false });
       log.warning(`Restored from the REPLICA s3://${replica.bucket}, not the backup bucket, because: ${reason}`);
       return { ...result, store: { used: 'replica', fellBackBecause: reason } };
     } catch (replicaError) {
@@ -396,7 +400,7 @@ function chooseMediaTarget(manifest: Manifest, options: RestoreOptions, log: Log
       `Set 'media-bucket' to ${options.targetSpace}'s media bucket (with binding: cloudfoundry, 'cf-media-instance' to its service instance), or 'skip-media: true' to restore only the database.`,
     );
   }
-  return withConnectionOf(options.media, options.bucket);
+  return withConnectionOf(options.media, options.mediaConnection ?? options.bucket);
 }
 
 /** An S3 failure from its code and HTTP status (some servers, like Ceph RGW, send an empty message). */
