@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseManifest, type ArtifactRecord, type Manifest } from '../../domain/manifest.js';
 import type { BackupEntry } from '../../domain/catalog.js';
 import { cancellationOf } from '../cancellation.js';
@@ -130,9 +130,10 @@ async function copy(options: CopyOptions, log: Logger): Promise<CopyResult> {
   return result;
 }
 
+/** One LIST of at most one key: the bucket exists and these credentials may list it (the first thing copy needs). */
 async function reachable(store: BackupStore, names: BucketInputNames): Promise<void> {
   try {
-    await store.listObjects(`${store.prefix}backups/\u0000`);
+    await store.client.send(new ListObjectsV2Command({ Bucket: store.bucket, Prefix: `${store.prefix}backups/`, MaxKeys: 1 }));
   } catch (error) {
     throw new LifeboatError(`Cannot read the bucket given in '${names.bucket}': ${explainBucketFailure(error, store.bucket, names, 'list objects (s3:ListBucket)')} Nothing was copied.`, { cause: error });
   }
