@@ -201,6 +201,25 @@ describe('replication to a second S3 server', () => {
       expect(visibleOutput(restored)).not.toContain(replica.secretAccessKey);
     });
 
+    it('the replica must pass the same checks: with both damaged, restore refuses with both reasons and the target is unchanged', async () => {
+      const replicaKey = `backups/production/${id}/${artifactKey.slice(artifactKey.lastIndexOf('/') + 1)}`;
+      const bytes = Buffer.from(await (await replica.client().send(new GetObjectCommand({ Bucket: replicaBucket, Key: replicaKey }))).Body!.transformToByteArray());
+      bytes[10]! ^= 0xff;
+      await replica.client().send(new PutObjectCommand({ Bucket: replicaBucket, Key: replicaKey, Body: bytes }));
+      const target = await createDatabase('repl_both_damaged');
+      await withClient(target, (c) => c.query('CREATE TABLE kept AS SELECT 42 AS answer'));
+      const before = await tableDigests(target);
+      const run = await runActionBundle(
+        'restore',
+        { 'source-space': 'production', 'target-space': 'staging', 'database-url': target, ...bucketInputs(backups), ...replicaInputs(replica, replicaBucket) },
+        { ...awsEnv(), ...SCHEDULED, GITHUB_WORKSPACE: workspace() },
+      );
+      expect(run.code).toBe(1);
+      expect(failureOf(run)).toMatch(/Restore refused for 2 reasons: \(1\) The backup bucket s3:\/\/\S+: Artifact 'database' .* does not match its manifest.*\(2\) The replica s3:\/\/\S+: Artifact 'database' .* does not match its manifest/);
+      expect(run.summary).toMatch(/refused/);
+      expect(await tableDigests(target)).toEqual(before);
+    });
+
     it('is never copied: a damaged artifact fails the copy, its upload is aborted and no manifest is written', async () => {
       const second = await backupWithEngine(source, backups, 'production', { trigger: 'manual' });
       await damage(second.artifacts[0]!.key);

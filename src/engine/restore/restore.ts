@@ -198,17 +198,21 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
       `The backup bucket s3://${options.bucket.bucket} could not be used, and nothing in the target was touched: ${reason}\n` +
         `Falling back to the replica s3://${replica.bucket}/${normalizePrefix(replica.prefix)}: its backup must pass the same checks.`,
     );
+    const replicaAttempt: RestoreAttempt = { touched: false };
     try {
-      const result = await restoreFrom(fromReplica(replica), log, authorization, { touched: false });
+      const result = await restoreFrom(fromReplica(replica), log, authorization, replicaAttempt);
       log.warning(`Restored from the REPLICA s3://${replica.bucket}, not the backup bucket, because: ${reason}`);
       return { ...result, store: { used: 'replica', fellBackBecause: reason } };
     } catch (replicaError) {
-      if (replicaError instanceof RestoreRefused || !(STORE_FAILURES.has(replicaError as object))) {
-        throw replicaError instanceof LifeboatError
-          ? new LifeboatError(`The backup bucket could not be used (${reason}), and the fallback to the replica s3://${replica.bucket} failed too: ${errorMessage(replicaError)}`, { cause: replicaError })
-          : replicaError;
-      }
-      throw new LifeboatError(`Neither store could be used. The backup bucket: ${reason} The replica s3://${replica.bucket}: ${errorMessage(replicaError)}`, { cause: replicaError });
+      if (replicaAttempt.touched || options.signal?.aborted || (!(replicaError instanceof RestoreRefused) && !STORE_FAILURES.has(replicaError as object))) throw replicaError;
+      // Nothing was touched in either attempt: a refusal, with the reasons of both stores.
+      const where = (store: string, e: unknown) =>
+        e instanceof RestoreRefused ? e.reasons.map((r) => ({ reason: `${store}: ${r.reason}`, fix: r.fix })) : [{ reason: `${store}: ${errorMessage(e)}`, fix: 'Check that store and its inputs.' }];
+      throw new RestoreRefused({
+        reason: 'Neither the backup bucket nor the replica could be used.',
+        fix: 'Restore another backup.',
+        reasons: [...where(`The backup bucket s3://${options.bucket.bucket}`, error), ...where(`The replica s3://${replica.bucket}`, replicaError)],
+      });
     }
   }
 }
