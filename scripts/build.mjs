@@ -11,6 +11,8 @@ export const ENTRIES = {
   list: 'src/actions/list/index.ts',
   restore: 'src/actions/restore/index.ts',
   prune: 'src/actions/prune/index.ts',
+  check: 'src/actions/check/index.ts',
+  drill: 'src/actions/drill/index.ts',
   copy: 'src/actions/copy/index.ts',
   unbind: 'src/actions/unbind/index.ts',
   cli: 'src/cli/index.ts',

@@ -105383,14 +105383,44 @@ function assertSpaceName(space, inputName = 'space') {
 
 
 const MANIFEST_FORMAT = 'lifeboat-manifest/1';
+/**
+ * A manifest whose data-revealing parts (row counts, media keys) are sealed with age (domain/sealing.ts).
+ * A new format, so a Lifeboat that cannot unseal refuses it instead of restoring an empty media list.
+ */
+const SEALED_MANIFEST_FORMAT = 'lifeboat-manifest/2';
 const COMPRESSIONS = ['zstd', 'gzip', 'none'];
 const stringProp = { type: 'string' };
+const HEX64 = { type: 'string', pattern: '^[0-9a-f]{64}$' };
+/** One media object's record, as the readable manifest (format 1) or the sealed part holds it. */
+const MEDIA_OBJECT_SCHEMA = {
+    type: 'object',
+    required: ['key', 'size', 'sha256', 'md5', 'metadata'],
+    properties: {
+        key: { type: 'string' },
+        size: { type: 'integer', minimum: 0 },
+        sha256: HEX64,
+        md5: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+        contentType: { type: 'string' },
+        metadata: { type: 'object', additionalProperties: { type: 'string' } },
+        etag: { type: 'string' },
+        lastModified: { type: 'string' },
+        verified: { type: 'boolean' },
+        cacheControl: { type: 'string' },
+        contentDisposition: { type: 'string' },
+        contentEncoding: { type: 'string' },
+        contentLanguage: { type: 'string' },
+        expires: { type: 'string' },
+        websiteRedirectLocation: { type: 'string' },
+        address: HEX64,
+        storedSize: { type: 'integer', minimum: 0 },
+    },
+};
 const optionalString = { type: 'string' };
 const schema = {
     type: 'object',
     required: ['format', 'id', 'space', 'trigger', 'startedAt', 'finishedAt', 'tool', 'provenance', 'database', 'artifacts'],
     properties: {
-        format: { type: 'string', const: MANIFEST_FORMAT },
+        format: { type: 'string', enum: [MANIFEST_FORMAT, SEALED_MANIFEST_FORMAT] },
         id: stringProp,
         space: stringProp,
         trigger: { type: 'string', enum: [...backup_id_TRIGGERS] },
@@ -105437,26 +105467,14 @@ const schema = {
                 prefix: { type: 'string' },
                 objects: {
                     type: 'array',
+                    items: MEDIA_OBJECT_SCHEMA,
+                },
+                contents: {
+                    type: 'array',
                     items: {
                         type: 'object',
-                        required: ['key', 'size', 'sha256', 'md5', 'metadata'],
-                        properties: {
-                            key: { type: 'string' },
-                            size: { type: 'integer', minimum: 0 },
-                            sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-                            md5: { type: 'string', pattern: '^[0-9a-f]{32}$' },
-                            contentType: { type: 'string' },
-                            metadata: { type: 'object', additionalProperties: { type: 'string' } },
-                            etag: { type: 'string' },
-                            lastModified: { type: 'string' },
-                            verified: { type: 'boolean' },
-                            cacheControl: { type: 'string' },
-                            contentDisposition: { type: 'string' },
-                            contentEncoding: { type: 'string' },
-                            contentLanguage: { type: 'string' },
-                            expires: { type: 'string' },
-                            websiteRedirectLocation: { type: 'string' },
-                        },
+                        required: ['address', 'size'],
+                        properties: { address: HEX64, size: { type: 'integer', minimum: 0 } },
                     },
                 },
                 totals: {
@@ -105486,7 +105504,26 @@ const schema = {
                     compression: { type: 'string', enum: [...COMPRESSIONS] },
                     format: stringProp,
                     uncompressedSize: { type: 'integer', minimum: 0 },
+                    encryption: { type: 'string', enum: ['age'] },
                 },
+            },
+        },
+        encryption: {
+            type: 'object',
+            required: ['scheme', 'recipients', 'sealed'],
+            properties: {
+                scheme: { type: 'string', enum: ['age'] },
+                recipients: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^age1' } },
+                sealed: { type: 'string', minLength: 1 },
+            },
+        },
+        signature: {
+            type: 'object',
+            required: ['algorithm', 'keyId', 'value'],
+            properties: {
+                algorithm: { type: 'string', enum: ['ed25519'] },
+                keyId: { type: 'string', pattern: '^[0-9a-f]{16}$' },
+                value: { type: 'string', minLength: 1 },
             },
         },
     },
@@ -105563,6 +105600,183 @@ async function forEachConcurrently(items, limit, work) {
 var dist_cjs = __nccwpck_require__(3711);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
 var lib_storage_dist_cjs = __nccwpck_require__(2358);
+;// CONCATENATED MODULE: ./src/domain/immutability.ts
+const immutability_LOCK_MODES = (/* unused pure expression or super */ null && (['governance', 'compliance']));
+/** S3 caps retention at 100 years; a larger number is surely a typo. */
+const immutability_MAX_LOCK_DAYS = 36_500;
+const DAY_MS = 86_400_000;
+/** The entry that applies to backups of this space and trigger, if any. */
+function immutabilityFor(entries, space, trigger) {
+    return entries?.find((e) => e.space === space && e.trigger === trigger);
+}
+/** The retention every object of a backup started at `startedAt` gets under `entry`. */
+function backupRetention(entry, startedAt) {
+    return { mode: entry.mode, retainUntil: new Date(startedAt.getTime() + entry.days * DAY_MS) };
+}
+/** The S3 API's spelling of a mode. */
+function immutability_s3LockMode(mode) {
+    return mode === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE';
+}
+/** An object's retention from the S3 API's fields; undefined when it has none (or an unknown mode). */
+function immutability_parseObjectRetention(mode, retainUntil) {
+    if (retainUntil === undefined || Number.isNaN(retainUntil.getTime()))
+        return undefined;
+    if (mode === 'COMPLIANCE')
+        return { mode: 'compliance', retainUntil };
+    if (mode === 'GOVERNANCE')
+        return { mode: 'governance', retainUntil };
+    return undefined;
+}
+/**
+ * What to set on content already stored, so that it is kept at least until `wanted.retainUntil`: the
+ * later date, in the content's own mode. Undefined when the current date already covers `wanted`, so no
+ * request is needed. Never shortens. The mode is never changed, because S3 refuses to change a mode without
+ * s3:BypassGovernanceRetention (governance to compliance included), which the backup credential must not
+ * have: content first stored under governance stays governance (see docs/immutability.md).
+ */
+function immutability_retentionExtension(current, wanted) {
+    if (current === undefined)
+        return wanted;
+    if (current.retainUntil.getTime() >= wanted.retainUntil.getTime())
+        return undefined;
+    return { mode: current.mode, retainUntil: wanted.retainUntil };
+}
+/**
+ * When a set of objects (one backup's, or one piece of content) can all be deleted: undefined when none is
+ * locked at `now`, else the latest retain-until date. A lock ending within `skewMs` of now counts as still
+ * locked, because the store judges by its own clock, which may be behind ours.
+ */
+function lockedUntil(retentions, now, skewMs = 0) {
+    let latest;
+    for (const retention of retentions) {
+        if (retention === undefined || retention.retainUntil.getTime() + skewMs <= now.getTime())
+            continue;
+        const later = latest === undefined || retention.retainUntil.getTime() > latest.retainUntil.getTime();
+        // On the same date, the stronger mode is the one to report.
+        const stronger = latest !== undefined && retention.retainUntil.getTime() === latest.retainUntil.getTime() && retention.mode === 'compliance';
+        if (later || stronger)
+            latest = retention;
+    }
+    return latest;
+}
+/** The reason shown in prune's plan for a backup the rules would delete but whose objects are locked. */
+function lockedReason(lock) {
+    return `locked (${lock.mode}) until ${lock.retainUntil.toISOString()}: the rules would delete it, and it becomes deletable then`;
+}
+/**
+ * Prune's plan with the lock in mind: every backup planned for removal that `locks` says is locked moves,
+ * whole, to `keep`, with the date it becomes deletable. Both lists stay newest first.
+ */
+function holdLockedBackups(plan, locks) {
+    const locked = [];
+    const remove = plan.remove.filter((removed) => {
+        const lock = locks.get(removed.entry);
+        if (lock === undefined)
+            return true;
+        locked.push({ entry: removed.entry, lock });
+        return false;
+    });
+    if (locked.length === 0)
+        return { plan, locked };
+    const keep = [...plan.keep, ...locked.map(({ entry, lock }) => ({ entry, reasons: [lockedReason(lock)] }))].sort((a, b) => b.entry.createdAt.getTime() - a.entry.createdAt.getTime() || (a.entry.id < b.entry.id ? 1 : -1));
+    return { plan: { ...plan, keep, remove }, locked };
+}
+
+;// CONCATENATED MODULE: ./src/engine/s3/object-lock.ts
+/**
+ * S3 Object Lock, the I/O half (the decisions are in domain/immutability.ts; the design in
+ * docs/immutability.md): whether a bucket has it, the lock parameters for uploads, reading an object's
+ * retention, and extending it.
+ */
+
+
+
+/** How far the store's clock may be behind ours: a lock ending this close to now is still treated as locked by prune. */
+const DEFAULT_LOCK_SKEW_MS = (/* unused pure expression or super */ null && (5 * 60_000));
+function statusOf(error) {
+    return error.$metadata?.httpStatusCode;
+}
+function nameOf(error) {
+    return error.Code ?? error.name;
+}
+/**
+ * Whether the bucket has Object Lock enabled. A bucket without it answers 404 (ObjectLockConfigurationNotFoundError);
+ * a store without Object Lock at all (s3rver) answers 501: neither has it. A refusal is an error that names the
+ * permission, because guessing would either lock nothing the policy wants locked or send lock headers a bucket refuses.
+ */
+async function bucketHasObjectLock(client, bucket, inputName = 'backup-bucket') {
+    try {
+        const response = await client.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
+        return response.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled';
+    }
+    catch (error) {
+        const status = statusOf(error);
+        const name = nameOf(error);
+        if (status === 404 || name === 'ObjectLockConfigurationNotFoundError')
+            return false;
+        if (status === 501 || name === 'NotImplemented')
+            return false;
+        const why = status === 403 || name === 'AccessDenied' ? 'the credentials are not allowed to read it (grant s3:GetBucketObjectLockConfiguration)' : errorMessage(error);
+        throw new LifeboatError(`Cannot tell whether the bucket '${bucket}' given in '${inputName}' has S3 Object Lock: ${why}. See docs/immutability.md.`, { cause: error });
+    }
+}
+/** PutObject, CreateMultipartUpload and Upload parameters that lock what they write; none without a lock. */
+function lockParams(lock) {
+    return lock ? { ObjectLockMode: immutability_s3LockMode(lock.mode), ObjectLockRetainUntilDate: lock.retainUntil } : {};
+}
+/**
+ * An object's retention, read with GetObjectRetention: a credential that may not read it gets a refusal (an
+ * error), never an answer without the lock, so prune cannot mistake a locked object for an unlocked one.
+ * Undefined when the object has no retention or is gone.
+ */
+async function readRetention(client, bucket, key) {
+    try {
+        const response = await client.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: key }));
+        return parseObjectRetention(response.Retention?.Mode, response.Retention?.RetainUntilDate);
+    }
+    catch (error) {
+        // NoSuchObjectLockConfiguration (no retention), NoSuchKey (gone): nothing holds it.
+        if (statusOf(error) === 404)
+            return undefined;
+        const why = statusOf(error) === 403 ? 'access denied (grant s3:GetObjectRetention)' : errorMessage(error);
+        throw new LifeboatError(`Cannot read the Object Lock retention of s3://${bucket}/${key}: ${why}.`, { cause: error });
+    }
+}
+/**
+ * Makes sure a stored object is retained at least until `wanted.retainUntil`: reads its retention (HEAD) and,
+ * only when it ends earlier or there is none, extends it (PutObjectRetention; never shortens, never changes
+ * the mode). Returns the object's size and whether a request to extend was made, or undefined when the object
+ * does not exist.
+ */
+async function keepRetainedUntil(client, bucket, key, wanted) {
+    let head;
+    try {
+        head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    }
+    catch (error) {
+        if (statusOf(error) === 404 || nameOf(error) === 'NotFound' || nameOf(error) === 'NoSuchKey')
+            return undefined;
+        throw error;
+    }
+    const extension = retentionExtension(parseObjectRetention(head.ObjectLockMode, head.ObjectLockRetainUntilDate), wanted);
+    if (extension) {
+        try {
+            await client.send(new PutObjectRetentionCommand({
+                Bucket: bucket,
+                Key: key,
+                ...(head.VersionId ? { VersionId: head.VersionId } : {}),
+                Retention: { Mode: s3LockMode(extension.mode), RetainUntilDate: extension.retainUntil },
+            }));
+        }
+        catch (error) {
+            const why = statusOf(error) === 403 ? 'access denied (the backup credential needs s3:PutObjectRetention)' : errorMessage(error);
+            throw new LifeboatError(`Cannot set the Object Lock retention of s3://${bucket}/${key} to ${extension.retainUntil.toISOString()} (${extension.mode}): ${why}. ` +
+                `The backup is not complete, because it would not be locked as long as the policy's 'immutability' says. See docs/immutability.md.`, { cause: error });
+        }
+    }
+    return { size: head.ContentLength ?? 0, extended: extension };
+}
+
 // EXTERNAL MODULE: ./node_modules/@smithy/node-http-handler/dist-cjs/index.js
 var node_http_handler_dist_cjs = __nccwpck_require__(1279);
 ;// CONCATENATED MODULE: ./src/engine/s3/client.ts
@@ -105802,6 +106016,7 @@ async function deleteObjects(client, bucket, keys, options = {}) {
 
 
 
+
 const MANIFEST_FILE = 'manifest.json';
 const DEFAULT_UPLOAD_TUNING = { partSize: 8 * 1024 * 1024, queueSize: 3 };
 /** S3 allows 10,000 parts; 9,000 leaves room for a dump larger than the database it came from. */
@@ -105821,6 +106036,11 @@ class BackupStore {
     client;
     bucket;
     prefix;
+    /**
+     * The S3 Object Lock retention a backup puts on the objects it writes (artifacts, manifest, media content);
+     * undefined when nothing is locked. Set by backup (docs/immutability.md); never on journals or lock files.
+     */
+    objectLock;
     constructor(settings, client) {
         this.settings = settings;
         this.client = client ?? createS3Client(settings);
@@ -105842,6 +106062,21 @@ class BackupStore {
     }
     mediaObjectKey(sha256) {
         return `${this.mediaRoot()}${sha256.slice(0, 2)}/${sha256}`;
+    }
+    /** Encrypted media content, stored once per keyed address (see crypto/keys.ts mediaContentAddress). */
+    encryptedMediaRoot() {
+        return `${this.prefix}media/age/`;
+    }
+    encryptedMediaKey(address) {
+        return `${this.encryptedMediaRoot()}${address.slice(0, 2)}/${address}`;
+    }
+    /** Where one media object's content is stored: by address when encrypted, by SHA-256 otherwise. */
+    mediaContentKey(object) {
+        return object.address !== undefined ? this.encryptedMediaKey(object.address) : this.mediaObjectKey(object.sha256);
+    }
+    /** Every kind of media content. */
+    allMediaRoot() {
+        return `${this.prefix}media/`;
     }
     manifestKey(space, id) {
         return this.artifactKey(space, id, MANIFEST_FILE);
@@ -105876,7 +106111,7 @@ class BackupStore {
     async upload(key, body, contentType, tuning = DEFAULT_UPLOAD_TUNING) {
         const upload = new lib_storage_dist_cjs/* Upload */._({
             client: this.client,
-            params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
+            params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ...lockParams(this.objectLock) },
             partSize: tuning.partSize,
             queueSize: tuning.queueSize,
             leavePartsOnError: false,
@@ -105894,6 +106129,7 @@ class BackupStore {
             Key: this.manifestKey(manifest.space, manifest.id),
             Body: body,
             ContentType: 'application/json',
+            ...lockParams(this.objectLock),
         }));
         return Buffer.byteLength(body);
     }
@@ -106095,6 +106331,8 @@ async function readDetails(store, backups) {
                 databaseBytes: m.artifacts.reduce((sum, a) => sum + a.uncompressedSize, 0),
                 tables: m.database.tables?.length ?? null,
                 ...(m.media ? { media: m.media.totals } : {}),
+                ...(m.encryption ? { encryption: { recipients: m.encryption.recipients } } : {}),
+                ...(m.signature ? { signature: { keyId: m.signature.keyId } } : {}),
             });
         }
         catch (error) {
@@ -106302,6 +106540,20 @@ function mediaLine(media) {
     return (`Media: ${plural(t.objects, 'object')} (${formatBytes(t.bytes)}) in ${code(`s3://${media.bucket}/${media.prefix}`)}; ` +
         `${count(t.newObjects)} new (${formatBytes(t.newBytes)}) stored, ${count(t.reusedObjects)} reused (${formatBytes(t.reusedBytes)}). Not part of the size: media content is shared between backups.`);
 }
+/** How a backup is protected: encryption and signature (docs/encryption.md). */
+function protectionLine(m, checked) {
+    const encryption = m.encryption
+        ? `Encrypted (age) to ${plural(m.encryption.recipients.length, 'recipient')}: ${m.encryption.recipients.map((r) => code(r)).join(', ')}`
+        : 'Not encrypted';
+    const signature = !m.signature
+        ? 'not signed'
+        : checked?.kind === 'verified'
+            ? `signed by trusted key ${code(m.signature.keyId)}, signature checked`
+            : checked
+                ? `signed by key ${code(m.signature.keyId)}, not a trusted key, so not checked`
+                : `signed by key ${code(m.signature.keyId)}`;
+    return `${encryption}; ${signature}`;
+}
 function backupSummary(result, now = new Date()) {
     const m = result.manifest;
     const finished = new Date(m.finishedAt);
@@ -106322,6 +106574,10 @@ function backupSummary(result, now = new Date()) {
     }
     if (m.media)
         lines.push(`- ${mediaLine(m.media)}`);
+    lines.push(`- ${protectionLine(m)}`);
+    if (result.objectLock) {
+        lines.push(`- S3 Object Lock (${result.objectLock.mode}): nobody can delete or overwrite it, or the media content it uses, until ${formatUtc(result.objectLock.retainUntil)}`);
+    }
     lines.push(`- Took ${formatDuration(result.durationMs)} (${formatRate(raw, result.durationMs)} dumped)`);
     lines.push('', foldable('Where it is stored, and its artifacts', [
         `Stored at ${code(result.location)}. Size: the artifacts and the manifest, ${count(result.storedBytes)} bytes.`,
@@ -106419,6 +106675,13 @@ function pruneSummary(result) {
     if (plan.rescued.length) {
         lines.push('', alertBlock('WARNING', plan.rescued.map(({ entry }) => `Space ${entry.space}: the rules would delete every complete backup; only the newest, ${code(entry.id)}, is kept. Have its backups stopped?`)));
     }
+    if (result.locked?.length) {
+        // Also in the table, as kept with the reason; here so nobody wonders why the rules were not applied.
+        lines.push('', `- Held by S3 Object Lock: ${plural(result.locked.length, 'backup')} the rules would delete, kept whole until deletable: ${result.locked
+            .slice(0, 5)
+            .map(({ entry, lock }) => `${code(`${entry.space}/${entry.id}`)} at ${formatUtc(lock.retainUntil)}`)
+            .join(', ')}${result.locked.length > 5 ? ', …' : ''}`);
+    }
     const uploads = result.uploads;
     if (uploads && (uploads.open > 0 || uploads.skipped)) {
         lines.push('', uploads.skipped
@@ -106429,7 +106692,7 @@ function pruneSummary(result) {
     if (media) {
         lines.push('', media.skipped
             ? `- Media content not cleaned up: ${media.skipped}`
-            : `- Media content: ${count(media.stored)} stored, ${count(media.referenced)} in use by kept backups, ${count(media.deleted)} unreferenced ${result.dryRun ? 'would be' : 'were'} deleted (${formatBytes(media.bytesFreed)}), ${count(media.tooYoung)} unreferenced but too young`);
+            : `- Media content: ${count(media.stored)} stored, ${count(media.referenced)} in use by kept backups, ${count(media.deleted)} unreferenced ${result.dryRun ? 'would be' : 'were'} deleted (${formatBytes(media.bytesFreed)}), ${count(media.tooYoung)} unreferenced but too young${media.locked ? `, ${count(media.locked)} unreferenced but still locked` : ''}`);
     }
     const failed = new Map(result.failed.map((f) => [f.entry, f.message]));
     const rows = [
@@ -106479,6 +106742,7 @@ function restoreSummary(result, now = new Date()) {
             : `- **Not verified:** the backup recorded no row counts, so the restored data could not be compared with it`,
         `- Checked before the target was touched: every artifact's size and SHA-256, and pg_restore ${result.pgRestoreVersion} read its table of contents`,
         `- Method: ${method}`,
+        `- ${protectionLine(m, result.signature)}`,
         `- Started: ${who}; rule ${a.rule.from} → ${a.rule.to} (${a.rule.purpose || 'no purpose given'})`,
         result.privileges === 'keep'
             ? `- Privileges: keep. Every object is owned by the target's role; grants were restored for the roles the target has`
@@ -107577,6 +107841,10 @@ class CfBindings {
                 result.kept.push(key.name);
                 continue;
             }
+            if (options.reportOnly) {
+                (result.stale ??= []).push({ instance, name: key.name, ...(key.created_at ? { createdAt: key.created_at } : {}) });
+                continue;
+            }
             const record = { instance, instanceGuid, name: key.name, guid: key.guid, purpose: options.purpose, state: 'created' };
             try {
                 this.log.info(`Deleting stale service key '${key.name}' of '${instance}' (created ${key.created_at}).`);
@@ -108132,6 +108400,8 @@ class PlatformSession {
             total.deleted.push(...result.deleted);
             total.failed.push(...result.failed);
             total.kept.push(...result.kept);
+            if (result.stale)
+                (total.stale ??= []).push(...result.stale);
         }
         return total;
     }
@@ -108802,6 +109072,97 @@ function describeMs(ms) {
     return `${ms}ms`;
 }
 
+;// CONCATENATED MODULE: ./src/domain/freshness.ts
+const DEFAULT_FRESHNESS = Object.freeze([
+    Object.freeze({ space: 'production', trigger: 'nightly', maxAge: '26h' }),
+    Object.freeze({ space: 'dev', trigger: 'nightly', maxAge: '26h' }),
+    Object.freeze({ space: 'production', trigger: 'predeploy', deployedCommit: true }),
+]);
+/** The default rules whose space the policy declares (a policy without dev has no dev rule). */
+function defaultFreshness(spaces) {
+    return DEFAULT_FRESHNESS.filter((rule) => spaces.includes(rule.space));
+}
+const HOUR_MS = 3_600_000;
+const UNIT_MS = { w: 7 * 24 * HOUR_MS, d: 24 * HOUR_MS, h: HOUR_MS };
+const freshness_MAX_AGE_PATTERN = /^(\d+[wdh])+$/;
+/**
+ * `26h`, `1d2h`, `2w`: whole numbers with units w (weeks), d (days) and h (hours), each at most once.
+ * Months and years are left out on purpose: a freshness limit is hours, and `m` would read as minutes.
+ * Returns undefined for anything else, and for zero (a limit nothing can meet).
+ */
+function freshness_parseMaxAge(text) {
+    if (!freshness_MAX_AGE_PATTERN.test(text))
+        return undefined;
+    const seen = new Set();
+    let total = 0;
+    for (const [, digits, unit] of text.matchAll(/(\d+)([wdh])/g)) {
+        if (seen.has(unit))
+            return undefined;
+        seen.add(unit);
+        total += Number(digits) * UNIT_MS[unit];
+    }
+    return Number.isSafeInteger(total) && total > 0 ? total : undefined;
+}
+/** A commit as given: 7 to 40 hex digits (a short SHA matches as a prefix). */
+const COMMIT_PATTERN = /^[0-9a-f]{7,40}$/;
+function commitMatches(recorded, given) {
+    return recorded !== undefined && recorded.toLowerCase().startsWith(given.toLowerCase());
+}
+const HOURS = (ms) => `${(ms / HOUR_MS).toFixed(1)} h`;
+/**
+ * Evaluates every rule against the good backups (any order). A rule with both max-age and deployed-commit
+ * gives two findings. Age is measured from the backup's end: the moment it became restorable.
+ */
+function evaluateFreshness(rules, good, now, commit) {
+    const findings = [];
+    for (const rule of rules) {
+        const matching = good
+            .filter((b) => b.space === rule.space && b.trigger === rule.trigger)
+            .sort((a, b) => b.finishedAt.getTime() - a.finishedAt.getTime());
+        const what = `${rule.space} ${rule.trigger}`;
+        if (rule.maxAge !== undefined) {
+            const maxAgeMs = freshness_parseMaxAge(rule.maxAge);
+            const newest = matching[0];
+            if (!newest) {
+                findings.push({ rule, kind: 'age', ok: false, maxAgeMs, message: `No good ${what} backup at all; the policy wants one at most ${rule.maxAge} old.` });
+            }
+            else {
+                const ageMs = now.getTime() - newest.finishedAt.getTime();
+                const ok = ageMs <= maxAgeMs;
+                findings.push({
+                    rule,
+                    kind: 'age',
+                    ok,
+                    backup: newest,
+                    ageMs,
+                    maxAgeMs,
+                    message: ok
+                        ? `The newest good ${what} backup, ${newest.id}, is ${HOURS(ageMs)} old (at most ${rule.maxAge}).`
+                        : `The newest good ${what} backup, ${newest.id}, is ${HOURS(ageMs)} old: older than ${rule.maxAge}, the policy's limit.`,
+                });
+            }
+        }
+        if (rule.deployedCommit) {
+            if (commit === undefined) {
+                findings.push({ rule, kind: 'commit', ok: true, skipped: true, message: `No deployed commit given ('commit'), so no ${what} backup was looked for.` });
+            }
+            else {
+                const found = matching.find((b) => commitMatches(b.commit, commit));
+                findings.push({
+                    rule,
+                    kind: 'commit',
+                    ok: found !== undefined,
+                    ...(found ? { backup: found } : {}),
+                    message: found
+                        ? `A good ${what} backup of commit ${commit} exists: ${found.id}.`
+                        : `No good ${what} backup records commit ${commit} (${matching.length} good ${what} backup(s) looked at); the deploy went out without one.`,
+                });
+            }
+        }
+    }
+    return findings;
+}
+
 ;// CONCATENATED MODULE: ./src/domain/policy.ts
 /**
  * The policy file (`.github/lifeboat.yml` by default): which spaces exist, which restores are allowed
@@ -108815,6 +109176,13 @@ function describeMs(ms) {
  *   - { from: production, to: staging, purpose: keep staging in sync, automated: true }
  * retention:
  *   - { space: production, trigger: nightly, keep-within: 7d }
+ * immutability:                        # optional (docs/immutability.md): S3 Object Lock on what backups write
+ *   - { space: production, trigger: nightly, mode: governance, days: 30 }
+ * signing:                             # optional (docs/encryption.md)
+ *   public-keys: [MCowBQYDK2VwAyEA…]   # the backup job's Ed25519 public key(s)
+ *   required-for: [production]         # restores into these refuse unsigned backups
+ * freshness:                           # optional; what the check action expects (src/domain/freshness.ts)
+ *   - { space: production, trigger: nightly, max-age: 26h }
  * ```
  *
  * Every top-level key is optional and, when omitted, takes its value from DEFAULT_POLICY. A key that is
@@ -108827,6 +109195,8 @@ function describeMs(ms) {
  * Validation is strict and reports every problem at once, each with its line and column, because a typo
  * in a policy file should never quietly widen or narrow who may overwrite a database.
  */
+
+
 
 
 
@@ -108867,7 +109237,10 @@ function isParsableDuration(text) {
 }
 /** `org/team-slug`: a GitHub login, then a team slug. A leading '@' (as in mentions) is not part of it. */
 const ADMIN_TEAM_PATTERN = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9][A-Za-z0-9._-]*)$/;
-const TOP_LEVEL_KEYS = (/* unused pure expression or super */ null && (['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention']));
+const TOP_LEVEL_KEYS = (/* unused pure expression or super */ null && (['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention', 'signing', 'freshness', 'immutability']));
+const IMMUTABILITY_KEYS = (/* unused pure expression or super */ null && (['space', 'trigger', 'mode', 'days']));
+const SIGNING_KEYS = (/* unused pure expression or super */ null && (['public-keys', 'required-for']));
+const FRESHNESS_KEYS = (/* unused pure expression or super */ null && (['space', 'trigger', 'max-age', 'deployed-commit']));
 const RESTORE_KEYS = (/* unused pure expression or super */ null && (['from', 'to', 'purpose', 'automated']));
 const COUNT_RULE_KEYS = {
     'keep-last': 'keepLast',
@@ -108952,7 +109325,88 @@ class PolicyReader {
         const retention = top.retention
             ? this.readRetention(top.retention, known)
             : DEFAULT_POLICY.retention.filter((r) => declared(r.space));
-        return { spaces: spaces ?? [], ...(adminTeam ? { adminTeam } : {}), protectedSpaces, restores, retention };
+        const signing = top.signing ? this.readSigning(top.signing, known) : undefined;
+        const freshness = top.freshness ? this.readFreshness(top.freshness, known) : undefined;
+        const immutability = top.immutability ? this.readImmutability(top.immutability, known) : undefined;
+        return {
+            spaces: spaces ?? [],
+            ...(adminTeam ? { adminTeam } : {}),
+            protectedSpaces,
+            restores,
+            retention,
+            ...(signing ? { signing } : {}),
+            ...(freshness ? { freshness } : {}),
+            ...(immutability ? { immutability } : {}),
+        };
+    }
+    readImmutability(field, known) {
+        const items = this.readList(field, "'immutability'") ?? [];
+        const entries = [];
+        const seen = new Map();
+        items.forEach((item, index) => {
+            const where = `immutability[${index}]`;
+            const fields = this.readFields(item, field.offset, `in ${where}`, IMMUTABILITY_KEYS);
+            if (!fields)
+                return;
+            const itemOffset = offsetOf(item, field.offset);
+            const space = this.readRequired(fields.space, itemOffset, where, 'space', (f) => this.readKnownSpace(f.value, f.offset, `${where}.space`, known));
+            const trigger = this.readRequired(fields.trigger, itemOffset, where, 'trigger', (f) => this.readTrigger(f, `${where}.trigger`));
+            const mode = this.readRequired(fields.mode, itemOffset, where, 'mode', (f) => this.readLockMode(f, `${where}.mode`));
+            const days = this.readRequired(fields.days, itemOffset, where, 'days', (f) => this.readLockDays(f, `${where}.days`));
+            if (space === undefined || trigger === undefined || mode === undefined || days === undefined)
+                return;
+            const key = `${space}/${trigger}`;
+            const earlier = seen.get(key);
+            if (earlier) {
+                this.report(itemOffset, `${where} repeats space '${space}' with trigger '${trigger}', already set by ${earlier}`);
+                return;
+            }
+            seen.set(key, where);
+            entries.push({ space, trigger, mode, days });
+        });
+        return entries;
+    }
+    readLockMode(field, label) {
+        const value = this.readString(field.value, field.offset, label);
+        if (value === undefined)
+            return undefined;
+        if (LOCK_MODES.includes(value))
+            return value;
+        this.report(field.offset, `unknown mode '${value}' in ${label}${suggestion(value, LOCK_MODES)}; use 'governance' (a credential with s3:BypassGovernanceRetention can still delete) or 'compliance' (nobody can delete until the date, not even the account's root)`);
+        return undefined;
+    }
+    readLockDays(field, label) {
+        const value = isScalar(field.value) ? field.value.value : undefined;
+        if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= MAX_LOCK_DAYS)
+            return value;
+        this.report(field.offset, `${label} must be a whole number of days from 1 to ${MAX_LOCK_DAYS}, found ${describe(field.value)}`);
+        return undefined;
+    }
+    readSigning(field, known) {
+        const fields = this.readFields(field.value, field.offset, "in 'signing'", SIGNING_KEYS);
+        if (!fields)
+            return undefined;
+        const publicKeys = [];
+        if (fields['public-keys']) {
+            (this.readList(fields['public-keys'], "'signing.public-keys'") ?? []).forEach((item, index) => {
+                const key = this.readString(item, fields['public-keys'].offset, `signing.public-keys[${index}]`);
+                if (key !== undefined)
+                    publicKeys.push(key);
+            });
+        }
+        const requiredFor = [];
+        if (fields['required-for']) {
+            (this.readList(fields['required-for'], "'signing.required-for'") ?? []).forEach((item, index) => {
+                const space = this.readKnownSpace(item, fields['required-for'].offset, `signing.required-for[${index}]`, known);
+                if (space !== undefined && !requiredFor.includes(space))
+                    requiredFor.push(space);
+            });
+        }
+        if (requiredFor.length > 0 && publicKeys.length === 0) {
+            this.report(fields['required-for'].offset, "'signing.required-for' needs the keys to check signatures with: add 'signing.public-keys' with the backup job's public key (openssl pkey -in signing-key.pem -pubout)");
+            return undefined;
+        }
+        return { publicKeys, requiredFor };
     }
     readSpaceList(field) {
         const items = this.readList(field, "'spaces'");
@@ -109094,6 +109548,60 @@ class PolicyReader {
             entries.push({ space, trigger, rules });
         });
         return entries;
+    }
+    readFreshness(field, known) {
+        const items = this.readList(field, "'freshness'") ?? [];
+        const rules = [];
+        const seen = new Map();
+        items.forEach((item, index) => {
+            const where = `freshness[${index}]`;
+            const issuesBefore = this.issues.length;
+            const fields = this.readFields(item, field.offset, `in ${where}`, FRESHNESS_KEYS);
+            // A misspelt key is already reported; saying the entry has no rule as well would be noise.
+            const hadUnknownKeys = this.issues.length > issuesBefore;
+            if (!fields)
+                return;
+            const itemOffset = offsetOf(item, field.offset);
+            const space = this.readRequired(fields.space, itemOffset, where, 'space', (f) => this.readKnownSpace(f.value, f.offset, `${where}.space`, known));
+            const trigger = this.readRequired(fields.trigger, itemOffset, where, 'trigger', (f) => this.readTrigger(f, `${where}.trigger`));
+            const maxAge = fields['max-age'] ? this.readMaxAge(fields['max-age'], `${where}.max-age`) : undefined;
+            const deployedCommit = fields['deployed-commit'] ? this.readBoolean(fields['deployed-commit'], `${where}.deployed-commit`) : undefined;
+            if (!fields['max-age'] && !fields['deployed-commit']) {
+                if (hadUnknownKeys)
+                    return;
+                this.report(itemOffset, `${where} has no rule; add 'max-age' (for example 'max-age: 26h') or 'deployed-commit: true'`);
+                return;
+            }
+            if (!fields['max-age'] && deployedCommit === false) {
+                this.report(itemOffset, `${where} checks nothing ('deployed-commit: false' and no 'max-age'); remove it or add 'max-age'`);
+                return;
+            }
+            if (space === undefined || trigger === undefined)
+                return;
+            if ((fields['max-age'] && maxAge === undefined) || (fields['deployed-commit'] && deployedCommit === undefined))
+                return;
+            const key = `${space}/${trigger}`;
+            const earlier = seen.get(key);
+            if (earlier) {
+                this.report(itemOffset, `${where} repeats space '${space}' with trigger '${trigger}', already set by ${earlier}`);
+                return;
+            }
+            seen.set(key, where);
+            rules.push({ space, trigger, ...(maxAge !== undefined ? { maxAge } : {}), ...(deployedCommit ? { deployedCommit } : {}) });
+        });
+        return rules;
+    }
+    readMaxAge(field, label) {
+        const value = isScalar(field.value) ? field.value.value : undefined;
+        if (typeof value === 'string' && parseMaxAge(value) !== undefined)
+            return value;
+        const hint = typeof value === 'number'
+            ? ' (a number needs a unit)'
+            : typeof value === 'string' && MAX_AGE_PATTERN.test(value)
+                ? ' (each unit at most once, and more than zero)'
+                : '';
+        this.report(field.offset, `${label} must be an age such as '26h', '1d12h' or '1w' (units: w, d, h), found ${describe(field.value)}${hint}`);
+        return undefined;
     }
     // --- Node readers: each reports its own problem and returns undefined when the value is unusable. ---
     readFields(node, fallback, where, allowed) {

@@ -67982,6 +67982,10 @@ class lifecycle_CfBindings {
                 result.kept.push(key.name);
                 continue;
             }
+            if (options.reportOnly) {
+                (result.stale ??= []).push({ instance, name: key.name, ...(key.created_at ? { createdAt: key.created_at } : {}) });
+                continue;
+            }
             const record = { instance, instanceGuid, name: key.name, guid: key.guid, purpose: options.purpose, state: 'created' };
             try {
                 this.log.info(`Deleting stale service key '${key.name}' of '${instance}' (created ${key.created_at}).`);
@@ -68536,6 +68540,8 @@ class session_PlatformSession {
             total.deleted.push(...result.deleted);
             total.failed.push(...result.failed);
             total.kept.push(...result.kept);
+            if (result.stale)
+                (total.stale ??= []).push(...result.stale);
         }
         return total;
     }

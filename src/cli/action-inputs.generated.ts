@@ -2,7 +2,7 @@
 
 import type { ActionSpec } from './action-spec.js';
 
-export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune' | 'copy', ActionSpec> = {
+export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune' | 'check' | 'drill' | 'copy', ActionSpec> = {
   "backup": {
     "description": "Dump a PostgreSQL database (one consistent pg_dump snapshot) into a backup bucket, with a SHA-256 manifest.",
     "inputs": [
@@ -17,6 +17,12 @@ export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune' | 'cop
         "description": "Why this backup runs: predeploy, nightly or manual. Retention rules are set per trigger.",
         "required": false,
         "default": "manual"
+      },
+      {
+        "name": "policy-file",
+        "description": "The policy file, relative to the workspace; backup reads its immutability key (S3 Object Lock, see docs/immutability.md). When the default path does not exist, the built-in defaults apply (nothing locked); any other path must exist.",
+        "required": false,
+        "default": ".github/lifeboat.yml"
       },
       {
         "name": "database-url",
@@ -870,6 +876,298 @@ export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune' | 'cop
       {
         "name": "replica-aws-session-token",
         "description": "Session token for the replica bucket, for temporary credentials. Masked.",
+        "required": false,
+        "default": ""
+      }
+    ]
+  },
+  "check": {
+    "description": "Fail when the backups are not what the policy expects: freshness rules, the stored bytes of the newest backups (size and SHA-256), media content; report incomplete backups and stale service keys; write metrics as JSON and Prometheus text.",
+    "inputs": [
+      {
+        "name": "space",
+        "description": "Only this space: its freshness rules and its backups. All spaces when empty.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "commit",
+        "description": "The deployed commit (7 to 40 hex digits, e.g. github.sha): rules with deployed-commit: true (by default production predeploy) then need a good backup that records it.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "verify-last",
+        "description": "How many of the newest good backups of each space have every stored byte read and hashed against their manifest (streamed, no disk). 0 reads none.",
+        "required": false,
+        "default": "1"
+      },
+      {
+        "name": "policy-file",
+        "description": "Path to the policy file whose freshness key gives the rules. Without one, FAC's defaults: the newest nightly of production and of dev at most 26 h old.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "backup-bucket",
+        "description": "The dedicated backup bucket. With binding: cloudfoundry, the service key's own bucket unless given here.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "backup-prefix",
+        "description": "Optional key prefix inside the backup bucket.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "s3-endpoint",
+        "description": "Endpoint of an S3-compatible store (path-style addressing).",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "s3-region",
+        "description": "Region of the backup bucket.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "aws-access-key-id",
+        "description": "Access key for the backup bucket; empty to use the AWS_* environment variables.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "aws-secret-access-key",
+        "description": "Secret key for the backup bucket, from a secret.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "aws-session-token",
+        "description": "Session token, for temporary credentials.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "binding",
+        "description": "Where the backup bucket's credentials come from: none (the inputs above, or the AWS_* environment variables) or cloudfoundry (a service key made on cf-service-instance for this step alone, deleted when it ends; see docs/cloud-gov.md).",
+        "required": false,
+        "default": "none"
+      },
+      {
+        "name": "cf-api",
+        "description": "With binding: cloudfoundry, the Cloud Foundry API, e.g. https://api.fr.cloud.gov.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-username",
+        "description": "With binding: cloudfoundry, the username of a cloud-gov-service-account service key, from a secret.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-password",
+        "description": "With binding: cloudfoundry, the password of that service key, from a secret. cloud.gov expires it every 90 days.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-org",
+        "description": "With binding: cloudfoundry, the org of the bucket's service instance.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-space",
+        "description": "With binding: cloudfoundry, the one space of this step (for a restore, the target space): its service instances, and those shared into it, are bound.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-service-instance",
+        "description": "With binding: cloudfoundry, the name of the backup bucket's S3 service instance (as in cf services), in cf-space or shared into it.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "metrics-file",
+        "description": "Write the JSON metrics document to this path as well (it is also the metrics output).",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "prometheus-file",
+        "description": "Write the metrics in the Prometheus text exposition format to this path (e.g. for node_exporter's textfile collector).",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "pushgateway-url",
+        "description": "Push the metrics to this Prometheus Pushgateway (job lifeboat_check, grouped by bucket), e.g. https://pushgateway.example.org:9091; from a secret if it holds credentials.",
+        "required": false,
+        "default": ""
+      }
+    ]
+  },
+  "drill": {
+    "description": "Prove a backup restores without touching any real space: restore it into a scratch database through the restore code path (verified bytes, row counts), run SQL assertions, report the measured RTO, drop the scratch database; hash a sample of the media.",
+    "inputs": [
+      {
+        "name": "space",
+        "description": "The space whose backup is drilled, e.g. production.",
+        "required": true,
+        "default": ""
+      },
+      {
+        "name": "backup-id",
+        "description": "The backup to drill, or latest: the newest complete backup of the space with a valid manifest.",
+        "required": false,
+        "default": "latest"
+      },
+      {
+        "name": "trigger",
+        "description": "With backup-id: latest, only backups with this trigger (e.g. nightly).",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "database-url",
+        "description": "A connection to the server where the scratch database is created, from a secret; its role needs CREATEDB. Only its server is used: the drill creates lifeboat_drill_<time>_<random> there, and never a space's database.",
+        "required": true,
+        "default": ""
+      },
+      {
+        "name": "drill-database",
+        "description": "Restore into this existing, EMPTY database on that server instead of creating one (for a role without CREATEDB); refused if it holds anything, and emptied again at the end.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "assertions",
+        "description": "SQL assertions, inline: queries each ending with ; at the end of a line, each returning one row whose first column is true. A line -- name: <text> names the next one.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "assertions-file",
+        "description": "The same, from a file (relative to the workspace), e.g. .github/lifeboat-drill.sql.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "media-sample",
+        "description": "How many of the backup's media objects to read from the backup bucket and hash against the manifest (chosen at random), or all.",
+        "required": false,
+        "default": "20"
+      },
+      {
+        "name": "pg-restore-path",
+        "description": "Path of the pg_restore to use (psql is taken from the same directory). By default the closest version not older than the server is found on PATH or in /usr/lib/postgresql/N/bin.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "backup-bucket",
+        "description": "The dedicated backup bucket. With binding: cloudfoundry, the service key's own bucket unless given here.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "backup-prefix",
+        "description": "Optional key prefix inside the backup bucket.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "s3-endpoint",
+        "description": "Endpoint of an S3-compatible store (path-style addressing).",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "s3-region",
+        "description": "Region of the backup bucket.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "aws-access-key-id",
+        "description": "Access key for the backup bucket; empty to use the AWS_* environment variables.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "aws-secret-access-key",
+        "description": "Secret key for the backup bucket, from a secret.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "aws-session-token",
+        "description": "Session token, for temporary credentials.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "binding",
+        "description": "Where the backup bucket's credentials come from: none (the inputs above, or the AWS_* environment variables) or cloudfoundry (a service key made on cf-service-instance for this step alone, deleted when it ends; see docs/cloud-gov.md).",
+        "required": false,
+        "default": "none"
+      },
+      {
+        "name": "cf-api",
+        "description": "With binding: cloudfoundry, the Cloud Foundry API, e.g. https://api.fr.cloud.gov.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-username",
+        "description": "With binding: cloudfoundry, the username of a cloud-gov-service-account service key, from a secret.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-password",
+        "description": "With binding: cloudfoundry, the password of that service key, from a secret. cloud.gov expires it every 90 days.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-org",
+        "description": "With binding: cloudfoundry, the org of the bucket's service instance.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-space",
+        "description": "With binding: cloudfoundry, the one space of this step (for a restore, the target space): its service instances, and those shared into it, are bound.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-service-instance",
+        "description": "With binding: cloudfoundry, the name of the backup bucket's S3 service instance (as in cf services), in cf-space or shared into it.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "policy-file",
+        "description": "Path of the policy file, relative to the workspace. The drill uses its signing rules: signing.public-keys, and signing.required-for for the drilled space.",
+        "required": false,
+        "default": ".github/lifeboat.yml"
+      },
+      {
+        "name": "encryption-identity",
+        "description": "The age secret key (AGE-SECRET-KEY-1…), from a secret, to drill an encrypted backup (docs/encryption.md). A wrong one fails the drill before anything is restored.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "signing-public-keys",
+        "description": "Ed25519 public keys (PEM or one base64 line each) that manifests may be signed with; added to the policy file's signing.public-keys. A signed manifest that fails the check fails the drill.",
         "required": false,
         "default": ""
       }

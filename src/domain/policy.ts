@@ -12,9 +12,13 @@
  *   - { space: production, trigger: nightly, keep-within: 7d }
  * replica-retention:                  # optional: the replica's rules (docs/replication.md); default: retention
  *   - { space: production, trigger: nightly, keep-within: 90d }
+ * immutability:                        # optional (docs/immutability.md): S3 Object Lock on what backups write
+ *   - { space: production, trigger: nightly, mode: governance, days: 30 }
  * signing:                             # optional (docs/encryption.md)
  *   public-keys: [MCowBQYDK2VwAyEA…]   # the backup job's Ed25519 public key(s)
  *   required-for: [production]         # restores into these refuse unsigned backups
+ * freshness:                           # optional; what the check action expects (src/domain/freshness.ts)
+ *   - { space: production, trigger: nightly, max-age: 26h }
  * ```
  *
  * Every top-level key is optional and, when omitted, takes its value from DEFAULT_POLICY. A key that is
@@ -30,6 +34,8 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { isTrigger, SPACE_PATTERN, TRIGGERS, type Trigger } from './backup-id.js';
 import { parseDuration } from './retention.js';
+import { MAX_AGE_PATTERN, parseMaxAge, type FreshnessRule } from './freshness.js';
+import { LOCK_MODES, MAX_LOCK_DAYS, type ImmutabilityEntry, type LockMode } from './immutability.js';
 
 export const DEFAULT_POLICY_PATH = '.github/lifeboat.yml';
 
@@ -83,6 +89,10 @@ export interface Policy {
    */
   replicaRetention?: readonly RetentionEntry[];
   signing?: SigningPolicy;
+  /** The check action's rules, when the file has a `freshness` key; otherwise defaultFreshness(spaces) applies. */
+  freshness?: readonly FreshnessRule[];
+  /** Object Lock retention per space and trigger (docs/immutability.md); none when omitted. */
+  immutability?: readonly ImmutabilityEntry[];
   /** The file this policy was read from, for messages; undefined for the built-in defaults. */
   sourcePath?: string;
 }
@@ -126,8 +136,10 @@ function isParsableDuration(text: string): boolean {
 /** `org/team-slug`: a GitHub login, then a team slug. A leading '@' (as in mentions) is not part of it. */
 const ADMIN_TEAM_PATTERN = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9][A-Za-z0-9._-]*)$/;
 
-const TOP_LEVEL_KEYS = ['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention', 'replica-retention', 'signing'] as const;
+const TOP_LEVEL_KEYS = ['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention', 'replica-retention', 'signing', 'freshness', 'immutability'] as const;
+const IMMUTABILITY_KEYS = ['space', 'trigger', 'mode', 'days'] as const;
 const SIGNING_KEYS = ['public-keys', 'required-for'] as const;
+const FRESHNESS_KEYS = ['space', 'trigger', 'max-age', 'deployed-commit'] as const;
 const RESTORE_KEYS = ['from', 'to', 'purpose', 'automated'] as const;
 const COUNT_RULE_KEYS = {
   'keep-last': 'keepLast',
@@ -239,6 +251,8 @@ class PolicyReader {
 
     const replicaRetention = top['replica-retention'] ? this.readRetention(top['replica-retention'], known, 'replica-retention') : undefined;
     const signing = top.signing ? this.readSigning(top.signing, known) : undefined;
+    const freshness = top.freshness ? this.readFreshness(top.freshness, known) : undefined;
+    const immutability = top.immutability ? this.readImmutability(top.immutability, known) : undefined;
 
     return {
       spaces: spaces ?? [],
@@ -248,7 +262,53 @@ class PolicyReader {
       retention,
       ...(replicaRetention ? { replicaRetention } : {}),
       ...(signing ? { signing } : {}),
+      ...(freshness ? { freshness } : {}),
+      ...(immutability ? { immutability } : {}),
     };
+  }
+
+  private readImmutability(field: Field, known: readonly string[] | undefined): ImmutabilityEntry[] {
+    const items = this.readList(field, "'immutability'") ?? [];
+    const entries: ImmutabilityEntry[] = [];
+    const seen = new Map<string, string>();
+    items.forEach((item, index) => {
+      const where = `immutability[${index}]`;
+      const fields = this.readFields(item, field.offset, `in ${where}`, IMMUTABILITY_KEYS);
+      if (!fields) return;
+      const itemOffset = offsetOf(item, field.offset);
+      const space = this.readRequired(fields.space, itemOffset, where, 'space', (f) => this.readKnownSpace(f.value, f.offset, `${where}.space`, known));
+      const trigger = this.readRequired(fields.trigger, itemOffset, where, 'trigger', (f) => this.readTrigger(f, `${where}.trigger`));
+      const mode = this.readRequired(fields.mode, itemOffset, where, 'mode', (f) => this.readLockMode(f, `${where}.mode`));
+      const days = this.readRequired(fields.days, itemOffset, where, 'days', (f) => this.readLockDays(f, `${where}.days`));
+      if (space === undefined || trigger === undefined || mode === undefined || days === undefined) return;
+      const key = `${space}/${trigger}`;
+      const earlier = seen.get(key);
+      if (earlier) {
+        this.report(itemOffset, `${where} repeats space '${space}' with trigger '${trigger}', already set by ${earlier}`);
+        return;
+      }
+      seen.set(key, where);
+      entries.push({ space, trigger, mode, days });
+    });
+    return entries;
+  }
+
+  private readLockMode(field: Field, label: string): LockMode | undefined {
+    const value = this.readString(field.value, field.offset, label);
+    if (value === undefined) return undefined;
+    if ((LOCK_MODES as readonly string[]).includes(value)) return value as LockMode;
+    this.report(
+      field.offset,
+      `unknown mode '${value}' in ${label}${suggestion(value, LOCK_MODES)}; use 'governance' (a credential with s3:BypassGovernanceRetention can still delete) or 'compliance' (nobody can delete until the date, not even the account's root)`,
+    );
+    return undefined;
+  }
+
+  private readLockDays(field: Field, label: string): number | undefined {
+    const value = isScalar(field.value) ? field.value.value : undefined;
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= MAX_LOCK_DAYS) return value;
+    this.report(field.offset, `${label} must be a whole number of days from 1 to ${MAX_LOCK_DAYS}, found ${describe(field.value)}`);
+    return undefined;
   }
 
   private readSigning(field: Field, known: readonly string[] | undefined): SigningPolicy | undefined {
@@ -407,6 +467,58 @@ class PolicyReader {
       entries.push({ space, trigger, rules });
     });
     return entries;
+  }
+
+  private readFreshness(field: Field, known: readonly string[] | undefined): FreshnessRule[] {
+    const items = this.readList(field, "'freshness'") ?? [];
+    const rules: FreshnessRule[] = [];
+    const seen = new Map<string, string>();
+    items.forEach((item, index) => {
+      const where = `freshness[${index}]`;
+      const issuesBefore = this.issues.length;
+      const fields = this.readFields(item, field.offset, `in ${where}`, FRESHNESS_KEYS);
+      // A misspelt key is already reported; saying the entry has no rule as well would be noise.
+      const hadUnknownKeys = this.issues.length > issuesBefore;
+      if (!fields) return;
+      const itemOffset = offsetOf(item, field.offset);
+      const space = this.readRequired(fields.space, itemOffset, where, 'space', (f) => this.readKnownSpace(f.value, f.offset, `${where}.space`, known));
+      const trigger = this.readRequired(fields.trigger, itemOffset, where, 'trigger', (f) => this.readTrigger(f, `${where}.trigger`));
+      const maxAge = fields['max-age'] ? this.readMaxAge(fields['max-age'], `${where}.max-age`) : undefined;
+      const deployedCommit = fields['deployed-commit'] ? this.readBoolean(fields['deployed-commit'], `${where}.deployed-commit`) : undefined;
+      if (!fields['max-age'] && !fields['deployed-commit']) {
+        if (hadUnknownKeys) return;
+        this.report(itemOffset, `${where} has no rule; add 'max-age' (for example 'max-age: 26h') or 'deployed-commit: true'`);
+        return;
+      }
+      if (!fields['max-age'] && deployedCommit === false) {
+        this.report(itemOffset, `${where} checks nothing ('deployed-commit: false' and no 'max-age'); remove it or add 'max-age'`);
+        return;
+      }
+      if (space === undefined || trigger === undefined) return;
+      if ((fields['max-age'] && maxAge === undefined) || (fields['deployed-commit'] && deployedCommit === undefined)) return;
+      const key = `${space}/${trigger}`;
+      const earlier = seen.get(key);
+      if (earlier) {
+        this.report(itemOffset, `${where} repeats space '${space}' with trigger '${trigger}', already set by ${earlier}`);
+        return;
+      }
+      seen.set(key, where);
+      rules.push({ space, trigger, ...(maxAge !== undefined ? { maxAge } : {}), ...(deployedCommit ? { deployedCommit } : {}) });
+    });
+    return rules;
+  }
+
+  private readMaxAge(field: Field, label: string): string | undefined {
+    const value = isScalar(field.value) ? field.value.value : undefined;
+    if (typeof value === 'string' && parseMaxAge(value) !== undefined) return value;
+    const hint =
+      typeof value === 'number'
+        ? ' (a number needs a unit)'
+        : typeof value === 'string' && MAX_AGE_PATTERN.test(value)
+          ? ' (each unit at most once, and more than zero)'
+          : '';
+    this.report(field.offset, `${label} must be an age such as '26h', '1d12h' or '1w' (units: w, d, h), found ${describe(field.value)}${hint}`);
+    return undefined;
   }
 
   // --- Node readers: each reports its own problem and returns undefined when the value is unusable. ---

@@ -85,6 +85,9 @@ export function backupSummary(result: BackupResult, now = new Date()): string {
   }
   if (m.media) lines.push(`- ${mediaLine(m.media)}`);
   lines.push(`- ${protectionLine(m)}`);
+  if (result.objectLock) {
+    lines.push(`- S3 Object Lock (${result.objectLock.mode}): nobody can delete or overwrite it, or the media content it uses, until ${formatUtc(result.objectLock.retainUntil)}`);
+  }
   lines.push(`- Took ${formatDuration(result.durationMs)} (${formatRate(raw, result.durationMs)} dumped)`);
   lines.push(
     '',
@@ -232,6 +235,16 @@ export function pruneSummary(result: PruneResult): string {
       ),
     );
   }
+  if (result.locked?.length) {
+    // Also in the table, as kept with the reason; here so nobody wonders why the rules were not applied.
+    lines.push(
+      '',
+      `- Held by S3 Object Lock: ${plural(result.locked.length, 'backup')} the rules would delete, kept whole until deletable: ${result.locked
+        .slice(0, 5)
+        .map(({ entry, lock }) => `${code(`${entry.space}/${entry.id}`)} at ${formatUtc(lock.retainUntil)}`)
+        .join(', ')}${result.locked.length > 5 ? ', …' : ''}`,
+    );
+  }
   const uploads = result.uploads;
   if (uploads && (uploads.open > 0 || uploads.skipped)) {
     lines.push(
@@ -247,7 +260,7 @@ export function pruneSummary(result: PruneResult): string {
       '',
       media.skipped
         ? `- Media content not cleaned up: ${media.skipped}`
-        : `- Media content: ${count(media.stored)} stored, ${count(media.referenced)} in use by kept backups, ${count(media.deleted)} unreferenced ${result.dryRun ? 'would be' : 'were'} deleted (${formatBytes(media.bytesFreed)}), ${count(media.tooYoung)} unreferenced but too young`,
+        : `- Media content: ${count(media.stored)} stored, ${count(media.referenced)} in use by kept backups, ${count(media.deleted)} unreferenced ${result.dryRun ? 'would be' : 'were'} deleted (${formatBytes(media.bytesFreed)}), ${count(media.tooYoung)} unreferenced but too young${media.locked ? `, ${count(media.locked)} unreferenced but still locked` : ''}`,
     );
   }
   const failed = new Map(result.failed.map((f) => [f.entry, f.message]));
@@ -352,7 +365,7 @@ export function restoreSummary(result: RestoreResult, now = new Date()): string 
   return lines.join('\n') + '\n';
 }
 
-export type ActionName = 'backup' | 'restore' | 'list' | 'prune' | 'copy';
+export type ActionName = 'backup' | 'restore' | 'list' | 'prune' | 'check' | 'drill' | 'copy';
 
 /** What a failed action was asked to do, for the first lines of its summary. */
 export interface FailedRun {

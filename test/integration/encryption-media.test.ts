@@ -64,6 +64,7 @@ describe('encrypted media over time', () => {
     const withIdentity = { recipients: parseRecipients(first.recipient), signingKey, identities: parseIdentities(first.identity) };
     const initial = await runBackup(base(withIdentity), memoryLogger());
     expect(initial.mediaTraffic).toMatchObject({ objectsWritten: 3 });
+    expect(initial.manifest.media?.totals).toMatchObject({ newObjects: 3, reusedObjects: 0 });
 
     const incremental = await runBackup(base(withIdentity), memoryLogger());
     expect(incremental.mediaTraffic).toEqual({ bytesRead: 0, bytesWritten: 0, objectsWritten: 0 });
@@ -73,6 +74,7 @@ describe('encrypted media over time', () => {
     const blind = await runBackup(base({ recipients: parseRecipients(first.recipient), signingKey }), log);
     expect(blind.mediaTraffic?.bytesRead).toBeGreaterThan(0);
     expect(blind.mediaTraffic?.objectsWritten).toBe(0);
+    expect(blind.manifest.media?.totals).toMatchObject({ newObjects: 0, reusedObjects: 3 });
     expect(log.lines.join('\n')).toMatch(/is encrypted and 'encryption-identity' is not given, so every media object is read again/);
 
     const rotated = await runBackup(base({ recipients: parseRecipients(`${first.recipient}\n${second.recipient}`), signingKey }), memoryLogger());

@@ -263,7 +263,7 @@ describe('encrypted backups', () => {
     const swapped: Record<string, any> = { ...victim, artifacts: [{ ...victim.artifacts[0], sha256: donor.artifacts[0].sha256, size: donor.artifacts[0].size, uncompressedSize: donor.artifacts[0].uncompressedSize }] };
     // Signed: the changed manifest no longer matches its signature.
     await putManifest(id, swapped);
-    await expectRefusedUnchanged(into, restoreInputs(into, { 'backup-id': id }), /signed with key [0-9a-f]{16}, but the signature does not match its contents/);
+    await expectRefusedUnchanged(into, restoreInputs(into, { 'backup-id': id }), /Restore refused: The manifest of production\/\S+ is signed with key [0-9a-f]{16}, but the signature does not match its contents/);
     // Unsigned (the attacker drops the signature): the sealed part still names the artifact this backup wrote.
     const { signature: _dropped, ...unsigned } = swapped;
     await putManifest(id, unsigned);
@@ -328,6 +328,53 @@ describe('encrypted backups', () => {
     expect(renewed.code, visibleOutput(renewed)).toBe(0);
     expect(await tableDigests(into.url)).toEqual(await tableDigests(source));
     expect(await mediaState(into.media)).toEqual(await mediaState(prodMedia));
+  });
+
+  it('check verifies an encrypted backup without any key, and drill restores it with the identity, decrypting and hashing its media', async () => {
+    const id = await backup();
+    const manifest = await manifestOf(id);
+    const policyFile = join(dir, 'check-policy.yml');
+    writeFileSync(policyFile, 'freshness:\n  - { space: production, trigger: nightly, max-age: 26h }\n');
+    const check = (extra: Record<string, string> = {}) =>
+      runActionBundle('check', { ...bucketInputs(backups), space: 'production', 'policy-file': policyFile, ...extra }, { ...awsEnv(), GITHUB_WORKSPACE: workspace });
+    const healthy = await check();
+    expect(healthy.code, visibleOutput(healthy)).toBe(0);
+
+    const drillInputs = (extra: Record<string, string> = {}) => ({
+      ...bucketInputs(backups),
+      space: 'production',
+      'backup-id': id,
+      'database-url': postgresInfo().url,
+      'media-sample': 'all',
+      'encryption-identity': oldKey.identity,
+      'signing-public-keys': signing.publicPem,
+      ...extra,
+    });
+    const drill = await runActionBundle('drill', drillInputs(), { ...awsEnv(), GITHUB_WORKSPACE: workspace });
+    expect(drill.code, visibleOutput(drill)).toBe(0);
+    expect(visibleOutput(drill)).toMatch(/Read and hashed 3 of 3 media contents \(3 objects\): all match the manifest/);
+    expect(visibleOutput(drill)).not.toContain(oldKey.identity);
+    const blind = await runActionBundle('drill', drillInputs({ 'encryption-identity': '' }), { ...awsEnv(), GITHUB_WORKSPACE: workspace });
+    expect(blind.code).toBe(1);
+    expect(visibleOutput(blind)).toMatch(/is encrypted \(to age1\w+\), and 'encryption-identity' is not given/);
+
+    // One encrypted content object replaced by garbage of the same size: check (no key) cannot tell, drill can.
+    const content = manifest.media.contents.find((c: { size: number }) => c.size < 1000);
+    const key = `media/age/${content.address.slice(0, 2)}/${content.address}`;
+    const original = await getObjectBytes(backups, key);
+    await s3Client().send(new PutObjectCommand({ Bucket: backups, Key: key, Body: randomBytes(original.length) }));
+    try {
+      const damaged = await runActionBundle('drill', drillInputs(), { ...awsEnv(), GITHUB_WORKSPACE: workspace });
+      expect(damaged.code).toBe(1);
+      expect(visibleOutput(damaged)).toMatch(/its content at s3:\/\/\S+ cannot be read: .*age (header|file)/);
+      // Cut short: check finds it by its stored size.
+      await s3Client().send(new PutObjectCommand({ Bucket: backups, Key: key, Body: original.subarray(0, original.length - 1) }));
+      const cut = await check();
+      expect(cut.code).toBe(1);
+      expect(visibleOutput(cut)).toMatch(new RegExp(`encrypted content ${content.address.slice(0, 12)}… has ${original.length - 1} bytes, the manifest says ${original.length}`));
+    } finally {
+      await s3Client().send(new PutObjectCommand({ Bucket: backups, Key: key, Body: original }));
+    }
   });
 
   it('bad key inputs are refused with the input named, and secret keys never echoed', async () => {

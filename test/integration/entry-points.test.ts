@@ -1,5 +1,5 @@
 /**
- * Every entry bundle (the four actions and the shared post step) exports `run`, as @github/local-action
+ * Every entry bundle (the six actions and the shared post step) exports `run`, as @github/local-action
  * expects: it imports the module and calls `run`. Importing must run nothing, and `run` must mask
  * secrets and fail the step with ::error:: exactly as the runner's `node dist/<name>/index.js` does.
  */
@@ -23,6 +23,11 @@ const FAILING: Record<string, { inputs: Record<string, string>; state?: Record<s
     error: /lifeboat restore failed: Input 'cf-api' is required/,
   },
   prune: { inputs: { binding: 'cloudfoundry', 'cf-username': 'robot', 'cf-password': SECRET }, error: /lifeboat prune failed: Input 'cf-api' is required/ },
+  check: { inputs: { binding: 'cloudfoundry', 'cf-username': 'robot', 'cf-password': SECRET }, error: /lifeboat check failed: Input 'cf-api' is required/ },
+  drill: {
+    inputs: { space: 'production', 'database-url': 'postgres://u:p@127.0.0.1:1/postgres', binding: 'cloudfoundry', 'cf-username': 'robot', 'cf-password': SECRET },
+    error: /lifeboat drill failed: Input 'cf-api' is required/,
+  },
   // The post step with a key left by main, and only the username: it registers it, then cannot delete the key.
   unbind: {
     inputs: { 'cf-username': SECRET },

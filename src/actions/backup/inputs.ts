@@ -1,5 +1,6 @@
 import { InputError } from '../../engine/errors.js';
 import { COMPRESSIONS } from '../../domain/manifest.js';
+import { DEFAULT_POLICY_PATH } from '../../domain/policy.js';
 import type { BackupOptions } from '../../engine/backup/backup.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
 import { DEFAULT_UPLOAD_TUNING } from '../../engine/s3/store.js';
@@ -56,6 +57,7 @@ export function getBackupOptions(
     bucket: bucket ?? bucketSettings(read),
     compression: choice(read, 'compression', COMPRESSIONS, 'zstd'),
     pgDumpPath: optional(read, 'pg-dump-path'),
+    policyFile: optional(read, 'policy-file') === DEFAULT_POLICY_PATH ? undefined : optional(read, 'policy-file'),
     rowCounts: booleanInput(read, 'row-counts', true),
     // At most an hour: Node's timers cannot wait longer than 24.8 days and fire at once instead.
     progressIntervalMs: positiveNumber(read, 'progress-interval-seconds', 10, { min: 1, max: 3600 }) * 1000,

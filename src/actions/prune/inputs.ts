@@ -12,6 +12,7 @@ export const PruneOutputs = {
   Deleted: 'deleted',
   Kept: 'kept',
   AbortedUploads: 'aborted-uploads',
+  Locked: 'locked',
   ReplicaDeleted: 'replica-deleted',
   ReplicaKept: 'replica-kept',
 } as const;

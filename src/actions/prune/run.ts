@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import { PolicyError, retentionFor } from '../../domain/policy.js';
 import { loadPolicy } from '../../engine/policy-file.js';
-import { assertNoFailures, deletedIds, keptIds, runPrune } from '../../engine/prune/prune.js';
+import { assertNoFailures, deletedIds, keptIds, lockedOutput, runPrune } from '../../engine/prune/prune.js';
 import { pruneSummary, type FailedRun } from '../../engine/summaries.js';
 import { withFailureSummary } from '../shared/summary.js';
 import { actionsLogger, readActionInput, writeSummary } from '../shared/toolkit.js';
@@ -52,6 +52,7 @@ async function prune(asked: FailedRun): Promise<void> {
   core.setOutput(PruneOutputs.Deleted, JSON.stringify(deletedIds(main)));
   core.setOutput(PruneOutputs.Kept, JSON.stringify(keptIds(main)));
   core.setOutput(PruneOutputs.AbortedUploads, JSON.stringify((main.uploads?.aborted ?? []).map((u) => u.key)));
+  core.setOutput(PruneOutputs.Locked, JSON.stringify(lockedOutput(main)));
   if (result.replica) {
     core.setOutput(PruneOutputs.ReplicaDeleted, JSON.stringify(deletedIds(result.replica)));
     core.setOutput(PruneOutputs.ReplicaKept, JSON.stringify(keptIds(result.replica)));

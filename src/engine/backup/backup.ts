@@ -36,6 +36,9 @@ import { createCompressor, FILE_EXTENSION, formatBytes, formatRate, ByteCounter,
 import { LIFEBOAT_VERSION } from '../version.js';
 import { createAgeEncryptor } from '../crypto/age-stream.js';
 import { openManifest, sealAndSign, type BackupKeys } from '../crypto/manifest-trust.js';
+import { backupRetention, immutabilityFor, type ImmutabilityEntry, type ObjectRetention } from '../../domain/immutability.js';
+import { bucketHasObjectLock, keepRetainedUntil } from '../s3/object-lock.js';
+import { loadPolicy } from '../policy-file.js';
 
 export interface BackupOptions {
   space: string;
@@ -60,6 +63,10 @@ export interface BackupOptions {
   keys?: BackupKeys;
   /** Cancellation (SIGINT/SIGTERM, see cancellation.ts): stops pg_dump and aborts every upload; the backup then fails. */
   signal?: AbortSignal;
+  /** The policy file whose 'immutability' says which backups are locked (docs/immutability.md); the default path when undefined. */
+  policyFile?: string;
+  /** The policy's 'immutability' entries, when the caller already has them (then no policy file is read). */
+  immutability?: readonly ImmutabilityEntry[];
 }
 
 export interface BackupResult {
@@ -73,6 +80,8 @@ export interface BackupResult {
   location: string;
   /** Bytes and objects the media copy moved; absent without a media bucket. */
   mediaTraffic?: MediaTraffic;
+  /** The S3 Object Lock on every object the backup wrote (and on the media content it references); absent when not locked. */
+  objectLock?: ObjectRetention;
 }
 
 export async function runBackup(options: BackupOptions, log: Logger): Promise<BackupResult> {
@@ -88,6 +97,12 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
   const env = options.env ?? process.env;
   const { signal } = options;
   signal?.throwIfAborted();
+  // The policy first, so a broken one fails before anything is touched; only its 'immutability' matters here.
+  const immutability = immutabilityFor(
+    options.immutability ?? loadPolicy(options.policyFile, log, env.GITHUB_WORKSPACE ?? process.cwd()).immutability,
+    options.space,
+    options.trigger,
+  );
   const parsed = parseDatabaseUrl(options.databaseUrl, options.databaseInput);
   const connection = options.databaseLabel ? { ...parsed, description: options.databaseLabel } : parsed;
   // Made with the cancellation signal, this client fails every request once cancelled, except the abort of a multipart upload.
@@ -117,6 +132,15 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
     }
     // Every bucket, before the dump: the backup bucket must take uploads, the media bucket must be readable.
     await assertBucketWritable(store.client, store.bucket, `${store.prefix}backups/${options.space}/`, BACKUP_BUCKET_INPUTS);
+    // Locked only when the policy asks for it and the bucket can do it; asked for on a bucket without Object Lock, it is a warning.
+    let lockWanted = immutability;
+    if (immutability && !(await bucketHasObjectLock(store.client, store.bucket))) {
+      log.warning(
+        `The policy asks for ${immutability.mode} Object Lock for ${immutability.days} days on '${options.space}' ${options.trigger} backups, but the bucket '${store.bucket}' does not have S3 Object Lock enabled, ` +
+          `so this backup is not locked and anyone with delete rights on the bucket can delete it. Object Lock can only be enabled when a bucket is created: see docs/immutability.md.`,
+      );
+      lockWanted = undefined;
+    }
     const recipients = options.keys?.recipients?.length ? options.keys.recipients : undefined;
     if (recipients && options.media && !options.keys?.signingKey) {
       throw new LifeboatError(
@@ -132,6 +156,15 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
     const startedAt = now(env);
     const clockStart = Date.now();
     const id = formatBackupId(startedAt, options.trigger);
+    if (lockWanted) {
+      store.objectLock = backupRetention(lockWanted, startedAt);
+      if (store.objectLock.retainUntil.getTime() <= Date.now()) {
+        throw new LifeboatError(
+          `The backup would be locked until ${store.objectLock.retainUntil.toISOString()}, which has passed (its start time is ${startedAt.toISOString()}; is LIFEBOAT_NOW set?), and S3 refuses a lock in the past. Unset LIFEBOAT_NOW.`,
+        );
+      }
+      log.info(`Object Lock: every object of this backup is locked (${lockWanted.mode}) until ${store.objectLock.retainUntil.toISOString()}.`);
+    }
     // `.age` on top of the compression's extension: the name says how to undo it (age -d | zstd -d).
     const file = `database.pgdump${FILE_EXTENSION[options.compression]}${recipients ? '.age' : ''}`;
     const key = store.artifactKey(options.space, id, file);
@@ -206,6 +239,8 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
       if (size !== stored.bytes) {
         throw new LifeboatError(`The bucket holds ${size} bytes for ${key}, but ${stored.bytes} were sent; the backup is not complete.`);
       }
+      // Some stores (Ceph RGW) ignore the lock given when a multipart upload starts: checked, and set if missing.
+      if (store.objectLock) await keepRetainedUntil(store.client, store.bucket, key, store.objectLock);
       const artifact: ArtifactRecord = {
         name: 'database',
         key,
@@ -281,6 +316,7 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
         durationMs,
         location: `s3://${store.bucket}/${store.backupPrefix(options.space, id)}`,
         mediaTraffic: media?.traffic,
+        ...(store.objectLock ? { objectLock: store.objectLock } : {}),
       };
     } finally {
       await snapshot?.release();

@@ -28,6 +28,7 @@ import type { BackupStore } from '../s3/store.js';
 import { formatBytes, Meter } from '../streams.js';
 import { createAgeDecryptor, createAgeEncryptor, decryptBytes, encryptBytes } from '../crypto/age-stream.js';
 import { mediaContentAddress } from '../crypto/keys.js';
+import { keepRetainedUntil, lockParams } from '../s3/object-lock.js';
 
 export interface MediaTuning {
   /** Objects copied at once. */
@@ -47,6 +48,8 @@ export interface MediaTraffic {
   /** Bytes written to the backup bucket (backup) or to the target bucket (restore). */
   bytesWritten: number;
   objectsWritten: number;
+  /** Backup under Object Lock: reused content whose retention was extended (one PutObjectRetention each). */
+  retentionsExtended?: number;
 }
 
 async function readAll(body: Readable): Promise<Buffer> {
@@ -131,6 +134,21 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
   const totals = emptyTotals();
   const records: MediaObjectRecord[] = new Array(listed.length);
   let checked = 0;
+  // Reused content whose retention this backup extended, by content key (several objects may share one).
+  const lockedNow = new Map<string, Promise<boolean>>();
+  const keptLocked = (casKey: string): Promise<boolean> => {
+    const lock = store.objectLock;
+    if (!lock) return Promise.resolve(true);
+    let pending = lockedNow.get(casKey);
+    if (!pending) {
+      pending = keepRetainedUntil(store.client, store.bucket, casKey, lock).then((kept) => {
+        if (kept?.extended) traffic.retentionsExtended = (traffic.retentionsExtended ?? 0) + 1;
+        return kept !== undefined;
+      });
+      lockedNow.set(casKey, pending);
+    }
+    return pending;
+  };
   const progress = reportProgress(
     log,
     options.progressIntervalMs,
@@ -156,7 +174,10 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
       before.size === object.size &&
       before.etag === object.etag &&
       before.lastModified === object.lastModified &&
-      storedAsNow(before, options.encryption)
+      storedAsNow(before, options.encryption) &&
+      // Under Object Lock, reused content is kept locked at least as long as this backup (docs/immutability.md);
+      // content that has gone missing is copied again instead.
+      (await keptLocked(store.mediaContentKey(before)))
     ) {
       records[index] = before;
       totals.reusedObjects++;
@@ -184,6 +205,9 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
     `Media s3://${options.source.bucket}/${prefix}: ${totals.objects} objects (${formatBytes(totals.bytes)}); ` +
       `${totals.newObjects} new (${formatBytes(totals.newBytes)}), ${totals.reusedObjects} reused (${formatBytes(totals.reusedBytes)}).`,
   );
+  if (store.objectLock) {
+    log.info(`Object Lock: media content this backup references is locked until at least ${store.objectLock.retainUntil.toISOString()} (${traffic.retentionsExtended ?? 0} reused content object(s) had their retention extended).`);
+  }
   return { record: { bucket: options.source.bucket, prefix, objects: records, totals }, traffic };
 }
 
@@ -369,11 +393,11 @@ async function copyVerified(
     check(data.length, md5);
     const { stored, size } = await storeOnce(storedNow, contentKey(sha256), store, async (casKey) => {
       const body = encryption ? await encryptBytes(data, encryption.recipients) : data;
-      await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: casKey, Body: body, ContentType: 'application/octet-stream' }));
+      await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: casKey, Body: body, ContentType: 'application/octet-stream', ...lockParams(store.objectLock) }));
       traffic.bytesWritten += body.length;
       traffic.objectsWritten++;
       return body.length;
-    });
+    }, traffic);
     return { record: describe(sha256, md5, size), stored };
   }
 
@@ -390,19 +414,22 @@ async function copyVerified(
       if (statusOf(error) === 412 || statusOf(error) === 404) throw new ChangedDuringRead('it changed between its two reads');
       throw error;
     });
-    return uploadVerified(
+    const written = await uploadVerified(
       again.Body as Readable,
       sha256,
       `The media object '${object.key}' changed while it was copied, and`,
       store.client,
-      { Bucket: store.bucket, Key: casKey, ContentType: 'application/octet-stream' },
+      { Bucket: store.bucket, Key: casKey, ContentType: 'application/octet-stream', ...lockParams(store.objectLock) },
       tuning,
       traffic,
       encryption ? await createAgeEncryptor(encryption.recipients) : undefined,
     ).catch((error: unknown) => {
       throw new ChangedDuringRead(errorMessage(error));
     });
-  });
+    // Some stores (Ceph RGW) ignore the lock given when a multipart upload starts: checked, and set if missing.
+    if (store.objectLock) await keepRetainedUntil(store.client, store.bucket, casKey, store.objectLock);
+    return written;
+  }, traffic);
   return { record: describe(sha256, md5, size), stored };
 }
 
@@ -415,17 +442,18 @@ async function storeOnce(
   casKey: string,
   store: BackupStore,
   write: (casKey: string) => Promise<number>,
+  traffic: MediaTraffic,
 ): Promise<{ stored: boolean; size: number }> {
   const pending = storedNow.get(casKey);
   if (pending) {
     // If the other copy failed, this object's own bytes are stored instead.
     const size = await pending.then((n) => n, () => undefined);
     if (size !== undefined) return { stored: false, size };
-    return storeOnce(storedNow, casKey, store, write);
+    return storeOnce(storedNow, casKey, store, write, traffic);
   }
   let stored = false;
   const work = (async () => {
-    const existing = await keepExisting(store, casKey);
+    const existing = await keepExisting(store, casKey, traffic);
     if (existing !== undefined) return existing;
     const size = await write(casKey);
     stored = true;
@@ -433,7 +461,9 @@ async function storeOnce(
   })();
   storedNow.set(casKey, work);
   try {
-    return { stored, size: await work };
+    // Awaited before `stored` is read: the work sets it.
+    const size = await work;
+    return { stored, size };
   } catch (error) {
     if (storedNow.get(casKey) === work) storedNow.delete(casKey);
     throw error;
@@ -445,7 +475,14 @@ async function storeOnce(
  * onto itself), because prune deletes unreferenced content only once it is older than its grace period:
  * an object this backup is about to reference must not look old to a prune running at the same time.
  */
-async function keepExisting(store: BackupStore, casKey: string): Promise<number | undefined> {
+async function keepExisting(store: BackupStore, casKey: string, traffic: MediaTraffic): Promise<number | undefined> {
+  // Under Object Lock the content's retention is extended instead: locked content is never garbage, and a
+  // self-copy would add a version (a versioned bucket keeps every one) on every backup.
+  if (store.objectLock) {
+    const kept = await keepRetainedUntil(store.client, store.bucket, casKey, store.objectLock);
+    if (kept?.extended) traffic.retentionsExtended = (traffic.retentionsExtended ?? 0) + 1;
+    return kept?.size;
+  }
   const size = await exists(store.client, store.bucket, casKey);
   if (size === undefined) return undefined;
   await store.client.send(
@@ -477,13 +514,21 @@ class DigestSink extends Writable {
 
 /** Restore refuses before touching anything unless every piece of content the backup needs is present and whole. */
 export async function verifyMediaPresent(record: MediaRecord, store: BackupStore, concurrency = DEFAULT_MEDIA_TUNING.concurrency): Promise<void> {
-  const unique = [...new Map(record.objects.map((o) => [store.mediaContentKey(o), o])).values()];
+  // Each piece of content once: by the objects' records, or (a sealed manifest read without its identity,
+  // as check does) by the readable part's content list.
+  const wanted = new Map<string, { what: string; expected: number }>();
+  for (const object of record.objects) {
+    wanted.set(store.mediaContentKey(object), { what: `'${object.key}': its content ${(object.address ?? object.sha256).slice(0, 12)}…`, expected: object.storedSize ?? object.size });
+  }
+  for (const content of record.contents ?? []) {
+    const key = store.encryptedMediaKey(content.address);
+    if (!wanted.has(key)) wanted.set(key, { what: `encrypted content ${content.address.slice(0, 12)}…`, expected: content.size });
+  }
   const problems: string[] = [];
-  await forEachConcurrently(unique, concurrency, async (object) => {
-    const size = await exists(store.client, store.bucket, store.mediaContentKey(object));
-    const expected = object.storedSize ?? object.size;
-    if (size === undefined) problems.push(`'${object.key}': its content ${(object.address ?? object.sha256).slice(0, 12)}… is missing`);
-    else if (size !== expected) problems.push(`'${object.key}': its content has ${size} bytes stored, the manifest says ${expected}`);
+  await forEachConcurrently([...wanted.entries()], concurrency, async ([key, { what, expected }]) => {
+    const size = await exists(store.client, store.bucket, key);
+    if (size === undefined) problems.push(`${what} is missing`);
+    else if (size !== expected) problems.push(`${what} has ${size} bytes, the manifest says ${expected}`);
   });
   if (problems.length) {
     throw new LifeboatError(

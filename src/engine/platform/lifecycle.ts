@@ -150,6 +150,8 @@ export interface SweepOptions {
   now?: Date;
   /** Names never to delete, besides this session's own keys. */
   keep?: readonly string[];
+  /** Delete nothing: list the stale keys in `stale` (the check action reports them). */
+  reportOnly?: boolean;
 }
 
 export interface SweepResult {
@@ -157,6 +159,8 @@ export interface SweepResult {
   failed: { name: string; message: string }[];
   /** Lifeboat keys left alone because they are younger than the threshold or kept. */
   kept: string[];
+  /** With reportOnly: the keys that are stale, by instance, not deleted. */
+  stale?: { instance: string; name: string; createdAt?: string }[];
 }
 
 /** Keys that crashed runs leave behind are deleted by the sweep once this old, by default. */
@@ -380,6 +384,10 @@ export class CfBindings {
       const created = Date.parse(key.created_at ?? '');
       if (keep.has(key.name) || !Number.isFinite(created) || created > cutoff) {
         result.kept.push(key.name);
+        continue;
+      }
+      if (options.reportOnly) {
+        (result.stale ??= []).push({ instance, name: key.name, ...(key.created_at ? { createdAt: key.created_at } : {}) });
         continue;
       }
       const record: KeyRecord = { instance, instanceGuid, name: key.name, guid: key.guid, purpose: options.purpose, state: 'created' };

@@ -146,6 +146,7 @@ export class PlatformSession {
       total.deleted.push(...result.deleted);
       total.failed.push(...result.failed);
       total.kept.push(...result.kept);
+      if (result.stale) (total.stale ??= []).push(...result.stale);
     }
     return total;
   }

@@ -301,9 +301,9 @@ export async function readServerInfo(client: pg.Client): Promise<ServerInfo> {
   return { version: rows[0]!.version.split(' ')[0]!, versionNum, major: Math.floor(versionNum / 10000), databaseBytes: Number(rows[0]!.size) };
 }
 
-export async function connectOrExplain(connection: DatabaseConnection, inputName = connection.input ?? 'database-url'): Promise<pg.Client> {
+export async function connectOrExplain(connection: DatabaseConnection, inputName = connection.input ?? 'database-url', applicationName?: string): Promise<pg.Client> {
   try {
-    return await connectPg(connection);
+    return await connectPg(connection, applicationName);
   } catch (error) {
     if (error instanceof LifeboatError) throw error;
     throw new LifeboatError(

@@ -28,6 +28,9 @@ import { sweepStaleUploads, type UploadSweep } from './uploads.js';
 import type { BucketSettings } from '../s3/client.js';
 import { BackupStore, MAX_KEYS_PER_DELETE, type ListedBackup } from '../s3/store.js';
 import { formatBytes } from '../streams.js';
+import { forEachConcurrently } from '../concurrency.js';
+import { holdLockedBackups, lockedUntil, type LockedBackup, type ObjectRetention } from '../../domain/immutability.js';
+import { bucketHasObjectLock, DEFAULT_LOCK_SKEW_MS, readRetention } from '../s3/object-lock.js';
 
 export interface PruneOptions {
   bucket: BucketSettings;
@@ -43,6 +46,8 @@ export interface PruneOptions {
   deleteConcurrency?: number;
   /** Where the plan's lines go, before anything is deleted; the logger by default. The CLI prints them on stdout. */
   printPlan?: (line: string) => void;
+  /** A lock ending this close to now still counts as locked (the store's clock may be behind); DEFAULT_LOCK_SKEW_MS by default. */
+  lockSkewMs?: number;
 }
 
 export interface PruneFailure {
@@ -70,6 +75,11 @@ export interface PruneResult {
   media?: MediaCleanup;
   /** Open multipart uploads older than the grace period, aborted (dry run: that would be). */
   uploads?: UploadSweep;
+  /**
+   * Backups the rules would delete but that S3 Object Lock still holds: kept whole (they are in plan.keep),
+   * each with the date it becomes deletable. Absent when the bucket has no Object Lock.
+   */
+  locked?: LockedBackup[];
 }
 
 export interface MediaCleanup {
@@ -82,6 +92,8 @@ export interface MediaCleanup {
   tooYoung: number;
   /** Why the clean-up did not run, when it did not. */
   skipped?: string;
+  /** Unreferenced content kept because S3 Object Lock still holds it. */
+  locked?: number;
 }
 
 export async function runPrune(options: PruneOptions, log: Logger): Promise<PruneResult> {
@@ -102,7 +114,7 @@ export async function runPrune(options: PruneOptions, log: Logger): Promise<Prun
   const journals = await readJournals(store, log);
   const listed = await store.listBackups(space);
   const unfinished = unfinishedDeletions(journals);
-  const retention = plan(
+  let retention = plan(
     listed.map((b) => b.entry),
     options,
     now,
@@ -122,6 +134,24 @@ export async function runPrune(options: PruneOptions, log: Logger): Promise<Prun
     );
   }
 
+  // S3 Object Lock: a backup any of whose objects is still locked is kept whole, never half-deleted, and
+  // nothing is ever asked to delete a locked object (on a versioned bucket that would only hide it behind a
+  // delete marker). The lock is judged by the real clock, not LIFEBOAT_NOW: the store enforces it by its own.
+  const locking = await bucketHasObjectLock(store.client, store.bucket);
+  let locked: LockedBackup[] | undefined;
+  if (locking) {
+    const listedOf = new Map(listed.map((b) => [b.entry, b]));
+    const locks = new Map<BackupEntry, ObjectRetention>();
+    const realNow = new Date();
+    await forEachConcurrently(retention.remove, 8, async ({ entry }) => {
+      const keys = listedOf.get(entry)!.keys;
+      const retentions = await Promise.all(keys.map((key) => readRetention(store.client, store.bucket, key)));
+      const lock = lockedUntil(retentions, realNow, options.lockSkewMs ?? DEFAULT_LOCK_SKEW_MS);
+      if (lock) locks.set(entry, lock);
+    });
+    ({ plan: retention, locked } = holdLockedBackups(retention, locks));
+  }
+
   const scope = space ? `space ${space}` : 'every space';
   const printPlan = options.printPlan ?? ((line: string) => log.info(line));
   printPlan(
@@ -130,6 +160,9 @@ export async function runPrune(options: PruneOptions, log: Logger): Promise<Prun
   );
   if (policy.retention.length === 0) log.info(`${policySource} has no retention rules, so every complete backup is kept.`);
   for (const line of formatPlan(retention)) printPlan(line);
+  for (const { entry, lock } of locked ?? []) {
+    log.info(`${entry.space}/${entry.id} is kept: the rules would delete it, but S3 Object Lock (${lock.mode}) holds it until ${lock.retainUntil.toISOString()}; it becomes deletable then.`);
+  }
   for (const { entry } of retention.rescued) {
     const days = ((now.getTime() - entry.createdAt.getTime()) / 86_400_000).toFixed(1);
     log.warning(
@@ -149,13 +182,14 @@ export async function runPrune(options: PruneOptions, log: Logger): Promise<Prun
     bytesFreed: 0,
     deleteRequests: 0,
     durationMs: 0,
+    ...(locked ? { locked } : {}),
   };
   // Parts of uploads that killed backups left open; their backups, if listed at all, are incomplete and go by the plan.
   result.uploads = await sweepStaleUploads(store, { now, graceMs: options.incompleteGraceMs, dryRun: options.dryRun, space }, log);
   if (options.dryRun) {
     // The media the real run would delete: content unreferenced once the planned backups are gone.
     const planned = new Set(retention.remove.map((r) => `${r.entry.space}/${r.entry.id}`));
-    result.media = await cleanUpMedia(store, now, options, log, true, planned);
+    result.media = await cleanUpMedia(store, now, options, log, true, planned, locking);
     result.durationMs = Date.now() - clockStart;
     return result;
   }
@@ -174,7 +208,7 @@ export async function runPrune(options: PruneOptions, log: Logger): Promise<Prun
 
   // Media content is shared between backups, so it goes only after the backups themselves, judged from a
   // fresh reading of the manifests that remain. If the prune is killed before this, the next one does it.
-  if (result.failed.length === 0) result.media = await cleanUpMedia(store, now, options, log, false);
+  if (result.failed.length === 0) result.media = await cleanUpMedia(store, now, options, log, false, undefined, locking);
 
   if (result.failed.length === 0) {
     // Our own journal, and the journals of earlier prunes whose remnants this prune has now removed. A journal
@@ -220,6 +254,7 @@ async function cleanUpMedia(
   log: Logger,
   dryRun: boolean,
   assumeDeleted?: ReadonlySet<string>,
+  locking = false,
 ): Promise<MediaCleanup | undefined> {
   const skip = (skipped: string): MediaCleanup => {
     log.warning(skipped);
@@ -247,12 +282,25 @@ async function cleanUpMedia(
       return skip(errorMessage(error));
     }
     if (found.stored === 0) return undefined;
+    // Unreferenced content still under Object Lock is not garbage yet: never asked to be deleted.
+    let lockedContent = 0;
+    if (locking && found.garbage.length > 0) {
+      const realNow = new Date();
+      const free: typeof found.garbage = [];
+      await forEachConcurrently(found.garbage, 16, async (item) => {
+        const lock = lockedUntil([await readRetention(store.client, store.bucket, item.key)], realNow, options.lockSkewMs ?? DEFAULT_LOCK_SKEW_MS);
+        if (lock) lockedContent++;
+        else free.push(item);
+      });
+      found = { ...found, garbage: free };
+    }
     const cleanup: MediaCleanup = {
       stored: found.stored,
       referenced: found.referenced,
       deleted: 0,
       bytesFreed: 0,
       tooYoung: found.tooYoung,
+      ...(locking ? { locked: lockedContent } : {}),
     };
     if (dryRun) {
       cleanup.deleted = found.garbage.length;
@@ -282,7 +330,8 @@ async function cleanUpMedia(
     }
     log.info(
       `Media content: ${cleanup.stored} stored, ${cleanup.referenced} in use; ${cleanup.deleted} unreferenced ${dryRun ? 'would be deleted' : 'deleted'} (${formatBytes(cleanup.bytesFreed)})` +
-        `${cleanup.tooYoung ? `, ${cleanup.tooYoung} unreferenced but younger than the grace period kept` : ''}.`,
+        `${cleanup.tooYoung ? `, ${cleanup.tooYoung} unreferenced but younger than the grace period kept` : ''}` +
+        `${lockedContent ? `, ${lockedContent} unreferenced but still under Object Lock kept` : ''}.`,
     );
     return cleanup;
   } finally {
@@ -379,7 +428,13 @@ export function toPruneOutput(result: PruneResult) {
     deleteRequests: result.deleteRequests,
     ...(result.media ? { media: result.media } : {}),
     ...(result.uploads ? { uploads: result.uploads } : {}),
+    ...(result.locked ? { locked: lockedOutput(result) } : {}),
   };
+}
+
+/** The `locked` output: backups the rules would delete that Object Lock holds, with when each becomes deletable. */
+export function lockedOutput(result: PruneResult) {
+  return (result.locked ?? []).map(({ entry, lock }) => ({ id: entry.id, space: entry.space, mode: lock.mode, deletableAt: lock.retainUntil.toISOString() }));
 }
 
 /** Ids for the `deleted` output: what was deleted, or in a dry run what would be. */

@@ -24,6 +24,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { parseBackupId } from '../../domain/backup-id.js';
 import type { BackupEntry } from '../../domain/catalog.js';
 import { parseManifest, serializeManifest, type Manifest } from '../../domain/manifest.js';
+import type { ObjectRetention } from '../../domain/immutability.js';
+import { lockParams } from './object-lock.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import {
   createS3Client,
@@ -80,6 +82,11 @@ export class BackupStore {
   readonly client: S3Client;
   readonly bucket: string;
   readonly prefix: string;
+  /**
+   * The S3 Object Lock retention a backup puts on the objects it writes (artifacts, manifest, media content);
+   * undefined when nothing is locked. Set by backup (docs/immutability.md); never on journals or lock files.
+   */
+  objectLock?: ObjectRetention;
 
   constructor(readonly settings: BucketSettings, client?: S3Client) {
     this.client = client ?? createS3Client(settings);
@@ -167,7 +174,7 @@ export class BackupStore {
   async upload(key: string, body: Readable, contentType: string, tuning: UploadTuning = DEFAULT_UPLOAD_TUNING): Promise<void> {
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
+      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ...lockParams(this.objectLock) },
       partSize: tuning.partSize,
       queueSize: tuning.queueSize,
       leavePartsOnError: false,
@@ -188,6 +195,7 @@ export class BackupStore {
         Key: this.manifestKey(manifest.space, manifest.id),
         Body: body,
         ContentType: 'application/json',
+        ...lockParams(this.objectLock),
       }),
     );
     return Buffer.byteLength(body);
