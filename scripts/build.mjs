@@ -13,6 +13,7 @@ export const ENTRIES = {
   prune: 'src/actions/prune/index.ts',
   check: 'src/actions/check/index.ts',
   drill: 'src/actions/drill/index.ts',
+  copy: 'src/actions/copy/index.ts',
   unbind: 'src/actions/unbind/index.ts',
   cli: 'src/cli/index.ts',
 };

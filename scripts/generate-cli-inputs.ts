@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 
 export const GENERATED_PATH = 'src/cli/action-inputs.generated.ts';
 /** The actions that are also CLI commands, in the order `lifeboat --help` lists them. */
-export const CLI_ACTIONS = ['backup', 'list', 'restore', 'prune', 'check', 'drill'] as const;
+export const CLI_ACTIONS = ['backup', 'list', 'restore', 'prune', 'check', 'drill', 'copy'] as const;
 
 interface ActionFile {
   description?: string;

@@ -2,7 +2,7 @@
 
 import type { ActionSpec } from './action-spec.js';
 
-export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune' | 'check' | 'drill', ActionSpec> = {
+export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune' | 'check' | 'drill' | 'copy', ActionSpec> = {
   "backup": {
     "description": "Dump a PostgreSQL database (one consistent pg_dump snapshot) into a backup bucket, with a SHA-256 manifest.",
     "inputs": [
@@ -221,6 +221,48 @@ export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune' | 'che
         "description": "Optional, from a secret: an age secret key of one of the recipients. With it, a media backup under encryption reads the previous backup's sealed object list and does not read unchanged objects again; without it, every media object is read (not stored) again. Leave it out to keep the backup job unable to decrypt backups.",
         "required": false,
         "default": ""
+      },
+      {
+        "name": "replica-bucket",
+        "description": "A replica bucket: after the backup succeeds, it is copied there (database artifacts, media content, manifest last; every byte verified). A failed copy fails the step; the backup itself stays good. See docs/replication.md.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-prefix",
+        "description": "Optional key prefix inside the replica bucket.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-s3-endpoint",
+        "description": "Endpoint of the replica's store when it is S3-compatible (path-style addressing), e.g. https://s3.us-west-004.backblazeb2.com. Empty for AWS S3.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-s3-region",
+        "description": "Region of the replica bucket. Defaults to AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-access-key-id",
+        "description": "Access key for the replica bucket. Empty to use the AWS_* environment variables.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-secret-access-key",
+        "description": "Secret key for the replica bucket, from a secret. Goes with replica-aws-access-key-id. Masked.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-session-token",
+        "description": "Session token for the replica bucket, for temporary credentials. Masked.",
+        "required": false,
+        "default": ""
       }
     ]
   },
@@ -328,6 +370,54 @@ export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune' | 'che
         "description": "Also read each restorable backup's manifest, to show database size and media object counts (new versus reused). One request per backup; off by default so listing stays one request per 1,000 keys.",
         "required": false,
         "default": "false"
+      },
+      {
+        "name": "store",
+        "description": "Which store to read: primary (the backup bucket) or replica (the replica-* inputs). See docs/replication.md.",
+        "required": false,
+        "default": "primary"
+      },
+      {
+        "name": "replica-bucket",
+        "description": "The replica bucket: a second store (another bucket, usually on another provider) that complete backups are copied to. See docs/replication.md.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-prefix",
+        "description": "Optional key prefix inside the replica bucket.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-s3-endpoint",
+        "description": "Endpoint of the replica's store when it is S3-compatible (path-style addressing), e.g. https://s3.us-west-004.backblazeb2.com. Empty for AWS S3.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-s3-region",
+        "description": "Region of the replica bucket. Defaults to AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-access-key-id",
+        "description": "Access key for the replica bucket. Empty to use the AWS_* environment variables.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-secret-access-key",
+        "description": "Secret key for the replica bucket, from a secret. Goes with replica-aws-access-key-id. Masked.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-session-token",
+        "description": "Session token for the replica bucket, for temporary credentials. Masked.",
+        "required": false,
+        "default": ""
       }
     ]
   },
@@ -567,6 +657,54 @@ export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune' | 'che
         "description": "Ed25519 public keys (openssl pkey -in signing-key.pem -pubout; PEM or one base64 line each) that manifests may be signed with. A signed manifest that fails the check is refused; the policy file's signing.required-for makes an unsigned one refused too. Adds to the policy file's signing.public-keys.",
         "required": false,
         "default": ""
+      },
+      {
+        "name": "store",
+        "description": "Which store to restore from: primary (the backup bucket; with the replica-* inputs given, the replica is used automatically when the backup bucket cannot be reached or its backup fails verification) or replica (the replica only). See docs/replication.md.",
+        "required": false,
+        "default": "primary"
+      },
+      {
+        "name": "replica-bucket",
+        "description": "The replica bucket: a second store (another bucket, usually on another provider) that complete backups are copied to. See docs/replication.md.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-prefix",
+        "description": "Optional key prefix inside the replica bucket.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-s3-endpoint",
+        "description": "Endpoint of the replica's store when it is S3-compatible (path-style addressing), e.g. https://s3.us-west-004.backblazeb2.com. Empty for AWS S3.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-s3-region",
+        "description": "Region of the replica bucket. Defaults to AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-access-key-id",
+        "description": "Access key for the replica bucket. Empty to use the AWS_* environment variables.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-secret-access-key",
+        "description": "Secret key for the replica bucket, from a secret. Goes with replica-aws-access-key-id. Masked.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-session-token",
+        "description": "Session token for the replica bucket, for temporary credentials. Masked.",
+        "required": false,
+        "default": ""
       }
     ]
   },
@@ -690,6 +828,54 @@ export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune' | 'che
       {
         "name": "cf-media-instance",
         "description": "With binding: cloudfoundry, the media bucket's service instance: prune deletes stale Lifeboat service keys on it too. No key is made on it.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "store",
+        "description": "Which stores to prune: all (the backup bucket, and the replica when replica-bucket is given, by replica-retention if the policy has it), primary, or replica. See docs/replication.md.",
+        "required": false,
+        "default": "all"
+      },
+      {
+        "name": "replica-bucket",
+        "description": "The replica bucket: a second store (another bucket, usually on another provider) that complete backups are copied to. See docs/replication.md.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-prefix",
+        "description": "Optional key prefix inside the replica bucket.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-s3-endpoint",
+        "description": "Endpoint of the replica's store when it is S3-compatible (path-style addressing), e.g. https://s3.us-west-004.backblazeb2.com. Empty for AWS S3.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-s3-region",
+        "description": "Region of the replica bucket. Defaults to AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-access-key-id",
+        "description": "Access key for the replica bucket. Empty to use the AWS_* environment variables.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-secret-access-key",
+        "description": "Secret key for the replica bucket, from a secret. Goes with replica-aws-access-key-id. Masked.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-session-token",
+        "description": "Session token for the replica bucket, for temporary credentials. Masked.",
         "required": false,
         "default": ""
       }
@@ -982,6 +1168,149 @@ export const ACTION_SPECS: Record<'backup' | 'list' | 'restore' | 'prune' | 'che
       {
         "name": "signing-public-keys",
         "description": "Ed25519 public keys (PEM or one base64 line each) that manifests may be signed with; added to the policy file's signing.public-keys. A signed manifest that fails the check fails the drill.",
+        "required": false,
+        "default": ""
+      }
+    ]
+  },
+  "copy": {
+    "description": "Copy complete backups (database artifacts, media content, then the manifest last) from the backup bucket to a replica bucket, verifying every byte against the manifest.",
+    "inputs": [
+      {
+        "name": "space",
+        "description": "Only backups of this space. Every space when empty.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "backup-id",
+        "description": "Only this backup (needs space). Empty: every complete backup of the backup bucket (in scope) that the replica does not hold complete yet.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "backup-bucket",
+        "description": "The dedicated backup bucket. With binding: cloudfoundry, the service key's own bucket unless given here.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "backup-prefix",
+        "description": "Optional key prefix inside the backup bucket.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "s3-endpoint",
+        "description": "Endpoint of an S3-compatible store (path-style addressing).",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "s3-region",
+        "description": "Region of the backup bucket.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "aws-access-key-id",
+        "description": "Access key for the backup bucket; empty to use the AWS_* environment variables.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "aws-secret-access-key",
+        "description": "Secret key for the backup bucket, from a secret.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "aws-session-token",
+        "description": "Session token, for temporary credentials.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "binding",
+        "description": "Where the backup bucket's credentials come from: none (the inputs above, or the AWS_* environment variables) or cloudfoundry (a service key made on cf-service-instance for this step alone, deleted when it ends; see docs/cloud-gov.md).",
+        "required": false,
+        "default": "none"
+      },
+      {
+        "name": "cf-api",
+        "description": "With binding: cloudfoundry, the Cloud Foundry API, e.g. https://api.fr.cloud.gov.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-username",
+        "description": "With binding: cloudfoundry, the username of a cloud-gov-service-account service key, from a secret.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-password",
+        "description": "With binding: cloudfoundry, the password of that service key, from a secret. cloud.gov expires it every 90 days.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-org",
+        "description": "With binding: cloudfoundry, the org of the bucket's service instance.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-space",
+        "description": "With binding: cloudfoundry, the one space of this step (for a restore, the target space): its service instances, and those shared into it, are bound.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "cf-service-instance",
+        "description": "With binding: cloudfoundry, the name of the backup bucket's S3 service instance (as in cf services), in cf-space or shared into it.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-bucket",
+        "description": "The replica bucket: a second store (another bucket, usually on another provider) that complete backups are copied to. See docs/replication.md.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-prefix",
+        "description": "Optional key prefix inside the replica bucket.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-s3-endpoint",
+        "description": "Endpoint of the replica's store when it is S3-compatible (path-style addressing), e.g. https://s3.us-west-004.backblazeb2.com. Empty for AWS S3.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-s3-region",
+        "description": "Region of the replica bucket. Defaults to AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-access-key-id",
+        "description": "Access key for the replica bucket. Empty to use the AWS_* environment variables.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-secret-access-key",
+        "description": "Secret key for the replica bucket, from a secret. Goes with replica-aws-access-key-id. Masked.",
+        "required": false,
+        "default": ""
+      },
+      {
+        "name": "replica-aws-session-token",
+        "description": "Session token for the replica bucket, for temporary credentials. Masked.",
         "required": false,
         "default": ""
       }

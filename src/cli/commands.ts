@@ -6,6 +6,7 @@ import type { CliCommand } from './command.js';
 import { listCommand } from './list-command.js';
 import { restoreCommand } from './restore-command.js';
 import { pruneCommand } from './prune-command.js';
+import { copyCommand } from './copy-command.js';
 
 export const COMMANDS: Record<string, CliCommand> = {
   backup: backupCommand,
@@ -14,4 +15,5 @@ export const COMMANDS: Record<string, CliCommand> = {
   prune: pruneCommand,
   check: checkCommand,
   drill: drillCommand,
+  copy: copyCommand,
 };

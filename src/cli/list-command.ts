@@ -9,8 +9,8 @@ export const listCommand: CliCommand = {
   summary: 'List backups, newest first',
   async run(read, { log, json, out }) {
     const request = readBucketRequest(read);
-    const { filter, details: withDetails } = getListInputs(read, request.draft);
-    const { backups, latest, details } = await withCliBinding(request, 'list', log, ({ settings }) => runList(settings, filter, { details: withDetails }));
+    const { filter, details: withDetails, replica } = getListInputs(read, request.draft);
+    const { backups, latest, details } = await withCliBinding(request, 'list', log, ({ settings }) => runList(replica ?? settings, filter, { details: withDetails, inputName: replica ? 'replica-bucket' : undefined }));
     if (json) {
       const text = JSON.stringify({ backups: toListOutput(backups, details), latest: latest?.id ?? '' }, null, 2) + '\n';
       await new Promise<void>((resolve, reject) => out.write(text, (error) => (error ? reject(error) : resolve())));

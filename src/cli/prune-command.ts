@@ -3,6 +3,7 @@ import { loadPolicy } from '../engine/policy-file.js';
 import { assertNoFailures, runPrune, toPruneOutput } from '../engine/prune/prune.js';
 import { formatBytes } from '../engine/streams.js';
 import { readBindingRequest, withCliBinding } from '../actions/shared/binding.js';
+import { retentionFor } from '../domain/policy.js';
 import type { CliCommand } from './command.js';
 
 export const pruneCommand: CliCommand = {
@@ -14,18 +15,23 @@ export const pruneCommand: CliCommand = {
     const policy = loadPolicy(inputs.policyFile, log);
     // The plan goes to stdout as soon as it is made, before anything is deleted (with --json, into the JSON).
     const printPlan = json ? () => undefined : (line: string) => out.write(line + '\n');
-    const result = await withCliBinding(request, 'prune', log, async (bound) => {
+    const outcome = await withCliBinding(request, 'prune', log, async (bound) => {
       if (!inputs.dryRun) await bound.sweepStaleKeys();
-      return runPrune({ ...inputs, bucket: bound.settings, policy, printPlan }, log);
+      const primary = inputs.stores === 'replica' ? undefined : await runPrune({ ...inputs, bucket: bound.settings, policy, printPlan }, log);
+      const replica = inputs.replica
+        ? await runPrune({ ...inputs, bucket: inputs.replica, policy: { ...policy, retention: retentionFor(policy, 'replica') }, printPlan }, log)
+        : undefined;
+      return { primary, replica };
     });
+    const result = outcome.primary ?? outcome.replica!;
     const text = json
-      ? JSON.stringify(toPruneOutput(result), null, 2) + '\n'
+      ? JSON.stringify(outcome.primary && outcome.replica ? { ...toPruneOutput(outcome.primary), replica: toPruneOutput(outcome.replica) } : toPruneOutput(result), null, 2) + '\n'
       : result.dryRun
         ? `Would delete ${result.plan.remove.length} backups and keep ${result.plan.keep.length}.\n`
         : `Deleted ${result.deleted.length} backups (${result.objectsDeleted} objects, ${formatBytes(result.bytesFreed)}); kept ${result.plan.keep.length}.\n`;
     // The CLI exits as soon as the command returns; a large --json report to a pipe must be flushed first.
     await new Promise<void>((resolve, reject) => out.write(text, (error) => (error ? reject(error) : resolve())));
-    assertNoFailures(result);
+    for (const done of [outcome.primary, outcome.replica]) if (done) assertNoFailures(done);
     return 0;
   },
 };

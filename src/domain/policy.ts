@@ -10,6 +10,8 @@
  *   - { from: production, to: staging, purpose: keep staging in sync, automated: true }
  * retention:
  *   - { space: production, trigger: nightly, keep-within: 7d }
+ * replica-retention:                  # optional: the replica's rules (docs/replication.md); default: retention
+ *   - { space: production, trigger: nightly, keep-within: 90d }
  * immutability:                        # optional (docs/immutability.md): S3 Object Lock on what backups write
  *   - { space: production, trigger: nightly, mode: governance, days: 30 }
  * signing:                             # optional (docs/encryption.md)
@@ -81,6 +83,11 @@ export interface Policy {
   protectedSpaces: readonly string[];
   restores: readonly RestoreRule[];
   retention: readonly RetentionEntry[];
+  /**
+   * The replica's retention (docs/replication.md), when it differs: usually longer. Like `retention`, a
+   * whole list: a space and trigger it does not name is kept forever on the replica.
+   */
+  replicaRetention?: readonly RetentionEntry[];
   signing?: SigningPolicy;
   /** The check action's rules, when the file has a `freshness` key; otherwise defaultFreshness(spaces) applies. */
   freshness?: readonly FreshnessRule[];
@@ -129,7 +136,7 @@ function isParsableDuration(text: string): boolean {
 /** `org/team-slug`: a GitHub login, then a team slug. A leading '@' (as in mentions) is not part of it. */
 const ADMIN_TEAM_PATTERN = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9][A-Za-z0-9._-]*)$/;
 
-const TOP_LEVEL_KEYS = ['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention', 'signing', 'freshness', 'immutability'] as const;
+const TOP_LEVEL_KEYS = ['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention', 'replica-retention', 'signing', 'freshness', 'immutability'] as const;
 const IMMUTABILITY_KEYS = ['space', 'trigger', 'mode', 'days'] as const;
 const SIGNING_KEYS = ['public-keys', 'required-for'] as const;
 const FRESHNESS_KEYS = ['space', 'trigger', 'max-age', 'deployed-commit'] as const;
@@ -242,6 +249,7 @@ class PolicyReader {
       ? this.readRetention(top.retention, known)
       : DEFAULT_POLICY.retention.filter((r) => declared(r.space));
 
+    const replicaRetention = top['replica-retention'] ? this.readRetention(top['replica-retention'], known, 'replica-retention') : undefined;
     const signing = top.signing ? this.readSigning(top.signing, known) : undefined;
     const freshness = top.freshness ? this.readFreshness(top.freshness, known) : undefined;
     const immutability = top.immutability ? this.readImmutability(top.immutability, known) : undefined;
@@ -252,6 +260,7 @@ class PolicyReader {
       protectedSpaces,
       restores,
       retention,
+      ...(replicaRetention ? { replicaRetention } : {}),
       ...(signing ? { signing } : {}),
       ...(freshness ? { freshness } : {}),
       ...(immutability ? { immutability } : {}),
@@ -406,12 +415,12 @@ class PolicyReader {
     return rules;
   }
 
-  private readRetention(field: Field, known: readonly string[] | undefined): RetentionEntry[] {
-    const items = this.readList(field, "'retention'") ?? [];
+  private readRetention(field: Field, known: readonly string[] | undefined, name = 'retention'): RetentionEntry[] {
+    const items = this.readList(field, `'${name}'`) ?? [];
     const entries: RetentionEntry[] = [];
     const seen = new Map<string, string>();
     items.forEach((item, index) => {
-      const where = `retention[${index}]`;
+      const where = `${name}[${index}]`;
       const issuesBefore = this.issues.length;
       const fields = this.readFields(item, field.offset, `in ${where}`, RETENTION_KEYS);
       // A misspelt rule key is already reported; saying the entry has no rule as well would be noise.
@@ -627,6 +636,11 @@ function describe(node: Node | undefined): string {
     if (typeof value === 'boolean') return `${value}`;
   }
   return 'an unsupported value';
+}
+
+/** The rules prune applies to a store: the replica's own when the policy has them, else the same as the backup bucket's. */
+export function retentionFor(policy: Pick<Policy, 'retention' | 'replicaRetention'>, store: 'primary' | 'replica'): readonly RetentionEntry[] {
+  return store === 'replica' && policy.replicaRetention !== undefined ? policy.replicaRetention : policy.retention;
 }
 
 function keepsNothing(rules: RetentionRules): boolean {

@@ -365,7 +365,7 @@ export function restoreSummary(result: RestoreResult, now = new Date()): string 
   return lines.join('\n') + '\n';
 }
 
-export type ActionName = 'backup' | 'restore' | 'list' | 'prune' | 'check' | 'drill';
+export type ActionName = 'backup' | 'restore' | 'list' | 'prune' | 'check' | 'drill' | 'copy';
 
 /** What a failed action was asked to do, for the first lines of its summary. */
 export interface FailedRun {

@@ -34,8 +34,8 @@ interface ActionMetadata {
 const readYaml = <T>(file: string): T => parse(readFileSync(join(ROOT, file), 'utf8')) as T;
 
 describe('action metadata', () => {
-  it('declares all six actions', () => {
-    expect(ACTIONS.sort()).toEqual(['backup', 'check', 'drill', 'list', 'prune', 'restore']);
+  it('declares all seven actions', () => {
+    expect(ACTIONS.sort()).toEqual(['backup', 'check', 'copy', 'drill', 'list', 'prune', 'restore']);
   });
 
   it.each(actionFiles)('%s is valid action metadata on node24 with a bundle that exists', (file) => {

@@ -163,7 +163,7 @@ describe('parsePolicy: one issue per problem', () => {
     // Found in another order: the unknown key while reading the top level, the bad space name later.
     expect(problems('{ spaces: [BAD], bogus: 1, protected-spaces: [] }\n')).toEqual([
       "1:12: spaces[0] 'BAD' is not a valid space name; use lower-case letters, digits, '-' and '_', starting with a letter or digit",
-      "1:18: unknown key 'bogus' at the top level; allowed keys are spaces, admin-team, protected-spaces, restores, retention, signing, freshness, immutability",
+      "1:18: unknown key 'bogus' at the top level; allowed keys are spaces, admin-team, protected-spaces, restores, retention, replica-retention, signing, freshness, immutability",
     ]);
   });
 

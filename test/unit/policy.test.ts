@@ -194,7 +194,7 @@ describe('parsePolicy: errors point at the line', () => {
     const problem = onlyProblem('restores:\n  - from: dev\n    to: dev\n    colour: red\n');
     expect(problem).toBe("4:5: unknown key 'colour' in restores[0]; allowed keys are from, to, purpose, automated");
     expect(onlyProblem('bogus: 1\n')).toBe(
-      "1:1: unknown key 'bogus' at the top level; allowed keys are spaces, admin-team, protected-spaces, restores, retention, signing, freshness, immutability",
+      "1:1: unknown key 'bogus' at the top level; allowed keys are spaces, admin-team, protected-spaces, restores, retention, replica-retention, signing, freshness, immutability",
     );
   });
 

@@ -1,5 +1,7 @@
 import * as core from '@actions/core';
 import { runBackup } from '../../engine/backup/backup.js';
+import { copyAfterBackup } from '../../engine/replica/after-backup.js';
+import { replicaSettings } from '../shared/inputs.js';
 import { cancellable } from '../../engine/cancellation.js';
 import { backupSummary, type FailedRun } from '../../engine/summaries.js';
 import { readBindingRequest } from '../shared/binding.js';
@@ -15,11 +17,30 @@ export async function run(): Promise<void> {
     const options = getBackupOptions(readActionInput, process.env, request.draft, request.fromBinding);
     asked.subject = `of ${options.space}`;
     asked.facts = [`Trigger: ${options.trigger}; bucket: ${options.bucket.bucket}`];
-    const result = await cancellable(actionsLogger, { operation: 'backup' }, (signal) =>
-      withActionBinding(request, 'backup', (bound) => runBackup({ ...boundBackupOptions(options, bound), signal }, actionsLogger), signal),
+    const replica = replicaSettings(readActionInput);
+    const { result, replicated } = await cancellable(actionsLogger, { operation: 'backup' }, (signal) =>
+      withActionBinding(
+        request,
+        'backup',
+        async (bound) => {
+          const result = await runBackup({ ...boundBackupOptions(options, bound), signal }, actionsLogger);
+          const replicated = replica ? await copyAfterBackup(bound.settings, replica, result, actionsLogger, { signal }) : undefined;
+          return { result, replicated };
+        },
+        signal,
+      ),
     );
     core.setOutput(BackupOutputs.BackupId, result.manifest.id);
     core.setOutput(BackupOutputs.Size, String(result.storedBytes));
-    await writeSummary(backupSummary(result));
+    const replicaLine = !replicated
+      ? ''
+      : 'copied' in replicated
+        ? `\n- Copied to the replica \`${replicated.copied.replica}\` (every byte checked against the manifest; manifest written last).\n`
+        : `\n> [!WARNING]\n> The backup is good, but copying it to the replica failed: ${replicated.failed.message}\n`;
+    await writeSummary(backupSummary(result) + replicaLine);
+    if (replicated && 'failed' in replicated) {
+      asked.summarized = true;
+      throw replicated.failed;
+    }
   });
 }

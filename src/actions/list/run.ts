@@ -11,11 +11,11 @@ export async function run(): Promise<void> {
   const asked: FailedRun = { action: 'list' };
   await withFailureSummary(asked, async () => {
     const request = readBucketRequest(readActionInput);
-    const { filter, details: withDetails } = getListInputs(readActionInput, request.draft);
+    const { filter, details: withDetails, replica } = getListInputs(readActionInput, request.draft);
     asked.subject = describeFilter(filter) ? `(${describeFilter(filter)})` : undefined;
-    asked.facts = [`Bucket: ${request.draft.bucket}`];
+    asked.facts = [replica ? `Replica bucket: ${replica.bucket}` : `Bucket: ${request.draft.bucket}`];
     const { backups, latest, latestPerSpace, details } = await withActionBinding(request, 'list', (bound) =>
-      runList(bound.settings, filter, { details: withDetails }),
+      runList(replica ?? bound.settings, filter, { details: withDetails, inputName: replica ? 'replica-bucket' : undefined }),
     );
     const incomplete = backups.filter((b) => b.status === 'incomplete').length;
     const invalid = backups.filter((b) => b.status === 'invalid');

@@ -3,7 +3,7 @@ import { DEFAULT_INCOMPLETE_GRACE_MS, parseDuration } from '../../domain/retenti
 import { InputError } from '../../engine/errors.js';
 import type { BucketSettings } from '../../engine/s3/client.js';
 import type { BindingProfile } from '../shared/binding.js';
-import { booleanInput, bucketSettings, optional, spaceName, type InputReader } from '../shared/inputs.js';
+import { booleanInput, bucketSettings, choice, optional, replicaSettings, spaceName, type InputReader } from '../shared/inputs.js';
 
 /** Prune binds only the backup bucket; it sweeps the stale keys of the database and media instances too. */
 export const PRUNE_BINDING: BindingProfile = { sweepOnly: true };
@@ -13,7 +13,12 @@ export const PruneOutputs = {
   Kept: 'kept',
   AbortedUploads: 'aborted-uploads',
   Locked: 'locked',
+  ReplicaDeleted: 'replica-deleted',
+  ReplicaKept: 'replica-kept',
 } as const;
+
+/** Which stores a prune works on: every one given (the backup bucket, and the replica when given), or one. */
+export type PruneStores = 'all' | 'primary' | 'replica';
 
 export interface PruneInputs {
   bucket: BucketSettings;
@@ -22,6 +27,9 @@ export interface PruneInputs {
   space?: string;
   incompleteGraceMs: number;
   dryRun: boolean;
+  /** The replica, when it is to be pruned too (or alone, with store: replica). */
+  replica?: BucketSettings;
+  stores: PruneStores;
 }
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -32,6 +40,9 @@ const MIN_GRACE_MS = HOUR_MS;
 export function getPruneInputs(read: InputReader, draftBucket?: BucketSettings): PruneInputs {
   const space = optional(read, 'space');
   const policyFile = optional(read, 'policy-file');
+  const replica = replicaSettings(read);
+  const stores = choice(read, 'store', ['all', 'primary', 'replica'] as const, 'all');
+  if (stores === 'replica' && !replica) throw new InputError("Input 'store' is 'replica' but 'replica-bucket' is not given. Set 'replica-bucket' (and its replica-* inputs), or 'store: all'.");
   return {
     bucket: draftBucket ?? bucketSettings(read),
     // The action's default is the default path, which may be absent (then FAC's defaults apply); only a
@@ -40,6 +51,8 @@ export function getPruneInputs(read: InputReader, draftBucket?: BucketSettings):
     space: space ? spaceName(space) : undefined,
     incompleteGraceMs: graceInput(read, 'incomplete-grace'),
     dryRun: booleanInput(read, 'dry-run', false),
+    ...(replica && stores !== 'primary' ? { replica } : {}),
+    stores,
   };
 }
 

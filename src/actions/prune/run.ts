@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { PolicyError } from '../../domain/policy.js';
+import { PolicyError, retentionFor } from '../../domain/policy.js';
 import { loadPolicy } from '../../engine/policy-file.js';
 import { assertNoFailures, deletedIds, keptIds, lockedOutput, runPrune } from '../../engine/prune/prune.js';
 import { pruneSummary, type FailedRun } from '../../engine/summaries.js';
@@ -39,13 +39,27 @@ async function prune(asked: FailedRun): Promise<void> {
       if (swept?.deleted.length) actionsLogger.info(`Deleted ${swept.deleted.length} stale Lifeboat service key(s): ${swept.deleted.join(', ')}.`);
       for (const failure of swept?.failed ?? []) actionsLogger.warning(`Could not delete the stale service key ${failure.name}: ${failure.message}`);
     }
-    return runPrune({ ...inputs, bucket: bound.settings, policy }, actionsLogger);
+    const primary = inputs.stores === 'replica' ? undefined : await runPrune({ ...inputs, bucket: bound.settings, policy }, actionsLogger);
+    // The replica by its own rules (replica-retention), or the same as the backup bucket's.
+    const replica = inputs.replica
+      ? await actionsLogger.group(`Prune the replica s3://${inputs.replica.bucket}`, () =>
+          runPrune({ ...inputs, bucket: inputs.replica!, policy: { ...policy, retention: retentionFor(policy, 'replica') } }, actionsLogger),
+        )
+      : undefined;
+    return { primary, replica };
   });
-  core.setOutput(PruneOutputs.Deleted, JSON.stringify(deletedIds(result)));
-  core.setOutput(PruneOutputs.Kept, JSON.stringify(keptIds(result)));
-  core.setOutput(PruneOutputs.AbortedUploads, JSON.stringify((result.uploads?.aborted ?? []).map((u) => u.key)));
-  core.setOutput(PruneOutputs.Locked, JSON.stringify(lockedOutput(result)));
-  await writeSummary(pruneSummary(result));
+  const main = result.primary ?? result.replica!;
+  core.setOutput(PruneOutputs.Deleted, JSON.stringify(deletedIds(main)));
+  core.setOutput(PruneOutputs.Kept, JSON.stringify(keptIds(main)));
+  core.setOutput(PruneOutputs.AbortedUploads, JSON.stringify((main.uploads?.aborted ?? []).map((u) => u.key)));
+  core.setOutput(PruneOutputs.Locked, JSON.stringify(lockedOutput(main)));
+  if (result.replica) {
+    core.setOutput(PruneOutputs.ReplicaDeleted, JSON.stringify(deletedIds(result.replica)));
+    core.setOutput(PruneOutputs.ReplicaKept, JSON.stringify(keptIds(result.replica)));
+  }
+  await writeSummary(
+    [result.primary && pruneSummary(result.primary), result.replica && `### The replica \`${inputs.replica!.bucket}\`\n\n${pruneSummary(result.replica)}`].filter(Boolean).join('\n'),
+  );
   asked.summarized = true;
-  assertNoFailures(result);
+  for (const done of [result.primary, result.replica]) if (done) assertNoFailures(done);
 }

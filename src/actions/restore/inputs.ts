@@ -5,7 +5,7 @@ import { callerFromEnv, DEFAULT_JOBS, DEFAULT_PARALLEL_THRESHOLD_MB, type Restor
 import { DATABASE_FROM_BINDING } from '../backup/inputs.js';
 import type { BindingProfile, BoundResources, FromBinding } from '../shared/binding.js';
 import { readKeyInputs } from '../shared/key-inputs.js';
-import { booleanInput, bucketSettings, choice, mediaSettings, optional, optionalTriggerFilter, positiveNumber, required, secretInput, spaceName, type InputReader } from '../shared/inputs.js';
+import { booleanInput, bucketSettings, choice, mediaSettings, optional, optionalTriggerFilter, positiveNumber, replicaSettings, required, secretInput, spaceName, storeChoice, type InputReader } from '../shared/inputs.js';
 
 export const RestoreOutputs = {
   BackupId: 'backup-id',
@@ -62,6 +62,8 @@ export function getRestoreOptions(
   const thresholdMb = positiveNumber(read, 'parallel-threshold-mb', DEFAULT_PARALLEL_THRESHOLD_MB, { min: 0, max: 1_048_576 });
   const bucket = draftBucket ?? bucketSettings(read);
   const keys = readKeyInputs(read);
+  const replica = replicaSettings(read);
+  const store = storeChoice(read, replica);
   return {
     sourceSpace: spaceName(required(read, 'source-space', 'production'), 'source-space'),
     targetSpace: spaceName(required(read, 'target-space', 'staging'), 'target-space'),
@@ -81,6 +83,8 @@ export function getRestoreOptions(
     privileges: choice(read, 'privileges', ['drop', 'keep'] as const, 'drop'),
     caller: callerFromEnv(env),
     ...(keys ? { keys } : {}),
+    ...(replica ? { replica } : {}),
+    store,
     env,
   };
 }

@@ -23,6 +23,9 @@ export async function run(): Promise<void> {
     core.setOutput(RestoreOutputs.Verified, String(result.checks !== null));
     core.setOutput(RestoreOutputs.Method, result.method);
     core.setOutput(RestoreOutputs.PreRestoreBackupId, result.preRestoreBackupId ?? '');
-    await writeSummary(restoreSummary(result));
+    const fromReplica = result.store
+      ? `\n> [!WARNING]\n> Restored from the **replica** \`${options.replica?.bucket ?? ''}\`, not the backup bucket${result.store.fellBackBecause ? `, because the backup bucket could not be used: ${result.store.fellBackBecause}` : " ('store: replica')"}. The replica's backup passed the same checks.\n`
+      : '';
+    await writeSummary(restoreSummary(result) + fromReplica);
   });
 }

@@ -81,7 +81,7 @@ export function optionalTriggerFilter(read: InputReader, name = 'trigger'): Trig
  * A bucket's inputs, named `<prefix>aws-access-key-id` and so on. The key id and the secret go
  * together; when both are empty, `credentials` is undefined and the caller's default applies.
  */
-function readBucket(read: InputReader, prefix: '' | 'media-', bucket: string, prefixInput: string, withoutKeys: string): BucketSettings {
+function readBucket(read: InputReader, prefix: '' | 'media-' | 'replica-', bucket: string, prefixInput: string, withoutKeys: string): BucketSettings {
   const accessKeyId = optional(read, `${prefix}aws-access-key-id`);
   const secretAccessKey = secretInput(read, `${prefix}aws-secret-access-key`);
   const sessionToken = secretInput(read, `${prefix}aws-session-token`);
@@ -124,3 +124,44 @@ export const MEDIA_INPUTS = [
   'media-aws-secret-access-key',
   'media-aws-session-token',
 ] as const;
+
+/**
+ * The replica bucket (docs/replication.md), when one is given: a second store, often on another
+ * provider, so nothing is taken from the backup bucket's connection. Endpoint and region default as for
+ * any bucket; credentials default to the AWS_* environment variables only when both replica keys are
+ * empty (the same chain as the backup bucket's, so give replica keys whenever the stores differ).
+ */
+export function replicaSettings(read: InputReader): BucketSettings | undefined {
+  const bucket = optional(read, 'replica-bucket');
+  if (!bucket) {
+    // Keys or an endpoint without a bucket are a mistake that would otherwise pass in silence.
+    const stray = REPLICA_INPUTS.filter((name) => name !== 'replica-bucket' && optional(read, name));
+    for (const name of stray) if (name.includes('secret') || name.includes('token')) secretInput(read, name);
+    if (stray.length > 0) {
+      throw new InputError(`Input${stray.length > 1 ? 's' : ''} ${stray.map((n) => `'${n}'`).join(', ')} ${stray.length > 1 ? 'are' : 'is'} given but 'replica-bucket' is not. Set 'replica-bucket' to the replica's bucket, or remove the replica inputs.`);
+    }
+    return undefined;
+  }
+  return readBucket(read, 'replica-', bucket, 'replica-prefix', 'the AWS_* environment variables');
+}
+
+/** The replica inputs, in the order the action.yml files and CLI flags list them. */
+export const REPLICA_INPUTS = [
+  'replica-bucket',
+  'replica-prefix',
+  'replica-s3-endpoint',
+  'replica-s3-region',
+  'replica-aws-access-key-id',
+  'replica-aws-secret-access-key',
+  'replica-aws-session-token',
+] as const;
+
+/** Which store list and restore read: the backup bucket, or its replica. */
+export type StoreChoice = 'primary' | 'replica';
+
+/** The `store` input: 'replica' needs the replica inputs. */
+export function storeChoice(read: InputReader, replica: BucketSettings | undefined): StoreChoice {
+  const store = choice(read, 'store', ['primary', 'replica'] as const, 'primary');
+  if (store === 'replica' && !replica) throw new InputError("Input 'store' is 'replica' but 'replica-bucket' is not given. Set 'replica-bucket' (and its replica-* inputs), or 'store: primary'.");
+  return store;
+}

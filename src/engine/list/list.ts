@@ -34,9 +34,9 @@ export interface ListResult {
   details?: Map<string, BackupDetails>;
 }
 
-export async function runList(bucket: BucketSettings, filter: CatalogFilter, options: { details?: boolean } = {}): Promise<ListResult> {
+export async function runList(bucket: BucketSettings, filter: CatalogFilter, options: { details?: boolean; inputName?: string } = {}): Promise<ListResult> {
   const store = new BackupStore(bucket);
-  await store.assertReachable();
+  await store.assertReachable(options.inputName);
   const entries = filterEntries(await store.listEntries(filter.space), filter);
   // Only the newest manifests are read, until one is valid: listing stays one request per 1,000 keys plus about one read.
   const { latest, invalid } = await findLatestValid(store, entries);

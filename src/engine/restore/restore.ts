@@ -53,6 +53,7 @@ import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings 
 import { describeS3Error } from '../s3/errors.js';
 import { restoreMedia, verifyMediaPresent, type MediaRestoreResult } from '../media/media.js';
 import { BackupStore } from '../s3/store.js';
+import { locatedIn } from '../replica/locate.js';
 import { findLatestValid, manifestProblem } from '../list/latest.js';
 import { formatBytes } from '../streams.js';
 
@@ -110,6 +111,11 @@ export interface RestoreOptions {
   env?: NodeJS.ProcessEnv;
   /** age identities to decrypt with, and public keys to check signatures with (docs/encryption.md). */
   keys?: ReadKeys;
+  /** The replica bucket (docs/replication.md): the fallback, or with store 'replica' the only store read. */
+  replica?: BucketSettings;
+  store?: 'primary' | 'replica';
+  /** Where the media bucket's unset connection settings come from, when not `bucket` (the backup bucket's, when `bucket` is the replica). */
+  mediaConnection?: BucketSettings;
 }
 
 export interface RestoreAuthorization {
@@ -147,6 +153,8 @@ export interface RestoreResult {
   signature?: SignatureStatus;
   /** What the media mirror did; absent when the backup holds no media or it was skipped. */
   media?: MediaRestoreResult & { bucket: string };
+  /** Set when the backup came from the replica: asked for, or fallen back to (and why). */
+  store?: { used: 'replica'; fellBackBecause?: string };
 }
 
 function refuse(reason: string, fix: string): RestoreRefused {
@@ -163,7 +171,70 @@ export async function authorizeRestoreRun(options: RestoreOptions, log: Logger):
   return { ...(await authorize(policy, options, env, log)), ...(policy.signing ? { signing: policy.signing } : {}) };
 }
 
+/**
+ * Restore, from the backup bucket or its replica (docs/replication.md). With `store: replica` only the
+ * replica is used. Otherwise, when a replica is given and the backup bucket fails as a store (it cannot
+ * be reached, or its backup is missing or fails verification) before the target is touched, the same
+ * restore runs again from the replica, whose backup must pass every check the primary's had to.
+ */
 export async function runRestore(options: RestoreOptions, log: Logger, authorized?: RestoreAuthorization): Promise<RestoreResult> {
+  const replica = options.replica;
+  // The target's media bucket takes unset connection settings from the backup bucket's, whichever store is read.
+  const fromReplica = (bucket: BucketSettings): RestoreOptions => ({ ...options, bucket, mediaConnection: options.bucket });
+  if (options.store === 'replica') {
+    if (!replica) throw new LifeboatError("'store' is 'replica' but 'replica-bucket' is not given.");
+    log.info(`Restoring from the replica s3://${replica.bucket}/${normalizePrefix(replica.prefix)} ('store: replica').`);
+    const result = await restoreFrom(fromReplica(replica), log, authorized, { touched: false });
+    return { ...result, store: { used: 'replica' } };
+  }
+  const authorization = authorized ?? (await authorizeRestoreRun(options, log));
+  const attempt: RestoreAttempt = { touched: false };
+  try {
+    return await restoreFrom(options, log, authorization, attempt);
+  } catch (error) {
+    if (!replica || attempt.touched || !STORE_FAILURES.has(error as object) || options.signal?.aborted) throw error;
+    const reason = errorMessage(error);
+    log.warning(
+      `The backup bucket s3://${options.bucket.bucket} could not be used, and nothing in the target was touched: ${reason}\n` +
+        `Falling back to the replica s3://${replica.bucket}/${normalizePrefix(replica.prefix)}: its backup must pass the same checks.`,
+    );
+    const replicaAttempt: RestoreAttempt = { touched: false };
+    try {
+      const result = await restoreFrom(fromReplica(replica), log, authorization, replicaAttempt);
+      log.warning(`Restored from the REPLICA s3://${replica.bucket}, not the backup bucket, because: ${reason}`);
+      return { ...result, store: { used: 'replica', fellBackBecause: reason } };
+    } catch (replicaError) {
+      if (replicaAttempt.touched || options.signal?.aborted || (!(replicaError instanceof RestoreRefused) && !STORE_FAILURES.has(replicaError as object))) throw replicaError;
+      // Nothing was touched in either attempt: a refusal, with the reasons of both stores.
+      const where = (store: string, e: unknown) =>
+        e instanceof RestoreRefused ? e.reasons.map((r) => ({ reason: `${store}: ${r.reason}`, fix: r.fix })) : [{ reason: `${store}: ${errorMessage(e)}`, fix: 'Check that store and its inputs.' }];
+      throw new RestoreRefused({
+        reason: 'Neither the backup bucket nor the replica could be used.',
+        fix: 'Restore another backup.',
+        reasons: [...where(`The backup bucket s3://${options.bucket.bucket}`, error), ...where(`The replica s3://${replica.bucket}`, replicaError)],
+      });
+    }
+  }
+}
+
+/** Whether the target has been touched yet: after that, a failure is never retried from another store. */
+interface RestoreAttempt {
+  touched: boolean;
+}
+
+/** Failures of the store itself (unreachable, backup missing, damaged or refused by verification), which the replica may not share. */
+const STORE_FAILURES = new WeakSet<object>();
+
+async function asStoreFailure<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (typeof error === 'object' && error !== null) STORE_FAILURES.add(error);
+    throw error;
+  }
+}
+
+async function restoreFrom(options: RestoreOptions, log: Logger, authorized: RestoreAuthorization | undefined, attempt: RestoreAttempt): Promise<RestoreResult> {
   const env = options.env ?? process.env;
   const started = Date.now();
   const { sourceSpace, targetSpace } = options;
@@ -179,7 +250,7 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
   const signatureRequired = authorization.signing?.requiredFor.includes(targetSpace) ?? false;
 
   const store = new BackupStore(options.bucket);
-  await store.assertReachable();
+  await asStoreFailure(store.assertReachable(options.bucket === options.replica ? 'replica-bucket' : 'backup-bucket'));
 
   const parsed = parseDatabaseUrl(options.databaseUrl, options.databaseInput);
   const connection = options.databaseLabel ? { ...parsed, description: options.databaseLabel } : parsed;
@@ -188,10 +259,13 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
   const pgRestore = await choosePgTool('pg_restore', server, options.pgRestorePath, env);
   const psql = await choosePsql(pgRestore, server, env);
   // Before anything else: an earlier parallel restore into this space that never finished is undone first.
-  await completeInterruptedRestore(store, options.targetSpace, { pgRestore, psql }, connection, env, log, keys, signatureRequired);
-  const stored = await resolveBackup(store, options, log);
+  await completeInterruptedRestore(store, options.targetSpace, { pgRestore, psql }, connection, env, log, keys, signatureRequired, attempt);
+  const stored = await asStoreFailure(resolveBackup(store, options, log));
   // Before anything else is read: the signature, then the sealed part (which also proves the identity).
-  const { manifest, signature } = await openManifest(stored, keys, { targetSpace, signatureRequired }, (message) => log.warning(message));
+  const opened = await asStoreFailure(openManifest(stored, keys, { targetSpace, signatureRequired }, (message) => log.warning(message)));
+  const { signature } = opened;
+  // Artifacts are read from this store's own backup prefix (a replica may have another prefix; replica/locate.ts).
+  const manifest = locatedIn(store, opened.manifest);
   if (signature.kind === 'verified') log.info(`The manifest of ${manifest.id} is signed by trusted key ${signature.keyId}, and the signature matches.`);
   if (manifest.encryption) log.info(`Backup ${manifest.id} is encrypted to ${manifest.encryption.recipients.join(', ')}; the identity given decrypts it.`);
   const identities = keys.identities?.identities;
@@ -222,7 +296,7 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
     // stored is hashed against the manifest, and every media object's content is present. The parallel
     // path's download then also checks the bytes it writes; the streamed path checks them as it applies.
     // The three checks only read, so they run side by side: the hash pass takes the time, the others hide in it.
-    const archiveFile = await log.group(`Verify backup ${manifest.id}`, async () => {
+    const archiveFile = await asStoreFailure(log.group(`Verify backup ${manifest.id}`, async () => {
       const [file] = await allSettledOrFirstError([
         workDir
           ? downloadArchive(store, manifest, artifact, workDir, log, options.progressIntervalMs, identities)
@@ -237,7 +311,9 @@ export async function runRestore(options: RestoreOptions, log: Logger, authorize
           : Promise.resolve(),
       ] as const);
       return file;
-    });
+    }));
+    // From here on the target changes: a failure is never retried from another store.
+    attempt.touched = true;
     // The database first: its restore is all-or-nothing. The media mirror follows only once it succeeded.
     const withMedia = async <T extends object>(result: T): Promise<T & { media?: RestoreResult['media'] }> => {
       if (!mediaTarget || !manifest.media) return result;
@@ -328,7 +404,7 @@ function chooseMediaTarget(manifest: Manifest, options: RestoreOptions, log: Log
       `Set 'media-bucket' to ${options.targetSpace}'s media bucket (with binding: cloudfoundry, 'cf-media-instance' to its service instance), or 'skip-media: true' to restore only the database.`,
     );
   }
-  return withConnectionOf(options.media, options.bucket);
+  return withConnectionOf(options.media, options.mediaConnection ?? options.bucket);
 }
 
 /** An S3 failure from its code and HTTP status (some servers, like Ceph RGW, send an empty message). */
@@ -581,6 +657,7 @@ async function completeInterruptedRestore(
   log: Logger,
   keys: ReadKeys | undefined,
   signatureRequired: boolean,
+  attempt: RestoreAttempt = { touched: false },
 ): Promise<void> {
   const journal = await readRestoreJournal(store, targetSpace);
   if (!journal) return;
@@ -602,6 +679,7 @@ async function completeInterruptedRestore(
   }
   log.warning(`${what}: the target may be half-restored. Putting it back to the pre-restore backup ${preId} before anything else.`);
   const dir = await mkdtemp(join(env.RUNNER_TEMP || tmpdir(), 'lifeboat-put-back-'));
+  attempt.touched = true;
   try {
     await log.group(`Complete the put-back of ${targetSpace} to ${preId}`, async () => {
       // Restore's own pre-restore backup: unsigned (restore holds no signing key), encrypted when the restore was.
