@@ -106293,7 +106293,7 @@ function markInvalid(entries, invalid) {
 
 async function runList(bucket, filter, options = {}) {
     const store = new BackupStore(bucket);
-    await store.assertReachable();
+    await store.assertReachable(options.inputName);
     const entries = filterEntries(await store.listEntries(filter.space), filter);
     // Only the newest manifests are read, until one is valid: listing stays one request per 1,000 keys plus about one read.
     const { latest, invalid } = await findLatestValid(store, entries);
@@ -108537,6 +108537,44 @@ const MEDIA_INPUTS = [
     'media-aws-secret-access-key',
     'media-aws-session-token',
 ];
+/**
+ * The replica bucket (docs/replication.md), when one is given: a second store, often on another
+ * provider, so nothing is taken from the backup bucket's connection. Endpoint and region default as for
+ * any bucket; credentials default to the AWS_* environment variables only when both replica keys are
+ * empty (the same chain as the backup bucket's, so give replica keys whenever the stores differ).
+ */
+function replicaSettings(read) {
+    const bucket = optional(read, 'replica-bucket');
+    if (!bucket) {
+        // Keys or an endpoint without a bucket are a mistake that would otherwise pass in silence.
+        const stray = REPLICA_INPUTS.filter((name) => name !== 'replica-bucket' && optional(read, name));
+        for (const name of stray)
+            if (name.includes('secret') || name.includes('token'))
+                secretInput(read, name);
+        if (stray.length > 0) {
+            throw new errors_InputError(`Input${stray.length > 1 ? 's' : ''} ${stray.map((n) => `'${n}'`).join(', ')} ${stray.length > 1 ? 'are' : 'is'} given but 'replica-bucket' is not. Set 'replica-bucket' to the replica's bucket, or remove the replica inputs.`);
+        }
+        return undefined;
+    }
+    return readBucket(read, 'replica-', bucket, 'replica-prefix', 'the AWS_* environment variables');
+}
+/** The replica inputs, in the order the action.yml files and CLI flags list them. */
+const REPLICA_INPUTS = [
+    'replica-bucket',
+    'replica-prefix',
+    'replica-s3-endpoint',
+    'replica-s3-region',
+    'replica-aws-access-key-id',
+    'replica-aws-secret-access-key',
+    'replica-aws-session-token',
+];
+/** The `store` input: 'replica' needs the replica inputs. */
+function storeChoice(read, replica) {
+    const store = choice(read, 'store', ['primary', 'replica'], 'primary');
+    if (store === 'replica' && !replica)
+        throw new errors_InputError("Input 'store' is 'replica' but 'replica-bucket' is not given. Set 'replica-bucket' (and its replica-* inputs), or 'store: primary'.");
+    return store;
+}
 
 ;// CONCATENATED MODULE: ./src/actions/shared/binding.ts
 /**
@@ -109176,6 +109214,8 @@ function evaluateFreshness(rules, good, now, commit) {
  *   - { from: production, to: staging, purpose: keep staging in sync, automated: true }
  * retention:
  *   - { space: production, trigger: nightly, keep-within: 7d }
+ * replica-retention:                  # optional: the replica's rules (docs/replication.md); default: retention
+ *   - { space: production, trigger: nightly, keep-within: 90d }
  * immutability:                        # optional (docs/immutability.md): S3 Object Lock on what backups write
  *   - { space: production, trigger: nightly, mode: governance, days: 30 }
  * signing:                             # optional (docs/encryption.md)
@@ -109237,7 +109277,7 @@ function isParsableDuration(text) {
 }
 /** `org/team-slug`: a GitHub login, then a team slug. A leading '@' (as in mentions) is not part of it. */
 const ADMIN_TEAM_PATTERN = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9][A-Za-z0-9._-]*)$/;
-const TOP_LEVEL_KEYS = (/* unused pure expression or super */ null && (['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention', 'signing', 'freshness', 'immutability']));
+const TOP_LEVEL_KEYS = (/* unused pure expression or super */ null && (['spaces', 'admin-team', 'protected-spaces', 'restores', 'retention', 'replica-retention', 'signing', 'freshness', 'immutability']));
 const IMMUTABILITY_KEYS = (/* unused pure expression or super */ null && (['space', 'trigger', 'mode', 'days']));
 const SIGNING_KEYS = (/* unused pure expression or super */ null && (['public-keys', 'required-for']));
 const FRESHNESS_KEYS = (/* unused pure expression or super */ null && (['space', 'trigger', 'max-age', 'deployed-commit']));
@@ -109325,6 +109365,7 @@ class PolicyReader {
         const retention = top.retention
             ? this.readRetention(top.retention, known)
             : DEFAULT_POLICY.retention.filter((r) => declared(r.space));
+        const replicaRetention = top['replica-retention'] ? this.readRetention(top['replica-retention'], known, 'replica-retention') : undefined;
         const signing = top.signing ? this.readSigning(top.signing, known) : undefined;
         const freshness = top.freshness ? this.readFreshness(top.freshness, known) : undefined;
         const immutability = top.immutability ? this.readImmutability(top.immutability, known) : undefined;
@@ -109334,6 +109375,7 @@ class PolicyReader {
             protectedSpaces,
             restores,
             retention,
+            ...(replicaRetention ? { replicaRetention } : {}),
             ...(signing ? { signing } : {}),
             ...(freshness ? { freshness } : {}),
             ...(immutability ? { immutability } : {}),
@@ -109491,12 +109533,12 @@ class PolicyReader {
         });
         return rules;
     }
-    readRetention(field, known) {
-        const items = this.readList(field, "'retention'") ?? [];
+    readRetention(field, known, name = 'retention') {
+        const items = this.readList(field, `'${name}'`) ?? [];
         const entries = [];
         const seen = new Map();
         items.forEach((item, index) => {
-            const where = `retention[${index}]`;
+            const where = `${name}[${index}]`;
             const issuesBefore = this.issues.length;
             const fields = this.readFields(item, field.offset, `in ${where}`, RETENTION_KEYS);
             // A misspelt rule key is already reported; saying the entry has no rule as well would be noise.
@@ -109720,6 +109762,10 @@ function describe(node) {
             return `${value}`;
     }
     return 'an unsupported value';
+}
+/** The rules prune applies to a store: the replica's own when the policy has them, else the same as the backup bucket's. */
+function retentionFor(policy, store) {
+    return store === 'replica' && policy.replicaRetention !== undefined ? policy.replicaRetention : policy.retention;
 }
 function keepsNothing(rules) {
     const counts = [rules.keepLast, rules.keepHourly, rules.keepDaily, rules.keepWeekly, rules.keepMonthly, rules.keepYearly];
@@ -109951,10 +109997,13 @@ const ListOutputs = {
 /** `bucket` defaults to the bucket inputs (binding: none); with binding pass readBucketRequest(read).draft. */
 function getListInputs(read, bucket) {
     const space = optional(read, 'space');
+    const replica = replicaSettings(read);
+    const store = storeChoice(read, replica);
     return {
         bucket: bucket ?? bucketSettings(read),
         filter: { space: space ? spaceName(space) : undefined, trigger: optionalTriggerFilter(read) },
         details: booleanInput(read, 'details', false),
+        ...(store === 'replica' ? { replica } : {}),
     };
 }
 function describeFilter(filter) {
@@ -109974,10 +110023,10 @@ async function run() {
     const asked = { action: 'list' };
     await withFailureSummary(asked, async () => {
         const request = readBucketRequest(readActionInput);
-        const { filter, details: withDetails } = getListInputs(readActionInput, request.draft);
+        const { filter, details: withDetails, replica } = getListInputs(readActionInput, request.draft);
         asked.subject = describeFilter(filter) ? `(${describeFilter(filter)})` : undefined;
-        asked.facts = [`Bucket: ${request.draft.bucket}`];
-        const { backups, latest, latestPerSpace, details } = await withActionBinding(request, 'list', (bound) => runList(bound.settings, filter, { details: withDetails }));
+        asked.facts = [replica ? `Replica bucket: ${replica.bucket}` : `Bucket: ${request.draft.bucket}`];
+        const { backups, latest, latestPerSpace, details } = await withActionBinding(request, 'list', (bound) => runList(replica ?? bound.settings, filter, { details: withDetails, inputName: replica ? 'replica-bucket' : undefined }));
         const incomplete = backups.filter((b) => b.status === 'incomplete').length;
         const invalid = backups.filter((b) => b.status === 'invalid');
         for (const b of invalid)

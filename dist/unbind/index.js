@@ -68722,6 +68722,44 @@ const inputs_MEDIA_INPUTS = (/* unused pure expression or super */ null && ([
     'media-aws-secret-access-key',
     'media-aws-session-token',
 ]));
+/**
+ * The replica bucket (docs/replication.md), when one is given: a second store, often on another
+ * provider, so nothing is taken from the backup bucket's connection. Endpoint and region default as for
+ * any bucket; credentials default to the AWS_* environment variables only when both replica keys are
+ * empty (the same chain as the backup bucket's, so give replica keys whenever the stores differ).
+ */
+function replicaSettings(read) {
+    const bucket = inputs_optional(read, 'replica-bucket');
+    if (!bucket) {
+        // Keys or an endpoint without a bucket are a mistake that would otherwise pass in silence.
+        const stray = REPLICA_INPUTS.filter((name) => name !== 'replica-bucket' && inputs_optional(read, name));
+        for (const name of stray)
+            if (name.includes('secret') || name.includes('token'))
+                inputs_secretInput(read, name);
+        if (stray.length > 0) {
+            throw new InputError(`Input${stray.length > 1 ? 's' : ''} ${stray.map((n) => `'${n}'`).join(', ')} ${stray.length > 1 ? 'are' : 'is'} given but 'replica-bucket' is not. Set 'replica-bucket' to the replica's bucket, or remove the replica inputs.`);
+        }
+        return undefined;
+    }
+    return readBucket(read, 'replica-', bucket, 'replica-prefix', 'the AWS_* environment variables');
+}
+/** The replica inputs, in the order the action.yml files and CLI flags list them. */
+const REPLICA_INPUTS = (/* unused pure expression or super */ null && ([
+    'replica-bucket',
+    'replica-prefix',
+    'replica-s3-endpoint',
+    'replica-s3-region',
+    'replica-aws-access-key-id',
+    'replica-aws-secret-access-key',
+    'replica-aws-session-token',
+]));
+/** The `store` input: 'replica' needs the replica inputs. */
+function storeChoice(read, replica) {
+    const store = inputs_choice(read, 'store', ['primary', 'replica'], 'primary');
+    if (store === 'replica' && !replica)
+        throw new InputError("Input 'store' is 'replica' but 'replica-bucket' is not given. Set 'replica-bucket' (and its replica-* inputs), or 'store: primary'.");
+    return store;
+}
 
 // EXTERNAL MODULE: external "node:events"
 var external_node_events_ = __nccwpck_require__(8474);
