@@ -207,3 +207,64 @@ describe('judgeSignature', () => {
     expect(judgeSignature({ kind: 'unsigned' }, backup, 'dev', false, 1)).toEqual({ ok: true });
   });
 });
+
+describe('the sealed part schema, field by field', () => {
+  const valid = () => JSON.parse(JSON.stringify(sealedPair().sealed)) as Record<string, any>;
+  it.each([
+    ['id', (s: Record<string, any>) => (s.id = 7), '/id must be string'],
+    ['space', (s: Record<string, any>) => (s.space = null), '/space must be string'],
+    ['artifacts', (s: Record<string, any>) => (s.artifacts = {}), '/artifacts must be array'],
+    ['an artifact', (s: Record<string, any>) => (s.artifacts = ['database']), '/artifacts/0 must be object'],
+    ['an artifact name', (s: Record<string, any>) => (s.artifacts[0].name = 1), '/artifacts/0/name must be string'],
+    ['an artifact hash', (s: Record<string, any>) => (s.artifacts[0].sha256 = 1), '/artifacts/0/sha256 must be string'],
+    ['an artifact without a hash', (s: Record<string, any>) => delete s.artifacts[0].sha256, "/artifacts/0 must have required property 'sha256'"],
+    ['an artifact without a name', (s: Record<string, any>) => delete s.artifacts[0].name, "/artifacts/0 must have required property 'name'"],
+    ['tables', (s: Record<string, any>) => (s.tables = 'x'), '/tables must be array,null'],
+    ['a table', (s: Record<string, any>) => (s.tables = [1]), '/tables/0 must be object'],
+    ['a table schema', (s: Record<string, any>) => (s.tables[0].schema = 1), '/tables/0/schema must be string'],
+    ['a table name', (s: Record<string, any>) => (s.tables[0].table = 1), '/tables/0/table must be string'],
+    ['a row count', (s: Record<string, any>) => (s.tables[0].rows = 1.5), '/tables/0/rows must be integer'],
+    ['a table without rows', (s: Record<string, any>) => delete s.tables[0].rows, "/tables/0 must have required property 'rows'"],
+    ['a table without a schema', (s: Record<string, any>) => delete s.tables[0].schema, "/tables/0 must have required property 'schema'"],
+    ['a table without a name', (s: Record<string, any>) => delete s.tables[0].table, "/tables/0 must have required property 'table'"],
+    ['media objects', (s: Record<string, any>) => (s.mediaObjects = {}), '/mediaObjects must be array'],
+    ['no space', (s: Record<string, any>) => delete s.space, "must have required property 'space'"],
+    ['no artifacts', (s: Record<string, any>) => delete s.artifacts, "must have required property 'artifacts'"],
+    ['no tables', (s: Record<string, any>) => delete s.tables, "must have required property 'tables'"],
+    ['no format', (s: Record<string, any>) => delete s.format, "must have required property 'format'"],
+  ])('refuses a wrong %s', (_what, change, message) => {
+    const sealed = valid();
+    change(sealed);
+    expect(() => parseSealedPart(JSON.stringify(sealed))).toThrow(message);
+  });
+
+  it('lists every problem at once, separated by semicolons, and names the whole part as /', () => {
+    const sealed = valid();
+    sealed.id = 1;
+    sealed.space = 2;
+    expect(() => parseSealedPart(JSON.stringify(sealed))).toThrow('does not match lifeboat-sealed/1: /id must be string; /space must be string');
+    expect(() => parseSealedPart('[]')).toThrow('does not match lifeboat-sealed/1: / must be object');
+  });
+
+  it('names its errors SealMismatchError', () => {
+    const error = (() => {
+      try {
+        parseSealedPart('{');
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error).toBeInstanceOf(SealMismatchError);
+    expect(error?.name).toBe('SealMismatchError');
+  });
+
+  it('keeps the first stored size of content several objects share', () => {
+    expect(contentRefs([object('a', SHA('1'), 10), object('b', SHA('1'), 99)])).toEqual([{ address: SHA('1'), size: 10 }]);
+  });
+
+  it('refuses a readable part with media but no content list', () => {
+    const { readable, sealed } = sealedPair();
+    delete readable.media!.contents;
+    expect(() => joinSealed(readable, sealed)).toThrow(/refer to other content/);
+  });
+});
