@@ -77,8 +77,9 @@ async function newFileHeader(recipients: readonly string[]): Promise<{ prefix: B
 export async function createAgeEncryptor(recipients: readonly string[]): Promise<Transform> {
   const { prefix, key } = await newFileHeader(recipients);
   let counter = 0;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
+  // One 64 KiB block, filled in place: each plaintext byte is copied once, whatever the size of the pieces.
+  const block = Buffer.allocUnsafe(CHUNK);
+  let filled = 0;
   let started = false;
   const seal = (plain: Buffer, last: boolean): Buffer => {
     const cipher = createCipheriv('chacha20-poly1305', key, chunkNonce(counter++, last), { authTagLength: TAG });
@@ -88,30 +89,26 @@ export async function createAgeEncryptor(recipients: readonly string[]): Promise
   };
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      const out: Buffer[] = [];
       if (!started) {
         started = true;
-        out.push(prefix);
+        this.push(prefix);
       }
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      // A full chunk is sealed only once a byte after it exists: the last chunk carries the last flag.
-      if (pendingBytes > CHUNK) {
-        let all = Buffer.concat(pending, pendingBytes);
-        let offset = 0;
-        while (all.length - offset > CHUNK) {
-          out.push(seal(all.subarray(offset, offset + CHUNK), false));
-          offset += CHUNK;
+      let offset = 0;
+      while (offset < chunk.length) {
+        // A full block is sealed only once a byte after it exists: the last chunk carries the last flag.
+        if (filled === CHUNK) {
+          this.push(seal(block, false));
+          filled = 0;
         }
-        all = all.subarray(offset);
-        pending = [all];
-        pendingBytes = all.length;
+        const taken = chunk.copy(block, filled, offset, Math.min(chunk.length, offset + CHUNK - filled));
+        filled += taken;
+        offset += taken;
       }
-      callback(null, out.length === 1 ? out[0] : Buffer.concat(out));
+      callback();
     },
     flush(callback: TransformCallback) {
-      const rest = Buffer.concat(pending, pendingBytes);
-      callback(null, started ? seal(rest, true) : Buffer.concat([prefix, seal(rest, true)]));
+      if (!started) this.push(prefix);
+      callback(null, seal(block.subarray(0, filled), true));
     },
   });
 }
@@ -209,15 +206,18 @@ export function createAgeDecryptor(identities: readonly string[]): Transform {
         }
         return consume(false);
       })().then(
-        (out) => callback(null, out.length === 0 ? undefined : out.length === 1 ? out[0] : Buffer.concat(out)),
+        (out) => {
+          for (const plain of out) this.push(plain);
+          callback();
+        },
         (error: Error) => callback(error),
       );
     },
     flush(callback: TransformCallback) {
       try {
         if (header !== undefined) throw new AgeFormatError(header.length === 0 ? 'it is empty' : 'it ends inside its header: it is not a whole age file');
-        const out = consume(true);
-        callback(null, Buffer.concat(out));
+        for (const plain of consume(true)) this.push(plain);
+        callback();
       } catch (error) {
         callback(error as Error);
       }
