@@ -101,3 +101,24 @@ export function sample<T>(items: readonly T[], size: number | 'all', random: () 
   }
   return pool.slice(0, wanted);
 }
+
+/** A uniform random sample of at most `size` items from a stream of unknown length, holding only the sample (Algorithm R). */
+export class Reservoir<T> {
+  readonly items: T[] = [];
+  seen = 0;
+
+  constructor(
+    private readonly size: number,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  add(item: T): void {
+    this.seen++;
+    if (this.items.length < this.size) {
+      this.items.push(item);
+      return;
+    }
+    const slot = Math.floor(this.random() * this.seen);
+    if (slot < this.size) this.items[slot] = item;
+  }
+}

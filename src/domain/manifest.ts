@@ -5,6 +5,7 @@
 import { Ajv } from 'ajv';
 import type { Trigger } from './backup-id.js';
 import { TRIGGERS } from './backup-id.js';
+import type { MediaIndex } from './media-index.js';
 
 export const MANIFEST_FORMAT = 'lifeboat-manifest/1';
 /**
@@ -12,7 +13,12 @@ export const MANIFEST_FORMAT = 'lifeboat-manifest/1';
  * A new format, so a Lifeboat that cannot unseal refuses it instead of restoring an empty media list.
  */
 export const SEALED_MANIFEST_FORMAT = 'lifeboat-manifest/2';
-export type ManifestFormat = typeof MANIFEST_FORMAT | typeof SEALED_MANIFEST_FORMAT;
+/**
+ * A manifest whose media objects are in a media index (domain/media-index.ts), sealed or not. A new format,
+ * so an older Lifeboat refuses it instead of reading its empty object list as an empty bucket.
+ */
+export const INDEXED_MANIFEST_FORMAT = 'lifeboat-manifest/3';
+export type ManifestFormat = typeof MANIFEST_FORMAT | typeof SEALED_MANIFEST_FORMAT | typeof INDEXED_MANIFEST_FORMAT;
 
 export type Compression = 'zstd' | 'gzip' | 'none';
 export const COMPRESSIONS: readonly Compression[] = ['zstd', 'gzip', 'none'];
@@ -97,8 +103,10 @@ export interface MediaRecord {
   /** Every object; empty in a sealed manifest's readable part, where the sealed part holds them. */
   objects: MediaObjectRecord[];
   totals: MediaTotals;
-  /** In a sealed manifest: the content it refers to, by address. */
+  /** In a sealed manifest of format 2: the content it refers to, by address. */
   contents?: MediaContentRef[];
+  /** Format 3: the chunks of the media index, in key order; `objects` is then empty. */
+  index?: MediaIndex;
 }
 
 /** Encryption of a backup: to whom, and the sealed part (base64 of an age file of domain/sealing.ts's SealedPart). */
@@ -190,7 +198,7 @@ const schema = {
   type: 'object',
   required: ['format', 'id', 'space', 'trigger', 'startedAt', 'finishedAt', 'tool', 'provenance', 'database', 'artifacts'],
   properties: {
-    format: { type: 'string', enum: [MANIFEST_FORMAT, SEALED_MANIFEST_FORMAT] },
+    format: { type: 'string', enum: [MANIFEST_FORMAT, SEALED_MANIFEST_FORMAT, INDEXED_MANIFEST_FORMAT] },
     id: stringProp,
     space: stringProp,
     trigger: { type: 'string', enum: [...TRIGGERS] },
@@ -245,6 +253,21 @@ const schema = {
             type: 'object',
             required: ['address', 'size'],
             properties: { address: HEX64, size: { type: 'integer', minimum: 0 } },
+          },
+        },
+        index: {
+          type: 'object',
+          required: ['format', 'chunks'],
+          properties: {
+            format: { type: 'string', const: 'lifeboat-media-index/1' },
+            chunks: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['address', 'sha256', 'size', 'objects'],
+                properties: { address: HEX64, sha256: HEX64, size: { type: 'integer', minimum: 0 }, objects: { type: 'integer', minimum: 1 } },
+              },
+            },
           },
         },
         totals: {
@@ -320,6 +343,19 @@ export function parseManifest(text: string, where: string): Manifest {
   if (!validate(data)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
     throw new InvalidManifestError(`The manifest at ${where} does not match ${MANIFEST_FORMAT}: ${problems}`);
+  }
+  // Objects are either embedded or indexed, and the format says which: a reader must never take an
+  // indexed manifest's empty object list for an empty bucket.
+  const indexed = data.media?.index !== undefined;
+  if (indexed !== (data.format === INDEXED_MANIFEST_FORMAT)) {
+    throw new InvalidManifestError(
+      indexed
+        ? `The manifest at ${where} has a media index but its format is ${data.format}, not ${INDEXED_MANIFEST_FORMAT}; the backup cannot be trusted.`
+        : `The manifest at ${where} is of format ${INDEXED_MANIFEST_FORMAT} but has no media index; the backup cannot be trusted.`,
+    );
+  }
+  if (indexed && data.media!.objects.length > 0) {
+    throw new InvalidManifestError(`The manifest at ${where} has both a media index and embedded media objects; the backup cannot be trusted.`);
   }
   return data;
 }

@@ -14,6 +14,7 @@
  */
 import { Ajv } from 'ajv';
 import {
+  INDEXED_MANIFEST_FORMAT,
   MEDIA_OBJECT_SCHEMA,
   SEALED_MANIFEST_FORMAT,
   serializeManifest,
@@ -32,8 +33,10 @@ export interface SealedPart {
   /** Each artifact's name and the SHA-256 of its stored bytes, as the readable part records them. */
   artifacts: { name: string; sha256: string }[];
   tables: TableCount[] | null;
-  /** The media objects, when the backup holds media. */
+  /** The media objects, when the backup holds media (format 2). */
   mediaObjects?: MediaObjectRecord[];
+  /** The SHA-256 of each chunk of the media index, in order (format 3). */
+  mediaIndex?: string[];
 }
 
 const validateSealed = new Ajv({ allErrors: true }).compile<SealedPart>({
@@ -56,6 +59,7 @@ const validateSealed = new Ajv({ allErrors: true }).compile<SealedPart>({
       },
     },
     mediaObjects: { type: 'array', items: MEDIA_OBJECT_SCHEMA },
+    mediaIndex: { type: 'array', items: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
   },
 });
 
@@ -88,13 +92,14 @@ export function splitForSealing(manifest: Manifest): { readable: Manifest; seale
     space: manifest.space,
     artifacts: manifest.artifacts.map((a) => ({ name: a.name, sha256: a.sha256 })),
     tables: manifest.database.tables,
-    ...(manifest.media ? { mediaObjects: manifest.media.objects } : {}),
+    ...(manifest.media?.index ? { mediaIndex: manifest.media.index.chunks.map((c) => c.sha256) } : manifest.media ? { mediaObjects: manifest.media.objects } : {}),
   };
+  // An indexed manifest keeps its format: its chunks are encrypted one by one (engine/media/index-store.ts).
   const readable: Manifest = {
     ...rest,
-    format: SEALED_MANIFEST_FORMAT,
+    format: manifest.media?.index ? INDEXED_MANIFEST_FORMAT : SEALED_MANIFEST_FORMAT,
     database: { ...manifest.database, tables: null },
-    ...(manifest.media ? { media: { ...manifest.media, objects: [], contents: contentRefs(manifest.media.objects) } } : {}),
+    ...(manifest.media && !manifest.media.index ? { media: { ...manifest.media, objects: [], contents: contentRefs(manifest.media.objects) } } : {}),
   };
   return { readable, sealed };
 }
@@ -135,6 +140,14 @@ export function joinSealed(readable: Manifest, sealed: SealedPart): Manifest {
   if (sealed.artifacts.length !== readable.artifacts.length) {
     throw new SealMismatchError(`its sealed part names ${sealed.artifacts.length} artifacts, the readable manifest ${readable.artifacts.length}`);
   }
+  if (readable.media?.index) {
+    const chunks = readable.media.index.chunks.map((c) => c.sha256);
+    if (!sealed.mediaIndex || sealed.mediaObjects || sealed.mediaIndex.length !== chunks.length || sealed.mediaIndex.some((sha256, i) => sha256 !== chunks[i])) {
+      throw new SealMismatchError('its sealed part names other media index chunks than the readable manifest');
+    }
+    return { ...readable, database: { ...readable.database, tables: sealed.tables } };
+  }
+  if (sealed.mediaIndex) throw new SealMismatchError('its sealed part names media index chunks, but the readable manifest has no media index');
   if (!readable.media !== !sealed.mediaObjects) {
     throw new SealMismatchError(readable.media ? 'its sealed part holds no media objects, but the backup holds media' : 'its sealed part holds media objects, but the backup holds no media');
   }

@@ -9,6 +9,8 @@ import { runBackup } from '../../src/engine/backup/backup.js';
 import { memoryLogger } from '../../src/engine/logger.js';
 import type { Manifest } from '../../src/domain/manifest.js';
 import { bucketSettings } from '../support/restore-steps.js';
+import { BackupStore } from '../../src/engine/s3/store.js';
+import { mediaObjectsOf } from '../support/media-index.js';
 import { dataDigests } from '../support/database-snapshot.js';
 import {
   awsEnv,
@@ -170,7 +172,7 @@ describe('drill', () => {
     expect(await dataDigests(empty)).toEqual(emptyDigest);
 
     // One media content object damaged in the backup bucket: drilling all of them finds it.
-    const object = manifest.media!.objects.find((o) => o.key === 'b/c.bin')!;
+    const object = (await mediaObjectsOf(manifest, new BackupStore(bucketSettings(bucket)))).find((o) => o.key === 'b/c.bin')!;
     const key = `media/sha256/${object.sha256.slice(0, 2)}/${object.sha256}`;
     const bytes = await getObjectBytes(bucket, key);
     bytes[10]! ^= 0x01;

@@ -13,6 +13,7 @@ import type { BucketSettings } from '../../src/engine/s3/client.js';
 import { BackupStore } from '../../src/engine/s3/store.js';
 import { isGetObject, startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { createBucket, createDatabase, getObjectBytes, listKeys, s3Client, s3Info } from '../support/harness.js';
+import { asEmbeddedFormat, mediaObjectsOf } from '../support/media-index.js';
 
 const MIB = 1024 * 1024;
 const TUNING: MediaTuning = { concurrency: 4, smallObjectBytes: MIB, partSize: 5 * MIB };
@@ -96,7 +97,7 @@ describe('media verified at the source', () => {
     try {
       const result = await backup(backups, media);
       expect(faults.map((f) => (f as { hits?: number }).hits)).toEqual([1, 1]);
-      const records = Object.fromEntries(result.manifest.media!.objects.map((o) => [o.key, o]));
+      const records = Object.fromEntries((await mediaObjectsOf(result.manifest, new BackupStore(settings(backups)))).map((o) => [o.key, o]));
       expect(records['small.txt']).toMatchObject({ size: small.length, sha256: sha256(small), verified: true });
       expect(records['large.bin']).toMatchObject({ size: large.length, sha256: sha256(large), verified: true });
       expect(await restoredContents(backups, result.manifest)).toEqual({ 'small.txt': sha256(small), 'large.bin': sha256(large) });
@@ -121,7 +122,7 @@ describe('media verified at the source', () => {
     proxy.faults.push(replaceOnGet('doc.txt', replacedDoc), replaceOnGet('big.bin', replacedBig));
     try {
       const result = await backup(backups, media);
-      const records = Object.fromEntries(result.manifest.media!.objects.map((o) => [o.key, o]));
+      const records = Object.fromEntries((await mediaObjectsOf(result.manifest, new BackupStore(settings(backups)))).map((o) => [o.key, o]));
       expect(records['doc.txt']).toMatchObject({ size: replacedDoc.length, sha256: sha256(replacedDoc), verified: true });
       expect(records['big.bin']).toMatchObject({ size: replacedBig.length, sha256: sha256(replacedBig), verified: true });
       expect(await restoredContents(backups, result.manifest)).toEqual({ 'doc.txt': sha256(replacedDoc), 'big.bin': sha256(replacedBig) });
@@ -136,16 +137,18 @@ describe('media verified at the source', () => {
     const body = 'content the manifest got wrong';
     await put(media, 'doc.txt', body);
     const first = await backup(backups, media, '2026-11-01T02:00:00Z');
-    // A record from before verification, describing other bytes: what a lying record looked like.
-    const lie = { ...first.manifest.media!.objects[0]!, sha256: sha256('other bytes'), md5: createHash('md5').update('other bytes').digest('hex') };
-    delete (lie as { verified?: boolean }).verified;
-    const manifest: Manifest = { ...first.manifest, media: { ...first.manifest.media!, objects: [lie] } };
+    // A record from before verification, describing other bytes: what a lying record looked like, in a
+    // manifest of the first format (records embedded), as Lifeboat wrote them then.
     const store = new BackupStore(settings(backups));
+    const embedded = await asEmbeddedFormat(first.manifest, store);
+    const lie = { ...embedded.media!.objects[0]!, sha256: sha256('other bytes'), md5: createHash('md5').update('other bytes').digest('hex') };
+    delete (lie as { verified?: boolean }).verified;
+    const manifest: Manifest = { ...embedded, media: { ...embedded.media!, objects: [lie] } };
     await put(backups, store.manifestKey('dev', first.manifest.id), serializeManifest(manifest));
 
     const second = await backup(backups, media, '2026-11-02T02:00:00Z');
     expect(second.mediaTraffic!.bytesRead).toBe(body.length);
-    expect(second.manifest.media!.objects[0]).toMatchObject({ key: 'doc.txt', sha256: sha256(body), verified: true });
+    expect((await mediaObjectsOf(second.manifest, store))[0]).toMatchObject({ key: 'doc.txt', sha256: sha256(body), verified: true });
     // And the verified record is carried over by the one after.
     const third = await backup(backups, media, '2026-11-03T02:00:00Z');
     expect(third.mediaTraffic!.bytesRead).toBe(0);

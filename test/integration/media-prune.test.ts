@@ -9,6 +9,8 @@ import { runPrune } from '../../src/engine/prune/prune.js';
 import type { BucketSettings } from '../../src/engine/s3/client.js';
 import { BackupStore } from '../../src/engine/s3/store.js';
 import { createBucket, createDatabase, listKeys, s3Client, s3Info } from '../support/harness.js';
+import { mediaObjectsOf } from '../support/media-index.js';
+import type { MediaObjectRecord } from '../../src/domain/manifest.js';
 
 function settings(bucket: string): BucketSettings {
   const s3 = s3Info();
@@ -43,8 +45,13 @@ describe('prune and media content', () => {
     const second = await backupAt(t0 + DAY);
     const third = await backupAt(t0 + 2 * DAY);
     const content = async () => (await listKeys(backups, 'media/sha256/')).map((k) => k.key.split('/').pop()!).sort();
-    const sha = (m: typeof first, key: string) => m.media!.objects.find((o) => o.key === key)!.sha256;
-    expect(await content()).toEqual([sha(first, 'a.txt'), sha(first, 'b.txt'), sha(second, 'a.txt')].sort());
+    const store = new BackupStore(settings(backups));
+    const objectsOf = { first: await mediaObjectsOf(first, store), second: await mediaObjectsOf(second, store) };
+    const sha = (objects: MediaObjectRecord[], key: string) => objects.find((o) => o.key === key)!.sha256;
+    expect(await content()).toEqual([sha(objectsOf.first, 'a.txt'), sha(objectsOf.first, 'b.txt'), sha(objectsOf.second, 'a.txt')].sort());
+    // The index: the first backup's chunk, and the second's, which the unchanged third reuses.
+    expect(third.media!.index!.chunks).toEqual(second.media!.index!.chunks);
+    const freed = 'version 1 of a'.length + first.media!.index!.chunks[0]!.size;
 
     const prune = (at: number, dryRun = false) =>
       runPrune({ bucket: settings(backups), policy: DEFAULT_POLICY, incompleteGraceMs: DAY, dryRun, env: { ...process.env, LIFEBOAT_NOW: iso(at) } }, memoryLogger());
@@ -52,13 +59,16 @@ describe('prune and media content', () => {
     // dev nightly keeps 1 day: only the third backup stays. Its content (a v2, b) stays; a v1 goes.
     // The dry run reports exactly what the real run then deletes: content unreferenced once the planned backups are gone.
     const dry = await prune(t0 + 2 * DAY + 3_600_000, true);
-    expect(dry.media).toMatchObject({ stored: 3, referenced: 2, deleted: 1, bytesFreed: 'version 1 of a'.length, tooYoung: 0 });
+    // Counted: content and index chunks. a v1 and the first chunk go.
+    expect(dry.media).toMatchObject({ stored: 5, referenced: 3, deleted: 2, bytesFreed: freed, tooYoung: 0 });
     expect(await content()).toHaveLength(3);
     const result = await prune(t0 + 2 * DAY + 3_600_000);
     expect(result.deleted.map((e) => e.id).sort()).toEqual([first.id, second.id].sort());
-    expect(result.media).toMatchObject({ stored: 3, referenced: 2, deleted: 1, bytesFreed: 'version 1 of a'.length, tooYoung: 0 });
+    expect(result.media).toMatchObject({ stored: 5, referenced: 3, deleted: 2, bytesFreed: freed, tooYoung: 0 });
+    expect((await listKeys(backups, 'media/index/')).map((k) => k.key)).toEqual([store.mediaIndexKey(third.media!.index!.chunks[0]!.address)]);
     expect(result.media).toEqual(dry.media);
-    expect(await content()).toEqual([sha(third, 'a.txt'), sha(third, 'b.txt')].sort());
+    const objectsOfThird = await mediaObjectsOf(third, store);
+    expect(await content()).toEqual([sha(objectsOfThird, 'a.txt'), sha(objectsOfThird, 'b.txt')].sort());
     await verifyMediaPresent(third.media!, new BackupStore(settings(backups)));
 
     // Content no manifest refers to yet, just written (as by a backup still running), is kept until it is old.

@@ -8,6 +8,7 @@ import { restoreMedia, SHA256_METADATA, verifyMediaPresent, type MediaTuning } f
 import type { BucketSettings } from '../../src/engine/s3/client.js';
 import { BackupStore } from '../../src/engine/s3/store.js';
 import { createBucket, createDatabase, listKeys, s3Client, s3Info } from '../support/harness.js';
+import { mediaObjectsOf } from '../support/media-index.js';
 
 /** Small thresholds so that a 6 MiB object takes the streamed, multipart path. */
 const TUNING: MediaTuning = { concurrency: 8, smallObjectBytes: 1024 * 1024, partSize: 5 * 1024 * 1024 };
@@ -73,17 +74,21 @@ describe('media bucket', () => {
     // 1. First backup: every distinct content is stored once (the duplicate is stored once).
     const first = await backup('2026-11-01T02:00:00Z');
     const media1 = first.manifest.media!;
-    expect(media1.objects.map((o) => o.key).sort()).toEqual(SEED.map((o) => o.key).sort());
+    const objects1 = await mediaObjectsOf(first.manifest, new BackupStore(settings(backupBucket)));
+    expect(objects1.map((o) => o.key).sort()).toEqual(SEED.map((o) => o.key).sort());
     expect(media1.totals).toMatchObject({ objects: 6, newObjects: 5, reusedObjects: 1, bytes: SEED.reduce((s, o) => s + o.body.length, 0) });
     expect(await casKeys()).toHaveLength(5);
-    const report = media1.objects.find((o) => o.key === 'uploads/2026/report final.pdf')!;
+    const report = objects1.find((o) => o.key === 'uploads/2026/report final.pdf')!;
     expect(report).toMatchObject({ contentType: 'application/pdf', metadata: { 'uploaded-by': 'user-17', original: 'report final.pdf' }, size: 16 });
     expect(report.sha256).toBe(createHash('sha256').update(SEED[0]!.body).digest('hex'));
-    expect(media1.objects.find((o) => o.key === 'empty.bin')).toMatchObject({ size: 0, sha256: createHash('sha256').update('').digest('hex') });
+    expect(objects1.find((o) => o.key === 'empty.bin')).toMatchObject({ size: 0, sha256: createHash('sha256').update('').digest('hex') });
 
     // 2. Unchanged bucket: no object data read or written, nothing new stored.
     const second = await backup('2026-11-02T02:00:00Z');
     expect(second.mediaTraffic).toEqual({ bytesRead: 0, bytesWritten: 0, objectsWritten: 0 });
+    // …and the index is the previous backup's, chunk for chunk: nothing written.
+    expect(second.mediaIndex).toEqual({ chunksWritten: 0, chunksReused: 1, bytesWritten: 0 });
+    expect(second.manifest.media!.index).toEqual(media1.index);
     expect(second.manifest.media!.totals).toMatchObject({ objects: 6, newObjects: 0, reusedObjects: 6 });
     expect(await casKeys()).toHaveLength(5);
 
@@ -92,6 +97,7 @@ describe('media bucket', () => {
     await put(mediaBucket, { ...SEED[0]!, body: changed });
     const third = await backup('2026-11-03T02:00:00Z');
     expect(third.mediaTraffic).toEqual({ bytesRead: changed.length, bytesWritten: changed.length, objectsWritten: 1 });
+    expect(third.mediaIndex).toMatchObject({ chunksWritten: 1, chunksReused: 0 });
     expect(third.manifest.media!.totals).toMatchObject({ newObjects: 1, newBytes: changed.length, reusedObjects: 5 });
     expect(await casKeys()).toHaveLength(6);
 
@@ -100,7 +106,7 @@ describe('media bucket', () => {
     await put(mediaBucket, { key: 'scans/large.tiff', body: randomBytes(6 * 1024 * 1024), contentType: 'image/tiff' });
     await put(mediaBucket, { key: 'new/after.txt', body: Buffer.from('later') });
     const fourth = await backup('2026-11-04T02:00:00Z');
-    expect(fourth.manifest.media!.objects.map((o) => o.key)).not.toContain('a/b/c/d/e/f/g/h/deep.json');
+    expect((await mediaObjectsOf(fourth.manifest, new BackupStore(settings(backupBucket)))).map((o) => o.key)).not.toContain('a/b/c/d/e/f/g/h/deep.json');
 
     // Point in time: restore the first backup into a target bucket that has drifted.
     const store = new BackupStore(settings(backupBucket));
@@ -142,15 +148,16 @@ describe('media bucket', () => {
     );
     const media: MediaRecord = result.manifest.media!;
     const store = new BackupStore(settings(backupBucket));
-    await s3Client().send(new PutObjectCommand({ Bucket: backupBucket, Key: store.mediaObjectKey(media.objects[0]!.sha256), Body: 'truncated!' }));
+    const objects = await mediaObjectsOf(result.manifest, store);
+    await s3Client().send(new PutObjectCommand({ Bucket: backupBucket, Key: store.mediaObjectKey(objects[0]!.sha256), Body: 'truncated!' }));
     await expect(verifyMediaPresent(media, store)).rejects.toThrow(/1 object\(s\) are missing or damaged .*has 10 bytes, the manifest says 3/);
-    await s3Client().send(new DeleteObjectCommand({ Bucket: backupBucket, Key: store.mediaObjectKey(media.objects[1]!.sha256) }));
+    await s3Client().send(new DeleteObjectCommand({ Bucket: backupBucket, Key: store.mediaObjectKey(objects[1]!.sha256) }));
     await expect(verifyMediaPresent(media, store)).rejects.toThrow(/2 object\(s\) are missing or damaged.*is missing/);
 
     // Content that passes the size check but not the hash is caught while copying, and the error says how to finish.
     const target = await createBucket('target');
     await put(target, { key: 'keep-me.txt', body: Buffer.from('still here') });
-    await s3Client().send(new PutObjectCommand({ Bucket: backupBucket, Key: store.mediaObjectKey(media.objects[0]!.sha256), Body: 'xyz' }));
+    await s3Client().send(new PutObjectCommand({ Bucket: backupBucket, Key: store.mediaObjectKey(objects[0]!.sha256), Body: 'xyz' }));
     await expect(restoreMedia(media, store, settings(target, 'app'), memoryLogger(), TUNING)).rejects.toThrow(
       /Media restore into s3:\/\/.*\/app\/ stopped: .*nothing was deleted.*Run the same restore again to finish/,
     );

@@ -111,7 +111,9 @@ describe('replication to a second S3 server', () => {
       const bytesOf = async (server: OtherS3Server, bucket: string, key: string) =>
         Buffer.from(await (await server.client().send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
       expect((await bytesOf(replica, replicaBucket, manifestKey)).equals(await bytesOf(primary, backups, manifestKey))).toBe(true);
-      expect((await keysIn(replica, replicaBucket, 'media/')).length).toBe(2);
+      // Two pieces of content and the index's one chunk.
+      expect((await keysIn(replica, replicaBucket, 'media/')).length).toBe(3);
+      expect((await keysIn(replica, replicaBucket, 'media/index/')).length).toBe(1);
       expect(await openUploadsIn(replica, replicaBucket)).toEqual([]);
 
       // The replica's list, on its own.

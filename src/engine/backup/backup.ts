@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import { formatBackupId, type Trigger } from '../../domain/backup-id.js';
 import {
+  INDEXED_MANIFEST_FORMAT,
   MANIFEST_FORMAT,
   provenanceFromEnv,
   type ArtifactRecord,
@@ -28,7 +29,8 @@ import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from
 import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
 import { cancellationOf } from '../cancellation.js';
 import { assertBucketReadable, assertBucketWritable, BACKUP_BUCKET_INPUTS, MEDIA_BUCKET_INPUTS } from '../s3/preflight.js';
-import { backupMedia, type MediaTraffic, type MediaTuning } from '../media/media.js';
+import { backupMedia, type MediaBackupResult, type MediaTraffic, type MediaTuning } from '../media/media.js';
+import type { ChunkWriteStats } from '../media/index-store.js';
 import { assertCanReadEverything, disableSessionTimeouts, holdSnapshot, watchSession } from '../postgres/snapshot.js';
 import { takeBackupLock } from '../media/locks.js';
 import { BackupStore, uploadTuningFor, type UploadTuning } from '../s3/store.js';
@@ -80,6 +82,8 @@ export interface BackupResult {
   location: string;
   /** Bytes and objects the media copy moved; absent without a media bucket. */
   mediaTraffic?: MediaTraffic;
+  /** The media index chunks the backup wrote, and those it reused unchanged from the previous backup. */
+  mediaIndex?: ChunkWriteStats;
   /** The S3 Object Lock on every object the backup wrote (and on the media content it references); absent when not locked. */
   objectLock?: ObjectRetention;
 }
@@ -253,7 +257,7 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
       };
       // Media after the database snapshot: an application writes a file before the row that refers to
       // it, so every file the dumped rows refer to already exists when the bucket is listed.
-      let media: { record: MediaRecord; traffic: MediaTraffic } | undefined;
+      let media: MediaBackupResult | undefined;
       // Held from before the media work until the manifest is written, so no prune deletes content this
       // backup reuses (media/locks.ts).
       const mediaLock = options.media ? await takeBackupLock(store, options.space, id, log) : undefined;
@@ -269,7 +273,16 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
           const previous = await previousMediaRecord(store, options.space, source, log, options.keys);
           const encryption = recipients ? { recipients, addressKey: options.keys!.signingKey!.addressKey } : undefined;
           return log.group(`Media bucket s3://${source.bucket}`, () =>
-            backupMedia({ source, store, previous, encryption, tuning: options.media!.tuning, log, progressIntervalMs: options.progressIntervalMs }),
+            backupMedia({
+              source,
+              store,
+              previous,
+              previousIdentities: options.keys?.identities?.identities,
+              encryption,
+              tuning: options.media!.tuning,
+              log,
+              progressIntervalMs: options.progressIntervalMs,
+            }),
           );
         })().catch(async (error: unknown) => {
           await releaseMediaLock();
@@ -277,7 +290,8 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
         });
       }
       const whole: Manifest = {
-        format: MANIFEST_FORMAT,
+        // A media index needs a format older versions refuse (domain/manifest.ts).
+        format: media ? INDEXED_MANIFEST_FORMAT : MANIFEST_FORMAT,
         id,
         space: options.space,
         trigger: options.trigger,
@@ -316,6 +330,7 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
         durationMs,
         location: `s3://${store.bucket}/${store.backupPrefix(options.space, id)}`,
         mediaTraffic: media?.traffic,
+        mediaIndex: media?.index,
         ...(store.objectLock ? { objectLock: store.objectLock } : {}),
       };
     } finally {

@@ -165,8 +165,8 @@ async function verifyBackup(store: BackupStore, manifest: Manifest, log: Logger,
   if (manifest.media) {
     try {
       await verifyMediaPresent(manifest.media, store);
-      result.mediaObjects = manifest.media.objects.length;
-      log.info(`All ${manifest.media.objects.length} media objects' content of ${manifest.id} is present with the right size.`);
+      result.mediaObjects = manifest.media.totals.objects;
+      log.info(`All ${manifest.media.totals.objects} media objects' content of ${manifest.id} is present with the right size.`);
     } catch (error) {
       result.mediaObjects = 0;
       result.problems.push(`Backup ${manifest.id} of '${manifest.space}': ${errorMessage(error)}`);

@@ -21,8 +21,9 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { Trigger } from '../../domain/backup-id.js';
-import { isScratchDatabaseName, judgeAssertion, sample, scratchDatabaseName, DRILL_DATABASE_PREFIX, type Assertion } from '../../domain/drill.js';
-import type { MediaObjectRecord } from '../../domain/manifest.js';
+import { isScratchDatabaseName, judgeAssertion, scratchDatabaseName, DRILL_DATABASE_PREFIX, Reservoir, type Assertion } from '../../domain/drill.js';
+import type { MediaObjectRecord, MediaRecord } from '../../domain/manifest.js';
+import { mediaRecords } from '../media/index-store.js';
 import { plural } from '../../domain/report.js';
 import { forEachConcurrently } from '../concurrency.js';
 import { LifeboatError, errorMessage } from '../errors.js';
@@ -184,7 +185,7 @@ export async function runDrill(options: DrillOptions, log: Logger): Promise<Dril
     let media: DrillResult['media'];
     if (manifest.media) {
       media = await log.group(`Verify the content of ${options.mediaSample === 'all' ? 'every' : 'a sample of the'} media object(s)`, () =>
-        drillMedia(store, manifest.media!.objects, options.mediaSample, log, options.keys?.identities?.identities),
+        drillMedia(store, manifest.media!, options.mediaSample, log, options.keys?.identities?.identities),
       );
       problems.push(...media.problems);
     }
@@ -326,13 +327,16 @@ async function runAssertions(target: DatabaseConnection, assertions: readonly As
 /** Reads a sample of the media content from the backup bucket and hashes it against the manifest. */
 async function drillMedia(
   store: BackupStore,
-  objects: readonly MediaObjectRecord[],
+  media: MediaRecord,
   size: number | 'all',
   log: Logger,
   identities?: readonly string[],
 ): Promise<NonNullable<DrillResult['media']>> {
-  const unique = [...new Map(objects.map((o) => [store.mediaContentKey(o), o])).values()];
-  const chosen = sample(unique, size);
+  // The index is streamed: a sample is drawn as it passes, so memory holds the sample, not the bucket.
+  const reservoir = new Reservoir<MediaObjectRecord>(size === 'all' ? Infinity : size);
+  for await (const object of mediaRecords(media, store, identities)) reservoir.add(object);
+  const chosen = [...new Map(reservoir.items.map((o) => [store.mediaContentKey(o), o])).values()];
+  const objects = { length: reservoir.seen };
   const problems: string[] = [];
   let bytes = 0;
   await forEachConcurrently(chosen, 8, async (object) => {
@@ -353,6 +357,6 @@ async function drillMedia(
       problems.push(`Media object '${object.key}': its stored content has ${meter.bytes} bytes and SHA-256 ${sha256}, the manifest records ${object.size} bytes and ${object.sha256}.`);
     }
   });
-  log.info(`Read and hashed ${chosen.length} of ${unique.length} media contents (${objects.length} objects): ${problems.length ? `${problems.length} do not match` : 'all match the manifest'}.`);
+  log.info(`Read and hashed the content of ${chosen.length} of ${objects.length} media objects: ${problems.length ? `${problems.length} do not match` : 'all match the manifest'}.`);
   return { objects: objects.length, sampled: chosen.length, bytes, problems };
 }

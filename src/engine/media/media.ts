@@ -19,10 +19,15 @@ import { pipeline } from 'node:stream/promises';
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { MediaObjectRecord, MediaRecord, MediaTotals } from '../../domain/manifest.js';
-import { forEachConcurrently } from '../concurrency.js';
+import { forEachAsync, forEachConcurrently, mapOrdered } from '../concurrency.js';
+import { ChunkCutter, InvalidChunkError, MEDIA_INDEX_FORMAT, mergeJoin } from '../../domain/media-index.js';
+import { SpillList, sortedByKey } from './external-sort.js';
+import { ChunkWriter, mediaContents, mediaRecords, readChunkContents, toAsync, type ChunkWriteStats, type MediaEncryption } from './index-store.js';
+
+export type { MediaEncryption } from './index-store.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { createS3Client, deleteObjects, listAllObjects, md5OfEtag, normalizePrefix, type BucketSettings, type ListedObject } from '../s3/client.js';
+import { MAX_KEYS_PER_DELETE, createS3Client, deleteObjects, listObjects, md5OfEtag, normalizePrefix, type BucketSettings, type ListedObject } from '../s3/client.js';
 import { withRetries, TRANSFER_RETRIES } from '../s3/retry.js';
 import type { BackupStore } from '../s3/store.js';
 import { formatBytes, Meter } from '../streams.js';
@@ -98,43 +103,69 @@ function emptyTotals(): MediaTotals {
   return { objects: 0, bytes: 0, newObjects: 0, newBytes: 0, reusedObjects: 0, reusedBytes: 0 };
 }
 
-/** Media encryption on backup: content is stored as age files to the recipients, under keyed addresses. */
-export interface MediaEncryption {
-  recipients: readonly string[];
-  addressKey: Buffer;
-}
-
 export interface MediaBackupOptions {
   source: BucketSettings;
   encryption?: MediaEncryption;
   store: BackupStore;
   /** The media record of the space's previous complete backup, if any: the base for incremental copies. */
   previous?: MediaRecord;
+  /** The identities to read the previous backup's index with, when it is encrypted. */
+  previousIdentities?: readonly string[];
   tuning?: MediaTuning;
   log: Logger;
   /** How often to log progress (the dump's interval). */
   progressIntervalMs?: number;
+  /** Where sorted runs of a large listing go (external-sort.ts). */
+  tempRoot?: string;
 }
 
-export async function backupMedia(options: MediaBackupOptions): Promise<{ record: MediaRecord; traffic: MediaTraffic }> {
+/** What a media backup did beyond the totals: the index chunks it wrote and reused. */
+export interface MediaBackupResult {
+  record: MediaRecord;
+  traffic: MediaTraffic;
+  index: ChunkWriteStats;
+}
+
+/** A listed object of the media bucket, its key relative to the media prefix. */
+interface SourceObject extends ListedObject {
+  relativeKey: string;
+}
+
+/** The media bucket's objects in key order, whatever order the server lists them in; a failure names the input. */
+async function* sortedSource(client: S3Client, bucket: string, prefix: string, tempRootDir?: string): AsyncGenerator<SourceObject> {
+  async function* listed(): AsyncGenerator<SourceObject> {
+    try {
+      for await (const object of listObjects(client, bucket, prefix)) yield { ...object, relativeKey: object.key.slice(prefix.length) };
+    } catch (error) {
+      throw new LifeboatError(`Cannot list the media bucket '${bucket}' given in 'media-bucket': ${errorMessage(error)}. Check 'media-bucket' and its credentials.`, {
+        cause: error,
+      });
+    }
+  }
+  yield* sortedByKey(listed(), { key: (o) => o.relativeKey, tempRoot: tempRootDir });
+}
+
+/**
+ * Backs up the media bucket by a merge-join of its listing (sorted by key) with the previous backup's
+ * index, both streamed: an object whose ETag, size and last-modified time are unchanged keeps its record,
+ * anything else is read and stored by content. The records are cut into index chunks as they come, so
+ * memory holds one chunk and the copies in flight, whatever the number of objects.
+ */
+export async function backupMedia(options: MediaBackupOptions): Promise<MediaBackupResult> {
   const { store, log } = options;
   const tuning = options.tuning ?? DEFAULT_MEDIA_TUNING;
   const source = createS3Client(options.source);
   const prefix = normalizePrefix(options.source.prefix);
-  const listed = await listAllObjects(source, options.source.bucket, prefix).catch((error: unknown) => {
-    throw new LifeboatError(`Cannot list the media bucket '${options.source.bucket}' given in 'media-bucket': ${errorMessage(error)}. Check 'media-bucket' and its credentials.`, {
-      cause: error,
-    });
-  });
   // The previous backup's objects are certainly kept by prune while this backup runs (the newest complete
-  // backup of a space is never deleted), so carrying its records over is safe.
-  const previous = new Map((options.previous?.objects ?? []).map((o) => [o.key, o]));
+  // backup of a space is never deleted), so carrying its records and chunks over is safe.
+  const previousRecords = options.previous
+    ? mediaRecords(options.previous, store, options.previousIdentities)
+    : toAsync<MediaObjectRecord>([]);
   const storedNow = new Map<string, Promise<number>>();
   const traffic: MediaTraffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
   const totals = emptyTotals();
-  const records: MediaObjectRecord[] = new Array(listed.length);
   let checked = 0;
-  // Reused content whose retention this backup extended, by content key (several objects may share one).
+  // Reused content whose retention this backup is extending, by content key (several objects may share one).
   const lockedNow = new Map<string, Promise<boolean>>();
   const keptLocked = (casKey: string): Promise<boolean> => {
     const lock = store.objectLock;
@@ -146,6 +177,8 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
         return kept !== undefined;
       });
       lockedNow.set(casKey, pending);
+      // Forgotten once settled, so the map holds only what is in flight: a later object sharing the content asks again.
+      void pending.finally(() => lockedNow.delete(casKey)).catch(() => undefined);
     }
     return pending;
   };
@@ -153,20 +186,10 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
     log,
     options.progressIntervalMs,
     (elapsed) =>
-      `… media: ${checked} of ${plural(listed.length, 'object')} done, ${traffic.objectsWritten} new stored (${formatBytes(traffic.bytesWritten)}), ${formatBytes(traffic.bytesRead)} read, after ${elapsed}`,
+      `… media: ${checked} objects done, ${traffic.objectsWritten} new stored (${formatBytes(traffic.bytesWritten)}), ${formatBytes(traffic.bytesRead)} read, after ${elapsed}`,
   );
 
-  await forEachConcurrently(listed, tuning.concurrency, async (object, index) => {
-    try {
-      await backupOneObject(object, index);
-    } finally {
-      checked++;
-    }
-  }).finally(() => progress.stop());
-
-  async function backupOneObject(object: (typeof listed)[number], index: number): Promise<void> {
-    const key = object.key.slice(prefix.length);
-    const before = previous.get(key);
+  async function backupOneObject(object: SourceObject, before: MediaObjectRecord | undefined): Promise<{ record: MediaObjectRecord; stored: boolean } | undefined> {
     // Only a record whose bytes were verified when first stored is carried over: an unverified one may
     // describe other bytes than the object holds, and would be inherited until the object changes.
     if (
@@ -179,36 +202,61 @@ export async function backupMedia(options: MediaBackupOptions): Promise<{ record
       // content that has gone missing is copied again instead.
       (await keptLocked(store.mediaContentKey(before)))
     ) {
-      records[index] = before;
-      totals.reusedObjects++;
-      totals.reusedBytes += object.size;
-      return;
+      return { record: before, stored: false };
     }
-    const copied = await copyIntoStore(source, options.source.bucket, object, key, store, tuning, traffic, storedNow, log, options.encryption);
-    if (!copied) return;
-    const { record, stored } = copied;
-    records[index] = record;
-    if (stored) {
-      totals.newObjects++;
-      totals.newBytes += record.size;
-    } else {
-      totals.reusedObjects++;
-      totals.reusedBytes += record.size;
-    }
+    return copyIntoStore(source, options.source.bucket, object, object.relativeKey, store, tuning, traffic, storedNow, log, options.encryption);
   }
-  // Objects deleted between the listing and their read leave holes.
-  records.splice(0, records.length, ...records.filter((r) => r !== undefined));
 
-  totals.objects = records.length;
-  totals.bytes = records.reduce((sum, r) => sum + r.size, 0);
+  const joined = mergeJoin(sortedSource(source, options.source.bucket, prefix, options.tempRoot), (o) => o.relativeKey, previousRecords, (r) => r.key);
+  // Objects only the previous backup had were deleted since: they are simply not in this one.
+  async function* listedNow() {
+    for await (const step of joined) if (step.left) yield step;
+  }
+  const writer = new ChunkWriter(store, options.previous?.index?.chunks ?? [], options.encryption);
+  const cutter = new ChunkCutter();
+  try {
+    const results = mapOrdered(listedNow(), tuning.concurrency, async (step) => {
+      try {
+        return await backupOneObject(step.left!, step.right);
+      } finally {
+        checked++;
+      }
+    });
+    for await (const result of results) {
+      // An object deleted between the listing and its read is not in the backup.
+      if (!result) continue;
+      const { record, stored } = result;
+      totals.objects++;
+      totals.bytes += record.size;
+      if (stored) {
+        totals.newObjects++;
+        totals.newBytes += record.size;
+      } else {
+        totals.reusedObjects++;
+        totals.reusedBytes += record.size;
+      }
+      const chunk = cutter.add(record);
+      if (chunk) await writer.write(chunk);
+    }
+    const last = cutter.finish();
+    if (last) await writer.write(last);
+  } finally {
+    progress.stop();
+  }
+
   log.info(
     `Media s3://${options.source.bucket}/${prefix}: ${totals.objects} objects (${formatBytes(totals.bytes)}); ` +
-      `${totals.newObjects} new (${formatBytes(totals.newBytes)}), ${totals.reusedObjects} reused (${formatBytes(totals.reusedBytes)}).`,
+      `${totals.newObjects} new (${formatBytes(totals.newBytes)}), ${totals.reusedObjects} reused (${formatBytes(totals.reusedBytes)}); ` +
+      `index: ${writer.chunks.length} chunk(s), ${writer.stats.chunksWritten} written (${formatBytes(writer.stats.bytesWritten)}), ${writer.stats.chunksReused} unchanged.`,
   );
   if (store.objectLock) {
     log.info(`Object Lock: media content this backup references is locked until at least ${store.objectLock.retainUntil.toISOString()} (${traffic.retentionsExtended ?? 0} reused content object(s) had their retention extended).`);
   }
-  return { record: { bucket: options.source.bucket, prefix, objects: records, totals }, traffic };
+  return {
+    record: { bucket: options.source.bucket, prefix, objects: [], totals, index: { format: MEDIA_INDEX_FORMAT, chunks: writer.chunks } },
+    traffic,
+    index: writer.stats,
+  };
 }
 
 /** Whether a record's content is stored the way this backup stores it: in the clear, or encrypted to the same recipients with the same key. */
@@ -464,9 +512,10 @@ async function storeOnce(
     // Awaited before `stored` is read: the work sets it.
     const size = await work;
     return { stored, size };
-  } catch (error) {
+  } finally {
+    // Only copies in flight are remembered, so memory does not grow with the bucket: content stored
+    // earlier in this backup is found by keepExisting like any stored content.
     if (storedNow.get(casKey) === work) storedNow.delete(casKey);
-    throw error;
   }
 }
 
@@ -512,29 +561,31 @@ class DigestSink extends Writable {
   }
 }
 
-/** Restore refuses before touching anything unless every piece of content the backup needs is present and whole. */
-export async function verifyMediaPresent(record: MediaRecord, store: BackupStore, concurrency = DEFAULT_MEDIA_TUNING.concurrency): Promise<void> {
-  // Each piece of content once: by the objects' records, or (a sealed manifest read without its identity,
-  // as check does) by the readable part's content list.
-  const wanted = new Map<string, { what: string; expected: number }>();
-  for (const object of record.objects) {
-    wanted.set(store.mediaContentKey(object), { what: `'${object.key}': its content ${(object.address ?? object.sha256).slice(0, 12)}…`, expected: object.storedSize ?? object.size });
-  }
-  for (const content of record.contents ?? []) {
-    const key = store.encryptedMediaKey(content.address);
-    if (!wanted.has(key)) wanted.set(key, { what: `encrypted content ${content.address.slice(0, 12)}…`, expected: content.size });
-  }
+/**
+ * Restore refuses before touching anything unless every piece of content the backup needs is present and
+ * whole (by stored size), and every chunk of its index reads back and matches its hash. Streams: one chunk's
+ * content at a time. Needs no identity (check uses it too).
+ */
+export async function verifyMediaPresent(record: MediaRecord, store: BackupStore, concurrency = DEFAULT_MEDIA_TUNING.concurrency): Promise<{ contents: number }> {
   const problems: string[] = [];
-  await forEachConcurrently([...wanted.entries()], concurrency, async ([key, { what, expected }]) => {
-    const size = await exists(store.client, store.bucket, key);
-    if (size === undefined) problems.push(`${what} is missing`);
-    else if (size !== expected) problems.push(`${what} has ${size} bytes, the manifest says ${expected}`);
-  });
+  let contents = 0;
+  try {
+    await forEachAsync(mediaContents(record, store), concurrency, async ({ key, size: expected, what }) => {
+      contents++;
+      const size = await exists(store.client, store.bucket, key);
+      if (size === undefined) problems.push(`${what} is missing`);
+      else if (size !== expected) problems.push(`${what} has ${size} bytes, the manifest says ${expected}`);
+    });
+  } catch (error) {
+    if (!(error instanceof InvalidChunkError)) throw error;
+    problems.unshift(error.message);
+  }
   if (problems.length) {
     throw new LifeboatError(
       `The backup's media cannot be restored: ${problems.length} object(s) are missing or damaged in the backup bucket (${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}). Nothing was changed. Choose another backup.`,
     );
   }
+  return { contents };
 }
 
 export interface MediaRestoreResult {
@@ -545,10 +596,11 @@ export interface MediaRestoreResult {
 }
 
 /**
- * Mirrors a backup's media into the target bucket: uploads what is missing or different (checking each
- * object's SHA-256 on the way), then deletes what the backup did not have. Deletes come last, after
- * every upload succeeded. A failure says exactly what state the bucket was left in; re-running the
- * restore finishes the job, since it uploads only what still differs.
+ * Mirrors a backup's media into the target bucket by a merge-join of the backup's index with the target's
+ * listing, both in key order: uploads what is missing or different (checking each object's SHA-256 on the
+ * way), then, in a second join once every upload succeeded, deletes what the backup did not have. A failure
+ * says exactly what state the bucket was left in; re-running the restore finishes the job, since it
+ * uploads only what still differs. Memory holds one chunk of the index and the copies in flight.
  */
 export async function restoreMedia(
   record: MediaRecord,
@@ -559,63 +611,95 @@ export async function restoreMedia(
   progressIntervalMs?: number,
   /** age identities, for encrypted content. */
   identities?: readonly string[],
+  tempRootDir?: string,
 ): Promise<MediaRestoreResult> {
   const client = createS3Client(target);
   const prefix = normalizePrefix(target.prefix);
   const where = `s3://${target.bucket}/${prefix}`;
-  // A failure here reaches restore as the S3 error itself, which names the bucket's problem from its code.
-  const present = new Map((await listAllObjects(client, target.bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
-  const wanted = new Set(record.objects.map((o) => o.key));
   const traffic: MediaTraffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
   let unchanged = 0;
   let uploaded = 0;
+  let extra = 0;
+  const total = record.totals.objects;
+  // A failure listing reaches restore as the S3 error itself, which names the bucket's problem from its code.
+  const join = () =>
+    mergeJoin(
+      mediaRecords(record, store, identities),
+      (r) => r.key,
+      sortedByKey(
+        (async function* () {
+          for await (const object of listObjects(client, target.bucket, prefix)) yield { ...object, key: object.key.slice(prefix.length) };
+        })(),
+        { key: (o) => o.key, tempRoot: tempRootDir },
+      ),
+      (o) => o.key,
+    );
 
-  const toCheck = record.objects;
   const failures: string[] = [];
   const progress = reportProgress(
     log,
     progressIntervalMs,
     (elapsed) =>
-      `… media: ${uploaded + unchanged} of ${plural(toCheck.length, 'object')} in place (${uploaded} copied, ${formatBytes(traffic.bytesWritten)}; ${unchanged} already right), after ${elapsed}`,
+      `… media: ${uploaded + unchanged} of ${plural(total, 'object')} in place (${uploaded} copied, ${formatBytes(traffic.bytesWritten)}; ${unchanged} already right), after ${elapsed}`,
   );
-  await forEachConcurrently(toCheck, tuning.concurrency, async (object) => {
-    const current = present.get(object.key);
-    if (current && current.size === object.size && (await alreadyInPlace(client, target.bucket, prefix + object.key, object))) {
+  async function* toPlace() {
+    for await (const step of join()) {
+      if (step.left) yield step;
+      else extra++;
+    }
+  }
+  await forEachAsync(toPlace(), tuning.concurrency, async ({ left: object, right: current }) => {
+    if (current && current.size === object!.size && (await alreadyInPlace(client, target.bucket, prefix + object!.key, object!))) {
       unchanged++;
       return;
     }
     try {
       // A reset, a 5xx or a body cut short is tried again (a re-run would copy it anyway); a refusal is not.
       await withRetries(
-        () => copyFromStore(store, object, client, target.bucket, prefix + object.key, tuning, traffic, identities),
+        () => copyFromStore(store, object!, client, target.bucket, prefix + object!.key, tuning, traffic, identities),
         TRANSFER_RETRIES,
-        (error, attempt) => log.warning(`Media object '${object.key}': attempt ${attempt} failed (${errorMessage(error)}); trying again.`),
+        (error, attempt) => log.warning(`Media object '${object!.key}': attempt ${attempt} failed (${errorMessage(error)}); trying again.`),
       );
       uploaded++;
     } catch (error) {
-      failures.push(`'${object.key}': ${errorMessage(error)}`);
+      failures.push(`'${object!.key}': ${errorMessage(error)}`);
       throw error;
     }
   })
     .finally(() => progress.stop())
     .catch((error: unknown) => {
-    const pending = record.objects.length - unchanged - uploaded;
-    throw new LifeboatError(
-      `Media restore into ${where} stopped: ${uploaded} object(s) restored, ${unchanged} already right, ${pending} not restored yet; ` +
-        `nothing was deleted, so objects the backup did not have are still there. The bucket is a mix of its old and restored contents. ` +
-        `Run the same restore again to finish (it copies only what still differs). Cause: ${failures[0] ?? errorMessage(error)}`,
-      { cause: error },
-    );
-  });
+      const pending = total - unchanged - uploaded;
+      throw new LifeboatError(
+        `Media restore into ${where} stopped: ${uploaded} object(s) restored, ${unchanged} already right, ${pending} not restored yet; ` +
+          `nothing was deleted, so objects the backup did not have are still there. The bucket is a mix of its old and restored contents. ` +
+          `Run the same restore again to finish (it copies only what still differs). Cause: ${failures[0] ?? errorMessage(error)}`,
+        { cause: error },
+      );
+    });
 
-  const extra = [...present.keys()].filter((key) => !wanted.has(key));
-  const removal = await deleteObjects(client, target.bucket, extra.map((key) => prefix + key));
-  const deleted = removal.deleted.length;
-  if (removal.failed.length) {
-    throw new LifeboatError(
-      `Media restore into ${where}: every object of the backup is in place, but ${removal.failed.length} object(s) the backup did not have could not be deleted ` +
-        `(${removal.failed[0]!.key}: ${removal.failed[0]!.message}). Run the same restore again to finish.`,
-    );
+  let deleted = 0;
+  if (extra > 0) {
+    // The second join: what the target holds that the backup does not, deleted a batch at a time.
+    const failed: { key: string; message: string }[] = [];
+    let batch: string[] = [];
+    const flush = async () => {
+      const removal = await deleteObjects(client, target.bucket, batch);
+      deleted += removal.deleted.length;
+      failed.push(...removal.failed.slice(0, 5 - Math.min(5, failed.length)));
+      batch = [];
+    };
+    for await (const step of join()) {
+      if (step.left) continue;
+      batch.push(prefix + step.key);
+      if (batch.length >= MAX_KEYS_PER_DELETE) await flush();
+    }
+    if (batch.length) await flush();
+    if (failed.length) {
+      throw new LifeboatError(
+        `Media restore into ${where}: every object of the backup is in place, but object(s) the backup did not have could not be deleted ` +
+          `(${failed[0]!.key}: ${failed[0]!.message}). Run the same restore again to finish.`,
+      );
+    }
   }
   log.info(`Media ${where}: ${uploaded} restored, ${unchanged} already right, ${deleted} deleted that the backup did not have.`);
   return { uploaded, unchanged, deleted, traffic };
@@ -711,22 +795,28 @@ async function uploadVerified(
 }
 
 export interface MediaGarbage {
-  /** Content objects in the backup bucket. */
+  /** Content objects (and index chunks) in the backup bucket. */
   stored: number;
   /** Of those, referenced by a remaining complete backup. */
   referenced: number;
-  /** Unreferenced and older than the grace period: safe to delete. */
-  garbage: { key: string; size: number }[];
+  /** Unreferenced and older than the grace period: safe to delete. Spills to disk past memory; dispose when done. */
+  garbage: SpillList<{ key: string; size: number }>;
+  /** Their total size. */
+  garbageBytes: number;
   /** Unreferenced but younger than the grace period: possibly written by a backup still running. */
   tooYoung: number;
 }
 
 /**
- * Finds media content no remaining complete backup refers to. Content a running backup has just
- * stored is not referenced by any manifest yet, so only content older than the grace period counts as
- * garbage (backups refresh the age of old content they reuse). References are read from every
- * space's manifests, since content is shared across spaces; if any manifest cannot be read, nothing
- * is garbage, because a missed reference would delete data a backup needs.
+ * Finds media content (and index chunks) no remaining complete backup refers to. Content a running backup
+ * has just stored is not referenced by any manifest yet, so only content older than the grace period counts
+ * as garbage (backups refresh the age of old content they reuse). References are read from every space's
+ * manifests and their index chunks, since content is shared across spaces; if any manifest or chunk cannot
+ * be read, nothing is garbage, because a missed reference would delete data a backup needs.
+ *
+ * At scale, in bounded memory: every reference is streamed into an external sort (each chunk read once,
+ * however many backups share it), the stored content is listed and sorted the same way, and one merge-join
+ * of the two finds what nothing refers to.
  */
 export async function findMediaGarbage(
   store: BackupStore,
@@ -735,30 +825,70 @@ export async function findMediaGarbage(
   concurrency = DEFAULT_MEDIA_TUNING.concurrency,
   /** Backups (`space/id`) to count as gone: a dry run's planned deletions, so it reports what the real run would delete. */
   assumeDeleted: ReadonlySet<string> = new Set(),
+  tempRootDir?: string,
 ): Promise<MediaGarbage> {
-  const stored = await listAllObjects(store.client, store.bucket, store.allMediaRoot());
-  if (stored.length === 0) return { stored: 0, referenced: 0, garbage: [], tooYoung: 0 };
+  const garbage = new SpillList<{ key: string; size: number }>(undefined, tempRootDir);
+  const found: MediaGarbage = { stored: 0, referenced: 0, garbage, garbageBytes: 0, tooYoung: 0 };
+  const stored = sortedByKey(listObjects(store.client, store.bucket, store.allMediaRoot()), { key: (o) => o.key, tempRoot: tempRootDir });
+  const first = await stored.next();
+  if (first.done) return found;
   const complete = (await store.listEntries()).filter((e) => e.status === 'complete' && !assumeDeleted.has(`${e.space}/${e.id}`));
-  const referenced = new Set<string>();
-  await forEachConcurrently(complete, concurrency, async (entry) => {
-    const manifest = await store.getManifest(entry.space, entry.id).catch((error: unknown) => {
+  const referenced = sortedByKey(referencesOf(store, complete, concurrency), { key: (k) => k, dedupe: true, tempRoot: tempRootDir });
+  const cutoff = now.getTime() - graceMs;
+  try {
+    const storedAgain = (async function* () {
+      yield first.value;
+      yield* stored;
+    })();
+    for await (const step of mergeJoin(storedAgain, (o) => o.key, referenced, (k) => k)) {
+      const object = step.left;
+      if (!object) continue;
+      found.stored++;
+      if (step.right !== undefined) found.referenced++;
+      else if (object.lastModified && Date.parse(object.lastModified) <= cutoff) {
+        await garbage.push({ key: object.key, size: object.size });
+        found.garbageBytes += object.size;
+      } else found.tooYoung++;
+    }
+  } catch (error) {
+    await garbage.dispose();
+    throw error;
+  }
+  return found;
+}
+
+/** Every stored key the given backups refer to: content, and index chunks with the content they list. */
+async function* referencesOf(store: BackupStore, backups: readonly { space: string; id: string }[], concurrency: number): AsyncGenerator<string> {
+  const manifests = mapOrdered(toAsync(backups), concurrency, (entry) =>
+    store.getManifest(entry.space, entry.id).catch((error: unknown) => {
       throw new LifeboatError(
         `Media clean-up skipped: the manifest of ${entry.space}/${entry.id} cannot be read (${errorMessage(error)}), so it is unknown which media it needs.`,
       );
-    });
-    // Sealed manifests list their content by address in the readable part: prune needs no identity.
-    for (const object of manifest.media?.objects ?? []) referenced.add(object.address ?? object.sha256);
-    for (const content of manifest.media?.contents ?? []) referenced.add(content.address);
-  });
-  const cutoff = now.getTime() - graceMs;
-  const garbage: { key: string; size: number }[] = [];
-  let tooYoung = 0;
-  let inUse = 0;
-  for (const object of stored) {
-    const sha256 = object.key.slice(object.key.lastIndexOf('/') + 1);
-    if (referenced.has(sha256)) inUse++;
-    else if (object.lastModified && Date.parse(object.lastModified) <= cutoff) garbage.push({ key: object.key, size: object.size });
-    else tooYoung++;
+    }),
+  );
+  // Chunks are shared by the backups of an unchanged bucket: each is read once.
+  const chunksRead = new Set<string>();
+  for await (const manifest of manifests) {
+    const media = manifest.media;
+    if (!media) continue;
+    if (!media.index) {
+      // Format 1 and 2: the objects, or (sealed) their content by address, are in the manifest.
+      for (const object of media.objects) yield store.mediaContentKey(object);
+      for (const content of media.contents ?? []) yield store.encryptedMediaKey(content.address);
+      continue;
+    }
+    const unread = media.index.chunks.filter((ref) => !chunksRead.has(ref.address));
+    for (const ref of media.index.chunks) {
+      chunksRead.add(ref.address);
+      yield store.mediaIndexKey(ref.address);
+    }
+    const contents = mapOrdered(toAsync(unread), 4, (ref) =>
+      readChunkContents(store, ref).catch((error: unknown) => {
+        throw new LifeboatError(
+          `Media clean-up skipped: a chunk of the media index of ${manifest.space}/${manifest.id} cannot be read (${errorMessage(error)}), so it is unknown which media it needs.`,
+        );
+      }),
+    );
+    for await (const list of contents) for (const content of list) yield content.key;
   }
-  return { stored: stored.length, referenced: inUse, garbage, tooYoung };
 }

@@ -21,6 +21,7 @@ import { now as clockNow } from '../clock.js';
 import { pendingPutBacks } from '../restore/journal.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import { findMediaGarbage } from '../media/media.js';
+import { SpillList } from '../media/external-sort.js';
 import { lockSeams, takePruneLock, type PruneLock } from '../media/locks.js';
 import type { Logger } from '../logger.js';
 import { readJournals, unfinishedDeletions, writeJournal, type PruneJournal } from './journal.js';
@@ -28,7 +29,7 @@ import { sweepStaleUploads, type UploadSweep } from './uploads.js';
 import type { BucketSettings } from '../s3/client.js';
 import { BackupStore, MAX_KEYS_PER_DELETE, type ListedBackup } from '../s3/store.js';
 import { formatBytes } from '../streams.js';
-import { forEachConcurrently } from '../concurrency.js';
+import { forEachAsync, forEachConcurrently } from '../concurrency.js';
 import { holdLockedBackups, lockedUntil, type LockedBackup, type ObjectRetention } from '../../domain/immutability.js';
 import { bucketHasObjectLock, DEFAULT_LOCK_SKEW_MS, readRetention } from '../s3/object-lock.js';
 
@@ -282,48 +283,57 @@ async function cleanUpMedia(
       return skip(errorMessage(error));
     }
     if (found.stored === 0) return undefined;
-    // Unreferenced content still under Object Lock is not garbage yet: never asked to be deleted.
-    let lockedContent = 0;
-    if (locking && found.garbage.length > 0) {
-      const realNow = new Date();
-      const free: typeof found.garbage = [];
-      await forEachConcurrently(found.garbage, 16, async (item) => {
-        const lock = lockedUntil([await readRetention(store.client, store.bucket, item.key)], realNow, options.lockSkewMs ?? DEFAULT_LOCK_SKEW_MS);
-        if (lock) lockedContent++;
-        else free.push(item);
-      });
-      found = { ...found, garbage: free };
-    }
-    const cleanup: MediaCleanup = {
-      stored: found.stored,
-      referenced: found.referenced,
-      deleted: 0,
-      bytesFreed: 0,
-      tooYoung: found.tooYoung,
-      ...(locking ? { locked: lockedContent } : {}),
-    };
-    if (dryRun) {
-      cleanup.deleted = found.garbage.length;
-      cleanup.bytesFreed = found.garbage.reduce((sum, g) => sum + g.size, 0);
-    } else if (found.garbage.length > 0) {
-      await lockSeams.pruneBeforeMediaDeletion?.();
-      const gone = new Set<string>();
-      // A few DeleteObjects requests at a time, the lock's deadline checked between them.
-      const step = MAX_KEYS_PER_DELETE * (options.deleteConcurrency ?? 4);
-      for (let i = 0; i < found.garbage.length; i += step) {
-        // Never delete under an expired lock: a backup may take it for a killed prune's and start.
-        if (Date.now() >= lock!.deleteBefore) {
-          log.warning(`Media clean-up stopped after ${gone.size} objects: it has run too long to hold its lock. The next prune deletes the rest.`);
-          break;
-        }
-        const batch = found.garbage.slice(i, i + step).map((g) => g.key);
-        const outcome = await store.deleteKeys(batch, { concurrency: options.deleteConcurrency ?? 4 });
-        for (const key of outcome.deleted) gone.add(key);
-        for (const { key, message } of outcome.failed.slice(0, 5)) log.warning(`Could not delete unreferenced media content ${key} (${message}); the next prune will.`);
+    try {
+      // Unreferenced content still under Object Lock is not garbage yet: never asked to be deleted.
+      let lockedContent = 0;
+      let garbage = found.garbage;
+      let garbageBytes = found.garbageBytes;
+      if (locking && garbage.count > 0) {
+        const realNow = new Date();
+        const free = new SpillList<{ key: string; size: number }>();
+        garbageBytes = 0;
+        await forEachAsync(garbage.items(), 16, async (item) => {
+          const lock = lockedUntil([await readRetention(store.client, store.bucket, item.key)], realNow, options.lockSkewMs ?? DEFAULT_LOCK_SKEW_MS);
+          if (lock) lockedContent++;
+          else {
+            await free.push(item);
+            garbageBytes += item.size;
+          }
+        });
+        await garbage.dispose();
+        garbage = free;
+        found = { ...found, garbage };
       }
-      cleanup.deleted = gone.size;
-      cleanup.bytesFreed = found.garbage.filter((g) => gone.has(g.key)).reduce((sum, g) => sum + g.size, 0);
-    }
+      const cleanup: MediaCleanup = {
+        stored: found.stored,
+        referenced: found.referenced,
+        deleted: 0,
+        bytesFreed: 0,
+        tooYoung: found.tooYoung,
+        ...(locking ? { locked: lockedContent } : {}),
+      };
+      if (dryRun) {
+        cleanup.deleted = garbage.count;
+        cleanup.bytesFreed = garbageBytes;
+      } else if (garbage.count > 0) {
+        await lockSeams.pruneBeforeMediaDeletion?.();
+        // A few DeleteObjects requests at a time, the lock's deadline checked between them.
+        const step = MAX_KEYS_PER_DELETE * (options.deleteConcurrency ?? 4);
+        for await (const batch of garbage.batches(step)) {
+          // Never delete under an expired lock: a backup may take it for a killed prune's and start.
+          if (Date.now() >= lock!.deleteBefore) {
+            log.warning(`Media clean-up stopped after ${cleanup.deleted} objects: it has run too long to hold its lock. The next prune deletes the rest.`);
+            break;
+          }
+          const sizes = new Map(batch.map((g) => [g.key, g.size]));
+          const outcome = await store.deleteKeys([...sizes.keys()], { concurrency: options.deleteConcurrency ?? 4 });
+          for (const key of outcome.deleted) {
+            cleanup.deleted++;
+            cleanup.bytesFreed += sizes.get(key) ?? 0;
+          }
+          for (const { key, message } of outcome.failed.slice(0, 5)) log.warning(`Could not delete unreferenced media content ${key} (${message}); the next prune will.`);
+        }
+      }
     if (lock && lock.expired.length > 0) {
       const cleared = await store.deleteKeys(lock.expired);
       log.info(`Removed ${cleared.deleted.length} lock(s) left by killed backups or prunes.`);
@@ -332,8 +342,11 @@ async function cleanUpMedia(
       `Media content: ${cleanup.stored} stored, ${cleanup.referenced} in use; ${cleanup.deleted} unreferenced ${dryRun ? 'would be deleted' : 'deleted'} (${formatBytes(cleanup.bytesFreed)})` +
         `${cleanup.tooYoung ? `, ${cleanup.tooYoung} unreferenced but younger than the grace period kept` : ''}` +
         `${lockedContent ? `, ${lockedContent} unreferenced but still under Object Lock kept` : ''}.`,
-    );
-    return cleanup;
+      );
+      return cleanup;
+    } finally {
+      await found.garbage.dispose();
+    }
   } finally {
     await lock?.release().catch((error: unknown) => log.warning(`Could not delete the prune lock ${lock!.key} (${errorMessage(error)}); it expires by itself.`));
   }

@@ -21,7 +21,8 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCom
 import { parseManifest, type ArtifactRecord, type Manifest } from '../../domain/manifest.js';
 import type { BackupEntry } from '../../domain/catalog.js';
 import { cancellationOf } from '../cancellation.js';
-import { forEachConcurrently } from '../concurrency.js';
+import { forEachAsync, forEachConcurrently } from '../concurrency.js';
+import { mediaContents } from '../media/index-store.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { takeBackupLock } from '../media/locks.js';
@@ -203,22 +204,29 @@ async function copyArtifact(primary: BackupStore, replica: BackupStore, manifest
 
 async function copyMedia(primary: BackupStore, replica: BackupStore, manifest: Manifest, concurrency: number, result: CopyResult, log: Logger): Promise<void> {
   const media = manifest.media!;
-  // A sealed manifest lists its content by address (readable without the identity); a plain one by SHA-256.
-  const contents: Expected[] = manifest.encryption
-    ? (media.contents ?? []).map((c) => ({ key: replica.encryptedMediaKey(c.address), size: c.size, what: `encrypted media content ${c.address.slice(0, 12)}…` }))
-    : [...new Map(media.objects.map((o) => [o.sha256, o])).values()].map((o) => ({ key: replica.mediaObjectKey(o.sha256), size: o.size, sha256: o.sha256, what: `media content ${o.sha256.slice(0, 12)}…` }));
-  const sourceKey = (e: Expected) => primary.prefix + e.key.slice(replica.prefix.length);
-  await forEachConcurrently(contents, concurrency, async (content) => {
+  const toReplica = (key: string) => replica.prefix + key.slice(primary.prefix.length);
+  let referenced = 0;
+  const copyOne = async (content: Expected, sourceKey: string) => {
     if ((await sizeIn(replica, content.key)) === content.size) {
       result.media.skipped++;
       result.media.skippedBytes += content.size;
       return;
     }
-    await streamCopy(primary, sourceKey(content), replica, content);
+    await streamCopy(primary, sourceKey, replica, content);
     result.media.objects++;
     result.media.bytes += content.size;
+  };
+  // The content first, streamed from the index (or the manifest's own list, for older formats; a sealed
+  // one lists its content by address, readable without the identity), then the index chunks that refer to it.
+  await forEachAsync(mediaContents(media, primary), concurrency, async (content) => {
+    referenced++;
+    await copyOne({ key: toReplica(content.key), size: content.size, ...(content.sha256 ? { sha256: content.sha256 } : {}), what: `media content ${content.what}` }, content.key);
   });
-  log.info(`Media content: ${contents.length} object(s) referenced; ${result.media.objects} copied so far in this run, the rest already in the replica.`);
+  await forEachConcurrently(media.index?.chunks ?? [], concurrency, async (chunk) => {
+    const key = primary.mediaIndexKey(chunk.address);
+    await copyOne({ key: toReplica(key), size: chunk.size, what: `media index chunk ${chunk.address.slice(0, 12)}…` }, key);
+  });
+  log.info(`Media content: ${referenced} object(s) referenced; ${result.media.objects} copied so far in this run, the rest already in the replica.`);
 }
 
 /**

@@ -185,15 +185,20 @@ export interface ListedObject {
 /** Every object under a key prefix of any bucket, 1,000 per LIST request. */
 export async function listAllObjects(client: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
   const out: ListedObject[] = [];
+  for await (const object of listObjects(client, bucket, prefix)) out.push(object);
+  return out;
+}
+
+/** The same, as a stream: one page (1,000 objects) in memory at a time, in the order the server lists. */
+export async function* listObjects(client: S3Client, bucket: string, prefix: string): AsyncGenerator<ListedObject> {
   let token: string | undefined;
   do {
     const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
     for (const o of page.Contents ?? []) {
-      out.push({ key: o.Key!, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() });
+      yield { key: o.Key!, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() };
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  return out;
 }
 
 /** A multipart upload that was started and neither completed nor aborted: its parts are stored and billed. */

@@ -5,6 +5,7 @@
  *   <prefix>backups/<space>/<backup-id>/<artifact files>    e.g. database.pgdump.zst
  *   <prefix>media/sha256/<ab>/<sha256>                       media content, shared between backups
  *   <prefix>media/age/<ab>/<address>                         encrypted media content, by keyed address (docs/encryption.md)
+ *   <prefix>media/index/<ab>/<address>                       a chunk of backups' media index, shared between backups (docs/media.md)
  *   <prefix>prune-journal/<run>.json                        what a prune is deleting, until it is done
  *   <prefix>restore-journal/<target-space>.json             a parallel restore in progress, until it is done or undone
  *
@@ -129,7 +130,12 @@ export class BackupStore {
     return object.address !== undefined ? this.encryptedMediaKey(object.address) : this.mediaObjectKey(object.sha256);
   }
 
-  /** Every kind of media content. */
+  /** A chunk of a backup's media index (domain/media-index.ts), by its address; shared like content. */
+  mediaIndexKey(address: string): string {
+    return `${this.prefix}media/index/${address.slice(0, 2)}/${address}`;
+  }
+
+  /** Every kind of media content, and the media index. */
   allMediaRoot(): string {
     return `${this.prefix}media/`;
   }
