@@ -170,7 +170,7 @@ describe('sealed and signed manifests', () => {
   });
 
   it.each([
-    ['an unknown format', (m: Record<string, any>) => (m.format = 'lifeboat-manifest/3'), '/format must be equal to one of the allowed values'],
+    ['an unknown format', (m: Record<string, any>) => (m.format = 'lifeboat-manifest/4'), '/format must be equal to one of the allowed values'],
     ['an unknown artifact encryption', (m: Record<string, any>) => (m.artifacts[0].encryption = 'gpg'), '/artifacts/0/encryption must be equal to one of the allowed values'],
     ['another scheme', (m: Record<string, any>) => (m.encryption.scheme = 'gpg'), '/encryption/scheme must be equal to one of the allowed values'],
     ['no recipients', (m: Record<string, any>) => (m.encryption.recipients = []), '/encryption/recipients must NOT have fewer than 1 items'],
@@ -221,5 +221,42 @@ describe('provenanceFromEnv', () => {
   it('gives no run link without both the repository and the run id', () => {
     expect(provenanceFromEnv({ GITHUB_ACTIONS: 'true', GITHUB_REPOSITORY: 'o/r' })).toEqual({ repository: 'o/r' });
     expect(provenanceFromEnv({ GITHUB_ACTIONS: 'true', GITHUB_RUN_ID: '7' })).toEqual({ runId: '7' });
+  });
+});
+
+describe('a manifest with a media index (format 3)', () => {
+  const chunk = { address: SHA, sha256: SHA, size: 120, objects: 1 };
+  const indexed = (m: Record<string, any>) => {
+    m.format = 'lifeboat-manifest/3';
+    m.media.objects = [];
+    m.media.index = { format: 'lifeboat-media-index/1', chunks: [chunk] };
+  };
+
+  it('is read with its chunks', () => {
+    expect(parseManifest(variant(indexed), 'x').media?.index?.chunks).toEqual([chunk]);
+    expect(parseManifest(variant((m) => (indexed(m), (m.media.index.chunks = []))), 'x').media?.index?.chunks).toEqual([]);
+  });
+
+  it('must say format 3 when it has an index, have an index when it says format 3, and not embed objects too', () => {
+    expect(refusal(variant((m) => (indexed(m), (m.format = MANIFEST_FORMAT))))).toMatch(/has a media index but its format is lifeboat-manifest\/1, not lifeboat-manifest\/3; the backup cannot be trusted/);
+    expect(refusal(variant((m) => (indexed(m), (m.format = 'lifeboat-manifest/2'))))).toMatch(/has a media index but its format is lifeboat-manifest\/2/);
+    expect(refusal(variant((m) => (m.format = 'lifeboat-manifest/3')))).toMatch(/at s3:\/\/bucket\/dev\/x\/manifest.json is of format lifeboat-manifest\/3 but has no media index/);
+    expect(refusal(variant((m) => ((m.format = 'lifeboat-manifest/3'), delete m.media)))).toMatch(/is of format lifeboat-manifest\/3 but has no media index/);
+    expect(refusal(variant((m) => (indexed(m), m.media.objects.push(fullManifest().media!.objects[0]))))).toMatch(/has both a media index and embedded media objects/);
+    for (const message of [refusal(variant((m) => (indexed(m), (m.format = MANIFEST_FORMAT))))]) expect(message).toContain('s3://bucket/dev/x/manifest.json');
+  });
+
+  it('checks each chunk reference', () => {
+    expect(refusal(variant((m) => (indexed(m), (m.media.index.format = 'other'))))).toMatch(/\/media\/index\/format must be equal to constant/);
+    expect(refusal(variant((m) => (indexed(m), delete m.media.index.chunks)))).toMatch(/\/media\/index must have required property 'chunks'/);
+    for (const field of ['address', 'sha256', 'size', 'objects']) {
+      expect(refusal(variant((m) => (indexed(m), delete m.media.index.chunks[0][field])))).toMatch(new RegExp(`/media/index/chunks/0 must have required property '${field}'`));
+    }
+    expect(refusal(variant((m) => (indexed(m), (m.media.index.chunks[0].address = 'xyz'))))).toMatch(/\/media\/index\/chunks\/0\/address must match pattern/);
+    expect(refusal(variant((m) => (indexed(m), (m.media.index.chunks[0].sha256 = 'A'.repeat(64)))))).toMatch(/\/media\/index\/chunks\/0\/sha256 must match pattern/);
+    expect(refusal(variant((m) => (indexed(m), (m.media.index.chunks[0].size = -1))))).toMatch(/\/media\/index\/chunks\/0\/size must be >= 0/);
+    expect(refusal(variant((m) => (indexed(m), (m.media.index.chunks[0].objects = 0))))).toMatch(/\/media\/index\/chunks\/0\/objects must be >= 1/);
+    expect(refusal(variant((m) => (indexed(m), (m.media.index.chunks[0].size = 1.5))))).toMatch(/\/media\/index\/chunks\/0\/size must be integer/);
+    expect(refusal(variant((m) => (indexed(m), delete m.media.index.format)))).toMatch(/\/media\/index must have required property 'format'/);
   });
 });

@@ -3,7 +3,7 @@
  * and every way a sealed part that does not belong to its manifest is caught.
  */
 import { describe, expect, it } from 'vitest';
-import { MANIFEST_FORMAT, parseManifest, SEALED_MANIFEST_FORMAT, serializeManifest, type Manifest, type MediaObjectRecord } from '../../src/domain/manifest.js';
+import { INDEXED_MANIFEST_FORMAT, MANIFEST_FORMAT, parseManifest, SEALED_MANIFEST_FORMAT, serializeManifest, type Manifest, type MediaObjectRecord } from '../../src/domain/manifest.js';
 import {
   contentRefs,
   joinSealed,
@@ -266,5 +266,48 @@ describe('the sealed part schema, field by field', () => {
     const { readable, sealed } = sealedPair();
     delete readable.media!.contents;
     expect(() => joinSealed(readable, sealed)).toThrow(/refer to other content/);
+  });
+});
+
+describe('an indexed manifest (format 3), sealed', () => {
+  const chunks = [
+    { address: SHA('d'), sha256: SHA('e'), size: 300, objects: 2 },
+    { address: SHA('f'), sha256: SHA('0'), size: 200, objects: 1 },
+  ];
+  function indexed(): Manifest {
+    const manifest = whole();
+    return { ...manifest, format: INDEXED_MANIFEST_FORMAT, media: { ...manifest.media!, objects: [], index: { format: 'lifeboat-media-index/1', chunks } } };
+  }
+
+  it('keeps its format and its index readable, names the chunks in the sealed part, and embeds no objects', () => {
+    const { readable, sealed } = splitForSealing(indexed());
+    expect(readable.format).toBe(INDEXED_MANIFEST_FORMAT);
+    expect(readable.media?.index?.chunks).toEqual(chunks);
+    expect(readable.media?.contents).toBeUndefined();
+    expect(readable.database.tables).toBeNull();
+    expect(sealed.mediaIndex).toEqual([SHA('e'), SHA('0')]);
+    expect(sealed.mediaObjects).toBeUndefined();
+    expect(parseManifest(serializeManifest({ ...readable, encryption }), 'test').media?.index?.chunks).toEqual(chunks);
+    expect(parseSealedPart(JSON.stringify(sealed))).toEqual(sealed);
+  });
+
+  it('joins back with the row counts, and refuses chunks that are not the ones sealed', () => {
+    const { readable, sealed } = sealedPair(indexed());
+    const joined = joinSealed(readable, sealed);
+    expect(joined.database.tables).toEqual(whole().database.tables);
+    expect(joined.media?.index?.chunks).toEqual(chunks);
+    expect(joined.encryption).toEqual(encryption);
+    const refuse = (part: SealedPart, media = readable.media) => expect(() => joinSealed({ ...readable, media }, part)).toThrow(/names other media index chunks than the readable manifest/);
+    refuse({ ...sealed, mediaIndex: [SHA('0'), SHA('e')] });
+    refuse({ ...sealed, mediaIndex: [SHA('e')] });
+    refuse({ ...sealed, mediaIndex: [SHA('e'), SHA('0'), SHA('1')] });
+    refuse({ ...sealed, mediaIndex: undefined });
+    refuse({ ...sealed, mediaObjects: [] });
+    refuse(sealed, { ...readable.media!, index: { format: 'lifeboat-media-index/1', chunks: [chunks[0]!, { ...chunks[1]!, sha256: SHA('9') }] } });
+  });
+
+  it('refuses a sealed part naming chunks for a manifest without an index', () => {
+    const { readable, sealed } = sealedPair();
+    expect(() => joinSealed(readable, { ...sealed, mediaIndex: [SHA('e')] })).toThrow(/names media index chunks, but the readable manifest has no media index/);
   });
 });
