@@ -268,7 +268,14 @@ async function run(job: Job): Promise<Omit<JobResult, 'nodeMaxRssBytes'>> {
         ok: true,
         wallMs: Date.now() - t,
         phases: log.phases,
-        details: { method: result.method, jobs: result.jobs, tablesChecked: result.checks?.length ?? null, preRestoreBackupId: result.preRestoreBackupId },
+        details: {
+          method: result.method,
+          jobs: result.jobs,
+          tablesChecked: result.checks?.length ?? null,
+          preRestoreBackupId: result.preRestoreBackupId,
+          // What the media mirror did (uploaded, unchanged, deleted, traffic), when the backup holds media.
+          media: (result as { media?: unknown }).media,
+        },
       };
     }
 
@@ -289,7 +296,7 @@ async function run(job: Job): Promise<Omit<JobResult, 'nodeMaxRssBytes'>> {
 
     case 'list-objects': {
       const objects = await listAll(job.s3, job.bucket, job.prefix);
-      return done({ details: { objects: objects.length } });
+      return done({ details: { objects: objects.length, bytes: objects.reduce((sum, o) => sum + o.size, 0) } });
     }
 
     case 'lifeboat-list': {
