@@ -2,7 +2,7 @@
  * The benchmark: Lifeboat against what people do by hand, on a generated, realistic database and media
  * bucket, on this machine. See docs/benchmark.md.
  *
- *   npm run bench [-- --size 1GB --media-objects 10000 --media-large 4 --backups 1000 --jobs 2]
+ *   npm run bench [-- --size 1GB --media-objects 10000 --media-large 4 --media-scale-objects 100000 --backups 1000 --jobs 2]
  *
  * Starts its own PostgreSQL cluster and S3 server (s3rver), generates the data, runs every contender in
  * a child process of its own (scripts/bench/worker.ts, bundled and run with plain Node as the actions
@@ -24,8 +24,9 @@ import { createS3Client } from '../src/engine/s3/client.js';
 import { BackupStore } from '../src/engine/s3/store.js';
 import { startPostgresCluster, type PostgresCluster } from '../src/sandbox/postgres-cluster.js';
 import { BYTES_PER_UNIT, generateDatabase, generateSmallDatabase, planMedia, putMediaObjects } from './bench/dataset.js';
+import { countStored, planScale, rewriteThroughApi, scaleModel, seedDirectly, spreadSample, verifyThroughApi, writtenSince, type WrittenSince } from './bench/media-scale.js';
 import { runMeasured, type Measured } from './bench/measure.js';
-import { markdownReport, mib, seconds, type BenchResults, type Measurement, type TargetResult } from './bench/report.js';
+import { markdownReport, mib, seconds, type BenchResults, type MediaScaleInfo, type MediaScaleRun, type Measurement, type TargetResult } from './bench/report.js';
 import type { Job, S3Target } from './bench/worker.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -44,6 +45,8 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '1GB' },
     'media-objects': { type: 'string', default: '10000' },
     'media-large': { type: 'string', default: '4' },
+    'media-scale-objects': { type: 'string', default: '100000' },
+    'media-scale-small': { type: 'string' },
     backups: { type: 'string', default: '1000' },
     jobs: { type: 'string', default: '2' },
     repeat: { type: 'string', default: '3' },
@@ -60,10 +63,14 @@ if (args.help) {
   --size 1GB             table data to generate (heap, TOAST and indexes); e.g. 2MB, 512MB, 4GB
   --media-objects 10000  small objects in the media bucket (1 to 64 KiB)
   --media-large 4        large objects in the media bucket (12 to 40 MiB)
+  --media-scale-objects 100000
+                         small uploads (200 B to 2 KiB) in the media-scale group's bucket, seeded straight into s3rver's storage
+  --media-scale-small N  a second, smaller media-scale run, for the cost per object (default: a tenth; 0: none)
   --backups 1000         backups in the bucket for list and prune
   --jobs 2               jobs for the parallel restore and the parallel dump
   --repeat 3             runs of the quick measurements (listings, unchanged incremental); the median is reported
-  --skip a,b             skip groups: backup, parallel-dump, restore, media, catalog, diagnostics
+  --skip a,b             skip groups: backup, parallel-dump, restore, media, media-scale, catalog, diagnostics
+                         (with backup, parallel-dump, restore and diagnostics all skipped, the database is the smallest: 1 MB)
   --out FILE             the JSON results (default bench-results/latest.json); a .md beside it gets the tables
   --quiet                no progress on stderr
 `);
@@ -73,13 +80,23 @@ if (args.help) {
 const sizeBytes = parseSize(args.size!);
 const mediaObjects = Number(args['media-objects']);
 const mediaLarge = Number(args['media-large']);
+const mediaScaleObjects = Number(args['media-scale-objects']);
+const mediaScaleSmall = args['media-scale-small'] === undefined ? Math.floor(mediaScaleObjects / 10) : Number(args['media-scale-small']);
 const backupCount = Number(args.backups);
 const jobs = Number(args.jobs);
 const repeat = Math.max(1, Number(args.repeat));
 const skip = new Set(args.skip!.split(',').map((s) => s.trim()).filter(Boolean));
-for (const [name, value] of Object.entries({ 'media-objects': mediaObjects, 'media-large': mediaLarge, backups: backupCount, jobs, repeat })) {
+for (const [name, value] of Object.entries({ 'media-objects': mediaObjects, 'media-large': mediaLarge, 'media-scale-objects': mediaScaleObjects, 'media-scale-small': mediaScaleSmall, backups: backupCount, jobs, repeat })) {
   if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} must be a whole number.`);
 }
+if (!skip.has('media-scale') && mediaScaleObjects < 100) throw new Error(`--media-scale-objects is ${mediaScaleObjects}; use at least 100 (1% of them are rewritten), or --skip media-scale.`);
+if (!skip.has('media-scale') && mediaScaleSmall >= mediaScaleObjects) {
+  throw new Error(`--media-scale-small (${mediaScaleSmall}) must be below --media-scale-objects (${mediaScaleObjects}); use 0 for no second size.`);
+}
+const KNOWN_GROUPS = ['backup', 'parallel-dump', 'restore', 'media', 'media-scale', 'catalog', 'diagnostics'];
+for (const group of skip) if (!KNOWN_GROUPS.includes(group)) throw new Error(`--skip names '${group}', which is not a group; the groups are ${KNOWN_GROUPS.join(', ')}.`);
+/** The generated database at --size is only for these groups; the others use small databases of their own. */
+const needsDatabase = ['backup', 'parallel-dump', 'restore', 'diagnostics'].some((group) => !skip.has(group));
 if (backupCount < 1 || jobs < 1) throw new Error('--backups and --jobs must be at least 1.');
 
 const progress = (line: string) => {
@@ -103,7 +120,7 @@ async function buildWorker(outDir: string): Promise<string> {
   return outfile;
 }
 
-async function startS3Child(): Promise<{ target: S3Target; child: ChildProcess }> {
+async function startS3Child(): Promise<{ target: S3Target; child: ChildProcess; directory: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/bench/s3-child.ts')], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolveLine, reject) => {
     const rl = createInterface({ input: child.stdout! });
@@ -114,7 +131,7 @@ async function startS3Child(): Promise<{ target: S3Target; child: ChildProcess }
     child.once('exit', (code) => reject(new Error(`the S3 server exited with ${code}`)));
   });
   const info = JSON.parse(line) as S3Target & { directory: string };
-  return { target: { endpoint: info.endpoint, region: info.region, accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey }, child };
+  return { target: { endpoint: info.endpoint, region: info.region, accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey }, child, directory: info.directory };
 }
 
 async function stopS3Child(child: ChildProcess): Promise<void> {
@@ -186,7 +203,7 @@ async function main() {
 
   progress('starting PostgreSQL and the S3 server');
   const cluster: PostgresCluster = await startPostgresCluster();
-  const { target: s3, child: s3Child } = await startS3Child();
+  const { target: s3, child: s3Child, directory: s3Directory } = await startS3Child();
   // Interrupted: stop the servers and delete everything, as the normal end does.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -263,8 +280,8 @@ async function main() {
     };
 
     // ---------------------------------------------------------------- the database
-    const units = Math.max(1, Math.round(sizeBytes / BYTES_PER_UNIT));
-    progress(`generating a database of about ${mib(sizeBytes)} (${units} units)`);
+    const units = needsDatabase ? Math.max(1, Math.round(sizeBytes / BYTES_PER_UNIT)) : 1;
+    progress(`generating a database of about ${mib(units * BYTES_PER_UNIT)} (${units} units)${needsDatabase ? '' : ': the smallest, since no group that uses it runs'}`);
     await sql(cluster.url, 'CREATE DATABASE bench');
     const dbUrl = cluster.urlFor('bench');
     const db = await generateDatabase(dbUrl, units, (l) => progress(l));
@@ -558,6 +575,184 @@ async function main() {
       check('plain copy copied every object', copy.result.details.objects === plan.objects.length, `${copy.result.details.objects}`);
     }
 
+    // ---------------------------------------------------------------- media at scale
+    let mediaScaleInfo: MediaScaleInfo | null = null;
+    if (!skip.has('media-scale')) {
+      await sql(cluster.url, 'CREATE DATABASE scale_app');
+      const appUrl = cluster.urlFor('scale_app');
+      await generateSmallDatabase(appUrl);
+      const scalePolicy = join(work, 'media-scale-policy.yml');
+      writeFileSync(scalePolicy, 'retention:\n  - { space: production, trigger: nightly, keep-last: 1 }\n');
+      const sizes = mediaScaleSmall > 0 ? [mediaScaleSmall, mediaScaleObjects] : [mediaScaleObjects];
+      const runs: MediaScaleRun[] = [];
+      const dropBucket = (name: string) => rmSync(join(s3Directory, name), { recursive: true, force: true });
+      for (const n of sizes) {
+        // The full size's rows have the plain ids the targets name; the smaller size's add `.small`.
+        const main = n === mediaScaleObjects;
+        const id = (name: string) => `media_scale.${main ? '' : 'small.'}${name}`;
+        const count = n.toLocaleString('en-US');
+        const source = `bench-scale-${n}`;
+        const backups = `bench-scale-${n}-backups`;
+        const restoreTarget = `bench-scale-${n}-restored`;
+        for (const b of [source, backups, restoreTarget]) await createBucket(b);
+
+        const plan = planScale(n);
+        progress(`media-scale: writing ${count} objects (${mib(plan.bytes)}) into s3rver's storage`);
+        const seedStart = Date.now();
+        await seedDirectly(s3Directory, source, plan.objects);
+        const seedMs = Date.now() - seedStart;
+        const seedSample = spreadSample(plan.objects, 200);
+        const seedProblems = await verifyThroughApi(s3Client, source, seedSample);
+        check(`media-scale ${count}: seeded objects read back through the API (GET, HEAD)`, seedProblems.length === 0, seedProblems.slice(0, 3).join('; ') || `${seedSample.length} objects`);
+        progress(`media-scale: seeded in ${seconds(seedMs)}; ${seedSample.length} read back, ${seedProblems.length} problems`);
+
+        const listing: Measured[] = [];
+        for (let i = 0; i < repeat; i++) listing.push(await measure({ kind: 'list-objects', s3, bucket: source, prefix: '' }, `media-scale ${count}: list the bucket`));
+        record(id('list_bucket'), 'media-scale', `List the ${count}-object bucket (ListObjectsV2 pages only: the floor of an incremental)`, listing, {
+          short: `list ${count}`,
+          throughput: { value: n / (median(listing.map((r) => r.result.wallMs)) / 1000), unit: 'objects/s', basis: 'objects listed per second' },
+          storedBytes: null,
+        });
+        const listed = listing[0]!.result.details as { objects: number; bytes: number };
+        check(`media-scale ${count}: the listing has every seeded object and byte`, listed.objects === n && listed.bytes === plan.bytes, `${listed.objects} objects, ${listed.bytes} bytes; seeded ${n}, ${plan.bytes}`);
+
+        const backup = (label: string) =>
+          measure({ kind: 'lifeboat-backup', s3, bucket: backups, space: 'production', databaseUrl: appUrl, media: { bucket: source } }, `media-scale ${count}: ${label}`);
+        const first = await backup('first backup');
+        record(id('first'), 'media-scale', `Lifeboat backup with media of ${count} objects, first`, [first], {
+          short: `first backup, ${count}`,
+          baseline: id('list_bucket'),
+          throughput: { value: n / (first.result.wallMs / 1000), unit: 'objects/s', basis: 'objects per second' },
+        });
+        const firstTotals = first.result.details.mediaTotals as { objects: number } | undefined;
+        check(`media-scale ${count}: the first backup holds every object`, firstTotals?.objects === n, `${firstTotals?.objects} of ${n}`);
+
+        // Unchanged incrementals: what each wrote is read from the backup bucket's storage (objects whose file changed since it started).
+        const unchanged: Measured[] = [];
+        const unchangedWrites: WrittenSince[] = [];
+        for (let i = 0; i < repeat; i++) {
+          const since = Date.now();
+          const run = await backup('unchanged incremental');
+          const written = await writtenSince(s3Directory, backups, since);
+          run.result.details.writtenToBackupBucket = written;
+          unchanged.push(run);
+          unchangedWrites.push(written);
+          progress(`media-scale ${count}: the unchanged incremental wrote ${written.objects} objects, ${mib(written.bytes)}: ${written.byPrefix.map((g) => `${g.prefix} ${mib(g.bytes)}`).join(', ')}`);
+        }
+        record(id('unchanged'), 'media-scale', `Lifeboat backup with media of ${count} objects, incremental, bucket unchanged`, unchanged, {
+          short: `unchanged incremental, ${count}`,
+          baseline: id('list_bucket'),
+          throughput: { value: n / (median(unchanged.map((r) => r.result.wallMs)) / 1000), unit: 'objects/s', basis: 'objects considered per second' },
+        });
+        const unchangedTraffic = unchanged.map((r) => r.result.details.mediaTraffic as { objectsWritten: number; bytesRead: number } | undefined);
+        check(
+          `media-scale ${count}: the unchanged incrementals copy no object`,
+          unchangedTraffic.every((t) => t !== undefined && t.objectsWritten === 0 && t.bytesRead === 0),
+          JSON.stringify(unchangedTraffic),
+        );
+
+        // 1% rewritten through the API, spread over the bucket: the prune below has their old contents as garbage.
+        const changed = spreadSample(plan.objects, Math.max(1, Math.round(n / 100))).filter((o, i, all) => all.indexOf(o) === i);
+        await rewriteThroughApi(s3Client, source, changed);
+        const afterChange = await backup('1% changed incremental');
+        record(id('changed'), 'media-scale', `Lifeboat backup with media of ${count} objects, incremental, ${changed.length} (1%) rewritten`, [afterChange], {
+          short: `1% changed, ${count}`,
+          baseline: id('list_bucket'),
+          throughput: { value: n / (afterChange.result.wallMs / 1000), unit: 'objects/s', basis: 'objects considered per second' },
+        });
+        const changedTraffic = afterChange.result.details.mediaTraffic as { objectsWritten: number } | undefined;
+        check(`media-scale ${count}: the 1% incremental copies exactly the rewritten objects`, changedTraffic?.objectsWritten === changed.length, `${changedTraffic?.objectsWritten} of ${changed.length}`);
+
+        // Restore of the newest backup into an empty bucket (and an empty database: restore always restores both).
+        const targetDb = `scale_restore_${n}`;
+        await sql(cluster.url, `CREATE DATABASE ${targetDb}`);
+        const workspace = join(work, 'scale-workspace');
+        mkdirSync(workspace, { recursive: true });
+        const restored = await measure(
+          {
+            kind: 'lifeboat-restore',
+            s3,
+            bucket: backups,
+            backupId: afterChange.result.details.id as string,
+            databaseUrl: cluster.urlFor(targetDb),
+            jobs: 1,
+            parallelThresholdMb: 1024,
+            workspace,
+            inputs: { 'media-bucket': restoreTarget },
+          },
+          `media-scale ${count}: restore into an empty bucket`,
+        );
+        record(id('restore'), 'media-scale', `Lifeboat restore of the newest backup (${count} objects) into an empty media bucket`, [restored], {
+          short: `restore, ${count}`,
+          baseline: id('list_bucket'),
+          throughput: { value: n / (restored.result.wallMs / 1000), unit: 'objects/s', basis: 'objects per second' },
+          storedBytes: null,
+        });
+        await sql(cluster.url, `DROP DATABASE ${targetDb} WITH (FORCE)`);
+        const restoredCount = await countStored(s3Directory, restoreTarget);
+        const restoreSample = spreadSample([...changed, ...spreadSample(plan.objects, 100)], 150);
+        const restoreProblems = await verifyThroughApi(s3Client, restoreTarget, restoreSample);
+        check(
+          `media-scale ${count}: the restored bucket has every object, the rewritten ones at their new content`,
+          restoredCount === n && restoreProblems.length === 0,
+          `${restoredCount} of ${n} objects; ${restoreProblems.slice(0, 3).join('; ') || `${restoreSample.length} read back`}`,
+        );
+        dropBucket(restoreTarget);
+
+        // Prune to keep-last 1: the first backup and the unchanged ones go, and with them the rewritten objects'
+        // old contents. Its clock is a day and an hour ahead, past the incomplete-grace period, so that content is garbage now.
+        const prune = await measure(
+          { kind: 'lifeboat-prune', s3, bucket: backups, policyFile: scalePolicy, now: new Date(Date.now() + 25 * 3600_000).toISOString() },
+          `media-scale ${count}: prune to keep-last 1`,
+        );
+        record(id('prune'), 'media-scale', `Lifeboat prune of ${repeat + 2} backups of ${count} objects to keep-last 1 (media clean-up of the ${changed.length} replaced contents)`, [prune], {
+          short: `prune, ${count}`,
+          baseline: id('list_bucket'),
+          storedBytes: null,
+        });
+        const pruned = prune.result.details as { kept: number; deleted: number; failed: number; media?: { deleted: number } };
+        check(
+          `media-scale ${count}: prune keeps 1, deletes the rest, and cleans up the replaced contents`,
+          pruned.kept === 1 && pruned.deleted === repeat + 1 && pruned.failed === 0 && (pruned.media?.deleted ?? 0) >= changed.length,
+          JSON.stringify(pruned),
+        );
+
+        runs.push({
+          objects: n,
+          bytes: plan.bytes,
+          seedMs,
+          verifiedAfterSeed: seedSample.length,
+          verifiedAfterRestore: restoreSample.length,
+          changedObjects: changed.length,
+          unchangedWrites,
+        });
+        for (const b of [source, backups]) dropBucket(b);
+      }
+      // The cost per object, and the model at 1,000,000 objects, of each operation.
+      const modelObjects = 1_000_000;
+      const point = (mId: string, objects: number) => {
+        const m = measurements.find((x) => x.id === mId)!;
+        return { objects, wallMs: m.wallMs, nodePeakRssBytes: m.nodePeakRssBytes ?? 0 };
+      };
+      const operations: [string, string][] = [
+        ['list_bucket', 'Bare listing'],
+        ['first', 'First backup'],
+        ['unchanged', 'Unchanged incremental'],
+        ['changed', '1% changed incremental'],
+        ['restore', 'Restore into an empty bucket'],
+        ['prune', 'Prune (keep-last 1, media clean-up)'],
+      ];
+      const model = operations.map(([op, name]) =>
+        scaleModel(
+          name,
+          sizes.map((n) => point(`media_scale.${n === mediaScaleObjects ? '' : 'small.'}${op}`, n)),
+          machine.workerNodeFloorRssBytes,
+          modelObjects,
+        ),
+      );
+      mediaScaleInfo = { runs, model, modelObjects };
+    }
+
     // ---------------------------------------------------------------- list and prune
     let catalogInfo: BenchResults['dataset']['catalog'] = null;
     if (!skip.has('catalog')) {
@@ -740,6 +935,41 @@ async function main() {
           }
         : { id: 'media-unchanged', target: 'Unchanged incremental ≤ 10% of the first backup', measured: 'not measured', pass: null },
     );
+    // Media at scale (issue 14): at the full size, every operation under 200 MiB, and an unchanged incremental close to a bare listing.
+    const scaleCount = mediaScaleObjects.toLocaleString('en-US');
+    for (const [op, name] of [
+      ['first', 'first backup'],
+      ['unchanged', 'unchanged incremental'],
+      ['restore', 'restore'],
+      ['prune', 'prune'],
+    ] as const) {
+      const m = find(`media_scale.${op}`);
+      targets.push(
+        m
+          ? {
+              id: `media-scale-rss-${op}`,
+              target: `Media at ${scaleCount} objects: ${name} peak RSS < 200 MiB`,
+              measured: mib(m.nodePeakRssBytes, 0),
+              pass: (m.nodePeakRssBytes ?? Infinity) < 200 * MiB,
+            }
+          : { id: `media-scale-rss-${op}`, target: `Media at scale: ${name} peak RSS < 200 MiB`, measured: 'not measured', pass: null },
+      );
+    }
+    ratioTarget('media-scale-incremental-vs-listing', `Media at ${scaleCount} objects: unchanged incremental ≤ 1.3 × a bare listing of the bucket`, 'media_scale.unchanged', 'media_scale.list_bucket', 1.3);
+    const scaleWrites = mediaScaleInfo?.runs.find((r) => r.objects === mediaScaleObjects)?.unchangedWrites;
+    targets.push(
+      scaleWrites && scaleWrites.length > 0
+        ? {
+            id: 'media-scale-incremental-writes',
+            target: `Media at ${scaleCount} objects: an unchanged incremental writes < 1 MiB to the backup bucket (the most of ${scaleWrites.length} runs)`,
+            measured: (() => {
+              const most = scaleWrites.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+              return `${mib(most.bytes)} in ${most.objects} objects (${most.byPrefix.map((g) => `${g.prefix} ${mib(g.bytes)}`).join(', ')})`;
+            })(),
+            pass: scaleWrites.every((w) => w.bytes < MiB),
+          }
+        : { id: 'media-scale-incremental-writes', target: 'Media at scale: an unchanged incremental writes < 1 MiB', measured: 'not measured', pass: null },
+    );
     const list = find('catalog.lifeboat_list');
     targets.push(
       list
@@ -754,12 +984,13 @@ async function main() {
       finishedAt: finished.toISOString(),
       durationMs: finished.getTime() - started.getTime(),
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-      params: { size: args.size, sizeBytes, units, mediaObjects, mediaLarge, backups: backupCount, jobs, repeat, skip: [...skip] },
+      params: { size: args.size, sizeBytes, units, mediaObjects, mediaLarge, mediaScaleObjects, mediaScaleSmall, backups: backupCount, jobs, repeat, skip: [...skip] },
       machine: { ...machine, loadAverageAtEnd: loadavg() },
       dataset: {
         database: { bytes: db.bytes, tableBytes, tables: db.tables, generationMs: db.generationMs, rawDumpBytes },
         media: mediaInfo,
         catalog: catalogInfo,
+        mediaScale: mediaScaleInfo,
       },
       measurements,
       targets,

@@ -1,9 +1,10 @@
 /** The benchmark's results: their JSON shape, and the markdown tables printed and put in docs/benchmark.md. */
+import type { ScaleModel, WrittenSince } from './media-scale.js';
 
 export interface Measurement {
   /** Stable id, e.g. `backup.lifeboat`. */
   id: string;
-  group: 'backup' | 'parallel-dump' | 'restore' | 'media' | 'catalog' | 'diagnostics';
+  group: 'backup' | 'parallel-dump' | 'restore' | 'media' | 'media-scale' | 'catalog' | 'diagnostics';
   /** What ran, as a reader would name it. */
   name: string;
   /** Median of `runsMs` when repeated. */
@@ -34,6 +35,27 @@ export interface Measurement {
   details: Record<string, unknown>;
 }
 
+/** One size of the media-scale group: its bucket, how it was seeded, what the unchanged incrementals wrote. */
+export interface MediaScaleRun {
+  objects: number;
+  bytes: number;
+  /** Writing the objects straight into s3rver's storage (see media-scale.ts). */
+  seedMs: number;
+  /** Objects read back through the API (GET and HEAD) after seeding, and after the restore. */
+  verifiedAfterSeed: number;
+  verifiedAfterRestore: number;
+  changedObjects: number;
+  /** Per unchanged incremental: objects the backup bucket's storage shows written during the run. */
+  unchangedWrites: WrittenSince[];
+}
+
+export interface MediaScaleInfo {
+  runs: MediaScaleRun[];
+  /** Per operation: cost per object and the linear model at `modelObjects`. */
+  model: ScaleModel[];
+  modelObjects: number;
+}
+
 export interface TargetResult {
   id: string;
   target: string;
@@ -52,6 +74,7 @@ export interface BenchResults {
   dataset: {
     database: { bytes: number; tableBytes: number; tables: { name: string; rows: number; bytes: number }[]; generationMs: number; rawDumpBytes: number };
     media: { objects: number; bytes: number; largeObjects: number; changedObjects: number; seedMs: number } | null;
+    mediaScale: MediaScaleInfo | null;
     catalog: { backups: number; seedMs: number } | null;
   };
   measurements: Measurement[];
@@ -83,6 +106,7 @@ const GROUP_TITLES: Record<Measurement['group'], string> = {
   'parallel-dump': 'Parallel dump (large databases)',
   restore: 'Restore',
   media: 'Media',
+  'media-scale': 'Media at scale (many small uploads)',
   catalog: 'List and prune',
   diagnostics: 'Diagnostics (where the time and memory go)',
 };
@@ -118,9 +142,25 @@ export function targetsTable(results: BenchResults): string {
   return lines.join('\n');
 }
 
+export function scaleModelTable(scale: MediaScaleInfo): string {
+  const n = scale.modelObjects.toLocaleString('en-US');
+  const lines = [
+    `| Operation | Measured (objects: time, peak RSS) | Time per object | Peak RSS per object | Model at ${n}: time | Model at ${n}: peak RSS | Basis |`,
+    '|---|---|---:|---:|---:|---:|---|',
+  ];
+  for (const row of scale.model) {
+    const at = row.at.map((p) => `${p.objects.toLocaleString('en-US')}: ${seconds(p.wallMs)}, ${mib(p.nodePeakRssBytes, 0)}`).join('; ');
+    lines.push(
+      `| ${row.operation} | ${at} | ${(row.msPerObject * 1000).toFixed(0)} µs | ${(row.rssBytesPerObject / 1024).toFixed(2)} KiB | ${seconds(row.modelWallMs)} | ${mib(row.modelRssBytes, 0)} | ${row.basis} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 export function markdownReport(results: BenchResults): string {
   const db = results.dataset.database;
   const media = results.dataset.media;
+  const scale = results.dataset.mediaScale;
   const m = results.machine as { cpuModel: string; cpus: number; memoryBytes: number; os: string; node: string; postgres: string; pgDump: string };
   const out = [
     `## Lifeboat benchmark, ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
@@ -137,7 +177,19 @@ export function markdownReport(results: BenchResults): string {
       `Media: ${media.objects.toLocaleString('en-US')} objects, ${mib(media.bytes)} (${media.largeObjects} of them 12–40 MiB); ${media.changedObjects} changed for the 1% run.`,
     );
   }
-  out.push('', measurementsTable(results), '', '### Targets', '', targetsTable(results));
+  if (scale) {
+    for (const run of scale.runs) {
+      out.push(
+        '',
+        `Media at scale: ${run.objects.toLocaleString('en-US')} objects of 200 B–2 KiB, ${mib(run.bytes)}, written into s3rver's storage in ${seconds(run.seedMs)} ` +
+          `(${Math.round(run.objects / (run.seedMs / 1000)).toLocaleString('en-US')} objects/s); ${run.verifiedAfterSeed} read back through the API; ` +
+          `${run.changedObjects} rewritten for the prune's garbage.`,
+      );
+    }
+  }
+  out.push('', measurementsTable(results));
+  if (scale) out.push('', '### Media at scale: cost per object and the model', '', scaleModelTable(scale));
+  out.push('', '### Targets', '', targetsTable(results));
   const failed = results.checks.filter((c) => !c.ok);
   out.push('', failed.length ? `Sanity checks FAILED: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}` : `All ${results.checks.length} sanity checks hold.`);
   return out.join('\n') + '\n';

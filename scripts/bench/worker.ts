@@ -268,7 +268,14 @@ async function run(job: Job): Promise<Omit<JobResult, 'nodeMaxRssBytes'>> {
         ok: true,
         wallMs: Date.now() - t,
         phases: log.phases,
-        details: { method: result.method, jobs: result.jobs, tablesChecked: result.checks?.length ?? null, preRestoreBackupId: result.preRestoreBackupId },
+        details: {
+          method: result.method,
+          jobs: result.jobs,
+          tablesChecked: result.checks?.length ?? null,
+          preRestoreBackupId: result.preRestoreBackupId,
+          // What the media mirror did (uploaded, unchanged, deleted, traffic), when the backup holds media.
+          media: (result as { media?: unknown }).media,
+        },
       };
     }
 
@@ -288,8 +295,20 @@ async function run(job: Job): Promise<Omit<JobResult, 'nodeMaxRssBytes'>> {
     }
 
     case 'list-objects': {
-      const objects = await listAll(job.s3, job.bucket, job.prefix);
-      return done({ details: { objects: objects.length } });
+      // Page by page, keeping only the counts: the listing's own cost, in time and in memory.
+      const client = createS3Client(bucketSettingsFor(job.s3, job.bucket));
+      let objects = 0;
+      let bytes = 0;
+      let token: string | undefined;
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: job.bucket, Prefix: job.prefix || undefined, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) {
+          objects++;
+          bytes += o.Size ?? 0;
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return done({ details: { objects, bytes } });
     }
 
     case 'lifeboat-list': {

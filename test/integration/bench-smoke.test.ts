@@ -30,6 +30,15 @@ const EXPECTED = [
   'media.lifeboat_unchanged',
   'media.lifeboat_changed',
   'media.lifeboat_prune',
+  'media_scale.small.list_bucket',
+  'media_scale.small.first',
+  'media_scale.small.restore',
+  'media_scale.list_bucket',
+  'media_scale.first',
+  'media_scale.unchanged',
+  'media_scale.changed',
+  'media_scale.restore',
+  'media_scale.prune',
   'catalog.list_keys',
   'catalog.lifeboat_list',
   'catalog.lifeboat_prune',
@@ -54,7 +63,7 @@ describe('npm run bench (smoke, tiny size)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-smoke-'));
     const out = join(dir, 'results.json');
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const run = await runBench(['--size', '2MB', '--media-objects', '50', '--media-large', '1', '--backups', '50', '--repeat', '1', '--quiet', '--out', out]);
+    const run = await runBench(['--size', '2MB', '--media-objects', '50', '--media-large', '1', '--backups', '50', '--media-scale-objects', '200', '--media-scale-small', '100', '--repeat', '1', '--quiet', '--out', out]);
     expect(run.code, run.output).toBe(0);
     expect(run.output).toContain('| Contender |');
 
@@ -104,6 +113,21 @@ describe('npm run bench (smoke, tiny size)', () => {
     expect(byId('media.lifeboat_changed').details.mediaTraffic).toMatchObject({ objectsWritten: 1 });
     expect(byId('media.plain_copy').details.objects).toBe(51);
 
+    // Media at scale: both sizes seeded, read back and measured; the unchanged incremental's writes read from storage.
+    const scale = results.dataset.mediaScale!;
+    expect(scale.runs.map((r) => r.objects)).toEqual([100, 200]);
+    expect(scale.runs.map((r) => r.changedObjects)).toEqual([2, 3]);
+    expect(byId('media_scale.list_bucket').details).toMatchObject({ objects: 200, bytes: scale.runs[1]!.bytes });
+    expect(byId('media_scale.first').details.mediaTotals).toMatchObject({ objects: 200 });
+    expect(byId('media_scale.restore').details.media).toMatchObject({ uploaded: 200, deleted: 0 });
+    expect(byId('media_scale.prune').details).toMatchObject({ kept: 1, deleted: 2, failed: 0 });
+    // The unchanged incremental writes at least its manifest and archive.
+    const writes = scale.runs[1]!.unchangedWrites[0]!;
+    expect(writes.objects).toBeGreaterThanOrEqual(2);
+    expect(writes.byPrefix.some((g) => g.prefix.endsWith('manifest.json'))).toBe(true);
+    expect(scale.model.map((m) => m.operation)).toHaveLength(6);
+    for (const m of scale.model) expect(m.at.map((p) => p.objects), m.operation).toEqual([100, 200]);
+
     // List and prune over the seeded backups.
     expect(results.dataset.catalog?.backups).toBe(50);
     expect(byId('catalog.lifeboat_list').details).toMatchObject({ backups: 50, complete: 50 });
@@ -123,6 +147,12 @@ describe('npm run bench (smoke, tiny size)', () => {
         'backup-vs-pg-dump',
         'list',
         'media-unchanged',
+        'media-scale-rss-first',
+        'media-scale-rss-unchanged',
+        'media-scale-rss-restore',
+        'media-scale-rss-prune',
+        'media-scale-incremental-vs-listing',
+        'media-scale-incremental-writes',
         'restore-encrypted',
         'restore-no-local-disk',
         'restore-parallel',
@@ -131,5 +161,6 @@ describe('npm run bench (smoke, tiny size)', () => {
       ].sort(),
     );
     for (const t of results.targets) expect(typeof t.pass, t.id).toBe('boolean');
-  });
+    // Every group, two media-scale sizes included, on a shared 2-core machine: more than the default 2 minutes.
+  }, 360_000);
 });
