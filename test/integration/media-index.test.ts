@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { serializeManifest, type Manifest } from '../../src/domain/manifest.js';
@@ -151,7 +152,18 @@ describe('the media index', () => {
     const damaged = await runActionBundle('restore', inputs, env(iso(t0 + 2 * 3_600_000)));
     expect(damaged.code).toBe(1);
     expect(visibleOutput(damaged)).toMatch(/media index chunk \S+ (is not gzip data|does not match its SHA-256).*Nothing was changed/);
+    // A well-formed chunk with one record changed (another content type), its size fixed up in the
+    // manifest as someone with write access to the bucket could: only the SHA-256 tells.
+    const text = gunzipSync(good).toString('utf8').replace('"contentType":"image/jpeg"', '"contentType":"image/png!"');
+    const forged = gzipSync(text);
+    await s3Client().send(new PutObjectCommand({ Bucket: backups, Key: key, Body: forged }));
+    const fixedUp: Manifest = { ...manifest, media: { ...manifest.media!, index: { ...manifest.media!.index!, chunks: manifest.media!.index!.chunks.map((c, i) => (i === 0 ? { ...c, size: forged.length } : c)) } } };
+    await s3Client().send(new PutObjectCommand({ Bucket: backups, Key: store.manifestKey('production', id), Body: serializeManifest(fixedUp) }));
+    const forgedRun = await runActionBundle('restore', inputs, env(iso(t0 + 2 * 3_600_000 + 60_000)));
+    expect(forgedRun.code).toBe(1);
+    expect(visibleOutput(forgedRun)).toMatch(/media index chunk \S+ does not match its SHA-256 \(expected [0-9a-f]{64}, got [0-9a-f]{64}\).*Nothing was changed/);
     expect((await listKeys(targetMedia)).map((k) => k.key)).toEqual(['keep.txt']);
+    await s3Client().send(new PutObjectCommand({ Bucket: backups, Key: store.manifestKey('production', id), Body: serializeManifest(manifest) }));
 
     // Put back, it restores.
     await s3Client().send(new PutObjectCommand({ Bucket: backups, Key: key, Body: good }));
