@@ -21,7 +21,7 @@ import type { BucketSettings } from '../../src/engine/s3/client.js';
 import { BackupStore } from '../../src/engine/s3/store.js';
 import { createSampleApp } from '../../src/sandbox/sample-app.js';
 import { tableDigests } from '../support/compare.js';
-import { createBucket, createDatabase, listKeys, s3Client, s3Info } from '../support/harness.js';
+import { createBucket, createDatabase, getObjectBytes, listKeys, s3Client, s3Info } from '../support/harness.js';
 import { mediaObjectsOf } from '../support/media-index.js';
 
 function settings(bucket: string): BucketSettings {
@@ -52,6 +52,37 @@ beforeAll(() => {
 });
 
 describe('encrypted media over time', () => {
+  it('an encrypted index chunk whose readable content list was edited is refused when read with the identity', async () => {
+    const database = await createDatabase('media');
+    const media = await createBucket('media');
+    const backups = await createBucket('backups');
+    for (const key of ['a.txt', 'b.txt']) await s3Client().send(new PutObjectCommand({ Bucket: media, Key: key, Body: `content of ${key}` }));
+    const keys = { recipients: parseRecipients(first.recipient), signingKey: parseSigningKey(signingPem) };
+    const { manifest } = await runBackup(
+      { space: 'dev', trigger: 'manual', databaseUrl: database, compression: 'zstd', rowCounts: false, progressIntervalMs: 60_000, bucket: settings(backups), media: { source: settings(media) }, keys },
+      memoryLogger(),
+    );
+    const store = new BackupStore(settings(backups));
+    const identities = parseIdentities(first.identity).identities;
+    const [chunk] = manifest.media!.index!.chunks;
+    expect(chunk!.address).not.toBe(chunk!.sha256);
+    const key = store.mediaIndexKey(chunk!.address);
+    const stored = await getObjectBytes(backups, key);
+    const end = stored.indexOf(0x0a);
+    const header = JSON.parse(stored.subarray(0, end).toString('utf8'));
+    expect(header.contents).toHaveLength(2);
+    // Read with the identity, it is whole.
+    expect((await mediaObjectsOf(manifest, store, identities)).map((o) => o.key)).toEqual(['a.txt', 'b.txt']);
+
+    // The readable list (what prune trusts) loses one address; the manifest's size is fixed up to match.
+    const edited = Buffer.concat([Buffer.from(JSON.stringify({ ...header, contents: header.contents.slice(1) })), stored.subarray(end)]);
+    await s3Client().send(new PutObjectCommand({ Bucket: backups, Key: key, Body: edited }));
+    const fixedUp = { ...manifest.media!, index: { ...manifest.media!.index!, chunks: [{ ...chunk!, size: edited.length }] } };
+    await expect(mediaObjectsOf({ ...manifest, media: fixedUp }, store, identities)).rejects.toThrow(/lists other content in its readable part than its records use/);
+    // Without the identity it cannot be told (the list is all prune has), which is why restore reads with it.
+    await expect(verifyMediaPresent(fixedUp, store)).resolves.toMatchObject({ contents: 1 });
+  });
+
   it('copies only what changed when the backup job has an identity, reads but does not store again without one, and stores anew for a new recipient set', async () => {
     const database = await createDatabase('media');
     const media = await createBucket('media');
