@@ -93,10 +93,7 @@ describe('age key checks without the age library', () => {
     expect(ageRecipientType(hybrid.recipient)).toBe('mlkem768x25519');
     expect(ageIdentityType(x25519.identity)).toBe('X25519');
     expect(ageIdentityType(hybrid.identity)).toBe('mlkem768x25519');
-    // age's own test vectors: a p256tag recipient (33-byte point) and the X25519 key of age's spec.
-    expect(ageRecipientType('age1tag1qt8lw0ual6avlwmwatk888yqnmdamm7xfd0wak53ut6elz5c4swx2yqdj4e')).toBe(
-      libraryAcceptsRecipient('age1tag1qt8lw0ual6avlwmwatk888yqnmdamm7xfd0wak53ut6elz5c4swx2yqdj4e') ? 'p256tag' : undefined,
-    );
+    // The recipient in age's README.
     expect(ageRecipientType('age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p')).toBe('X25519');
   });
 
@@ -140,5 +137,29 @@ describe('age key checks without the age library', () => {
     expect(ageRecipientType(encodeBech32('agf', words))).toBeUndefined();
     expect(ageIdentityType(encodeBech32('AGE-SECRET-KEY-', words).toUpperCase())).toBe('X25519');
     expect(ageIdentityType(encodeBech32('AGE-SECRET-KEY-', toWords(new Uint8Array(33))).toUpperCase())).toBeUndefined();
+    // Exactly 5 spare bits (one word, no byte) is a whole spare word: refused.
+    expect(decodeBech32(encodeBech32('a', [0]))).toBeUndefined();
+    expect(decodeBech32(encodeBech32('a', [0, 0]))?.bytes).toEqual(new Uint8Array(1));
+  });
+
+  it('takes prefixes of any printable ASCII, from ! to ~', () => {
+    expect(decodeBech32(encodeBech32('!', []))?.prefix).toBe('!');
+    expect(decodeBech32(encodeBech32('~', []))?.prefix).toBe('~');
+  });
+
+  it('knows the P-256 tag recipients (age1tag1…, age1tagpq1…) by prefix and length, as age-encryption does', () => {
+    const cases: [string, number, string | undefined][] = [
+      ['age1tag', 33, 'p256tag'],
+      ['age1tag', 32, undefined],
+      ['age1tagpq', 1249, 'mlkem768p256tag'],
+      ['age1tagpq', 1248, undefined],
+      ['age1pq', 1216, 'mlkem768x25519'],
+      ['age1pq', 1249, undefined],
+    ];
+    for (const [prefix, length, type] of cases) {
+      const text = encodeBech32(prefix, toWords(new Uint8Array(length).fill(3)));
+      expect({ text: text.slice(0, 12), length, ours: ageRecipientType(text) }).toEqual({ text: text.slice(0, 12), length, ours: type });
+      expect({ length, library: libraryAcceptsRecipient(text) }).toEqual({ length, library: type !== undefined });
+    }
   });
 });
