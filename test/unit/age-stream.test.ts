@@ -58,6 +58,39 @@ describe('age streams and the age CLI', () => {
     expect(Buffer.concat(opened).equals(plain)).toBe(true);
   });
 
+  it('streams pieces that end inside, at and across chunk boundaries, and empty ones, as the age CLI reads them', async () => {
+    // Sizes that exercise each way a piece meets the 64 KiB chunks: whole chunks sealed where they lie,
+    // a chunk begun in one piece and finished in the next, a piece ending exactly on a boundary, and 1 MiB
+    // pieces as zstd hands them on.
+    const sizes = [1, CHUNK - 1, 1, CHUNK, 0, 3 * CHUNK + 5, CHUNK - 5, 2 * CHUNK, 1024 * 1024, 7, CHUNK];
+    const plain = randomBytes(sizes.reduce((a, b) => a + b, 0));
+    const split = (data: Buffer, lengths: readonly number[]) => {
+      const out: Buffer[] = [];
+      let at = 0;
+      for (const length of lengths) {
+        out.push(data.subarray(at, at + length));
+        at += length;
+      }
+      if (at < data.length) out.push(data.subarray(at));
+      return Readable.from(out);
+    };
+    const sealed: Buffer[] = [];
+    await pipeline(split(plain, sizes), await createAgeEncryptor([recipient]), async function* (source) {
+      for await (const chunk of source) sealed.push(chunk as Buffer);
+    });
+    const file = Buffer.concat(sealed);
+    const decrypted = ageDecrypt(file);
+    expect(decrypted.status, decrypted.stderr.toString()).toBe(0);
+    expect(decrypted.stdout.equals(plain)).toBe(true);
+    expect(file.length).toBe(ageEncrypt(plain).length);
+    // And back, in pieces of other sizes: the header split, sealed chunks split and joined.
+    const opened: Buffer[] = [];
+    await pipeline(split(file, [5, 100, CHUNK + 16, CHUNK + 17, 1, 300_000, 16, 0, CHUNK]), createAgeDecryptor([identity]), async function* (source) {
+      for await (const chunk of source) opened.push(chunk as Buffer);
+    });
+    expect(Buffer.concat(opened).equals(plain)).toBe(true);
+  });
+
   it('encrypts to several recipients, each able to decrypt', async () => {
     const other = execFileSync('age-keygen', ['-y'], { input: otherIdentity + '\n', encoding: 'utf8' }).trim();
     const sealed = await encryptBytes('both', [recipient, other]);

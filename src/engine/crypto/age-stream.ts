@@ -12,9 +12,18 @@
  * To learn the file key age-encryption chose, one extra recipient that wraps nothing is added through
  * its public custom-recipient interface (Recipient.wrapFileKey): it sees the file key and adds no stanza.
  */
-import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { Decrypter, Encrypter, type Recipient, type Stanza } from 'age-encryption';
+import type { Recipient, Stanza } from 'age-encryption';
+
+/**
+ * age-encryption is evaluated when a header is first made or read, not when Lifeboat starts: loaded on
+ * its own it adds about 20 MiB to a Node process (its post-quantum recipients included), which an
+ * unencrypted backup or restore never needs (docs/benchmark.md). `webpackMode: "eager"` keeps it inside
+ * the one bundle file (ncc would otherwise make a second file, and its license list then misses the
+ * library's dependencies); the module is still only run on the first call.
+ */
+const ageLibrary = () => import(/* webpackMode: "eager" */ 'age-encryption');
 
 const CHUNK = 64 * 1024;
 const TAG = 16;
@@ -37,8 +46,9 @@ export class AgeFormatError extends Error {
   }
 }
 
-function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): Buffer {
-  return Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
+/** The payload key, as a KeyObject: made once, not converted from bytes for each of the file's chunks. */
+function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): KeyObject {
+  return createSecretKey(Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32)));
 }
 
 function chunkNonce(counter: number, last: boolean): Buffer {
@@ -51,7 +61,7 @@ function chunkNonce(counter: number, last: boolean): Buffer {
 }
 
 /** The header and the payload nonce of a new file to the recipients, and the key its payload is sealed with. */
-async function newFileHeader(recipients: readonly string[]): Promise<{ prefix: Buffer; key: Buffer }> {
+async function newFileHeader(recipients: readonly string[]): Promise<{ prefix: Buffer; key: KeyObject }> {
   let fileKey: Uint8Array | undefined;
   const witness: Recipient = {
     wrapFileKey(key: Uint8Array): Stanza[] {
@@ -59,6 +69,7 @@ async function newFileHeader(recipients: readonly string[]): Promise<{ prefix: B
       return [];
     },
   };
+  const { Encrypter } = await ageLibrary();
   const encrypter = new Encrypter();
   for (const recipient of recipients) encrypter.addRecipient(recipient);
   encrypter.addRecipient(witness);
@@ -77,38 +88,54 @@ async function newFileHeader(recipients: readonly string[]): Promise<{ prefix: B
 export async function createAgeEncryptor(recipients: readonly string[]): Promise<Transform> {
   const { prefix, key } = await newFileHeader(recipients);
   let counter = 0;
-  // One 64 KiB block, filled in place: each plaintext byte is copied once, whatever the size of the pieces.
+  // The plaintext of a chunk that is not sealed yet: at most one chunk, held until a byte after it exists,
+  // since only then is it known not to be the last one (whose nonce differs).
   const block = Buffer.allocUnsafe(CHUNK);
   let filled = 0;
   let started = false;
-  const seal = (plain: Buffer, last: boolean): Buffer => {
+  /** Seals one chunk into `out` at `at`; returns where the next one goes. */
+  const sealInto = (plain: Buffer, last: boolean, out: Buffer, at: number): number => {
     const cipher = createCipheriv('chacha20-poly1305', key, chunkNonce(counter++, last), { authTagLength: TAG });
     const body = cipher.update(plain);
     cipher.final();
-    return Buffer.concat([body, cipher.getAuthTag()]);
+    at += body.copy(out, at);
+    return at + cipher.getAuthTag().copy(out, at);
   };
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      if (!started) {
-        started = true;
-        this.push(prefix);
-      }
+      // Each call seals every chunk it completes into one buffer and hands that on: one piece for the
+      // meter and the upload per piece of input, not one per 64 KiB chunk. Whole chunks of the input are
+      // sealed where they lie; only the pieces at either end are copied through `block`.
+      const total = filled + chunk.length;
+      // Chunks that can be sealed now: all complete ones but the last, which waits for a following byte.
+      const sealable = total > CHUNK ? Math.floor((total - 1) / CHUNK) : 0;
+      const head = started ? 0 : prefix.length;
+      const out = Buffer.allocUnsafe(head + sealable * (CHUNK + TAG));
+      let at = started ? 0 : prefix.copy(out, 0);
+      started = true;
       let offset = 0;
-      while (offset < chunk.length) {
-        // A full block is sealed only once a byte after it exists: the last chunk carries the last flag.
-        if (filled === CHUNK) {
-          this.push(seal(block, false));
+      for (let sealed = 0; sealed < sealable; sealed++) {
+        // A chunk begun in an earlier piece is completed in `block`; any later one lies whole in this piece.
+        if (filled > 0) {
+          const taken = chunk.copy(block, filled, offset, offset + CHUNK - filled);
+          offset += taken;
+          at = sealInto(block, false, out, at);
           filled = 0;
+        } else {
+          at = sealInto(chunk.subarray(offset, offset + CHUNK), false, out, at);
+          offset += CHUNK;
         }
-        const taken = chunk.copy(block, filled, offset, Math.min(chunk.length, offset + CHUNK - filled));
-        filled += taken;
-        offset += taken;
       }
-      callback();
+      filled += chunk.copy(block, filled, offset);
+      callback(null, at > 0 ? out : undefined);
     },
     flush(callback: TransformCallback) {
-      if (!started) this.push(prefix);
-      callback(null, seal(block.subarray(0, filled), true));
+      const head = started ? 0 : prefix.length;
+      const out = Buffer.allocUnsafe(head + filled + TAG);
+      const at = started ? 0 : prefix.copy(out, 0);
+      started = true;
+      sealInto(block.subarray(0, filled), true, out, at);
+      callback(null, out);
     },
   });
 }
@@ -122,6 +149,7 @@ function headerEnd(buffer: Buffer): number | undefined {
 }
 
 async function unwrapFileKey(header: Buffer, identities: readonly string[]): Promise<Uint8Array> {
+  const { Decrypter } = await ageLibrary();
   const decrypter = new Decrypter();
   for (const identity of identities) decrypter.addIdentity(identity);
   try {
@@ -140,11 +168,15 @@ async function unwrapFileKey(header: Buffer, identities: readonly string[]): Pro
  */
 export function createAgeDecryptor(identities: readonly string[]): Transform {
   let header: Buffer | undefined = Buffer.alloc(0) as Buffer;
-  let key: Buffer | undefined;
-  let nonceRead = false;
+  let fileKey: Uint8Array | undefined;
+  let key: KeyObject | undefined;
   let counter = 0;
-  let pending: Buffer = Buffer.alloc(0);
   let chunks = 0;
+  const sealedChunk = CHUNK + TAG;
+  // The bytes received and not yet opened: pieces as they came, joined only to make one sealed chunk.
+  let pieces: Buffer[] = [];
+  let pending = 0;
+  const scratch = Buffer.allocUnsafe(sealedChunk);
   const open = (sealed: Buffer, last: boolean): Buffer => {
     if (sealed.length < TAG) throw new AgeFormatError('it ends inside a chunk: the file was cut short');
     const decipher = createDecipheriv('chacha20-poly1305', key!, chunkNonce(counter++, last), { authTagLength: TAG });
@@ -160,55 +192,93 @@ export function createAgeDecryptor(identities: readonly string[]): Transform {
     chunks++;
     return plain;
   };
+  /** The next `size` pending bytes (at most one sealed chunk), without a copy when they lie in one piece. */
+  const take = (size: number): Buffer => {
+    const first = pieces[0]!;
+    let taken: Buffer;
+    if (first.length >= size) {
+      taken = first.subarray(0, size);
+      if (first.length === size) pieces.shift();
+      else pieces[0] = first.subarray(size);
+    } else {
+      // Joined in one buffer kept for the purpose: open() copies out what it reads, so no chunk needs its own.
+      taken = scratch.subarray(0, size);
+      let at = 0;
+      while (at < size) {
+        const piece = pieces[0]!;
+        const used = piece.copy(taken, at, 0, size - at);
+        at += used;
+        if (used === piece.length) pieces.shift();
+        else pieces[0] = piece.subarray(used);
+      }
+    }
+    pending -= size;
+    return taken;
+  };
+  /** Opens every sealed chunk known not to be the last (a byte follows it); at the end, the last one too. */
   const consume = (final: boolean): Buffer[] => {
     const out: Buffer[] = [];
-    if (!nonceRead) {
-      if (pending.length < NONCE) {
+    if (!key) {
+      if (pending < NONCE) {
         if (final) throw new AgeFormatError('it ends before its payload: the file was cut short');
         return out;
       }
-      key = payloadKey(key!, pending.subarray(0, NONCE));
-      pending = pending.subarray(NONCE);
-      nonceRead = true;
+      key = payloadKey(fileKey!, take(NONCE));
     }
-    const sealedChunk = CHUNK + TAG;
-    let offset = 0;
-    while (pending.length - offset > sealedChunk) {
-      out.push(open(pending.subarray(offset, offset + sealedChunk), false));
-      offset += sealedChunk;
-    }
-    pending = pending.subarray(offset);
+    while (pending > sealedChunk) out.push(open(take(sealedChunk), false));
     if (final) {
-      const plain = open(pending, true);
+      const plain = open(pending > 0 ? take(pending) : Buffer.alloc(0), true);
       // Only an empty file may end with an empty chunk.
       if (plain.length === 0 && chunks > 1) throw new AgeFormatError('it ends with an empty chunk after data: the file was changed');
       out.push(plain);
-      pending = Buffer.alloc(0);
     }
     return out;
   };
+  const append = (piece: Buffer) => {
+    if (piece.length === 0) return;
+    pieces.push(piece);
+    pending += piece.length;
+  };
+  /** Hands on what was opened: one buffer when there are several, so the next stage gets big pieces. */
+  const emit = (stream: Transform, out: Buffer[]) => {
+    if (out.length === 1) stream.push(out[0]);
+    else if (out.length > 1) stream.push(Buffer.concat(out));
+  };
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      (async () => {
-        if (header !== undefined) {
-          header = Buffer.concat([header, chunk]);
-          const end = headerEnd(header);
-          if (end === undefined) {
-            if (header.length > HEADER_LIMIT) throw new AgeFormatError('it has no age header: it is not an age file');
-            return [];
-          }
-          if (!header.subarray(0, 22).toString('latin1').startsWith('age-encryption.org/v1\n')) throw new AgeFormatError('it is not an age file (no age-encryption.org/v1 header)');
-          key = Buffer.from(await unwrapFileKey(header.subarray(0, end), identities));
-          pending = header.subarray(end);
-          header = undefined;
-        } else {
-          pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-        }
-        return consume(false);
-      })().then(
-        (out) => {
-          for (const plain of out) this.push(plain);
+      if (header === undefined) {
+        // The header is read: everything else is synchronous, with no promise per piece.
+        try {
+          append(chunk);
+          emit(this, consume(false));
           callback();
+        } catch (error) {
+          callback(error as Error);
+        }
+        return;
+      }
+      header = Buffer.concat([header, chunk]);
+      const end = headerEnd(header);
+      if (end === undefined) {
+        callback(header.length > HEADER_LIMIT ? new AgeFormatError('it has no age header: it is not an age file') : undefined);
+        return;
+      }
+      if (!header.subarray(0, 22).toString('latin1').startsWith('age-encryption.org/v1\n')) {
+        callback(new AgeFormatError('it is not an age file (no age-encryption.org/v1 header)'));
+        return;
+      }
+      const whole = header;
+      header = undefined;
+      unwrapFileKey(whole.subarray(0, end), identities).then(
+        (unwrapped) => {
+          try {
+            fileKey = unwrapped;
+            append(whole.subarray(end));
+            emit(this, consume(false));
+            callback();
+          } catch (error) {
+            callback(error as Error);
+          }
         },
         (error: Error) => callback(error),
       );
@@ -216,7 +286,8 @@ export function createAgeDecryptor(identities: readonly string[]): Transform {
     flush(callback: TransformCallback) {
       try {
         if (header !== undefined) throw new AgeFormatError(header.length === 0 ? 'it is empty' : 'it ends inside its header: it is not a whole age file');
-        for (const plain of consume(true)) this.push(plain);
+        emit(this, consume(true));
+        pieces = [];
         callback();
       } catch (error) {
         callback(error as Error);
