@@ -105388,6 +105388,11 @@ const MANIFEST_FORMAT = 'lifeboat-manifest/1';
  * A new format, so a Lifeboat that cannot unseal refuses it instead of restoring an empty media list.
  */
 const SEALED_MANIFEST_FORMAT = 'lifeboat-manifest/2';
+/**
+ * A manifest whose media objects are in a media index (domain/media-index.ts), sealed or not. A new format,
+ * so an older Lifeboat refuses it instead of reading its empty object list as an empty bucket.
+ */
+const INDEXED_MANIFEST_FORMAT = 'lifeboat-manifest/3';
 const COMPRESSIONS = ['zstd', 'gzip', 'none'];
 const stringProp = { type: 'string' };
 const HEX64 = { type: 'string', pattern: '^[0-9a-f]{64}$' };
@@ -105420,7 +105425,7 @@ const schema = {
     type: 'object',
     required: ['format', 'id', 'space', 'trigger', 'startedAt', 'finishedAt', 'tool', 'provenance', 'database', 'artifacts'],
     properties: {
-        format: { type: 'string', enum: [MANIFEST_FORMAT, SEALED_MANIFEST_FORMAT] },
+        format: { type: 'string', enum: [MANIFEST_FORMAT, SEALED_MANIFEST_FORMAT, INDEXED_MANIFEST_FORMAT] },
         id: stringProp,
         space: stringProp,
         trigger: { type: 'string', enum: [...backup_id_TRIGGERS] },
@@ -105475,6 +105480,21 @@ const schema = {
                         type: 'object',
                         required: ['address', 'size'],
                         properties: { address: HEX64, size: { type: 'integer', minimum: 0 } },
+                    },
+                },
+                index: {
+                    type: 'object',
+                    required: ['format', 'chunks'],
+                    properties: {
+                        format: { type: 'string', const: 'lifeboat-media-index/1' },
+                        chunks: {
+                            type: 'array',
+                            items: {
+                                type: 'object',
+                                required: ['address', 'sha256', 'size', 'objects'],
+                                properties: { address: HEX64, sha256: HEX64, size: { type: 'integer', minimum: 0 }, objects: { type: 'integer', minimum: 1 } },
+                            },
+                        },
                     },
                 },
                 totals: {
@@ -105549,6 +105569,17 @@ function parseManifest(text, where) {
         const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
         throw new InvalidManifestError(`The manifest at ${where} does not match ${MANIFEST_FORMAT}: ${problems}`);
     }
+    // Objects are either embedded or indexed, and the format says which: a reader must never take an
+    // indexed manifest's empty object list for an empty bucket.
+    const indexed = data.media?.index !== undefined;
+    if (indexed !== (data.format === INDEXED_MANIFEST_FORMAT)) {
+        throw new InvalidManifestError(indexed
+            ? `The manifest at ${where} has a media index but its format is ${data.format}, not ${INDEXED_MANIFEST_FORMAT}; the backup cannot be trusted.`
+            : `The manifest at ${where} is of format ${INDEXED_MANIFEST_FORMAT} but has no media index; the backup cannot be trusted.`);
+    }
+    if (indexed && data.media.objects.length > 0) {
+        throw new InvalidManifestError(`The manifest at ${where} has both a media index and embedded media objects; the backup cannot be trusted.`);
+    }
     return data;
 }
 function serializeManifest(manifest) {
@@ -105594,6 +105625,59 @@ async function forEachConcurrently(items, limit, work) {
     const rejected = results.find((r) => r.status === 'rejected');
     if (rejected)
         throw rejected.reason;
+}
+/**
+ * Maps a stream with at most `limit` calls of `work` in flight, yielding results in the input's order.
+ * At most `window` results wait to be taken, so memory stays bounded however long the stream is. On the
+ * first failure, nothing new starts, what is in flight is waited for, and the failure is thrown.
+ */
+async function* mapOrdered(items, limit, work, window = limit * 4) {
+    const iterator = items[Symbol.asyncIterator]();
+    const queue = [];
+    let running = 0;
+    const waiting = [];
+    const slot = async () => {
+        while (running >= limit)
+            await new Promise((resolve) => waiting.push(resolve));
+        running++;
+    };
+    const release = () => {
+        running--;
+        waiting.shift()?.();
+    };
+    let exhausted = false;
+    try {
+        for (;;) {
+            while (!exhausted && queue.length < Math.max(window, 1)) {
+                const next = await iterator.next();
+                if (next.done) {
+                    exhausted = true;
+                    break;
+                }
+                const pending = slot().then(() => work(next.value).finally(release));
+                // Handled when its turn comes; until then a failure must not count as unhandled.
+                pending.catch(() => undefined);
+                queue.push(pending);
+                // Keep pulling only while there is a free slot, so a slow head does not start the whole window.
+                if (running >= limit)
+                    break;
+            }
+            const head = queue.shift();
+            if (!head)
+                return;
+            yield await head;
+        }
+    }
+    finally {
+        await Promise.allSettled(queue);
+        await iterator.return?.(undefined);
+    }
+}
+/** Runs `work` over a stream with at most `limit` in flight; the first failure stops new work and is thrown. */
+async function forEachAsync(items, limit, work) {
+    for await (const _ of mapOrdered(items, limit, work)) {
+        // Results are nothing; the order is kept only to bound memory.
+    }
 }
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
@@ -105934,15 +106018,20 @@ function withConnectionOf(settings, from) {
 /** Every object under a key prefix of any bucket, 1,000 per LIST request. */
 async function listAllObjects(client, bucket, prefix) {
     const out = [];
+    for await (const object of listObjects(client, bucket, prefix))
+        out.push(object);
+    return out;
+}
+/** The same, as a stream: one page (1,000 objects) in memory at a time, in the order the server lists. */
+async function* listObjects(client, bucket, prefix) {
     let token;
     do {
         const page = await client.send(new dist_cjs.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
         for (const o of page.Contents ?? []) {
-            out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() });
+            yield { key: o.Key, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() };
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return out;
 }
 /** Every open multipart upload under a key prefix, 1,000 per request. */
 async function listOpenUploads(client, bucket, prefix) {
@@ -106074,7 +106163,11 @@ class BackupStore {
     mediaContentKey(object) {
         return object.address !== undefined ? this.encryptedMediaKey(object.address) : this.mediaObjectKey(object.sha256);
     }
-    /** Every kind of media content. */
+    /** A chunk of a backup's media index (domain/media-index.ts), by its address; shared like content. */
+    mediaIndexKey(address) {
+        return `${this.prefix}media/index/${address.slice(0, 2)}/${address}`;
+    }
+    /** Every kind of media content, and the media index. */
     allMediaRoot() {
         return `${this.prefix}media/`;
     }

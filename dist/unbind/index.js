@@ -67503,15 +67503,20 @@ function withConnectionOf(settings, from) {
 /** Every object under a key prefix of any bucket, 1,000 per LIST request. */
 async function listAllObjects(client, bucket, prefix) {
     const out = [];
+    for await (const object of listObjects(client, bucket, prefix))
+        out.push(object);
+    return out;
+}
+/** The same, as a stream: one page (1,000 objects) in memory at a time, in the order the server lists. */
+async function* listObjects(client, bucket, prefix) {
     let token;
     do {
         const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
         for (const o of page.Contents ?? []) {
-            out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() });
+            yield { key: o.Key, size: o.Size ?? 0, etag: o.ETag, lastModified: o.LastModified?.toISOString() };
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return out;
 }
 /** Every open multipart upload under a key prefix, 1,000 per request. */
 async function listOpenUploads(client, bucket, prefix) {

@@ -111,9 +111,10 @@ describe.skipIf(!OBJECT_LOCK)('S3 Object Lock (Ceph RGW; s3rver has no Object Lo
 
     const store = new BackupStore(settings(bucket));
     const backupKeys = (await listKeys(bucket, store.backupPrefix('dev', result.manifest.id))).map((k) => k.key);
-    const contentKeys = (await listKeys(bucket, 'media/sha256/')).map((k) => k.key);
+    // Content, and the media index's chunk.
+    const contentKeys = [...(await listKeys(bucket, 'media/sha256/')), ...(await listKeys(bucket, 'media/index/'))].map((k) => k.key);
     expect(backupKeys).toHaveLength(2);
-    expect(contentKeys).toHaveLength(2);
+    expect(contentKeys).toHaveLength(3);
     // The artifact, the manifest and both pieces of content, the multipart one included.
     for (const key of [...backupKeys, ...contentKeys]) {
       const h = await head(bucket, key);
@@ -260,8 +261,10 @@ describe.skipIf(!OBJECT_LOCK)('S3 Object Lock (Ceph RGW; s3rver has no Object Lo
     expect(staging.mediaTraffic!.retentionsExtended).toBe(2);
     expect(await contentUntil()).toEqual([staging.objectLock!.retainUntil.toISOString()]);
 
-    // Retention was changed in place: each piece of content still has exactly one version.
-    expect((await versionsOf(bucket, 'media/')).versions).toHaveLength(2);
+    // Retention was changed in place: each piece of content, and the index's one chunk (the same for both
+    // spaces), still has exactly one version.
+    expect((await versionsOf(bucket, 'media/')).versions).toHaveLength(3);
+    expect((await versionsOf(bucket, 'media/index/')).versions).toHaveLength(1);
   });
 });
 

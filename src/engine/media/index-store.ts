@@ -71,16 +71,21 @@ export class ChunkWriter {
     const address = this.encryption ? mediaContentAddress(this.encryption.addressKey, this.encryption.recipients, sha256) : sha256;
     const key = this.store.mediaIndexKey(address);
     const before = this.previous.get(address);
-    if (before && before.sha256 === sha256 && before.objects === records.length) {
-      // Under Object Lock the reused chunk is kept locked as long as this backup (docs/immutability.md).
-      if (this.store.objectLock && !(await keepRetainedUntil(this.store.client, this.store.bucket, key, this.store.objectLock))) {
-        return this.put(key, text, sha256, address, records);
-      }
-      this.stats.chunksReused++;
-      this.chunks.push(before);
-      return before;
+    if (this.store.objectLock) {
+      // Under Object Lock a stored chunk (the previous backup's, or another space's) is kept locked as long
+      // as this backup, in place: rewriting it would add a version of a locked object (docs/immutability.md).
+      const kept = await keepRetainedUntil(this.store.client, this.store.bucket, key, this.store.objectLock);
+      if (kept) return this.reuse({ address, sha256, size: kept.size, objects: records.length });
+    } else if (before && before.sha256 === sha256 && before.objects === records.length) {
+      return this.reuse(before);
     }
     return this.put(key, text, sha256, address, records);
+  }
+
+  private reuse(ref: MediaIndexChunkRef): MediaIndexChunkRef {
+    this.stats.chunksReused++;
+    this.chunks.push(ref);
+    return ref;
   }
 
   private async put(key: string, text: string, sha256: string, address: string, records: readonly MediaObjectRecord[]): Promise<MediaIndexChunkRef> {
