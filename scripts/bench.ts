@@ -528,9 +528,9 @@ async function main() {
             `Lifeboat media backup (first, LIFEBOAT_MEDIA_SERVER_COPY=${serverCopy})`,
           ),
         );
+      const first = await mediaBackup('Lifeboat media backup (first)');
       const firstGetPut = await firstWith('off', 'bench-media-backups-get-put');
       const firstCopyAll = await firstWith('all', 'bench-media-backups-copy-all');
-      const first = await mediaBackup('Lifeboat media backup (first)');
       record('media.lifeboat_first', 'media', 'Lifeboat backup with media, first (every object read, hashed, stored by SHA-256; large ones copied inside the store)', [first], {
         short: 'first media backup',
         baseline: 'media.plain_copy',

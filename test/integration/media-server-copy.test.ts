@@ -15,7 +15,7 @@ import { memoryLogger } from '../../src/engine/logger.js';
 import { restoreMedia, verifyMediaPresent, type MediaTuning } from '../../src/engine/media/media.js';
 import type { BucketSettings } from '../../src/engine/s3/client.js';
 import { BackupStore } from '../../src/engine/s3/store.js';
-import { isGetObject, isPutObject, isUploadPart, requestKey, startFaultProxy, type FaultProxy, type ProxiedRequest } from '../support/fault-proxy.js';
+import { isGetObject, isPutObject, isUploadPart, requestKey, startFaultProxy, type Fault, type FaultProxy, type ProxiedRequest } from '../support/fault-proxy.js';
 import { createBucket, createDatabase, getObjectBytes, listKeys, s3Client, s3Info } from '../support/harness.js';
 import { mediaObjectsOf } from '../support/media-index.js';
 
@@ -25,7 +25,7 @@ const TUNING: MediaTuning = { concurrency: 4, smallObjectBytes: MIB, partSize: 5
 const LARGE = Math.max(SERVER_COPY_MIN_BYTES, 6 * MIB) + 123;
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const md5 = (data: Buffer | string) => createHash('md5').update(data).digest('hex');
-/** Ceph RGW honours x-amz-copy-source-if-match; s3rver ignores it (then the ETag the copy answers gives a change away). */
+/** Ceph RGW refuses a copy whose pin no longer matches (412); s3rver ignores the pin (then the ETag the copy answers gives a change away). */
 const HONOURS_COPY_PIN = s3Info().kind === 'rgw';
 
 let proxy: FaultProxy;
@@ -65,7 +65,13 @@ function contentWrites(requests: ProxiedRequest[], backups: string) {
   return {
     copies: toContent
       .filter(isCopyObject)
-      .map((r) => ({ key: requestKey(r), source: decodeURIComponent(String(r.headers['x-amz-copy-source'])), pin: r.headers['x-amz-copy-source-if-match'] })),
+      .map((r) => ({
+        key: requestKey(r),
+        source: decodeURIComponent(String(r.headers['x-amz-copy-source'])),
+        pin: r.headers['x-amz-copy-source-if-match'],
+        // The same pin, under the name Ceph RGW reads.
+        rgwPin: r.headers['x-amz-copy-if-match'],
+      })),
     puts: toContent.filter((r) => isPutObject(r)).map(requestKey),
     parts: toContent.filter(isUploadPart).map(requestKey),
   };
@@ -108,8 +114,8 @@ describe('media content copied inside the store', () => {
     const multipartKey = `media/sha256/${sha256(multipart).slice(0, 2)}/${sha256(multipart)}`;
     expect(writes.copies.sort((a, b) => a.key.localeCompare(b.key))).toEqual(
       [
-        { key: largeKey, source: `${media}/scans/large.tiff`, pin: await listedEtag('scans/large.tiff') },
-        { key: multipartKey, source: `${media}/videos/ünïcødé clip.mp4`, pin: await listedEtag('videos/ünïcødé clip.mp4') },
+        { key: largeKey, source: `${media}/scans/large.tiff`, pin: await listedEtag('scans/large.tiff'), rgwPin: await listedEtag('scans/large.tiff') },
+        { key: multipartKey, source: `${media}/videos/ünïcødé clip.mp4`, pin: await listedEtag('videos/ünïcødé clip.mp4'), rgwPin: await listedEtag('videos/ünïcødé clip.mp4') },
       ].sort((a, b) => a.key.localeCompare(b.key)),
     );
     // The small object is PUT from the memory it was hashed in; nothing large crossed the runner twice.
@@ -183,8 +189,9 @@ describe('media content copied inside the store', () => {
       // Nothing is stored under the old hashes; what is stored is true to its name.
       expect((await expectContentTrue(backups)).sort()).toEqual([sha256(after.single), sha256(after.multi)].map((h) => `media/sha256/${h.slice(0, 2)}/${h}`).sort());
       expect(await restoredContents(backups, result.manifest)).toEqual({ 'single.bin': sha256(after.single), 'multi.bin': sha256(after.multi) });
-      // A store that honours the pin refuses the stale copy (412): the old hash's key never held other bytes.
-      // One that ignores it (s3rver) copies the new bytes; the ETag it answers gives them away, and Lifeboat deletes that copy.
+      // A store that honours the pin refuses the stale copy (412): the old hash's key never holds other bytes. Ceph RGW
+      // does (under the header's old name, x-amz-copy-if-match). s3rver ignores the pin: it copies the new bytes, the
+      // ETag it answers gives them away, and Lifeboat deletes that copy before anything refers to it.
       const deletedContent = proxy.requests.filter((r) => r.method === 'DELETE' && r.url.startsWith(`/${backups}/media/sha256/`)).map(requestKey).sort();
       const staleKeys = [sha256(before.single), sha256(before.multi)].map((h) => `media/sha256/${h.slice(0, 2)}/${h}`).sort();
       if (HONOURS_COPY_PIN) {
@@ -194,6 +201,41 @@ describe('media content copied inside the store', () => {
         expect(statuses).toEqual([200, 200]);
         expect(deletedContent).toEqual(staleKeys);
       }
+    } finally {
+      proxy.faults.length = 0;
+    }
+  });
+
+  it('a store that refuses the copy (403) gets one warning, and the backup copies through the runner', async () => {
+    const media = await createBucket('media');
+    const backups = await createBucket('backups');
+    const objects = [randomBytes(LARGE), randomBytes(LARGE + 1), randomBytes(LARGE + 2)];
+    for (const [i, body] of objects.entries()) await put(media, `large-${i}.bin`, body);
+    const refuse = {
+      match: isCopyObject,
+      reply: { status: 403, body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>' },
+    } as Fault;
+    proxy.faults.push(refuse);
+    proxy.requests.length = 0;
+    const log = memoryLogger();
+    try {
+      const result = await runBackup(
+        {
+          space: 'dev', trigger: 'manual', databaseUrl: database, compression: 'zstd', rowCounts: false, progressIntervalMs: 60_000,
+          bucket: settings(backups), media: { source: settings(media), tuning: { ...TUNING, concurrency: 1 } },
+        },
+        log,
+      );
+      // One object tried a copy; the rest went straight through the runner.
+      expect(refuse.hits).toBe(1);
+      expect(contentWrites(proxy.requests, backups).parts.length).toBeGreaterThan(0);
+      expect(result.mediaTraffic).toMatchObject({ objectsWritten: 3 });
+      expect(result.mediaTraffic?.objectsCopiedInStore).toBeUndefined();
+      const warnings = log.lines.filter((l) => l.includes('refused to copy media content inside it'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/AccessDenied \(HTTP 403\).*the rest is copied through the runner/);
+      expect(await expectContentTrue(backups)).toHaveLength(3);
+      expect(await restoredContents(backups, result.manifest)).toEqual(Object.fromEntries(objects.map((body, i) => [`large-${i}.bin`, sha256(body)])));
     } finally {
       proxy.faults.length = 0;
     }

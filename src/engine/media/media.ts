@@ -169,7 +169,7 @@ class ServerCopy {
   }
 }
 
-/** The store cannot or may not copy: 403 (a policy), 501 (not implemented). */
+/** The store cannot or may not copy: 400 (a request it does not take), 403 (a policy), 501 (not implemented). */
 class ServerCopyRefused extends Error {}
 
 /** What a media backup did beyond the totals: the index chunks it wrote and reused. */
@@ -585,26 +585,35 @@ async function copyInStore(
   md5: string,
   traffic: MediaTraffic,
 ): Promise<number> {
+  const copy = new CopyObjectCommand({
+    Bucket: store.bucket,
+    Key: casKey,
+    CopySource: copySourceOf(sourceBucket, sourceKey),
+    CopySourceIfMatch: etag,
+    MetadataDirective: 'REPLACE',
+    TaggingDirective: 'REPLACE',
+    ContentType: 'application/octet-stream',
+    ...lockParams(store.objectLock),
+  });
+  // Ceph RGW (16, Pacific, and older) ignores x-amz-copy-source-if-match and reads the pin under its old name
+  // (tracker.ceph.com/issues/40808): sent under both names. A store that refuses the header makes the copy
+  // fail with 400, and the rest of the backup goes through the runner (ServerCopyRefused).
+  copy.middlewareStack.add(
+    (next) => async (args) => {
+      (args.request as { headers: Record<string, string> }).headers['x-amz-copy-if-match'] = etag;
+      return next(args);
+    },
+    { step: 'build', name: 'lifeboatRgwCopyPin' },
+  );
   let output;
   try {
-    output = await store.client.send(
-      new CopyObjectCommand({
-        Bucket: store.bucket,
-        Key: casKey,
-        CopySource: copySourceOf(sourceBucket, sourceKey),
-        CopySourceIfMatch: etag,
-        MetadataDirective: 'REPLACE',
-        TaggingDirective: 'REPLACE',
-        ContentType: 'application/octet-stream',
-        ...lockParams(store.objectLock),
-      }),
-    );
+    output = await store.client.send(copy);
   } catch (error) {
     const status = statusOf(error);
     const name = (error as Error).name;
     if (status === 412 || name === 'PreconditionFailed') throw new ChangedDuringRead(`it was replaced before it was copied (its ETag is no longer ${etag})`);
     if ((status === 404 && name !== 'NoSuchBucket') || name === 'NoSuchKey') throw new ChangedDuringRead('it was deleted before it was copied');
-    if (status === 403 || status === 501 || name === 'NotImplemented') throw new ServerCopyRefused(`${name}${status ? ` (HTTP ${status})` : ''}: ${errorMessage(error)}`);
+    if (status === 400 || status === 403 || status === 501 || name === 'NotImplemented') throw new ServerCopyRefused(`${name}${status ? ` (HTTP ${status})` : ''}: ${errorMessage(error)}`);
     throw error;
   }
   const answered = output.CopyObjectResult?.ETag;
