@@ -10,8 +10,8 @@
  *
  * New content is read and hashed by the runner, many objects at a time. It is stored through the runner
  * (small objects from memory, large ones streamed by multipart upload), or, when one credential reaches
- * both buckets on one server, large ones are copied inside the store by CopyObject pinned to the ETag of
- * the bytes that were hashed (domain/media-copy.ts, docs/media.md "Copying").
+ * both buckets on one server, objects of 256 KiB or more are copied inside the store by CopyObject pinned
+ * to the ETag of the bytes that were hashed (domain/media-copy.ts, docs/media.md "Copying").
  */
 import { plural } from '../../domain/report.js';
 import { reportProgress } from '../progress.js';
