@@ -536,11 +536,32 @@ async function main() {
         short: 'plain copy',
         throughput: mediaRate(plan.bytes, copy.result.wallMs, 'media bytes per second'),
       });
+      // How new content reaches the backup bucket (docs/media.md "Copying"): through the runner (GET+PUT) or
+      // inside the store (CopyObject), side by side, each a first backup into a bucket of its own.
+      const firstWith = (serverCopy: 'off' | 'all', bucket: string) =>
+        createBucket(bucket).then(() =>
+          measure(
+            { kind: 'lifeboat-backup', s3, bucket, space: 'production', databaseUrl: appUrl, media: { bucket: source }, env: { LIFEBOAT_MEDIA_SERVER_COPY: serverCopy } },
+            `Lifeboat media backup (first, LIFEBOAT_MEDIA_SERVER_COPY=${serverCopy})`,
+          ),
+        );
       const first = await mediaBackup('Lifeboat media backup (first)');
-      record('media.lifeboat_first', 'media', 'Lifeboat backup with media, first (every object read, hashed, stored by SHA-256)', [first], {
+      const firstGetPut = await firstWith('off', 'bench-media-backups-get-put');
+      const firstCopyAll = await firstWith('all', 'bench-media-backups-copy-all');
+      record('media.lifeboat_first', 'media', 'Lifeboat backup with media, first (every object read, hashed, stored by SHA-256; large ones copied inside the store)', [first], {
         short: 'first media backup',
         baseline: 'media.plain_copy',
         throughput: mediaRate(plan.bytes, first.result.wallMs, 'media bytes per second'),
+      });
+      record('media.lifeboat_first_get_put', 'media', 'The same, every object stored through the runner (GET+PUT; LIFEBOAT_MEDIA_SERVER_COPY=off)', [firstGetPut], {
+        short: 'first media backup, GET+PUT',
+        baseline: 'media.lifeboat_first',
+        throughput: mediaRate(plan.bytes, firstGetPut.result.wallMs, 'media bytes per second'),
+      });
+      record('media.lifeboat_first_copy_all', 'media', 'The same, every object copied inside the store (CopyObject, small ones too; LIFEBOAT_MEDIA_SERVER_COPY=all)', [firstCopyAll], {
+        short: 'first media backup, all CopyObject',
+        baseline: 'media.lifeboat_first',
+        throughput: mediaRate(plan.bytes, firstCopyAll.result.wallMs, 'media bytes per second'),
       });
       const unchanged: Measured[] = [];
       for (let i = 0; i < repeat; i++) unchanged.push(await mediaBackup('Lifeboat media backup (unchanged)'));
@@ -573,6 +594,9 @@ async function main() {
       const pruned = mediaPrune.result.details as { kept: number; deleted: number; failed: number };
       check('media prune keeps 2 and deletes the rest', pruned.kept === 2 && pruned.deleted === repeat && pruned.failed === 0, JSON.stringify(pruned));
       check('plain copy copied every object', copy.result.details.objects === plan.objects.length, `${copy.result.details.objects}`);
+      const inStore = (m: Measured) => (m.result.details.mediaTraffic as { objectsCopiedInStore?: number } | undefined)?.objectsCopiedInStore ?? 0;
+      check('GET+PUT copies nothing inside the store', inStore(firstGetPut) === 0, `${inStore(firstGetPut)}`);
+      check('all CopyObject copies every distinct object inside the store', inStore(firstCopyAll) === firstTotals?.newObjects, `${inStore(firstCopyAll)} of ${firstTotals?.newObjects}`);
     }
 
     // ---------------------------------------------------------------- media at scale

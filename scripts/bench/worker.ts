@@ -39,7 +39,7 @@ export interface S3Target {
 
 export type Job =
   | { kind: 'noop' }
-  | { kind: 'lifeboat-backup'; s3: S3Target; bucket: string; space: string; databaseUrl: string; media?: { bucket: string }; inputs?: Record<string, string>; queueSize?: number }
+  | { kind: 'lifeboat-backup'; s3: S3Target; bucket: string; space: string; databaseUrl: string; media?: { bucket: string }; inputs?: Record<string, string>; queueSize?: number; env?: Record<string, string> }
   | { kind: 'shell'; command: string; file?: string }
   | { kind: 'download'; s3: S3Target; bucket: string; key: string; decompress: boolean; file?: string }
   | { kind: 'pg-dump-file'; pgDump: string; databaseUrl: string; args: string[]; file: string }
@@ -160,7 +160,7 @@ async function run(job: Job): Promise<Omit<JobResult, 'nodeMaxRssBytes'>> {
       const log = timingLogger();
       const options = getBackupOptions(
         inputs({ ...s3Inputs(job.s3, job.bucket), space: job.space, trigger: 'nightly', 'database-url': job.databaseUrl, 'media-bucket': job.media?.bucket, ...job.inputs }),
-        process.env,
+        { ...process.env, ...job.env },
       );
       // Diagnostics only: the upload queue is not an input of the action.
       if (job.queueSize && options.upload) options.upload = { ...options.upload, queueSize: job.queueSize };

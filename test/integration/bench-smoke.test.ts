@@ -27,6 +27,8 @@ const EXPECTED = [
   'media.list_bucket',
   'media.plain_copy',
   'media.lifeboat_first',
+  'media.lifeboat_first_get_put',
+  'media.lifeboat_first_copy_all',
   'media.lifeboat_unchanged',
   'media.lifeboat_changed',
   'media.lifeboat_prune',
@@ -59,6 +61,7 @@ function runBench(args: string[]): Promise<{ code: number | null; output: string
 }
 
 describe('npm run bench (smoke, tiny size)', () => {
+  // The whole bench at a tiny size: about two minutes on a busy 2-core machine, more than the default timeout.
   it('measures every contender and writes complete JSON and markdown', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-smoke-'));
     const out = join(dir, 'results.json');

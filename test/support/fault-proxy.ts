@@ -29,6 +29,8 @@ export interface Fault {
   alterRequestBody?(body: Buffer): Buffer;
   /** Changes the body returned to the client; Content-Length follows it. */
   alterResponseBody?(body: Buffer, status: number): Buffer;
+  /** Answers the request itself, without forwarding it: a refusal the server would not give (an S3 error document). */
+  reply?: { status: number; body: string };
   /** Sends the (altered) response body chunked, without a Content-Length. */
   chunked?: boolean;
   /** Matching requests it has acted on. */
@@ -63,6 +65,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       const active = faults.filter((f) => f.match(seen) && (f.times === undefined || (f.hits ?? 0) < f.times));
       for (const fault of active) fault.hits = (fault.hits ?? 0) + 1;
       for (const fault of active) await fault.before?.(seen);
+      const reply = active.find((f) => f.reply)?.reply;
+      if (reply) {
+        outgoing.writeHead(reply.status, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(reply.body)) });
+        outgoing.end(seen.method === 'HEAD' ? undefined : reply.body);
+        return;
+      }
       let body = seen.body;
       for (const fault of active) if (fault.alterRequestBody) body = fault.alterRequestBody(Buffer.from(body));
       const headers: IncomingHttpHeaders = { ...incoming.headers };

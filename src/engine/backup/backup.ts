@@ -29,7 +29,7 @@ import { choosePgTool, connectOrExplain, parseDatabaseUrl, readServerInfo } from
 import { createS3Client, normalizePrefix, withConnectionOf, type BucketSettings } from '../s3/client.js';
 import { cancellationOf } from '../cancellation.js';
 import { assertBucketReadable, assertBucketWritable, BACKUP_BUCKET_INPUTS, MEDIA_BUCKET_INPUTS } from '../s3/preflight.js';
-import { backupMedia, type MediaBackupResult, type MediaTraffic, type MediaTuning } from '../media/media.js';
+import { backupMedia, mediaServerCopyFloor, type MediaBackupResult, type MediaTraffic, type MediaTuning } from '../media/media.js';
 import type { ChunkWriteStats } from '../media/index-store.js';
 import { assertCanReadEverything, disableSessionTimeouts, holdSnapshot, watchSession } from '../postgres/snapshot.js';
 import { takeBackupLock } from '../media/locks.js';
@@ -153,6 +153,8 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
       );
     }
     const mediaSource = options.media ? withConnectionOf(options.media.source, options.bucket) : undefined;
+    // One credential on one server reaches both buckets: content is copied inside the store where that wins (docs/media.md).
+    const serverCopyFromBytes = mediaSource ? mediaServerCopyFloor(mediaSource, options.bucket, recipients !== undefined, env) : undefined;
     if (mediaSource) {
       await assertBucketReadable(createS3Client(mediaSource, env, signal), mediaSource.bucket, normalizePrefix(mediaSource.prefix), MEDIA_BUCKET_INPUTS);
     }
@@ -280,6 +282,7 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
               previousIdentities: options.keys?.identities?.identities,
               encryption,
               tuning: options.media!.tuning,
+              serverCopyFromBytes,
               log,
               progressIntervalMs: options.progressIntervalMs,
             }),

@@ -8,15 +8,17 @@
  * backups changed. An object whose ETag, size and last-modified time are unchanged since the space's
  * previous backup is not read again: its record is carried over.
  *
- * Objects are copied through the runner (on cloud.gov each bucket has its own credentials), many
- * small ones at a time; large ones stream by multipart upload with bounded memory.
+ * New content is read and hashed by the runner, many objects at a time. It is stored through the runner
+ * (small objects from memory, large ones streamed by multipart upload), or, when one credential reaches
+ * both buckets on one server, objects of 256 KiB or more are copied inside the store by CopyObject pinned
+ * to the ETag of the bytes that were hashed (domain/media-copy.ts, docs/media.md "Copying").
  */
 import { plural } from '../../domain/report.js';
 import { reportProgress } from '../progress.js';
 import { createHash } from 'node:crypto';
 import { PassThrough, Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { MediaObjectRecord, MediaRecord, MediaTotals } from '../../domain/manifest.js';
 import { forEachAsync, forEachConcurrently, mapOrdered } from '../concurrency.js';
@@ -34,6 +36,7 @@ import { formatBytes, Meter } from '../streams.js';
 import { createAgeDecryptor, createAgeEncryptor, decryptBytes, encryptBytes } from '../crypto/age-stream.js';
 import { mediaContentAddress } from '../crypto/keys.js';
 import { keepRetainedUntil, lockParams } from '../s3/object-lock.js';
+import { copiedTheHashedBytes, copiesInStore, parseServerCopySwitch, sameConnection, serverCopyFloor } from '../../domain/media-copy.js';
 
 export interface MediaTuning {
   /** Objects copied at once. */
@@ -53,6 +56,9 @@ export interface MediaTraffic {
   /** Bytes written to the backup bucket (backup) or to the target bucket (restore). */
   bytesWritten: number;
   objectsWritten: number;
+  /** Backup: of the objects written, those copied inside the store (CopyObject), and their bytes; set only when some were. */
+  objectsCopiedInStore?: number;
+  bytesCopiedInStore?: number;
   /** Backup under Object Lock: reused content whose retention was extended (one PutObjectRetention each). */
   retentionsExtended?: number;
 }
@@ -117,7 +123,54 @@ export interface MediaBackupOptions {
   progressIntervalMs?: number;
   /** Where sorted runs of a large listing go (external-sort.ts). */
   tempRoot?: string;
+  /**
+   * Objects of at least this size are copied inside the store (CopyObject) instead of through the runner;
+   * undefined: none are. Ignored under encryption. See mediaServerCopyFloor.
+   */
+  serverCopyFromBytes?: number;
 }
+
+/**
+ * The size from which a backup copies media content inside the store, or undefined when it cannot: the
+ * media bucket (its settings already completed by withConnectionOf) and the backup bucket must share an
+ * endpoint, region and credentials, and the content must not be encrypted by Lifeboat.
+ * LIFEBOAT_MEDIA_SERVER_COPY=off turns it off (`all` copies every size, for measuring).
+ */
+export function mediaServerCopyFloor(media: BucketSettings, backup: BucketSettings, encrypted: boolean, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  let switched;
+  try {
+    switched = parseServerCopySwitch(env.LIFEBOAT_MEDIA_SERVER_COPY);
+  } catch (error) {
+    throw new LifeboatError(errorMessage(error));
+  }
+  const defaultRegion = env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
+  return serverCopyFloor(switched, !encrypted && sameConnection(media, backup, defaultRegion));
+}
+
+/**
+ * Server-side copying for one backup: which objects, and whether the store has refused it (then the
+ * rest of the backup copies through the runner, after one warning).
+ */
+class ServerCopy {
+  private refusal: string | undefined;
+  constructor(
+    private readonly floor: number | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  wants(size: number, etag: string | undefined): boolean {
+    return this.refusal === undefined && copiesInStore(size, this.floor, etag);
+  }
+
+  refused(why: string): void {
+    if (this.refusal !== undefined) return;
+    this.refusal = why;
+    this.log.warning(`The store refused to copy media content inside it (${why}); the rest is copied through the runner. Check that the credentials may read the media bucket and write the backup bucket (docs/iam.md).`);
+  }
+}
+
+/** The store cannot or may not copy: 400 (a request it does not take), 403 (a policy), 501 (not implemented). */
+class ServerCopyRefused extends Error {}
 
 /** What a media backup did beyond the totals: the index chunks it wrote and reused. */
 export interface MediaBackupResult {
@@ -162,6 +215,12 @@ export async function backupMedia(options: MediaBackupOptions): Promise<MediaBac
     ? mediaRecords(options.previous, store, options.previousIdentities)
     : toAsync<MediaObjectRecord>([]);
   const storedNow = new Map<string, Promise<number>>();
+  const serverCopy = new ServerCopy(options.encryption ? undefined : options.serverCopyFromBytes, log);
+  if (!options.encryption && options.serverCopyFromBytes !== undefined) {
+    log.info(
+      `New media content of ${formatBytes(options.serverCopyFromBytes)} or more is copied inside the store (CopyObject, pinned to the ETag of the bytes hashed): one credential reaches both buckets.`,
+    );
+  }
   const traffic: MediaTraffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };
   const totals = emptyTotals();
   let checked = 0;
@@ -204,7 +263,7 @@ export async function backupMedia(options: MediaBackupOptions): Promise<MediaBac
     ) {
       return { record: before, stored: false };
     }
-    return copyIntoStore(source, options.source.bucket, object, object.relativeKey, store, tuning, traffic, storedNow, log, options.encryption);
+    return copyIntoStore(source, options.source.bucket, object, object.relativeKey, store, tuning, traffic, storedNow, log, serverCopy, options.encryption);
   }
 
   const joined = mergeJoin(sortedSource(source, options.source.bucket, prefix, options.tempRoot), (o) => o.relativeKey, previousRecords, (r) => r.key);
@@ -246,7 +305,7 @@ export async function backupMedia(options: MediaBackupOptions): Promise<MediaBac
 
   log.info(
     `Media s3://${options.source.bucket}/${prefix}: ${totals.objects} objects (${formatBytes(totals.bytes)}); ` +
-      `${totals.newObjects} new (${formatBytes(totals.newBytes)}), ${totals.reusedObjects} reused (${formatBytes(totals.reusedBytes)}); ` +
+      `${totals.newObjects} new (${formatBytes(totals.newBytes)}${traffic.objectsCopiedInStore ? `; ${traffic.objectsCopiedInStore} copied inside the store` : ''}), ${totals.reusedObjects} reused (${formatBytes(totals.reusedBytes)}); ` +
       `index: ${writer.chunks.length} chunk(s), ${writer.stats.chunksWritten} written (${formatBytes(writer.stats.bytesWritten)}), ${writer.stats.chunksReused} unchanged.`,
   );
   if (store.objectLock) {
@@ -356,13 +415,14 @@ async function copyIntoStore(
   traffic: MediaTraffic,
   storedNow: Map<string, Promise<number>>,
   log: Logger,
+  serverCopy: ServerCopy,
   encryption?: MediaEncryption,
 ): Promise<{ record: MediaObjectRecord; stored: boolean } | undefined> {
   let object: ListedObject = listed;
   const problems: string[] = [];
   for (let attempt = 1; attempt <= MEDIA_READ_ATTEMPTS; attempt++) {
     try {
-      return await copyVerified(source, bucket, object, key, store, tuning, traffic, storedNow, encryption);
+      return await copyVerified(source, bucket, object, key, store, tuning, traffic, storedNow, serverCopy, encryption);
     } catch (error) {
       if (!(error instanceof ChangedDuringRead)) throw error;
       problems.push(error.message);
@@ -390,6 +450,7 @@ async function copyVerified(
   tuning: MediaTuning,
   traffic: MediaTraffic,
   storedNow: Map<string, Promise<number>>,
+  serverCopy: ServerCopy,
   encryption?: MediaEncryption,
 ): Promise<{ record: MediaObjectRecord; stored: boolean }> {
   const pinned = object.etag;
@@ -434,12 +495,28 @@ async function copyVerified(
     ...(encryption ? { address: addressOf(sha256)!, storedSize } : {}),
   });
 
+  // The ETag of the bytes being hashed: a copy inside the store is pinned to it.
+  const hashedEtag = response.ETag ?? pinned;
+  /** Copies the content inside the store when this object is copied so; undefined when it is not, or the store refused. */
+  const copiedInStore = async (casKey: string, md5: string): Promise<number | undefined> => {
+    if (encryption || !serverCopy.wants(object.size, hashedEtag)) return undefined;
+    try {
+      return await copyInStore(store, bucket, object.key, hashedEtag!, casKey, object.size, md5, traffic);
+    } catch (error) {
+      if (!(error instanceof ServerCopyRefused)) throw error;
+      serverCopy.refused(error.message);
+      return undefined;
+    }
+  };
+
   if (object.size <= tuning.smallObjectBytes) {
     const data = await readAll(response.Body as Readable).catch(readFailed);
     traffic.bytesRead += data.length;
     const { sha256, md5 } = digests(data);
     check(data.length, md5);
     const { stored, size } = await storeOnce(storedNow, contentKey(sha256), store, async (casKey) => {
+      const copied = await copiedInStore(casKey, md5);
+      if (copied !== undefined) return copied;
       const body = encryption ? await encryptBytes(data, encryption.recipients) : data;
       await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: casKey, Body: body, ContentType: 'application/octet-stream', ...lockParams(store.objectLock) }));
       traffic.bytesWritten += body.length;
@@ -458,6 +535,9 @@ async function copyVerified(
   const { sha256, md5 } = first.digests();
   check(first.bytes, md5);
   const { stored, size } = await storeOnce(storedNow, contentKey(sha256), store, async (casKey) => {
+    // Copied inside the store, the second read and the upload are saved.
+    const copied = await copiedInStore(casKey, md5);
+    if (copied !== undefined) return copied;
     const again = await source.send(new GetObjectCommand({ Bucket: bucket, Key: object.key, IfMatch: response.ETag ?? pinned })).catch((error: unknown) => {
       if (statusOf(error) === 412 || statusOf(error) === 404) throw new ChangedDuringRead('it changed between its two reads');
       throw error;
@@ -479,6 +559,81 @@ async function copyVerified(
     return written;
   }, traffic);
   return { record: describe(sha256, md5, size), stored };
+}
+
+/** CopyObject's x-amz-copy-source: bucket and key, each key segment URL-encoded. */
+function copySourceOf(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/**
+ * Stores a media object's content inside the store (CopyObject from the media bucket), pinned by
+ * CopySourceIfMatch to the ETag of the bytes Lifeboat hashed: an object replaced since is refused by the
+ * store (412) and read again, so the content address stays the SHA-256 of the bytes stored. Stored as a PUT
+ * stores it: no user metadata, no tags, application/octet-stream, the backup's Object Lock.
+ *
+ * The ETag the store answers is checked as well, for a store that ignores the pin: a copy of other bytes
+ * is deleted before any manifest refers to it, and the object is read again.
+ */
+async function copyInStore(
+  store: BackupStore,
+  sourceBucket: string,
+  sourceKey: string,
+  etag: string,
+  casKey: string,
+  size: number,
+  md5: string,
+  traffic: MediaTraffic,
+): Promise<number> {
+  const copy = new CopyObjectCommand({
+    Bucket: store.bucket,
+    Key: casKey,
+    CopySource: copySourceOf(sourceBucket, sourceKey),
+    CopySourceIfMatch: etag,
+    MetadataDirective: 'REPLACE',
+    TaggingDirective: 'REPLACE',
+    ContentType: 'application/octet-stream',
+    ...lockParams(store.objectLock),
+  });
+  // Ceph RGW (16, Pacific, and older) ignores x-amz-copy-source-if-match and reads the pin under its old name
+  // (tracker.ceph.com/issues/40808): sent under both names. A store that refuses the header makes the copy
+  // fail with 400, and the rest of the backup goes through the runner (ServerCopyRefused).
+  copy.middlewareStack.add(
+    (next) => async (args) => {
+      (args.request as { headers: Record<string, string> }).headers['x-amz-copy-if-match'] = etag;
+      return next(args);
+    },
+    { step: 'build', name: 'lifeboatRgwCopyPin' },
+  );
+  let output;
+  try {
+    output = await store.client.send(copy);
+  } catch (error) {
+    const status = statusOf(error);
+    const name = (error as Error).name;
+    if (status === 412 || name === 'PreconditionFailed') throw new ChangedDuringRead(`it was replaced before it was copied (its ETag is no longer ${etag})`);
+    if ((status === 404 && name !== 'NoSuchBucket') || name === 'NoSuchKey') throw new ChangedDuringRead('it was deleted before it was copied');
+    if (status === 400 || status === 403 || status === 501 || name === 'NotImplemented') throw new ServerCopyRefused(`${name}${status ? ` (HTTP ${status})` : ''}: ${errorMessage(error)}`);
+    throw error;
+  }
+  const answered = output.CopyObjectResult?.ETag;
+  const encryptedAtRest = output.SSECustomerAlgorithm !== undefined || (output.ServerSideEncryption ?? '').startsWith('aws:kms');
+  if (!copiedTheHashedBytes(answered, etag, md5, encryptedAtRest)) {
+    await store.client.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: casKey })).catch((error: unknown) => {
+      throw new LifeboatError(
+        `The store copied other bytes than Lifeboat hashed into s3://${store.bucket}/${casKey} (it answered ETag ${answered}, the hashed bytes have ETag ${etag}), ` +
+          `and deleting that copy failed (${errorMessage(error)}). Delete it by hand before the next backup, or later backups will refer to it; then run the backup again.`,
+      );
+    });
+    throw new ChangedDuringRead(`the store copied other bytes than were hashed (it answered ETag ${answered}, not ${etag})`);
+  }
+  // Some stores (Ceph RGW) may not apply the lock given with the copy: checked, and set if missing.
+  if (store.objectLock) await keepRetainedUntil(store.client, store.bucket, casKey, store.objectLock);
+  traffic.bytesWritten += size;
+  traffic.objectsWritten++;
+  traffic.objectsCopiedInStore = (traffic.objectsCopiedInStore ?? 0) + 1;
+  traffic.bytesCopiedInStore = (traffic.bytesCopiedInStore ?? 0) + size;
+  return size;
 }
 
 /**
