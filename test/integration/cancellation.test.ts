@@ -15,6 +15,13 @@ const PART_DELAY_MS = 3000;
 /** GitHub kills a job 10 s after the first signal (7.5 s to SIGTERM, 2.5 s to SIGKILL): stopping must be quick. */
 const STOP_WITHIN_MS = 2000;
 
+/**
+ * These tests cancel a media copy while a multipart upload of a large object is open. With one
+ * credential for both buckets, large content is copied inside the store (docs/media.md), with no upload
+ * to abort, so the copy is sent through the runner here.
+ */
+const THROUGH_THE_RUNNER = { LIFEBOAT_MEDIA_SERVER_COPY: 'off' };
+
 describe('cancellation', () => {
   // The run talks to the sandbox's S3 server (s3rver or RGW) through a slow network; the test checks the
   // server directly.
@@ -88,7 +95,7 @@ describe('cancellation', () => {
 
   function startCli(values: Record<string, string>) {
     const args = [join(ROOT, 'dist', 'cli', 'index.js'), 'backup', ...Object.entries(values).flatMap(([k, v]) => [`--${k}`, v])];
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...awsEnv() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...awsEnv(), ...THROUGH_THE_RUNNER }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -124,7 +131,7 @@ describe('cancellation', () => {
     const prefix = uniqueName('action') + '/';
     const media = phase === 'media copy';
     const database = media ? smallDatabase : bigDatabase;
-    const step = startStep('backup', inputs(prefix, database, media), { env: awsEnv() });
+    const step = startStep('backup', inputs(prefix, database, media), { env: { ...awsEnv(), ...THROUGH_THE_RUNNER } });
     await waitForOpenUpload(step.child, media ? `${prefix}media/` : 'database.pgdump');
     const signalledAt = Date.now();
     step.child.kill(signal);

@@ -823,6 +823,9 @@ export async function restoreMedia(
   })
     .finally(() => progress.stop())
     .catch((error: unknown) => {
+      // Listing the target failed before anything was copied: the S3 error itself, which names the
+      // bucket's problem from its code (restore explains it), and the bucket is untouched.
+      if (failures.length === 0 && uploaded === 0) throw error;
       const pending = total - unchanged - uploaded;
       throw new LifeboatError(
         `Media restore into ${where} stopped: ${uploaded} object(s) restored, ${unchanged} already right, ${pending} not restored yet; ` +
