@@ -102088,6 +102088,59 @@ __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ list_run)
 });
 
+;// CONCATENATED MODULE: external "node:v8"
+const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:v8");
+;// CONCATENATED MODULE: ./src/engine/heap.ts
+/**
+ * Keeps V8's young generation at its starting size for the life of a Lifeboat process.
+ *
+ * Why: V8 grows the young generation (the "new space" where every short-lived object is born) when a
+ * program allocates fast, up to 2 × 64 MiB on Node 24, and keeps it committed. Lifeboat allocates fast
+ * and keeps little: every ListObjectsV2 page of 1,000 objects, every media record, every HTTP response
+ * is garbage a moment later. Measured on the benchmark machine (docs/benchmark.md, issue 14), a bare
+ * listing of 100,000 objects peaked at 185 MiB RSS with about 44 MiB of that in the new space, though
+ * no more than a few MiB of it was ever alive; a program that churns objects grows the new space to
+ * 128 MiB. A small new space costs more scavenges, but a scavenge's cost is what survives it, not
+ * what died, and here almost nothing survives: the same listing took less CPU with it (3.1 s, not 3.5 s).
+ *
+ * How: the maximum size can only be set when Node starts (`--max-semi-space-size`), and a GitHub
+ * Action's `node` is started by the runner with no flags. The growth factor, though, is read each time
+ * V8 considers growing the space, so setting it to 1 from inside the process keeps the space at its
+ * starting size (1 MiB per semi-space). Someone who starts Node with their own young-generation flags
+ * (in NODE_OPTIONS, or on the command line) keeps them.
+ */
+
+/** The V8 flag that stops the young generation growing: new space size × 1 at every growth step. */
+const YOUNG_GENERATION_FLAG = '--semi-space-growth-factor=1';
+/** Whether the process was started with a young-generation flag of its own, which is then left alone. */
+function startedWithYoungGenerationFlags(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
+    return [...execArgv, ...nodeOptions.split(/\s+/)].some((arg) => /^--(max|min)[-_]semi[-_]space[-_]size|^--semi[-_]space[-_]growth[-_]factor/.test(arg));
+}
+/**
+ * Stops V8 growing the young generation, unless the process was started with flags for it. Returns
+ * whether it did. Call it first thing in an entry point: only growth after the call is prevented.
+ */
+function boundYoungGeneration(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
+    if (startedWithYoungGenerationFlags(execArgv, nodeOptions))
+        return false;
+    (0,external_node_v8_namespaceObject.setFlagsFromString)(YOUNG_GENERATION_FLAG);
+    return true;
+}
+
+;// CONCATENATED MODULE: ./src/engine/heap-bound.ts
+/**
+ * Imported for its effect, and first, by every entry point (src/actions/shared/toolkit.ts, which each
+ * action's index.ts imports first, and src/cli/index.ts): it keeps V8's young generation at the size it
+ * has when the bundle starts loading (src/engine/heap.ts). Done at import rather than when the step
+ * starts because loading the bundle itself (the AWS SDK, pg, ajv) already grew the new space to 16 MiB,
+ * measured from inside the shipped backup bundle (test/integration/heap.test.ts).
+ *
+ * A process that imports an entry module without running it (@github/local-action, a test) gets the
+ * same bound: it changes how much memory V8 keeps for short-lived objects, never what a program does.
+ */
+
+boundYoungGeneration();
+
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
@@ -105253,6 +105306,8 @@ function networkFailure(error) {
  * The seam between the engine and @actions/core: a logger, input reader and secret masking for
  * the actions, and the one wrapper every entry point runs in.
  */
+// First, before the modules below load: keeps V8's young generation small (src/engine/heap-bound.ts).
+
 
 
 
