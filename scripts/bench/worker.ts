@@ -7,7 +7,7 @@
  * actions run their ncc bundles, watches the process tree from outside (/proc) and reads the result
  * file. Every job times only its own work: process start-up and module loading are not in `wallMs`.
  */
-// First: a Lifeboat job keeps V8's young generation small, as the shipped entry points do.
+// First: a Lifeboat job keeps V8's heap small, as the shipped entry points do.
 import './lifeboat-heap.js';
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

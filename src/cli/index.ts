@@ -10,7 +10,7 @@
  *
  * Exit codes (EXIT_CODES in help.ts, docs/cli.md): 0 done, 1 failed or refused, 2 usage error, 130/143 interrupted.
  */
-// First, before the modules below load: keeps V8's young generation small (src/engine/heap-bound.ts).
+// First, before the modules below load: keeps V8's heap close to what the process holds (src/engine/heap-bound.ts).
 import '../engine/heap-bound.js';
 import { didYouMean, nodeVersionProblem, parseArgs } from '../domain/cli-args.js';
 import { cliWording, envName, type InputNames } from '../domain/input-wording.js';

@@ -1,8 +1,8 @@
 /**
- * The shipped bundles keep V8's young generation small (src/engine/heap.ts): watched from inside a real
- * backup with media, by a preload that only reads V8's heap statistics (test/support/heap-report.cjs).
- * The same backup with the bound opted out (a young-generation flag at start-up, which Lifeboat then
- * leaves alone) shows that this workload does grow the space, so the bound is measured, not assumed.
+ * The shipped bundles keep V8's heap small (src/engine/heap.ts): watched from inside a real backup with
+ * media, by a preload that only reads V8's heap statistics (test/support/heap-report.cjs). The same
+ * backup with the bound opted out (a heap flag at start-up, which Lifeboat then leaves alone) shows what
+ * this workload does without it, so the bound is measured, not assumed.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,8 +14,8 @@ import { inPool, workspace } from './prune-fixtures.js';
 const MiB = 1024 * 1024;
 const OBJECTS = 1500;
 
-describe('the young generation of a shipped bundle', () => {
-  it(`stays within 8 MiB through a media backup of ${OBJECTS} objects, which grows it past 16 MiB when the bound is opted out`, async () => {
+describe('the heap of a shipped bundle', () => {
+  it(`stays within 8 MiB (the whole heap within 64 MiB) through a media backup of ${OBJECTS} objects, which grows it past 16 MiB when the bound is opted out`, async () => {
     const database = await createDatabase('heap');
     const media = await createBucket('heap-media');
     await inPool(
@@ -23,7 +23,7 @@ describe('the young generation of a shipped bundle', () => {
       32,
       (i) => s3Client().send(new PutObjectCommand({ Bucket: media, Key: `uploads/${String(i).padStart(5, '0')}/photo.jpg`, Body: `photo ${i}`, ContentType: 'image/jpeg' })),
     );
-    const backup = async (nodeOptions: string): Promise<number> => {
+    const backup = async (nodeOptions: string): Promise<{ newSpaceMaxBytes: number; heapMaxBytes: number }> => {
       const backups = await createBucket('heap-backups');
       const ws = workspace();
       const report = join(ws, 'heap-report.json');
@@ -40,11 +40,15 @@ describe('the young generation of a shipped bundle', () => {
         },
       );
       expect(run.code, visibleOutput(run)).toBe(0);
-      return (JSON.parse(readFileSync(report, 'utf8')) as { newSpaceMaxBytes: number }).newSpaceMaxBytes;
+      return JSON.parse(readFileSync(report, 'utf8')) as { newSpaceMaxBytes: number; heapMaxBytes: number };
     };
     const shipped = await backup('');
     const optedOut = await backup('--max-semi-space-size=64');
-    expect(optedOut, `new space with the bound opted out: ${(optedOut / MiB).toFixed(1)} MiB`).toBeGreaterThan(16 * MiB);
-    expect(shipped, `new space as shipped: ${(shipped / MiB).toFixed(1)} MiB`).toBeLessThanOrEqual(8 * MiB);
+    const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
+    // Measured 2026-12-01: new space 5.3 MiB as shipped, 128 MiB opted out; the whole heap 36.5 and 171 MiB.
+    expect(optedOut.newSpaceMaxBytes, `new space with the bound opted out: ${mib(optedOut.newSpaceMaxBytes)}`).toBeGreaterThan(16 * MiB);
+    expect(shipped.newSpaceMaxBytes, `new space as shipped: ${mib(shipped.newSpaceMaxBytes)}`).toBeLessThanOrEqual(8 * MiB);
+    expect(shipped.heapMaxBytes, `heap as shipped: ${mib(shipped.heapMaxBytes)}`).toBeLessThanOrEqual(64 * MiB);
+    expect(optedOut.heapMaxBytes, `heap with the bound opted out: ${mib(optedOut.heapMaxBytes)}, as shipped ${mib(shipped.heapMaxBytes)}`).toBeGreaterThan(2 * shipped.heapMaxBytes);
   }, 300_000);
 });

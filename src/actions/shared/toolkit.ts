@@ -2,7 +2,7 @@
  * The seam between the engine and @actions/core: a logger, input reader and secret masking for
  * the actions, and the one wrapper every entry point runs in.
  */
-// First, before the modules below load: keeps V8's young generation small (src/engine/heap-bound.ts).
+// First, before the modules below load: keeps V8's heap close to what the process holds (src/engine/heap-bound.ts).
 import '../../engine/heap-bound.js';
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
