@@ -63568,54 +63568,65 @@ __nccwpck_require__.d(__webpack_exports__, {
 const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:v8");
 ;// CONCATENATED MODULE: ./src/engine/heap.ts
 /**
- * Keeps V8's young generation at its starting size for the life of a Lifeboat process.
+ * Keeps V8's heap close to what a Lifeboat process really holds, from inside the process.
  *
- * Why: V8 grows the young generation (the "new space" where every short-lived object is born) when a
- * program allocates fast, up to 2 × 64 MiB on Node 24, and keeps it committed. Lifeboat allocates fast
- * and keeps little: every ListObjectsV2 page of 1,000 objects, every media record, every HTTP response
- * is garbage a moment later. Measured on the benchmark machine (docs/benchmark.md, issue 14), a bare
- * listing of 100,000 objects peaked at 185 MiB RSS with about 44 MiB of that in the new space, though
- * no more than a few MiB of it was ever alive; a program that churns objects grows the new space to
- * 128 MiB. A small new space costs more scavenges, but a scavenge's cost is what survives it, not
- * what died, and here almost nothing survives: the same listing took less CPU with it (3.1 s, not 3.5 s).
+ * Why: Lifeboat allocates fast and keeps little. Every ListObjectsV2 page of 1,000 objects, every media
+ * record, every HTTP response is garbage a moment later; what stays alive is the loaded bundle and a
+ * few MiB of work (a heap snapshot at the peak of a 30,000-object first backup: 31 MiB live). V8's
+ * defaults are made for the opposite, programs that keep much of what they allocate, and let the heap
+ * run far ahead of that. Measured through the benchmark's worker (docs/benchmark.md, issue 14):
  *
- * How: the maximum size can only be set when Node starts (`--max-semi-space-size`), and a GitHub
- * Action's `node` is started by the runner with no flags. The growth factor, though, is read each time
- * V8 considers growing the space, so setting it to 1 from inside the process keeps the space at its
- * starting size (1 MiB per semi-space). Someone who starts Node with their own young-generation flags
- * (in NODE_OPTIONS, or on the command line) keeps them.
+ * - the young generation, where every object is born, grows up to 2 × 64 MiB on Node 24 when a program
+ *   allocates fast, and stays committed. A bare listing of 100,000 objects peaked at 201 MiB RSS, about
+ *   44 MiB of it new space of which a few MiB were ever alive; with the space held at its starting size,
+ *   167 MiB, and less CPU (a scavenge costs what survives it, not what died).
+ * - the old generation is collected only when it has grown by a factor of up to 4 over what the last
+ *   collection left: a first backup of 15,000 objects peaked at 109 MiB of heap in use, 217 MiB RSS.
+ *   Collecting once it has grown by half: 46 MiB and 149 MiB RSS, for 1.7% more CPU (41.4 s, 42.1 s).
+ *
+ * How: a GitHub Action's `node` is started by the runner with no flags, and the heap's maximum sizes
+ * can only be set at start-up. These two flags, though, are read each time V8 sizes a space, so
+ * v8.setFlagsFromString takes effect from inside the running process (test/unit/heap.test.ts shows it
+ * on this Node; test/integration/heap.test.ts from inside the shipped backup bundle). Someone who starts
+ * Node with heap-sizing flags of their own (NODE_OPTIONS, the command line) keeps theirs.
  */
 
-/** The V8 flag that stops the young generation growing: new space size × 1 at every growth step. */
-const YOUNG_GENERATION_FLAG = '--semi-space-growth-factor=1';
-/** Whether the process was started with a young-generation flag of its own, which is then left alone. */
-function startedWithYoungGenerationFlags(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
-    return [...execArgv, ...nodeOptions.split(/\s+/)].some((arg) => /^--(max|min)[-_]semi[-_]space[-_]size|^--semi[-_]space[-_]growth[-_]factor/.test(arg));
+/**
+ * The V8 flags Lifeboat sets: the new space keeps its size at every growth step (× 1), and the old
+ * generation is collected once it is half again as large as what the last collection left.
+ */
+const HEAP_FLAGS = ['--semi-space-growth-factor=1', '--heap-growing-percent=50'];
+/** Start-up flags that size the heap themselves; with any of them, Lifeboat leaves V8's defaults to the user. */
+const USER_HEAP_FLAG = /^--(max[-_]semi[-_]space[-_]size|min[-_]semi[-_]space[-_]size|semi[-_]space[-_]growth[-_]factor|heap[-_]growing[-_]percent)(=|$)/;
+/** Whether the process was started with heap-sizing flags of its own, which are then left alone. */
+function startedWithHeapFlags(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
+    return [...execArgv, ...nodeOptions.split(/\s+/)].some((arg) => USER_HEAP_FLAG.test(arg));
 }
 /**
- * Stops V8 growing the young generation, unless the process was started with flags for it. Returns
- * whether it did. Call it first thing in an entry point: only growth after the call is prevented.
+ * Sets HEAP_FLAGS, unless the process was started with heap-sizing flags of its own. Returns whether it
+ * did. Call it before the bulk of the program loads: only growth after the call is held back.
  */
-function boundYoungGeneration(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
-    if (startedWithYoungGenerationFlags(execArgv, nodeOptions))
+function boundHeap(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
+    if (startedWithHeapFlags(execArgv, nodeOptions))
         return false;
-    (0,external_node_v8_namespaceObject.setFlagsFromString)(YOUNG_GENERATION_FLAG);
+    for (const flag of HEAP_FLAGS)
+        (0,external_node_v8_namespaceObject.setFlagsFromString)(flag);
     return true;
 }
 
 ;// CONCATENATED MODULE: ./src/engine/heap-bound.ts
 /**
  * Imported for its effect, and first, by every entry point (src/actions/shared/toolkit.ts, which each
- * action's index.ts imports first, and src/cli/index.ts): it keeps V8's young generation at the size it
- * has when the bundle starts loading (src/engine/heap.ts). Done at import rather than when the step
- * starts because loading the bundle itself (the AWS SDK, pg, ajv) already grew the new space to 16 MiB,
- * measured from inside the shipped backup bundle (test/integration/heap.test.ts).
+ * action's index.ts imports first, and src/cli/index.ts): it keeps V8's heap close to what the process
+ * holds (src/engine/heap.ts). Done at import rather than when the step starts because loading the bundle
+ * itself (the AWS SDK, pg, ajv) already grew the new space to 16 MiB, measured from inside the shipped
+ * backup bundle (test/integration/heap.test.ts).
  *
  * A process that imports an entry module without running it (@github/local-action, a test) gets the
- * same bound: it changes how much memory V8 keeps for short-lived objects, never what a program does.
+ * same bound: it changes how much memory V8 keeps before it collects garbage, never what a program does.
  */
 
-boundYoungGeneration();
+boundHeap();
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -66782,7 +66793,7 @@ function networkFailure(error) {
  * The seam between the engine and @actions/core: a logger, input reader and secret masking for
  * the actions, and the one wrapper every entry point runs in.
  */
-// First, before the modules below load: keeps V8's young generation small (src/engine/heap-bound.ts).
+// First, before the modules below load: keeps V8's heap close to what the process holds (src/engine/heap-bound.ts).
 
 
 
