@@ -15,7 +15,7 @@ const MiB = 1024 * 1024;
 const OBJECTS = 1500;
 
 describe('the heap of a shipped bundle', () => {
-  it(`stays within 8 MiB (the whole heap within 64 MiB) through a media backup of ${OBJECTS} objects, which grows it past 16 MiB when the bound is opted out`, async () => {
+  it(`stays within 16 MiB (the whole heap within 64 MiB) through a media backup of ${OBJECTS} objects, which grows it past 32 MiB when the bound is opted out`, async () => {
     const database = await createDatabase('heap');
     const media = await createBucket('heap-media');
     await inPool(
@@ -46,8 +46,9 @@ describe('the heap of a shipped bundle', () => {
     const optedOut = await backup('--max-semi-space-size=64');
     const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
     // Measured 2026-12-01: new space 5.3 MiB as shipped, 128 MiB opted out; the whole heap 36.5 and 171 MiB.
-    expect(optedOut.newSpaceMaxBytes, `new space with the bound opted out: ${mib(optedOut.newSpaceMaxBytes)}`).toBeGreaterThan(16 * MiB);
-    expect(shipped.newSpaceMaxBytes, `new space as shipped: ${mib(shipped.newSpaceMaxBytes)}`).toBeLessThanOrEqual(8 * MiB);
+    // Up to 16 MiB as shipped: the space may take a step on a loaded machine (test/unit/heap.test.ts).
+    expect(optedOut.newSpaceMaxBytes, `new space with the bound opted out: ${mib(optedOut.newSpaceMaxBytes)}`).toBeGreaterThan(32 * MiB);
+    expect(shipped.newSpaceMaxBytes, `new space as shipped: ${mib(shipped.newSpaceMaxBytes)}`).toBeLessThanOrEqual(16 * MiB);
     expect(shipped.heapMaxBytes, `heap as shipped: ${mib(shipped.heapMaxBytes)}`).toBeLessThanOrEqual(64 * MiB);
     expect(optedOut.heapMaxBytes, `heap with the bound opted out: ${mib(optedOut.heapMaxBytes)}, as shipped ${mib(shipped.heapMaxBytes)}`).toBeGreaterThan(2 * shipped.heapMaxBytes);
   }, 300_000);

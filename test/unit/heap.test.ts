@@ -55,9 +55,11 @@ describe("the young generation's growth factor, set at run time", () => {
     const MiB = 1024 * 1024;
     const unbounded = churn(false);
     const bounded = churn(true);
-    // Without the flag the same churn grows the space well past 16 MiB (128 MiB on Node 24), so the
-    // bound is shown by the difference, not assumed.
-    expect(unbounded).toBeGreaterThan(16 * MiB);
-    expect(bounded).toBeLessThanOrEqual(8 * MiB);
+    // Without the flag the same churn grows the space to 64 or 128 MiB on Node 24; with it, 4.5 MiB on a
+    // quiet machine and up to 13.9 MiB on a loaded one (the space can take a step or two before the
+    // churn settles), so the bound is shown by the difference, not assumed.
+    expect(unbounded).toBeGreaterThan(32 * MiB);
+    expect(bounded).toBeLessThanOrEqual(16 * MiB);
+    expect(bounded).toBeLessThanOrEqual(unbounded / 2);
   }, 60_000);
 });
