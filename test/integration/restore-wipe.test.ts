@@ -62,7 +62,7 @@ async function addObjectsOutsideSchemas(url: string, options: { largeObject: str
 
 /** Everything a restore decides: the schema with privileges (so default privileges show), rows, large objects. */
 async function stateOf(url: string) {
-  const schema = execFileSync(join(postgresInfo().binDir, 'pg_dump'), ['--schema-only', '--no-owner', `--dbname=${url}`], { encoding: 'utf8' })
+  const schema = execFileSync(join(postgresInfo().binDir, 'pg_dump'), ['--schema-only', '--no-owner', `--dbname=${url}`], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
     .split('\n')
     .filter((line) => !line.startsWith('-- Dumped') && !line.startsWith('\\restrict') && !line.startsWith('\\unrestrict'))
     .join('\n');

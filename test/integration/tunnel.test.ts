@@ -88,9 +88,13 @@ function tunnelUrl(tunnel: AppTunnel, sslmode = 'require', extra = ''): string {
   return `postgres://postgres:${encodeURIComponent(cluster.password)}@${tunnel.host}:${tunnel.port}/fac?sslmode=${sslmode}${extra}`;
 }
 
-/** This process's TCP sockets (listening or connected) on a port, from the kernel's table. */
+/**
+ * This process's TCP sockets (listening or connected) on a port, from the kernel's table.
+ * ss filters by port itself: a full CI run leaves thousands of TIME-WAIT sockets behind, and
+ * the unfiltered table once overflowed execFileSync's 1 MiB buffer (spawnSync ss ENOBUFS).
+ */
 function ownSockets(port: number): string[] {
-  const out = execFileSync('ss', ['-Htanp']).toString();
+  const out = execFileSync('ss', ['-Htanp', `( sport = :${port} or dport = :${port} )`], { maxBuffer: 64 * 1024 * 1024 }).toString();
   return out.split('\n').filter((line) => line.includes(`pid=${process.pid},`) && new RegExp(`:${port}\\s`).test(line + ' '));
 }
 

@@ -20,7 +20,7 @@ export async function tableDigests(url: string): Promise<Record<string, { rows: 
 }
 
 export function schemaDump(url: string, pgDump = 'pg_dump'): string {
-  return execFileSync(pgDump, ['--schema-only', '--no-owner', '--no-privileges', `--dbname=${url}`], { encoding: 'utf8' })
+  return execFileSync(pgDump, ['--schema-only', '--no-owner', '--no-privileges', `--dbname=${url}`], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
     .split('\n')
     .filter((line) => !line.startsWith('-- Dumped') && !line.startsWith('\\restrict') && !line.startsWith('\\unrestrict'))
     .join('\n');
