@@ -4,9 +4,7 @@
  * the bucket exactly, old format or new; prune never deletes content a kept backup reaches only through a
  * chunk it reused, even when it is killed halfway and run again.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
@@ -15,10 +13,10 @@ import { runBackup } from '../../src/engine/backup/backup.js';
 import { memoryLogger } from '../../src/engine/logger.js';
 import { verifyMediaPresent } from '../../src/engine/media/media.js';
 import { BackupStore } from '../../src/engine/s3/store.js';
-import { awsEnv, bucketInputs, createBucket, createDatabase, listKeys, ROOT, runActionBundle, s3Client, visibleOutput } from '../support/harness.js';
+import { awsEnv, bucketInputs, createBucket, createDatabase, listKeys, runActionBundle, s3Client, visibleOutput } from '../support/harness.js';
 import { asEmbeddedFormat, mediaObjectsOf } from '../support/media-index.js';
 import { bucketSettings } from '../support/restore-steps.js';
-import { DAY, inPool, s3Proxy, workspace } from './prune-fixtures.js';
+import { DAY, inPool, pruneKilledAfter, workspace } from './prune-fixtures.js';
 
 /** Keys shaped like uploads, plus the ones whose order differs between S3 (bytes) and a directory walk. */
 function keyOf(i: number): string {
@@ -253,7 +251,7 @@ describe('the media index', () => {
     // then the first batch of unreferenced media; the second batch never arrives.
     const ws = workspace('retention:\n  - { space: production, trigger: nightly, keep-last: 1 }\n');
     const at = iso(t0 + 4 * DAY);
-    const killed = await pruneKilledAfter(backups, ws, at, 3);
+    const killed = await pruneKilledAfter(backups, ws, at, 3, 200);
     expect(killed.killed, killed.log).toBe(true);
     expect((await store.listEntries()).filter((e) => e.status === 'complete').map((e) => e.id)).toEqual([second.id]);
     await expect(verifyMediaPresent(m2.media!, store)).resolves.toBeDefined();
@@ -279,28 +277,3 @@ describe('the media index', () => {
     expect(await snapshot(targetMedia)).toEqual(state);
   }, 400_000);
 });
-
-/** The CLI's prune through a proxy, killed (SIGKILL) once the store has answered `deletes` DeleteObjects requests. */
-async function pruneKilledAfter(bucket: string, ws: string, at: string, deletes: number): Promise<{ killed: boolean; log: string }> {
-  let child: ChildProcess | undefined;
-  let killed = false;
-  const proxy = await s3Proxy({
-    deleteDelayMs: 200,
-    onDeleteAnswered: (n) => {
-      if (n !== deletes) return;
-      killed = child!.kill('SIGKILL');
-      proxy.cutOff();
-    },
-  });
-  child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'index.js'), 'prune', '--backup-bucket', bucket, '--s3-endpoint', proxy.endpoint], {
-    cwd: ws,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...awsEnv(), LIFEBOAT_NOW: at, GITHUB_WORKSPACE: ws },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  child.stdout!.on('data', (data: Buffer) => (log += data.toString()));
-  child.stderr!.on('data', (data: Buffer) => (log += data.toString()));
-  const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, sig) => resolve(sig)));
-  proxy.cutOff();
-  return { killed: killed && signal === 'SIGKILL', log };
-}

@@ -3,6 +3,7 @@
  * LIFEBOAT_NOW) and realistic ones written straight through the S3 API (artifacts plus a manifest made by
  * the real serializeManifest), and checks of what a bucket holds.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
@@ -18,7 +19,7 @@ import { runBackup } from '../../src/engine/backup/backup.js';
 import { memoryLogger } from '../../src/engine/logger.js';
 import { BackupStore } from '../../src/engine/s3/store.js';
 import { LIFEBOAT_VERSION } from '../../src/engine/version.js';
-import { getObjectBytes, listKeys, s3Client, s3Info } from '../support/harness.js';
+import { awsEnv, getObjectBytes, listKeys, ROOT, s3Client, s3Info } from '../support/harness.js';
 
 export const HOUR = 60 * 60 * 1000;
 export const DAY = 24 * HOUR;
@@ -272,4 +273,38 @@ export async function s3Proxy(options: S3ProxyOptions): Promise<{ endpoint: stri
       server.close();
     },
   };
+}
+
+/**
+ * The CLI's prune at `now`, through a slow proxy, killed (SIGKILL, no chance to clean up) once the store has
+ * answered `deletes` DeleteObjects requests. The network dies with the client: what it had not sent never arrives.
+ */
+export async function pruneKilledAfter(
+  bucket: string,
+  ws: string,
+  now: string,
+  deletes: number,
+  deleteDelayMs = 300,
+): Promise<{ killed: boolean; log: string }> {
+  let child: ChildProcess | undefined;
+  let killed = false;
+  const proxy = await s3Proxy({
+    deleteDelayMs,
+    onDeleteAnswered: (n) => {
+      if (n !== deletes) return;
+      killed = child!.kill('SIGKILL');
+      proxy.cutOff();
+    },
+  });
+  child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'index.js'), 'prune', '--backup-bucket', bucket, '--s3-endpoint', proxy.endpoint], {
+    cwd: ws,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...awsEnv(), LIFEBOAT_NOW: now, GITHUB_WORKSPACE: ws },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout!.on('data', (data: Buffer) => (log += data.toString()));
+  child.stderr!.on('data', (data: Buffer) => (log += data.toString()));
+  const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, sig) => resolve(sig)));
+  proxy.cutOff();
+  return { killed: killed && signal === 'SIGKILL', log };
 }

@@ -2,39 +2,11 @@
  * A prune killed (SIGKILL, no chance to clean up) in the middle of a large deletion leaves a consistent
  * store, and the next prune finishes the job.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { awsEnv, bucketInputs, createBucket, ROOT, runActionBundle } from '../support/harness.js';
-import { HOUR, inspectBucket, names, s3Proxy, seedBackups, workspace, type SeededBackup } from './prune-fixtures.js';
+import { awsEnv, bucketInputs, createBucket, runActionBundle } from '../support/harness.js';
+import { HOUR, inspectBucket, names, pruneKilledAfter, seedBackups, workspace, type SeededBackup } from './prune-fixtures.js';
 
 const NOW = '2026-11-21T06:00:00.000Z';
-
-/** Runs the CLI's prune against a slow store and kills it (SIGKILL) once the store has answered `deletes` DeleteObjects requests. */
-async function pruneKilledAfter(bucket: string, ws: string, deletes: number): Promise<{ killed: boolean; log: string }> {
-  let child: ChildProcess | undefined;
-  let killed = false;
-  // A slow store, and the network dies with the client: what it had not yet sent never arrives.
-  const proxy = await s3Proxy({
-    deleteDelayMs: 300,
-    onDeleteAnswered: (n) => {
-      if (n !== deletes) return;
-      killed = child!.kill('SIGKILL');
-      proxy.cutOff();
-    },
-  });
-  child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'index.js'), 'prune', '--backup-bucket', bucket, '--s3-endpoint', proxy.endpoint], {
-    cwd: ws,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...awsEnv(), LIFEBOAT_NOW: NOW, GITHUB_WORKSPACE: ws },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  child.stdout!.on('data', (data: Buffer) => (log += data.toString()));
-  child.stderr!.on('data', (data: Buffer) => (log += data.toString()));
-  const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, sig) => resolve(sig)));
-  proxy.cutOff();
-  return { killed: killed && signal === 'SIGKILL', log };
-}
 
 describe('prune killed between deletes', () => {
   it('leaves every backup complete with all its artifacts, or incomplete; the next prunes finish the job, even for young backups', async () => {
@@ -50,7 +22,7 @@ describe('prune killed between deletes', () => {
     const ws = workspace('retention:\n  - { space: production, trigger: nightly, keep-last: 5 }\n');
 
     // Killed once the store has deleted the manifests (one request): the artifact deletions are still on their way.
-    const first = await pruneKilledAfter(bucket, ws, 1);
+    const first = await pruneKilledAfter(bucket, ws, NOW, 1);
     expect(first.killed, first.log).toBe(true);
     const afterFirst = await inspectBucket(bucket); // also checks that every remaining manifest's artifacts exist
     expect(afterFirst.complete).toEqual(names(keep));
@@ -58,7 +30,7 @@ describe('prune killed between deletes', () => {
     expect(afterFirst.journals, 'the journal of the killed prune is left behind').toHaveLength(1);
 
     // Killed again, once the store has handled the first batch of artifact deletions, while the others wait.
-    const second = await pruneKilledAfter(bucket, ws, 1);
+    const second = await pruneKilledAfter(bucket, ws, NOW, 1);
     expect(second.killed, second.log).toBe(true);
     expect(second.log).toContain('Deleting the manifests of 0 backups first, then 2360 artifact objects.');
     expect(second.log).toContain('left incomplete by an interrupted prune, which had started deleting it');
