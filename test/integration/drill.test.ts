@@ -183,6 +183,38 @@ describe('drill', () => {
     expect(await scratchDatabases()).toEqual([]);
   });
 
+  it("checks every object with 'all' as the index streams: neighbours sharing content are read once, and the problems kept are capped", async () => {
+    // 130 objects in 65 pairs: each pair's two keys are neighbours in key order and share their content.
+    const manyBucket = await createBucket('drill-many');
+    const manyMedia = await createBucket('drill-many-media');
+    const pairs = Array.from({ length: 65 }, (_, i) => String(i).padStart(3, '0'));
+    for (const p of pairs) for (const side of ['a', 'b']) await s3Client().send(new PutObjectCommand({ Bucket: manyMedia, Key: `pair-${p}/${side}.txt`, Body: `content of pair ${p}` }));
+    const backup = await runBackup(
+      { space: 'production', trigger: 'nightly', databaseUrl: production, bucket: bucketSettings(manyBucket), compression: 'zstd', rowCounts: true, progressIntervalMs: 60_000, media: { source: bucketSettings(manyMedia) } },
+      memoryLogger(),
+    );
+    const drillMany = (sample: string) => runActionBundle('drill', { ...inputs({ 'media-sample': sample }), ...bucketInputs(manyBucket) }, awsEnv());
+
+    const whole = await drillMany('all');
+    expect(whole.code, whole.stdout).toBe(0);
+    expect(whole.summary).toContain("Media: 65 of 130 objects' content read and hashed");
+    expect(whole.summary).toContain(', all match.');
+
+    // 60 of the 65 contents damaged: each is counted and logged, 50 are kept as text and one line stands for the rest.
+    const objects = await mediaObjectsOf(backup.manifest, new BackupStore(bucketSettings(manyBucket)));
+    const damagedKeys = [...new Set(objects.filter((o) => Number(o.key.slice(5, 8)) < 60).map((o) => `media/sha256/${o.sha256.slice(0, 2)}/${o.sha256}`))];
+    expect(damagedKeys).toHaveLength(60);
+    for (const key of damagedKeys) await s3Client().send(new PutObjectCommand({ Bucket: manyBucket, Key: key, Body: 'not what was backed up' }));
+    const damaged = await drillMany('all');
+    expect(damaged.code).toBe(1);
+    expect(damaged.summary).toContain("Media: 65 of 130 objects' content read and hashed");
+    expect(damaged.summary).toContain(', 60 do not match.');
+    expect(damaged.summary.match(/Media object 'pair-\d{3}\/[ab]\.txt': its stored content has 22 bytes/g)).toHaveLength(50);
+    expect(damaged.summary).toContain('…and 10 more media objects that do not match (each is in the log).');
+    expect(damaged.stdout.match(/::warning::Media object 'pair-/g)).toHaveLength(60);
+    expect(await scratchDatabases()).toEqual([]);
+  });
+
   it('refuses bad input naming it', async () => {
     const noUrl = await runActionBundle('drill', { space: 'production', ...bucketInputs(bucket) }, awsEnv());
     expect(noUrl.stdout).toContain("Input 'database-url' is required but was not given");

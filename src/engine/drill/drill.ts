@@ -25,7 +25,7 @@ import { isScratchDatabaseName, judgeAssertion, scratchDatabaseName, DRILL_DATAB
 import type { MediaObjectRecord, MediaRecord } from '../../domain/manifest.js';
 import { mediaRecords } from '../media/index-store.js';
 import { plural } from '../../domain/report.js';
-import { forEachConcurrently } from '../concurrency.js';
+import { forEachAsync, forEachConcurrently } from '../concurrency.js';
 import { LifeboatError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { connectOrExplain, parseDatabaseUrl, type DatabaseConnection } from '../postgres/connection.js';
@@ -85,7 +85,16 @@ export interface DrillResult {
   rtoMs: number;
   tablesChecked: number | null;
   assertions: AssertionResult[];
-  media?: { objects: number; sampled: number; bytes: number; problems: string[] };
+  media?: {
+    objects: number;
+    /** Objects whose content was read and hashed (content shared by a sampled object is read once). */
+    sampled: number;
+    bytes: number;
+    /** Objects whose content does not match or cannot be read. */
+    mismatched: number;
+    /** What is wrong, at most MEDIA_PROBLEMS_KEPT of them and a line for the rest. */
+    problems: string[];
+  };
   /** Whether the scratch database was dropped (or the given one emptied). */
   cleanedUp: boolean;
   ok: boolean;
@@ -324,7 +333,16 @@ async function runAssertions(target: DatabaseConnection, assertions: readonly As
   return results;
 }
 
-/** Reads a sample of the media content from the backup bucket and hashes it against the manifest. */
+/** At most this many media problems are kept as text (every one is logged and counted): a damaged bucket must not fill memory. */
+const MEDIA_PROBLEMS_KEPT = 50;
+/** Content keys recently read by a full check ('all'), so neighbours sharing content are read once, in bounded memory. */
+const RECENT_CONTENT = 4096;
+
+/**
+ * Reads the media content from the backup bucket and hashes it against the manifest: a random sample, or
+ * every object ('all'). The index is streamed either way, so memory holds the sample (or the objects in
+ * flight), never the bucket. With 'all', content shared by objects far apart in key order is read again.
+ */
 async function drillMedia(
   store: BackupStore,
   media: MediaRecord,
@@ -332,14 +350,18 @@ async function drillMedia(
   log: Logger,
   identities?: readonly string[],
 ): Promise<NonNullable<DrillResult['media']>> {
-  // The index is streamed: a sample is drawn as it passes, so memory holds the sample, not the bucket.
-  const reservoir = new Reservoir<MediaObjectRecord>(size === 'all' ? Infinity : size);
-  for await (const object of mediaRecords(media, store, identities)) reservoir.add(object);
-  const chosen = [...new Map(reservoir.items.map((o) => [store.mediaContentKey(o), o])).values()];
-  const objects = { length: reservoir.seen };
   const problems: string[] = [];
+  let mismatched = 0;
   let bytes = 0;
-  await forEachConcurrently(chosen, 8, async (object) => {
+  let objects = 0;
+  let sampled = 0;
+  const report = (problem: string) => {
+    mismatched++;
+    log.warning(problem);
+    if (problems.length < MEDIA_PROBLEMS_KEPT) problems.push(problem);
+  };
+  const check = async (object: MediaObjectRecord) => {
+    sampled++;
     const key = store.mediaContentKey(object);
     const meter = new Meter();
     const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
@@ -348,15 +370,36 @@ async function drillMedia(
       if (object.address !== undefined) await pipeline(await store.getObjectStream(key), createAgeDecryptor(identities ?? []), meter, sink);
       else await pipeline(await store.getObjectStream(key), meter, sink);
     } catch (error) {
-      problems.push(`Media object '${object.key}': its content at s3://${store.bucket}/${key} cannot be read: ${errorMessage(error)}`);
+      report(`Media object '${object.key}': its content at s3://${store.bucket}/${key} cannot be read: ${errorMessage(error)}`);
       return;
     }
     bytes += meter.bytes;
     const sha256 = meter.sha256();
     if (meter.bytes !== object.size || sha256 !== object.sha256) {
-      problems.push(`Media object '${object.key}': its stored content has ${meter.bytes} bytes and SHA-256 ${sha256}, the manifest records ${object.size} bytes and ${object.sha256}.`);
+      report(`Media object '${object.key}': its stored content has ${meter.bytes} bytes and SHA-256 ${sha256}, the manifest records ${object.size} bytes and ${object.sha256}.`);
     }
-  });
-  log.info(`Read and hashed the content of ${chosen.length} of ${objects.length} media objects: ${problems.length ? `${problems.length} do not match` : 'all match the manifest'}.`);
-  return { objects: objects.length, sampled: chosen.length, bytes, problems };
+  };
+
+  if (size === 'all') {
+    const recent = new Set<string>();
+    const fresh = async function* () {
+      for await (const object of mediaRecords(media, store, identities)) {
+        objects++;
+        const key = store.mediaContentKey(object);
+        if (recent.has(key)) continue;
+        recent.add(key);
+        if (recent.size > RECENT_CONTENT) recent.delete(recent.values().next().value!);
+        yield object;
+      }
+    };
+    await forEachAsync(fresh(), 8, check);
+  } else {
+    const reservoir = new Reservoir<MediaObjectRecord>(size);
+    for await (const object of mediaRecords(media, store, identities)) reservoir.add(object);
+    objects = reservoir.seen;
+    await forEachConcurrently([...new Map(reservoir.items.map((o) => [store.mediaContentKey(o), o])).values()], 8, check);
+  }
+  if (mismatched > problems.length) problems.push(`…and ${mismatched - problems.length} more media objects that do not match (each is in the log).`);
+  log.info(`Read and hashed the content of ${sampled} of ${objects} media objects: ${mismatched ? `${mismatched} do not match` : 'all match the manifest'}.`);
+  return { objects, sampled, bytes, mismatched, problems };
 }

@@ -19,7 +19,7 @@ export function drillSummary(result: DrillResult): string {
       ? `- Assertions: ${result.assertions.filter((a) => a.ok).length} of ${result.assertions.length} hold.`
       : '- Assertions: none given.',
     result.media
-      ? `- Media: ${result.media.sampled} of ${result.media.objects} objects' content read and hashed (${formatBytes(result.media.bytes)})${result.media.problems.length ? `, ${result.media.problems.length} do not match` : ', all match'}.`
+      ? `- Media: ${result.media.sampled} of ${result.media.objects} objects' content read and hashed (${formatBytes(result.media.bytes)})${result.media.mismatched ? `, ${result.media.mismatched} do not match` : ', all match'}.`
       : '- Media: the backup holds none.',
     `- ${result.scratch ? 'Scratch database dropped' : 'Given database emptied'}: ${result.cleanedUp ? 'yes' : 'NO (see the log)'}.${result.droppedLeftovers.length ? ` Also dropped, left by killed drills: ${result.droppedLeftovers.map(code).join(', ')}.` : ''}`,
     `- Whole drill: ${formatDuration(result.durationMs)}.`,
