@@ -35,7 +35,10 @@ describe('cancellation', () => {
   beforeAll(async () => {
     // Each part takes 3 s to be accepted, so an upload is still open when the signal arrives, and a run that
     // waited for its parts (instead of cutting them off) could not stop within the time allowed below.
-    slowS3 = await startSlowProxy(s3Info().endpoint, PART_DELAY_MS);
+    // And a download of the media bucket that takes 10 s: the first read of app/z-held.bin is still under way
+    // when the signal comes. A run that waited for its downloads (instead of cutting them off) could not
+    // stop in time either.
+    slowS3 = await startSlowProxy(s3Info().endpoint, PART_DELAY_MS, { heldGets: { path: /\/app\/z-held\.bin(\?|$)/, ms: 10_000 } });
     client = s3Client();
     bucket = await createBucket('cancel');
     mediaBucket = await createBucket('uploads');
@@ -48,6 +51,7 @@ describe('cancellation', () => {
     for (const name of ['a.bin', 'b.bin', 'c.bin']) {
       await client.send(new PutObjectCommand({ Bucket: mediaBucket, Key: `app/${name}`, Body: randomBytes(20 * 1024 * 1024) }));
     }
+    await client.send(new PutObjectCommand({ Bucket: mediaBucket, Key: 'app/z-held.bin', Body: randomBytes(64 * 1024) }));
   });
   afterAll(async () => {
     await slowS3?.close();

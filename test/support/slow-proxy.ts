@@ -12,10 +12,16 @@ export interface SlowProxy {
   close(): Promise<void>;
 }
 
-export async function startSlowProxy(upstreamEndpoint: string, partDelayMs: number): Promise<SlowProxy> {
+export interface SlowProxyOptions {
+  /** Also holds each GET whose path matches this for `ms`: a download still under way when a test acts. */
+  heldGets?: { path: RegExp; ms: number };
+}
+
+export async function startSlowProxy(upstreamEndpoint: string, partDelayMs: number, options: SlowProxyOptions = {}): Promise<SlowProxy> {
   const upstream = new URL(upstreamEndpoint);
   const server: Server = createServer((incoming, outgoing) => {
     const isPart = incoming.method === 'PUT' && /[?&]uploadId=/.test(incoming.url ?? '');
+    const isHeldGet = incoming.method === 'GET' && options.heldGets !== undefined && options.heldGets.path.test(incoming.url ?? '');
     incoming.pause();
     // A client that gives up on a request (a cancelled backup cuts its parts off) closes the connection:
     // the request never reaches the server, and one already on its way is cut off there too, as on a network.
@@ -41,7 +47,7 @@ export async function startSlowProxy(upstreamEndpoint: string, partDelayMs: numb
         incoming.pipe(forward);
         incoming.resume();
       },
-      isPart ? partDelayMs : 0,
+      isPart ? partDelayMs : isHeldGet ? options.heldGets!.ms : 0,
     );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

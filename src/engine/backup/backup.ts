@@ -285,6 +285,7 @@ async function backUp(options: BackupOptions, log: Logger): Promise<BackupResult
               serverCopyFromBytes,
               log,
               progressIntervalMs: options.progressIntervalMs,
+              signal,
             }),
           );
         })().catch(async (error: unknown) => {

@@ -128,6 +128,11 @@ export interface MediaBackupOptions {
    * undefined: none are. Ignored under encryption. See mediaServerCopyFloor.
    */
   serverCopyFromBytes?: number;
+  /**
+   * Cancellation (SIGINT/SIGTERM): the media bucket's client fails every request at once, as the backup
+   * bucket's does, so a cancelled backup does not wait for the downloads in flight to finish.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -207,7 +212,7 @@ async function* sortedSource(client: S3Client, bucket: string, prefix: string, t
 export async function backupMedia(options: MediaBackupOptions): Promise<MediaBackupResult> {
   const { store, log } = options;
   const tuning = options.tuning ?? DEFAULT_MEDIA_TUNING;
-  const source = createS3Client(options.source);
+  const source = createS3Client(options.source, undefined, options.signal);
   const prefix = normalizePrefix(options.source.prefix);
   // The previous backup's objects are certainly kept by prune while this backup runs (the newest complete
   // backup of a space is never deleted), so carrying its records and chunks over is safe.
