@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { awsEnv, createBucket, createDatabase, postgresInfo, ROOT, s3Client, s3Info, startStep, uniqueName, withClient } from '../support/harness.js';
+import { awsEnv, createBucket, createDatabase, postgresInfo, ROOT, runActionBundle, s3Client, s3Info, startStep, uniqueName, visibleOutput, withClient } from '../support/harness.js';
+import { workspace } from './prune-fixtures.js';
 import { startSlowProxy, type SlowProxy } from '../support/slow-proxy.js';
 
 const PART_DELAY_MS = 3000;
@@ -146,5 +147,48 @@ describe('cancellation', () => {
     expect(run.stdout).toMatch(new RegExp(`::error::lifeboat backup failed: The backup was cancelled \\(${signal}\\)`));
     expect(run.outputs['backup-id']).toBeUndefined();
     await assertNothingLeft(prefix, database);
+  });
+  it('a restore cancelled (SIGTERM) while it copies media stops at once and leaves no upload open in the media bucket', async () => {
+    // A complete backup with media, made straight to the server.
+    const prefix = uniqueName('restore') + '/';
+    const backup = await runActionBundle(
+      'backup',
+      { ...inputs(prefix, smallDatabase, true), 's3-endpoint': s3Info().endpoint },
+      { ...awsEnv(), ...THROUGH_THE_RUNNER },
+    );
+    expect(backup.code, visibleOutput(backup)).toBe(0);
+
+    // The restore goes through the slow network: each part of a large media object takes 3 s to be accepted.
+    const targetMedia = await createBucket('restored-uploads');
+    const target = await createDatabase('cancel_restore_target');
+    const step = startStep(
+      'restore',
+      {
+        'source-space': 'production',
+        'target-space': 'staging',
+        'database-url': target,
+        'backup-bucket': bucket,
+        'backup-prefix': prefix,
+        's3-endpoint': slowS3.endpoint,
+        's3-region': s3Info().region,
+        'media-bucket': targetMedia,
+      },
+      { env: { ...awsEnv(), GITHUB_WORKSPACE: workspace(), GITHUB_EVENT_NAME: 'schedule', GITHUB_ACTOR: 'github-actions[bot]' } },
+    );
+    const uploadsInto = async (b: string) => (await client.send(new ListMultipartUploadsCommand({ Bucket: b }))).Uploads ?? [];
+    const deadline = Date.now() + 60_000;
+    while ((await uploadsInto(targetMedia)).length === 0) {
+      if (step.child.exitCode !== null) throw new Error(`the restore ended (code ${step.child.exitCode}) before a media upload opened: ${visibleOutput(await step.done)}`);
+      if (Date.now() > deadline) throw new Error('no media upload opened');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const signalledAt = Date.now();
+    step.child.kill('SIGTERM');
+    const run = await step.done;
+    expect(Date.now() - signalledAt).toBeLessThan(STOP_WITHIN_MS);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toContain('::error::lifeboat restore failed: The restore was cancelled (SIGTERM). The database of staging was restored');
+    expect(run.stdout).toContain("was cancelled part-way, its uploads aborted. Run the same restore again; it copies only the media that still differ.");
+    expect(await uploadsInto(targetMedia)).toEqual([]);
   });
 });

@@ -772,8 +772,10 @@ export async function restoreMedia(
   /** age identities, for encrypted content. */
   identities?: readonly string[],
   tempRootDir?: string,
+  /** Cancellation: the target bucket's requests fail at once, except aborting a multipart upload, so none is left open. */
+  signal?: AbortSignal,
 ): Promise<MediaRestoreResult> {
-  const client = createS3Client(target);
+  const client = createS3Client(target, undefined, signal);
   const prefix = normalizePrefix(target.prefix);
   const where = `s3://${target.bucket}/${prefix}`;
   const traffic: MediaTraffic = { bytesRead: 0, bytesWritten: 0, objectsWritten: 0 };

@@ -319,8 +319,20 @@ async function restoreFrom(options: RestoreOptions, log: Logger, authorized: Res
       if (!mediaTarget || !manifest.media) return result;
       let media: MediaRestoreResult;
       try {
-        media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () => restoreMedia(manifest.media!, store, mediaTarget, log, undefined, options.progressIntervalMs, identities));
+        // Both buckets' clients are cancelled with the restore: a cancelled media copy stops at once and
+        // aborts its multipart uploads into the media bucket, which nothing else would ever clean up.
+        const cancellableStore = new BackupStore(options.bucket, createS3Client(options.bucket, env, options.signal));
+        media = await log.group(`Restore media into s3://${mediaTarget.bucket}`, () =>
+          restoreMedia(manifest.media!, cancellableStore, mediaTarget, log, undefined, options.progressIntervalMs, identities, undefined, options.signal),
+        );
       } catch (error) {
+        if (options.signal?.aborted) {
+          throw new LifeboatError(
+            `The database of ${targetSpace} was restored from ${manifest.id} and verified, but the media copy into s3://${mediaTarget.bucket} ('media-bucket') was cancelled part-way, its uploads aborted. ` +
+              `Run the same restore again; it copies only the media that still differ.`,
+            { cause: error },
+          );
+        }
         throw new LifeboatError(
           `The database of ${targetSpace} was restored from ${manifest.id} and verified, but restoring the media into s3://${mediaTarget.bucket} ('media-bucket') failed: ` +
             `${describeS3Failure(error)} Fix the media bucket and run the same restore again; it copies only the media that still differ.`,
